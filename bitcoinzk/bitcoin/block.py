@@ -100,7 +100,8 @@ class Block:
     @property
     def weight(self) -> int:
         return len(self.serialize()) + 3 * (
-            80 + len(ser_compact_size(len(self.txs)))
+            80
+            + len(ser_compact_size(len(self.txs)))
             + sum(len(t.serialize(with_witness=False)) for t in self.txs)
         )
 

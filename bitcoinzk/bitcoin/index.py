@@ -33,7 +33,8 @@ CREATE INDEX IF NOT EXISTS undo_block ON undo (block_hash);
 CREATE TABLE IF NOT EXISTS txindex (
     txid TEXT PRIMARY KEY, block_hash TEXT NOT NULL, pos INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS txindex_block ON txindex (block_hash);
-CREATE TABLE IF NOT EXISTS mempool (seq INTEGER PRIMARY KEY AUTOINCREMENT, txid TEXT UNIQUE, raw BLOB);
+CREATE TABLE IF NOT EXISTS mempool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, txid TEXT UNIQUE, raw BLOB);
 """
 
 
@@ -88,7 +89,8 @@ class ChainIndex:
 
     def get_coin(self, op: OutPoint) -> Coin | None:
         row = self.db.execute(
-            "SELECT value, spk, height, coinbase FROM utxo WHERE txid=? AND vout=?", (op.txid, op.vout)
+            "SELECT value, spk, height, coinbase FROM utxo WHERE txid=? AND vout=?",
+            (op.txid, op.vout),
         ).fetchone()
         if row is None:
             return None
@@ -96,7 +98,8 @@ class ChainIndex:
 
     def coins_for_script(self, spk: bytes) -> list[Coin]:
         rows = self.db.execute(
-            "SELECT txid, vout, value, height, coinbase FROM utxo WHERE spk=? ORDER BY height, txid, vout",
+            "SELECT txid, vout, value, height, coinbase FROM utxo WHERE spk=? "
+            "ORDER BY height, txid, vout",
             (spk,),
         ).fetchall()
         return [Coin(OutPoint(r[0], r[1]), TxOut(r[2], spk), r[3], bool(r[4])) for r in rows]
@@ -106,7 +109,9 @@ class ChainIndex:
         return int(row[0]), int(row[1])
 
     def tx_location(self, txid: str) -> tuple[str, int] | None:
-        row = self.db.execute("SELECT block_hash, pos FROM txindex WHERE txid=?", (txid,)).fetchone()
+        row = self.db.execute(
+            "SELECT block_hash, pos FROM txindex WHERE txid=?", (txid,)
+        ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
     # --- connect / disconnect --------------------------------------------------------------
@@ -122,7 +127,8 @@ class ChainIndex:
                     for txin in tx.vin:
                         op = txin.prevout
                         row = db.execute(
-                            "SELECT value, spk, height, coinbase, block_hash FROM utxo WHERE txid=? AND vout=?",
+                            "SELECT value, spk, height, coinbase, block_hash FROM utxo "
+                            "WHERE txid=? AND vout=?",
                             (op.txid, op.vout),
                         ).fetchone()
                         if row is None:
@@ -138,7 +144,8 @@ class ChainIndex:
                     [
                         (txid, n, o.value, o.script_pubkey, height, int(tx.is_coinbase()), bhash)
                         for n, o in enumerate(tx.vout)
-                        if o.script_pubkey[:1] != b"\x6a"  # OP_RETURN is provably unspendable
+                        # OP_RETURN is provably unspendable; the genesis coinbase is not a coin
+                        if o.script_pubkey[:1] != b"\x6a" and height > 0
                     ],
                 )
 
@@ -150,7 +157,8 @@ class ChainIndex:
         with self._tx() as db:
             db.execute("DELETE FROM utxo WHERE block_hash=?", (bhash,))
             db.execute(
-                "INSERT OR REPLACE INTO utxo SELECT txid, vout, value, spk, height, coinbase, src_block "
+                "INSERT OR REPLACE INTO utxo "
+                "SELECT txid, vout, value, spk, height, coinbase, src_block "
                 "FROM undo WHERE block_hash=?",
                 (bhash,),
             )

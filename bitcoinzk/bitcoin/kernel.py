@@ -83,7 +83,9 @@ class Kernel:
         self._consensus = pbk.ChainParameters(pbk.ChainType.REGTEST).consensus_params
         self._chain_params = pbk.ChainParameters(pbk.ChainType.REGTEST)
 
-    def _on_block_checked(self, _ud: Any, block: pbk.Block, state: pbk.BlockValidationState) -> None:
+    def _on_block_checked(
+        self, _ud: Any, block: pbk.Block, state: pbk.BlockValidationState
+    ) -> None:
         if state.validation_mode != pbk.ValidationMode.VALID:
             self._checked[str(block.block_hash)] = state.block_validation_result.name.lower()
 
@@ -193,7 +195,7 @@ class Kernel:
         state = kblock.check(self._consensus, pbk.BlockCheckFlags.BASE)
         if state.validation_mode == pbk.ValidationMode.VALID:
             return None
-        return state.block_validation_result.name.lower()
+        return str(state.block_validation_result.name).lower()
 
     def verify_input(self, tx: Tx, spent: list[TxOut], index: int | None = None) -> None:
         """Run the kernel's script verifier (all consensus flags, Taproot included)

@@ -29,7 +29,9 @@ from .tx import OutPoint, Tx
 log = logging.getLogger(__name__)
 
 # An unspendable P2TR key (BIP-341 NUMS point) for blocks nobody needs to spend.
-BURN_SCRIPT = p2tr_script(bytes.fromhex("50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0"))
+BURN_SCRIPT = p2tr_script(
+    bytes.fromhex("50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0")
+)
 
 TipListener = Callable[[list[Block], list[Block]], None]
 
@@ -244,7 +246,9 @@ class RegtestNode:
         if not disconnected and not connected:
             return
         if disconnected:
-            log.info("reorg: %d block(s) disconnected, %d connected", len(disconnected), len(connected))
+            log.info(
+                "reorg: %d block(s) disconnected, %d connected", len(disconnected), len(connected)
+            )
             self._rebuild_mempool([t for b in reversed(disconnected) for t in b.txs[1:]])
         else:
             removed = []

@@ -50,7 +50,9 @@ def dust_threshold(out: TxOut) -> int:
         return 0
     size = len(out.serialize())
     spk = out.script_pubkey
-    is_witness = len(spk) >= 4 and (spk[0] == OP_0 or OP_1 <= spk[0] <= OP_1 + 15) and spk[1] == len(spk) - 2
+    is_witness = (
+        len(spk) >= 4 and (spk[0] == OP_0 or OP_1 <= spk[0] <= OP_1 + 15) and spk[1] == len(spk) - 2
+    )
     size += 32 + 4 + 1 + (107 // 4) + 4 if is_witness else 32 + 4 + 1 + 107 + 4
     return size * DUST_RELAY_FEE
 

@@ -83,7 +83,11 @@ class Tx:
             out.append(b"\x00\x01")
         out.append(ser_compact_size(len(self.vin)))
         for i in self.vin:
-            out += [i.prevout.serialize(), ser_bytes(i.script_sig), i.sequence.to_bytes(4, "little")]
+            out += [
+                i.prevout.serialize(),
+                ser_bytes(i.script_sig),
+                i.sequence.to_bytes(4, "little"),
+            ]
         out.append(ser_compact_size(len(self.vout)))
         out += [o.serialize() for o in self.vout]
         if segwit:

@@ -63,7 +63,9 @@ class TaprootKey:
 
 def estimate_vsize(n_inputs: int, outputs: list[TxOut]) -> int:
     """Exact vsize of a key-path-only P2TR spend (Schnorr signatures are always 64 bytes)."""
-    dummy = Tx(2, [TxIn(OutPoint("00" * 32, i), witness=[b"\x00" * 64]) for i in range(n_inputs)], outputs)
+    dummy = Tx(
+        2, [TxIn(OutPoint("00" * 32, i), witness=[b"\x00" * 64]) for i in range(n_inputs)], outputs
+    )
     return dummy.vsize
 
 
@@ -143,17 +145,23 @@ class Wallet:
         for coin in available:
             chosen.append(coin)
             total = sum(c.output.value for c in chosen)
-            fee_with_change = int(fee_rate * estimate_vsize(len(chosen), [*outputs, change]) + 0.999)
+            fee_with_change = int(
+                fee_rate * estimate_vsize(len(chosen), [*outputs, change]) + 0.999
+            )
             fee_without = int(fee_rate * estimate_vsize(len(chosen), outputs) + 0.999)
             if total >= target + fee_with_change + dust_threshold(change):
                 change.value = total - target - fee_with_change
                 return self._sign([*outputs, change], chosen, locktime)
             if total >= target + fee_without:
                 return self._sign(list(outputs), chosen, locktime)
-        raise InsufficientFunds(f"need {target} sats plus fee, have {sum(c.output.value for c in available)}")
+        raise InsufficientFunds(
+            f"need {target} sats plus fee, have {sum(c.output.value for c in available)}"
+        )
 
     def _sign(self, outputs: list[TxOut], coins: list[Coin], locktime: int) -> Tx:
-        tx = Tx(2, [TxIn(c.outpoint, sequence=SEQUENCE_RBF_DISABLED) for c in coins], outputs, locktime)
+        tx = Tx(
+            2, [TxIn(c.outpoint, sequence=SEQUENCE_RBF_DISABLED) for c in coins], outputs, locktime
+        )
         spent = [c.output for c in coins]
         sign_keypath(tx, spent, {i: self.keys[c.output.script_pubkey] for i, c in enumerate(coins)})
         return tx
