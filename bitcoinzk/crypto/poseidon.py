@@ -1,0 +1,213 @@
+"""
+Poseidon hash over the BN254 scalar field, identical to circomlib's ``Poseidon(n)``.
+
+The rollup commits to state (tree nodes, leaves) and to signed messages with
+Poseidon because it is cheap inside the circuit. Every value computed here must
+equal what circomlib's ``Poseidon(n)`` template computes, bit for bit, or a
+block the STF accepts would not prove.
+
+Two back ends, chosen per arity:
+
+- ``n == 2`` (every Merkle node) goes to ``light_poseidon_python`` (Rust),
+  whose Python binding only supports exactly two inputs.
+- every other ``n`` (1..16) runs a gmpy2 implementation of circomlib's
+  *optimised* Poseidon (the ``C``/``S``/``M``/``P`` form of ``PoseidonEx`` in
+  ``poseidon.circom``). Its constants are read, on first use of an arity, from
+  circomlib's own ``poseidon_constants.circom`` as vendored in the pinned
+  ``groth16py`` wheel -- the very file the prover compiles -- so hash and circuit
+  cannot drift apart. The test-suite cross-checks both back ends for ``n == 2``
+  and both against published circomlib/circomlibjs/go-iden3-crypto vectors.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import gmpy2
+import light_poseidon_python
+from gmpy2 import mpz
+
+FIELD_MODULUS: int = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+"""``r``, the BN254 scalar field order: the native field of circom circuits."""
+
+MAX_INPUTS = 16
+"""circomlib ships Poseidon constants for ``t = 2..17``, i.e. 1..16 inputs."""
+
+N_ROUNDS_F = 8
+N_ROUNDS_P = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
+"""Partial rounds per ``t = 2..17``, as in ``PoseidonEx`` of ``poseidon.circom``."""
+
+_R = mpz(FIELD_MODULUS)
+
+
+class PoseidonError(ValueError):
+    """Base class for Poseidon input errors."""
+
+
+class InvalidArityError(PoseidonError):
+    """Raised when the number of inputs is outside ``1..MAX_INPUTS``."""
+
+
+class NotAFieldElementError(PoseidonError):
+    """
+    Raised when an input is not an integer in ``[0, r)``.
+
+    circomlibjs silently reduces inputs mod ``r``; we refuse instead, because a
+    caller passing ``x >= r`` almost certainly has an encoding bug and two
+    different Python values would otherwise hash equal.
+    """
+
+
+@dataclass(frozen=True)
+class _Constants:
+    """circomlib's optimised Poseidon constants for one state width ``t``."""
+
+    t: int
+    n_rounds_p: int
+    c: tuple[mpz, ...]
+    s: tuple[mpz, ...]
+    m: tuple[tuple[mpz, ...], ...]
+    p: tuple[tuple[mpz, ...], ...]
+
+
+def _constants_file() -> Path:
+    """Locate circomlib's ``poseidon_constants.circom`` inside groth16py."""
+    import groth16py
+
+    return Path(groth16py.circomlib_path(2)) / "poseidon_constants.circom"
+
+
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_CASE = re.compile(r"if\s*\(\s*t\s*==\s*(\d+)\s*\)")
+
+
+@functools.cache
+def _circom_functions() -> dict[str, str]:
+    """Split the constants file into its four ``POSEIDON_X(t)`` function bodies."""
+    text = _constants_file().read_text()
+    parts = re.split(r"function\s+(POSEIDON_[CSMP])\s*\(t\)", text)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def _numbers_for(body: str, t: int) -> list[mpz]:
+    pieces = _CASE.split(body)
+    for i in range(1, len(pieces), 2):
+        if int(pieces[i]) == t:
+            return [mpz(int(h, 16)) for h in _HEX.findall(pieces[i + 1])]
+    raise LookupError(f"no Poseidon constants for t={t}")  # pragma: no cover
+
+
+def _matrix(flat: list[mpz], t: int) -> tuple[tuple[mpz, ...], ...]:
+    if len(flat) != t * t:  # pragma: no cover - guards a malformed constants file
+        raise LookupError(f"bad Poseidon matrix size for t={t}")
+    return tuple(tuple(flat[i * t : (i + 1) * t]) for i in range(t))
+
+
+@functools.cache
+def _constants(t: int) -> _Constants:
+    funcs = _circom_functions()
+    n_rounds_p = N_ROUNDS_P[t - 2]
+    c = _numbers_for(funcs["POSEIDON_C"], t)
+    s = _numbers_for(funcs["POSEIDON_S"], t)
+    if len(c) != t * N_ROUNDS_F + n_rounds_p or len(s) != n_rounds_p * (2 * t - 1):
+        raise LookupError(f"bad Poseidon constants for t={t}")  # pragma: no cover
+    return _Constants(
+        t=t,
+        n_rounds_p=n_rounds_p,
+        c=tuple(c),
+        s=tuple(s),
+        m=_matrix(_numbers_for(funcs["POSEIDON_M"], t), t),
+        p=_matrix(_numbers_for(funcs["POSEIDON_P"], t), t),
+    )
+
+
+def _mix(state: list[mpz], m: tuple[tuple[mpz, ...], ...]) -> list[mpz]:
+    """``out[i] = sum_j M[j][i] * in[j]`` (circomlib's ``Mix``)."""
+    t = len(state)
+    return [sum((m[j][i] * state[j] for j in range(t)), mpz(0)) % _R for i in range(t)]
+
+
+def _pow5(x: mpz) -> mpz:
+    x2 = x * x % _R
+    return x2 * x2 % _R * x % _R
+
+
+def poseidon_gmpy(inputs: Sequence[int]) -> int:
+    """
+    circomlib's optimised ``PoseidonEx(n, 1)`` with ``initialState = 0``, in gmpy2.
+
+    Mirrors ``poseidon.circom`` template for template (Ark, Sigma, Mix with
+    ``M``/``P``, MixS, MixLast) so a reader can check it against the circuit.
+    Inputs must already be validated field elements.
+    """
+    t = len(inputs) + 1
+    k = _constants(t)
+    c, half = k.c, N_ROUNDS_F // 2
+    state = [mpz(0), *(mpz(x) for x in inputs)]
+    state = [(x + c[i]) % _R for i, x in enumerate(state)]
+    for r in range(half - 1):
+        state = [(_pow5(x) + c[(r + 1) * t + i]) % _R for i, x in enumerate(state)]
+        state = _mix(state, k.m)
+    state = [(_pow5(x) + c[half * t + i]) % _R for i, x in enumerate(state)]
+    state = _mix(state, k.p)
+    s = k.s
+    base_c = (half + 1) * t
+    for r in range(k.n_rounds_p):
+        state[0] = (_pow5(state[0]) + c[base_c + r]) % _R
+        off = (2 * t - 1) * r
+        s0 = sum((s[off + j] * state[j] for j in range(t)), mpz(0)) % _R
+        x0 = state[0]
+        for j in range(1, t):
+            state[j] = (state[j] + x0 * s[off + t + j - 1]) % _R
+        state[0] = s0
+    base_c2 = (half + 1) * t + k.n_rounds_p
+    for r in range(half - 1):
+        state = [(_pow5(x) + c[base_c2 + r * t + i]) % _R for i, x in enumerate(state)]
+        state = _mix(state, k.m)
+    state = [_pow5(x) for x in state]
+    m = k.m
+    return int(sum((m[j][0] * state[j] for j in range(t)), mpz(0)) % _R)
+
+
+def _check_inputs(inputs: Sequence[int]) -> None:
+    n = len(inputs)
+    if not 1 <= n <= MAX_INPUTS:
+        raise InvalidArityError(f"Poseidon takes 1..{MAX_INPUTS} inputs, got {n}")
+    for i, x in enumerate(inputs):
+        if isinstance(x, bool) or not isinstance(x, int | type(_R)):
+            raise NotAFieldElementError(f"input {i} is {type(x).__name__}, not int")
+        if not 0 <= x < FIELD_MODULUS:
+            raise NotAFieldElementError(f"input {i} is not a field element (0 <= x < r)")
+
+
+_HASHER2 = light_poseidon_python.Hasher(2)
+
+
+def poseidon(inputs: Sequence[int]) -> int:
+    """
+    Return circomlib ``Poseidon(len(inputs))`` of ``inputs`` as an ``int`` in ``[0, r)``.
+
+    Raises :class:`InvalidArityError` for fewer than 1 or more than 16 inputs and
+    :class:`NotAFieldElementError` for anything that is not an ``int`` in ``[0, r)``.
+    """
+    _check_inputs(inputs)
+    if len(inputs) == 2:
+        return int(_HASHER2.hash([int(inputs[0]), int(inputs[1])]))
+    return poseidon_gmpy(inputs)
+
+
+__all__ = [
+    "FIELD_MODULUS",
+    "MAX_INPUTS",
+    "InvalidArityError",
+    "NotAFieldElementError",
+    "PoseidonError",
+    "poseidon",
+    "poseidon_gmpy",
+]
+
+_ = gmpy2  # gmpy2 is the arithmetic back end; keep the import explicit for readers
