@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Extra, non-Python tools the project uses, installed into the project (never globally).
+# Run by `make install`. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Prover: circom 2 compiler (WebAssembly build) and snarkjs, used for constraint counts,
+# the snarkjs comparison in `bzk bench prove --compare-snarkjs`, and ceremony tooling.
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -x node_modules/.bin/snarkjs ] || [ ! -x node_modules/.bin/circom2 ]; then
+        npm install --no-save --no-audit --no-fund --prefix . circom2@0.2.23 snarkjs@0.7.6 \
+            || echo "setup-extra: npm install of circom2/snarkjs failed; snarkjs comparison disabled" >&2
+    fi
+else
+    echo "setup-extra: npm not found; snarkjs comparison disabled" >&2
+fi
