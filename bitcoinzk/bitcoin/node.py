@@ -71,6 +71,11 @@ class RegtestNode:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every mutation; RPC threads take it for whole calls."""
+        return self._lock
+
     def add_listener(self, fn: TipListener) -> None:
         """`fn(disconnected, connected)` after every tip change, under the node's lock."""
         self._listeners.append(fn)

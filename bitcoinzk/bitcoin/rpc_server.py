@@ -1,0 +1,502 @@
+"""A Bitcoin Core-compatible JSON-RPC server for the embedded node (aiohttp).
+
+Request and response shapes follow bitcoind: JSON-RPC 1.0/1.1 requests get
+`{"result", "error", "id"}` with HTTP 500 on error (404 for an unknown
+method), JSON-RPC 2.0 requests get `{"jsonrpc": "2.0", "result"|"error", "id"}`
+with HTTP 200, batches are arrays, and errors carry Core's numeric codes
+(`RPC_INVALID_ADDRESS_OR_KEY` = -5, ...).  Amounts are BTC, as in Core.
+Named parameters (objects) are accepted as in Core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import inspect
+import json
+import logging
+import statistics
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from .block import Block, bits_to_target
+from .mempool import MempoolRejection
+from .node import RegtestNode
+from .policy import MIN_RELAY_FEE, output_type
+from .script import AddressError, address_from_script, script_from_address
+from .tx import OutPoint, Tx
+
+log = logging.getLogger(__name__)
+
+RPC_MISC_ERROR = -1
+RPC_TYPE_ERROR = -3
+RPC_INVALID_ADDRESS_OR_KEY = -5
+RPC_INVALID_PARAMETER = -8
+RPC_DESERIALIZATION_ERROR = -22
+RPC_METHOD_NOT_FOUND = -32601
+RPC_INVALID_REQUEST = -32600
+RPC_PARSE_ERROR = -32700
+RPC_INVALID_PARAMS = -32602
+COIN = 100_000_000
+
+
+class RPCError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def btc(sats: int) -> float:
+    return round(sats / COIN, 8)
+
+
+def difficulty(bits: int) -> float:
+    return bits_to_target(0x1D00FFFF) / bits_to_target(bits)
+
+
+def script_json(spk: bytes, network: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"hex": spk.hex(), "type": _core_type(output_type(spk))}
+    addr = address_from_script(spk, network)
+    if addr:
+        out["address"] = addr
+    return out
+
+
+def _core_type(kind: str) -> str:
+    return {"witness_unknown": "witness_unknown", "anchor": "anchor"}.get(kind, kind)
+
+
+def tx_json(tx: Tx, network: str) -> dict[str, Any]:
+    """decoderawtransaction's shape."""
+    vin: list[dict[str, Any]] = []
+    for i in tx.vin:
+        if tx.is_coinbase():
+            d: dict[str, Any] = {"coinbase": i.script_sig.hex()}
+        else:
+            d = {
+                "txid": i.prevout.txid,
+                "vout": i.prevout.vout,
+                "scriptSig": {"asm": "", "hex": i.script_sig.hex()},
+            }
+        if i.witness:
+            d["txinwitness"] = [w.hex() for w in i.witness]
+        d["sequence"] = i.sequence
+        vin.append(d)
+    return {
+        "txid": tx.txid,
+        "hash": tx.wtxid,
+        "version": tx.version,
+        "size": len(tx.serialize()),
+        "vsize": tx.vsize,
+        "weight": tx.weight,
+        "locktime": tx.locktime,
+        "vin": vin,
+        "vout": [
+            {"value": btc(o.value), "n": n, "scriptPubKey": script_json(o.script_pubkey, network)}
+            for n, o in enumerate(tx.vout)
+        ],
+        "hex": tx.hex(),
+    }
+
+
+class NodeRPC:
+    """The method table: one Python method per RPC, named as in Bitcoin Core."""
+
+    def __init__(self, node: RegtestNode) -> None:
+        self.node = node
+        self.extra: dict[str, Callable[..., Any]] = {}
+
+    def lookup(self, name: str) -> Callable[..., Any]:
+        if name in self.extra:
+            return self.extra[name]
+        fn = getattr(self, "rpc_" + name, None)
+        if fn is None:
+            raise RPCError(RPC_METHOD_NOT_FOUND, "Method not found")
+        return fn  # type: ignore[no-any-return]
+
+    def _block_or_fail(self, blockhash: str) -> Block:
+        if not isinstance(blockhash, str) or not self.node.kernel.has_block(blockhash):
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+        return self.node.get_block(blockhash)
+
+    def _header_json(self, block: Block) -> dict[str, Any]:
+        n = self.node
+        h = n.block_height(block.hash)
+        d: dict[str, Any] = {
+            "hash": block.hash,
+            "confirmations": n.confirmations(block.hash),
+            "height": h,
+            "version": block.header.version,
+            "versionHex": f"{block.header.version & 0xFFFFFFFF:08x}",
+            "merkleroot": block.header.merkle_root[::-1].hex(),
+            "time": block.header.time,
+            "mediantime": n.median_time_past(block.hash),
+            "nonce": block.header.nonce,
+            "bits": f"{block.header.bits:08x}",
+            "difficulty": difficulty(block.header.bits),
+            "chainwork": f"{2 * (h + 1):064x}",  # regtest: 2 units of work per block
+            "nTx": len(block.txs),
+        }
+        if h > 0:
+            d["previousblockhash"] = block.header.prev_hash
+        if n.in_active_chain(block.hash) and h < n.height():
+            d["nextblockhash"] = n.block_hash(h + 1)
+        return d
+
+    # --- blockchain ----------------------------------------------------------------------
+
+    def rpc_getblockchaininfo(self) -> dict[str, Any]:
+        n = self.node
+        tip = n.get_block(n.tip_hash())
+        return {
+            "chain": "regtest",
+            "blocks": n.height(),
+            "headers": n.height(),
+            "bestblockhash": tip.hash,
+            "difficulty": difficulty(tip.header.bits),
+            "time": tip.header.time,
+            "mediantime": n.median_time_past(),
+            "verificationprogress": 1.0,
+            "initialblockdownload": False,
+            "chainwork": f"{2 * (n.height() + 1):064x}",
+            "size_on_disk": 0,
+            "pruned": False,
+            "warnings": [],
+        }
+
+    def rpc_getblockcount(self) -> int:
+        return self.node.height()
+
+    def rpc_getbestblockhash(self) -> str:
+        return self.node.tip_hash()
+
+    def rpc_getblockhash(self, height: int) -> str:
+        if not isinstance(height, int) or not 0 <= height <= self.node.height():
+            raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
+        return self.node.block_hash(height)
+
+    def rpc_getblockheader(self, blockhash: str, verbose: bool = True) -> Any:
+        block = self._block_or_fail(blockhash)
+        if not verbose:
+            return block.header.serialize().hex()
+        return self._header_json(block)
+
+    def rpc_getblock(self, blockhash: str, verbosity: int | bool = 1) -> Any:
+        block = self._block_or_fail(blockhash)
+        verbosity = int(verbosity)
+        if verbosity == 0:
+            return block.serialize().hex()
+        d = self._header_json(block)
+        raw = block.serialize()
+        stripped = len(raw) - sum(len(t.serialize()) - len(t.serialize(False)) for t in block.txs)
+        d.update({"strippedsize": stripped, "size": len(raw), "weight": block.weight})
+        if verbosity == 1:
+            d["tx"] = [t.txid for t in block.txs]
+        else:
+            d["tx"] = [tx_json(t, self.node.network) for t in block.txs]
+        return d
+
+    def rpc_gettxout(self, txid: str, n: int, include_mempool: bool = True) -> Any:
+        op = OutPoint(txid, n)
+        node = self.node
+        if include_mempool and op in node.mempool.spends:
+            return None
+        coin = node.get_coin(op)
+        conf = 0
+        if coin is not None:
+            out, coinbase, conf = coin.output, coin.coinbase, node.height() - coin.height + 1
+        elif include_mempool and (mout := node.mempool.output(op)) is not None:
+            out, coinbase = mout, False
+        else:
+            return None
+        return {
+            "bestblock": node.tip_hash(),
+            "confirmations": conf,
+            "value": btc(out.value),
+            "scriptPubKey": script_json(out.script_pubkey, node.network),
+            "coinbase": coinbase,
+        }
+
+    def rpc_scantxoutset(self, action: str, scanobjects: list[Any] | None = None) -> Any:
+        """`start` with `raw(<hex>)` or `addr(<address>)` descriptors, as Core's."""
+        if action != "start":
+            raise RPCError(RPC_INVALID_PARAMETER, "Only 'start' is supported")
+        unspents: list[dict[str, Any]] = []
+        for obj in scanobjects or []:
+            desc = obj["desc"] if isinstance(obj, dict) else obj
+            desc = desc.split("#")[0]
+            try:
+                if desc.startswith("raw(") and desc.endswith(")"):
+                    spk = bytes.fromhex(desc[4:-1])
+                elif desc.startswith("addr(") and desc.endswith(")"):
+                    spk = script_from_address(desc[5:-1], self.node.network)
+                else:
+                    raise RPCError(RPC_INVALID_PARAMETER, f"unsupported descriptor {desc}")
+            except (ValueError, AddressError) as e:
+                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, str(e)) from e
+            for c in self.node.coins_for_script(spk):
+                unspents.append(
+                    {
+                        "txid": c.outpoint.txid,
+                        "vout": c.outpoint.vout,
+                        "scriptPubKey": spk.hex(),
+                        "desc": desc,
+                        "amount": btc(c.output.value),
+                        "coinbase": c.coinbase,
+                        "height": c.height,
+                    }
+                )
+        total = sum(round(u["amount"] * COIN) for u in unspents)
+        return {
+            "success": True,
+            "txouts": self.node.index.utxo_stats()[0],
+            "height": self.node.height(),
+            "bestblock": self.node.tip_hash(),
+            "unspents": unspents,
+            "total_amount": btc(total),
+        }
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def rpc_getrawtransaction(
+        self, txid: str, verbose: int | bool = False, blockhash: str | None = None
+    ) -> Any:
+        found = self.node.get_tx(txid) if isinstance(txid, str) else None
+        if found is None or (blockhash is not None and found.block_hash != blockhash):
+            raise RPCError(
+                RPC_INVALID_ADDRESS_OR_KEY,
+                "No such mempool or blockchain transaction. "
+                "Use gettransaction for wallet transactions.",
+            )
+        if not verbose:
+            return found.tx.hex()
+        d = tx_json(found.tx, self.node.network)
+        if found.block_hash is not None:
+            header = self.node.kernel.header(found.block_hash)
+            d.update(
+                {
+                    "blockhash": found.block_hash,
+                    "confirmations": self.node.confirmations(found.block_hash),
+                    "time": header.time,
+                    "blocktime": header.time,
+                }
+            )
+        return d
+
+    def rpc_decoderawtransaction(self, hexstring: str) -> Any:
+        try:
+            return tx_json(Tx.from_hex(hexstring), self.node.network)
+        except ValueError as e:
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
+
+    def rpc_sendrawtransaction(self, hexstring: str, maxfeerate: float = 0.10) -> str:
+        try:
+            tx = Tx.from_hex(hexstring)
+        except ValueError as e:
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
+        try:
+            return self.node.send_raw_transaction(tx)
+        except MempoolRejection as e:
+            raise RPCError(e.code, e.reason) from e
+
+    def rpc_getrawmempool(self, verbose: bool = False) -> Any:
+        entries = self.node.mempool.entries
+        if not verbose:
+            return list(entries)
+        return {
+            txid: {
+                "vsize": e.vsize,
+                "weight": e.tx.weight,
+                "time": e.time,
+                "fees": {"base": btc(e.fee)},
+                "depends": sorted(e.parents),
+            }
+            for txid, e in entries.items()
+        }
+
+    def rpc_getmempoolinfo(self) -> dict[str, Any]:
+        entries = self.node.mempool.entries.values()
+        return {
+            "loaded": True,
+            "size": len(entries),
+            "bytes": sum(e.vsize for e in entries),
+            "minrelaytxfee": btc(MIN_RELAY_FEE * 1000),
+            "mempoolminfee": btc(MIN_RELAY_FEE * 1000),
+        }
+
+    def rpc_estimatesmartfee(self, conf_target: int, estimate_mode: str = "conservative") -> Any:
+        """Median fee rate of the mempool, never below the minimum relay fee (sat/vB -> BTC/kvB)."""
+        rates = [e.fee_rate for e in self.node.mempool.entries.values()]
+        rate = max(float(MIN_RELAY_FEE), statistics.median(rates) if rates else 0.0)
+        return {"feerate": btc(round(rate * 1000)), "blocks": max(1, int(conf_target))}
+
+    # --- mining ----------------------------------------------------------------------------
+
+    def rpc_generatetoaddress(self, nblocks: int, address: str, maxtries: int = 1000000) -> Any:
+        try:
+            spk = script_from_address(address, self.node.network)
+        except (AddressError, ValueError) as e:
+            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from e
+        return self.node.mine(int(nblocks), spk)
+
+    def rpc_submitblock(self, hexdata: str, dummy: Any = None) -> Any:
+        try:
+            block = Block.from_bytes(bytes.fromhex(hexdata))
+        except ValueError as e:
+            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from e
+        result = self.node.submit_block(block)
+        return None if result.connected else result.reason
+
+    # --- network (what clients probe) ----------------------------------------------------
+
+    def rpc_getnetworkinfo(self) -> dict[str, Any]:
+        return {
+            "version": 290000,
+            "subversion": "/bitcoinzk-embedded:0.1.0/",
+            "protocolversion": 70016,
+            "relayfee": btc(MIN_RELAY_FEE * 1000),
+            "incrementalfee": btc(MIN_RELAY_FEE * 1000),
+            "networkactive": True,
+            "connections": 0,
+            "warnings": [],
+        }
+
+
+class RpcServer:
+    """Serves `NodeRPC` on `host:port` from a background thread with its own event loop."""
+
+    def __init__(
+        self,
+        node: RegtestNode,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.methods = NodeRPC(node)
+        self.host = host
+        self.port = port
+        self._auth = None
+        if user is not None and password is not None:
+            self._auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    def register(self, name: str, fn: Callable[..., Any]) -> None:
+        """Add a method (e.g. the bridge's `bzk_getDepositAddress`)."""
+        self.methods.extra[name] = fn
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="bitcoin-rpc", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("RPC server did not start")
+
+    async def _start(self) -> None:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post("/", self._handle)
+        app.router.add_post("/wallet/{name}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        fut.result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> RpcServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if self._auth is not None:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given, self._auth):
+                return web.Response(
+                    status=401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'}
+                )
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            reply = {"result": None, "error": {"code": RPC_PARSE_ERROR, "message": "Parse error"}}
+            return web.json_response(reply, status=500)
+        if isinstance(body, list):
+            replies = [self._dispatch(r)[0] for r in body]
+            return web.json_response(replies)
+        reply, status = self._dispatch(body)
+        return web.json_response(reply, status=status)
+
+    def _dispatch(self, req: Any) -> tuple[dict[str, Any], int]:
+        if not isinstance(req, dict):
+            err = {"code": RPC_INVALID_REQUEST, "message": "Invalid Request object"}
+            return {"result": None, "error": err, "id": None}, 400
+        with self.methods.node.lock:  # one caller at a time, as the node's SQLite wants
+            return self._dispatch_locked(req)
+
+    def _dispatch_locked(self, req: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        v2 = req.get("jsonrpc") == "2.0"
+        rid = req.get("id")
+        try:
+            method = req.get("method")
+            if not isinstance(method, str):
+                raise RPCError(RPC_INVALID_REQUEST, "Method must be a string")
+            fn = self.methods.lookup(method)
+            params = req.get("params") or []
+            try:
+                if isinstance(params, dict):
+                    inspect.signature(fn).bind(**params)
+                    result = fn(**params)
+                else:
+                    inspect.signature(fn).bind(*params)
+                    result = fn(*params)
+            except TypeError as e:
+                raise RPCError(RPC_MISC_ERROR, f"{method}: wrong parameters ({e})") from e
+        except RPCError as e:
+            err = {"code": e.code, "message": e.message}
+            if v2:
+                return {"jsonrpc": "2.0", "error": err, "id": rid}, 200
+            status = 404 if e.code == RPC_METHOD_NOT_FOUND else 500
+            return {"result": None, "error": err, "id": rid}, status
+        except Exception as e:  # an internal bug must not kill the server
+            log.exception("RPC %s failed", req.get("method"))
+            err = {"code": RPC_MISC_ERROR, "message": f"internal error: {e}"}
+            if v2:
+                return {"jsonrpc": "2.0", "error": err, "id": rid}, 200
+            return {"result": None, "error": err, "id": rid}, 500
+        if v2:
+            return {"jsonrpc": "2.0", "result": result, "id": rid}, 200
+        return {"result": result, "error": None, "id": rid}, 200
