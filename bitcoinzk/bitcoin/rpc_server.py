@@ -19,7 +19,7 @@ import logging
 import statistics
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -422,7 +422,7 @@ class RpcServer:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = cast(asyncio.Server, server).sockets[0].getsockname()[1]
 
     def stop(self) -> None:
         if self._loop is None or self._runner is None:
