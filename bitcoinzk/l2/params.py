@@ -1,0 +1,47 @@
+"""Chain parameters and protocol limits (docs/protocol.md, "Chain parameters")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_SATS = 21_000_000 * 100_000_000
+"""No amount or balance ever exceeds the whole Bitcoin supply, so no sum of two
+can wrap the field: the circuit range-checks every value against this."""
+
+MAX_NONCE = 2**32 - 1
+MIN_WITHDRAWAL = 1_000
+"""Below this the Bitcoin payout would be dust once the bridge's fee share is taken."""
+
+MAX_TREE_DEPTH = 24
+"""Account indices are 24-bit in pubdata."""
+
+MAX_SCRIPT_PUBKEY = 42
+"""A witness v1..16 program of 40 bytes plus version and push: the longest standard output."""
+
+CHUNK_BYTES = 10
+RECORD_BYTES = 108
+
+
+@dataclass(frozen=True)
+class ChainParams:
+    """What every node, the circuit and the settlement contract agree on."""
+
+    chain_id: int = 1337
+    tree_depth: int = MAX_TREE_DEPTH
+    block_slots: int = 64
+    block_records: int = 16
+    fee_account: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.chain_id < 2**32:
+            raise ValueError("chain_id must be a u32")
+        if not 1 <= self.tree_depth <= MAX_TREE_DEPTH:
+            raise ValueError(f"tree_depth must be in 1..{MAX_TREE_DEPTH}")
+        if self.block_slots < 1 or self.block_records < 1:
+            raise ValueError("a block needs at least one slot and one record")
+        if not 0 <= self.fee_account < 2**self.tree_depth:
+            raise ValueError("fee_account is outside the tree")
+
+    @property
+    def capacity(self) -> int:
+        return 2**self.tree_depth

@@ -1,0 +1,268 @@
+"""The sequencer: admits operations, orders them, and produces blocks.
+
+It is synchronous and single-threaded on purpose; the node calls it from one
+event loop, so admission, block production and persistence never interleave.
+A block is written (block, receipts, mempool removals, accounts, tree nodes)
+in one SQLite transaction before the in-memory state adopts it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.l2.errors import BlockTooLarge, InvalidOperation, MalformedOperation
+from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.mempool import AlreadyKnown, Mempool
+from bitcoinzk.l2.params import MAX_SATS, ChainParams
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.stf import BlockBuilder, BlockResult
+from bitcoinzk.l2.store import Receipt, Store, StoredBlock
+from bitcoinzk.l2.types import Deposit, Operation, Transfer, UserOperation, op_hash
+
+
+class GenesisMismatch(Exception):
+    """The data directory was created for another chain."""
+
+
+@dataclass
+class SequencerConfig:
+    block_time: float = 1.0
+    max_block_txs: int | None = None  # defaults to the circuit's slots
+    min_fee: int = 1
+    max_mempool: int = 200_000
+
+
+@dataclass(frozen=True)
+class Admission:
+    tx_hash: bytes
+    error: InvalidOperation | None = None
+
+
+class Sequencer:
+    def __init__(self, store: Store, genesis: Genesis, config: SequencerConfig | None = None) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.params: ChainParams = genesis.params
+        self.config = config or SequencerConfig()
+        self.max_block_txs = min(
+            self.config.max_block_txs or self.params.block_slots, self.params.block_slots
+        )
+        self.state = self._load_or_init()
+        self.head = store.head()
+        self.mempool = Mempool(self.params, self.config.min_fee, self.config.max_mempool)
+        self.deposits: dict[bytes, tuple[int, Deposit]] = {}
+        self._reload_mempool()
+        self.last_block_time = time.monotonic()
+
+    # --- start-up ---
+
+    def _load_or_init(self) -> State:
+        stored = self.store.get_meta("genesis")
+        mine = json.dumps(self.genesis.to_json(), sort_keys=True)
+        if stored is None:
+            state = self.genesis.state()
+            with self.store.transaction():
+                self.store.set_meta("genesis", mine)
+                self.store.set_meta("genesis_root", hex(state.root))
+                self.store.save_state(dict(state.accounts), dict(state.tree.nodes))
+            return state
+        if stored != mine:
+            raise GenesisMismatch("this data directory belongs to a different genesis")
+        state = self.store.load_state(self.params.tree_depth)
+        head = self.store.head()
+        expected = (
+            self.store.get_block(head).new_root  # type: ignore[union-attr]
+            if head >= 0
+            else int(self.store.get_meta("genesis_root") or "0", 16)
+        )
+        if state.root != expected:
+            raise RuntimeError("stored tree does not match the head block's root")
+        return state
+
+    def _reload_mempool(self) -> None:
+        for seq, tx_hash, op, received in self.store.mempool():
+            if isinstance(op, Deposit):
+                self.deposits[tx_hash] = (seq, op)
+                continue
+            try:
+                self.mempool.check(self.state, op, tx_hash)
+            except InvalidOperation as exc:
+                # Only possible if the chain moved under a persisted entry; keep its story.
+                with self.store.transaction():
+                    self.store.remove_from_mempool([tx_hash])
+                    self.store.put_receipt(Receipt(tx_hash, "dropped", None, None, str(exc), {}))
+                continue
+            self.mempool.add(op, tx_hash, received, seq)
+
+    # --- admission ---
+
+    def tx_hash(self, op: Operation) -> bytes:
+        return op_hash(op, self.params.chain_id)
+
+    def admit(self, ops: list[UserOperation]) -> list[Admission]:
+        """Admit operations whose signatures the caller has verified; one fsync for all."""
+        results: list[Admission] = []
+        accepted: list[tuple[bytes, Operation, float]] = []
+        now = time.time()
+        for op in ops:
+            tx_hash = self.tx_hash(op)
+            try:
+                if self.store.get_receipt(tx_hash) is not None:
+                    raise AlreadyKnown("transaction already processed")
+                self.mempool.check(self.state, op, tx_hash)
+            except InvalidOperation as exc:
+                results.append(Admission(tx_hash, exc))
+                continue
+            self.mempool.add(op, tx_hash, now)
+            accepted.append((tx_hash, op, now))
+            results.append(Admission(tx_hash))
+        if accepted:
+            try:
+                with self.store.transaction():
+                    self.store.add_to_mempool(accepted)
+            except BaseException:
+                for tx_hash, _, _ in accepted:
+                    self.mempool.remove(tx_hash)
+                raise
+        return results
+
+    def credit_deposit(self, recipient: bytes, amount: int, txid: str, vout: int) -> bytes:
+        """Queue a Bitcoin deposit for the next block; idempotent per outpoint.
+
+        Only the bridge calls this. The recipient is a packed BabyJubJub key;
+        its index is resolved (or created) when the deposit is included.
+        """
+        try:
+            pubkey = PublicKey.from_bytes(recipient)
+            raw_txid = bytes.fromhex(txid)
+        except Exception as exc:
+            raise MalformedOperation(f"bad deposit: {exc}") from None
+        op = Deposit(0, pubkey, amount, raw_txid, vout)
+        tx_hash = op.tx_hash()
+        if tx_hash in self.deposits or self.store.get_receipt(tx_hash) is not None:
+            return tx_hash
+        if not 1 <= amount <= MAX_SATS or len(raw_txid) != 32 or not 0 <= vout < 2**32:
+            raise MalformedOperation("deposit amount or txid out of range")
+        with self.store.transaction():
+            self.store.add_to_mempool([(tx_hash, op, time.time())])
+        seq = max((s for s, _ in self.deposits.values()), default=0) + 1
+        self.deposits[tx_hash] = (seq, op)
+        return tx_hash
+
+    # --- block production ---
+
+    def block_due(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        pending = len(self.mempool) + len(self.deposits)
+        if pending == 0:
+            return False
+        return pending >= self.max_block_txs or now - self.last_block_time >= self.config.block_time
+
+    def _resolve(self, fork: State, op: Operation) -> Operation:
+        """Give a payment its recipient index: the key's account, or the next free leaf."""
+        if isinstance(op, Transfer):
+            index = fork.index_of(op.recipient_pubkey)
+            return replace(op, recipient=fork.next_free_index() if index is None else index)
+        if isinstance(op, Deposit):
+            index = fork.index_of(op.pubkey)
+            return replace(op, recipient=fork.next_free_index() if index is None else index)
+        return op
+
+    def produce_block(self) -> StoredBlock | None:
+        self.last_block_time = time.monotonic()
+        if len(self.mempool) + len(self.deposits) == 0:
+            return None
+        number = self.head + 1
+        builder = BlockBuilder(self.state, self.params, number, check_signatures=False)
+        included: list[tuple[bytes, Operation]] = []
+        failed: list[tuple[bytes, str]] = []
+        # Deposits first: they are Bitcoin-final already and owe nobody a fee.
+        candidates: list[tuple[bytes, Operation]] = [
+            (h, op) for h, (_, op) in sorted(self.deposits.items(), key=lambda kv: kv[1][0])
+        ]
+        candidates += [(e.tx_hash, e.op) for e in self.mempool.ordered(self.max_block_txs * 2)]
+        skipped_senders: set[int] = set()
+        for tx_hash, op in candidates:
+            if len(included) >= self.max_block_txs or builder.full:
+                break
+            if not isinstance(op, Deposit) and op.sender in skipped_senders:
+                continue
+            resolved = self._resolve(builder.fork, op)
+            try:
+                builder.add(resolved)
+            except BlockTooLarge:
+                # No room left of the kind this op needs; it waits for the next block.
+                if not isinstance(op, Deposit):
+                    skipped_senders.add(op.sender)
+                continue
+            except InvalidOperation as exc:
+                failed.append((tx_hash, f"{type(exc).__name__}: {exc}"))
+                if not isinstance(op, Deposit):
+                    skipped_senders.add(op.sender)
+                continue
+            included.append((tx_hash, resolved))
+        if not included and not failed:
+            return None
+        result = builder.finish() if included else None
+        return self._commit(number, result, included, failed)
+
+    def _commit(
+        self,
+        number: int,
+        result: BlockResult | None,
+        included: list[tuple[bytes, Operation]],
+        failed: list[tuple[bytes, str]],
+    ) -> StoredBlock | None:
+        dropped: list[tuple[bytes, str]] = list(failed)
+        for tx_hash, _ in failed:
+            entry = self.mempool.entries.get(tx_hash)
+            if entry is not None:
+                # Later nonces of this sender can never apply now.
+                for later in self.mempool.drop_sender_from(entry.op.sender, entry.op.nonce + 1):
+                    dropped.append((later.tx_hash, "dropped: an earlier nonce failed"))
+        block = None
+        with self.store.transaction():
+            if result is not None:
+                block = StoredBlock(
+                    number=number,
+                    old_root=result.trace.old_root,
+                    new_root=result.trace.new_root,
+                    timestamp=time.time(),
+                    ops=[op.to_json() for _, op in included],
+                    pubdata=result.pubdata.to_bytes(),
+                    public_input=result.public_input,
+                    fees=result.trace.fees_collected,
+                )
+                self.store.insert_block(block)
+                accounts, nodes = result.state.changes()
+                self.store.save_state(accounts, nodes)
+                for position, (tx_hash, op) in enumerate(included):
+                    self.store.put_receipt(
+                        Receipt(tx_hash, "included", number, position, None, _detail(op))
+                    )
+                self.store.put_batch(number, "pending", result.public_input, None, {})
+            for tx_hash, error in dropped:
+                self.store.put_receipt(Receipt(tx_hash, "failed", None, None, error, {}))
+            self.store.remove_from_mempool([h for h, _ in included] + [h for h, _ in dropped])
+        if result is not None:
+            self.state.merge(result.state)
+            self.head = number
+        for tx_hash, _ in included:
+            self.mempool.remove(tx_hash)
+            self.deposits.pop(tx_hash, None)
+        for tx_hash, _ in dropped:
+            self.mempool.remove(tx_hash)
+            self.deposits.pop(tx_hash, None)
+        return block
+
+
+def _detail(op: Operation) -> dict[str, Any]:
+    if isinstance(op, Transfer):
+        return {"recipient": op.recipient}
+    if isinstance(op, Deposit):
+        return {"recipient": op.recipient, "outpoint": op.outpoint}
+    return {}

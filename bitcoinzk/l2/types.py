@@ -1,0 +1,250 @@
+"""Accounts and operations, with their signed messages and JSON forms.
+
+Field names and message layouts follow docs/protocol.md; the circuit hashes
+exactly the same `message()` values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey, Signature
+from bitcoinzk.crypto.poseidon import poseidon
+from bitcoinzk.l2.errors import MalformedOperation
+
+OP_NOOP = 0
+OP_DEPOSIT = 1
+OP_TRANSFER = 2
+OP_TRANSFER_NEW = 3
+OP_WITHDRAW = 4
+
+
+@dataclass(frozen=True)
+class Account:
+    pubkey: PublicKey
+    balance: int = 0
+    nonce: int = 0
+
+    def leaf(self) -> int:
+        return poseidon([self.pubkey.x, self.pubkey.y, self.balance, self.nonce])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pubkey": self.pubkey.hex(), "balance": self.balance, "nonce": self.nonce}
+
+
+def script_pubkey_fields(script_pubkey: bytes) -> tuple[int, int]:
+    """Two field elements carrying `len || script || padding` (43 bytes)."""
+    if len(script_pubkey) > 42:
+        raise MalformedOperation("script_pubkey longer than 42 bytes")
+    padded = bytes([len(script_pubkey)]) + script_pubkey
+    padded = padded + bytes(43 - len(padded))
+    return int.from_bytes(padded[:22], "big"), int.from_bytes(padded[22:43], "big")
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """BTC that arrived on Bitcoin, credited by the bridge; never signed by a user."""
+
+    recipient: int
+    pubkey: PublicKey
+    amount: int
+    txid: bytes
+    vout: int
+
+    @property
+    def outpoint(self) -> str:
+        return f"{self.txid.hex()}:{self.vout}"
+
+    def tx_hash(self) -> bytes:
+        # A deposit is identified by the Bitcoin output that paid it, nothing else.
+        return hashlib.sha256(b"bzk-deposit" + self.txid + self.vout.to_bytes(4, "big")).digest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "deposit",
+            "recipient": self.recipient,
+            "pubkey": self.pubkey.hex(),
+            "amount": self.amount,
+            "txid": self.txid.hex(),
+            "vout": self.vout,
+        }
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A payment to a public key; the sequencer resolves (or creates) its index."""
+
+    sender: int
+    recipient: int
+    recipient_pubkey: PublicKey
+    amount: int
+    fee: int
+    nonce: int
+    signature: Signature | None = None
+
+    def message(self, chain_id: int) -> int:
+        return poseidon(
+            [
+                OP_TRANSFER,
+                chain_id,
+                self.sender,
+                self.recipient_pubkey.x,
+                self.recipient_pubkey.y,
+                self.amount,
+                self.fee,
+                self.nonce,
+            ]
+        )
+
+    def signed(self, key: PrivateKey, chain_id: int) -> Transfer:
+        return replace(self, signature=key.sign(self.message(chain_id)))
+
+    def tx_hash(self, chain_id: int) -> bytes:
+        return self.message(chain_id).to_bytes(32, "big")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "transfer",
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "recipient_pubkey": self.recipient_pubkey.hex(),
+            "amount": self.amount,
+            "fee": self.fee,
+            "nonce": self.nonce,
+            "signature": self.signature.hex() if self.signature else None,
+        }
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Leave Layer-2: debit here, paid to `script_pubkey` on Bitcoin once final."""
+
+    sender: int
+    script_pubkey: bytes
+    amount: int
+    fee: int
+    nonce: int
+    signature: Signature | None = None
+
+    def message(self, chain_id: int) -> int:
+        spk0, spk1 = script_pubkey_fields(self.script_pubkey)
+        return poseidon(
+            [OP_WITHDRAW, chain_id, self.sender, spk0, spk1, self.amount, self.fee, self.nonce]
+        )
+
+    def signed(self, key: PrivateKey, chain_id: int) -> Withdraw:
+        return replace(self, signature=key.sign(self.message(chain_id)))
+
+    def tx_hash(self, chain_id: int) -> bytes:
+        return self.message(chain_id).to_bytes(32, "big")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "withdraw",
+            "sender": self.sender,
+            "script_pubkey": self.script_pubkey.hex(),
+            "amount": self.amount,
+            "fee": self.fee,
+            "nonce": self.nonce,
+            "signature": self.signature.hex() if self.signature else None,
+        }
+
+
+Operation = Deposit | Transfer | Withdraw
+UserOperation = Transfer | Withdraw
+
+
+def op_hash(op: Operation, chain_id: int) -> bytes:
+    if isinstance(op, Deposit):
+        return op.tx_hash()
+    return op.tx_hash(chain_id)
+
+
+# --- JSON decoding: strict, because this is where hostile input arrives ---------
+
+
+def _int(obj: dict[str, Any], key: str, lo: int = 0, hi: int = 2**64 - 1) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedOperation(f"'{key}' must be an integer")
+    if not lo <= value <= hi:
+        raise MalformedOperation(f"'{key}' must be in {lo}..{hi}")
+    return value
+
+
+def _hex(obj: dict[str, Any], key: str, size: int | None = None, max_size: int = 1024) -> bytes:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise MalformedOperation(f"'{key}' must be a hex string")
+    text = value[2:] if value.startswith("0x") else value
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise MalformedOperation(f"'{key}' is not valid hex") from None
+    if size is not None and len(raw) != size:
+        raise MalformedOperation(f"'{key}' must be {size} bytes")
+    if len(raw) > max_size:
+        raise MalformedOperation(f"'{key}' is too long")
+    return raw
+
+
+def _pubkey(obj: dict[str, Any], key: str) -> PublicKey:
+    try:
+        return PublicKey.from_bytes(_hex(obj, key, 32))
+    except MalformedOperation:
+        raise
+    except Exception:
+        raise MalformedOperation(f"'{key}' is not a valid BabyJubJub public key") from None
+
+
+def _signature(obj: dict[str, Any]) -> Signature:
+    try:
+        return Signature.from_bytes(_hex(obj, "signature", 64))
+    except MalformedOperation:
+        raise
+    except Exception:
+        raise MalformedOperation("'signature' is not a valid EdDSA signature") from None
+
+
+def user_op_from_json(obj: Any) -> UserOperation:
+    """Parse a user-submitted operation. Deposits are refused: only the bridge makes them."""
+    if not isinstance(obj, dict):
+        raise MalformedOperation("transaction must be a JSON object")
+    kind = obj.get("type")
+    if kind == "transfer":
+        return Transfer(
+            sender=_int(obj, "sender", hi=2**24 - 1),
+            recipient=_int(obj, "recipient", hi=2**24 - 1) if "recipient" in obj else 0,
+            recipient_pubkey=_pubkey(obj, "recipient_pubkey"),
+            amount=_int(obj, "amount"),
+            fee=_int(obj, "fee"),
+            nonce=_int(obj, "nonce"),
+            signature=_signature(obj),
+        )
+    if kind == "withdraw":
+        return Withdraw(
+            sender=_int(obj, "sender", hi=2**24 - 1),
+            script_pubkey=_hex(obj, "script_pubkey", max_size=42),
+            amount=_int(obj, "amount"),
+            fee=_int(obj, "fee"),
+            nonce=_int(obj, "nonce"),
+            signature=_signature(obj),
+        )
+    if kind == "deposit":
+        raise MalformedOperation("deposits are created by the bridge, not submitted")
+    raise MalformedOperation("'type' must be 'transfer' or 'withdraw'")
+
+
+def op_from_json(obj: dict[str, Any]) -> Operation:
+    """Parse any operation, deposits included (for the store and trusted callers)."""
+    if obj.get("type") == "deposit":
+        return Deposit(
+            recipient=_int(obj, "recipient", hi=2**24 - 1),
+            pubkey=_pubkey(obj, "pubkey"),
+            amount=_int(obj, "amount"),
+            txid=_hex(obj, "txid", 32),
+            vout=_int(obj, "vout", hi=2**32 - 1),
+        )
+    return user_op_from_json(obj)

@@ -1,0 +1,106 @@
+"""JSON-RPC 2.0 over HTTP: parsing, dispatch, batches, error objects.
+
+Standard codes (-32700..-32603) for protocol errors; application errors carry
+the code of the typed exception that rejected the request (bitcoinzk.l2.errors,
+-32000 and below) and a readable message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+MAX_BATCH = 1000
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.methods: dict[str, Handler] = {}
+
+    def method(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.methods[name] = fn
+            return fn
+
+        return register
+
+    async def handle(self, body: bytes) -> Any | None:
+        """Answer a request body; None when nothing is to be sent (notifications only)."""
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(None, RpcError(PARSE_ERROR, "Parse error: body is not valid JSON"))
+        if isinstance(request, list):
+            if not request:
+                return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: empty batch"))
+            if len(request) > MAX_BATCH:
+                return _error(None, RpcError(INVALID_REQUEST, f"batch larger than {MAX_BATCH}"))
+            answers = await asyncio.gather(*(self._one(r) for r in request))
+            replies = [a for a in answers if a is not None]
+            return replies or None
+        return await self._one(request)
+
+    async def _one(self, request: Any) -> dict[str, Any] | None:
+        if not isinstance(request, dict):
+            return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: not an object"))
+        req_id = request.get("id")
+        if request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
+            return _error(req_id, RpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method"))
+        if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (str, int))):
+            return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: bad id"))
+        notification = "id" not in request
+        fn = self.methods.get(request["method"])
+        params = request.get("params", [])
+        try:
+            if fn is None:
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request['method']}")
+            if isinstance(params, list):
+                result = await fn(*params)
+            elif isinstance(params, dict):
+                result = await fn(**params)
+            else:
+                raise RpcError(INVALID_PARAMS, "params must be an array or an object")
+        except RpcError as exc:
+            return None if notification else _error(req_id, exc)
+        except TypeError as exc:
+            # Wrong number or names of parameters for the handler.
+            if "argument" not in str(exc):
+                log.exception("handler error")
+                return None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+            return None if notification else _error(req_id, RpcError(INVALID_PARAMS, f"Invalid params: {exc}"))
+        except Exception:
+            log.exception("handler error")
+            return None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+        if notification:
+            return None
+        return {"jsonrpc": "2.0", "id": req_id, "result": result}
+
+
+def _error(req_id: Any, exc: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": req_id, "error": exc.to_json()}

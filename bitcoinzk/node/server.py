@@ -1,0 +1,313 @@
+"""The Layer-2 node: sequencer + JSON-RPC API over HTTP (aiohttp).
+
+One process, one event loop. Admission is: parse -> batch signature check in
+worker processes -> mempool rules -> fsynced group commit -> reply. Block
+production runs in the same loop, so it never races admission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.l2.errors import InvalidOperation, InvalidSignature, MalformedOperation, UnknownAccount
+from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
+from bitcoinzk.l2.store import Store, StoredBlock
+from bitcoinzk.l2.types import UserOperation, user_op_from_json
+from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
+from bitcoinzk.node.sigverify import BatchVerifier
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass
+class NodeConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8545
+    sequencer: SequencerConfig = field(default_factory=SequencerConfig)
+    verify_workers: int | None = None
+
+
+def _app_error(exc: InvalidOperation) -> RpcError:
+    return RpcError(exc.code, f"{type(exc).__name__}: {exc}")
+
+
+def _parse_hash(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise RpcError(INVALID_PARAMS, "hash must be a hex string")
+    try:
+        raw = bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    except ValueError:
+        raise RpcError(INVALID_PARAMS, "hash is not hex") from None
+    if len(raw) != 32:
+        raise RpcError(INVALID_PARAMS, "hash must be 32 bytes")
+    return raw
+
+
+class Node:
+    def __init__(self, config: NodeConfig, genesis: Genesis) -> None:
+        self.config = config
+        self.genesis = genesis
+        self.store = Store(config.data_dir / "node.sqlite")
+        self.sequencer = Sequencer(self.store, genesis, config.sequencer)
+        self.params = genesis.params
+        self.rpc = Dispatcher()
+        self._register()
+        self.verifier: BatchVerifier | None = None
+        self.runner: web.AppRunner | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.admit_queue: list[tuple[UserOperation, asyncio.Future[Any]]] = []
+        self.admit_event = asyncio.Event()
+        self.stats = {"accepted": 0, "rejected": 0, "included": 0}
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        self.verifier = BatchVerifier(self.config.verify_workers)
+        self.verifier.start()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_post("/", self._http_rpc)
+        app.router.add_get("/health", self._health)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.config.host, self.config.port)
+        await site.start()
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._block_loop()))
+        self.tasks.append(loop.create_task(self._admit_loop()))
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}/"
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.runner:
+            await self.runner.cleanup()
+        if self.verifier:
+            await self.verifier.close()
+        self.store.close()
+
+    async def _block_loop(self) -> None:
+        tick = min(0.05, self.sequencer.config.block_time / 4)
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                if self.sequencer.block_due():
+                    block = self.sequencer.produce_block()
+                    if block is not None:
+                        self.stats["included"] += len(block.ops)
+                        log.info("block %d: %d ops root %s", block.number, len(block.ops),
+                                 hex(block.new_root)[:18])
+            except Exception:
+                log.exception("block production failed")
+
+    async def _admit_loop(self) -> None:
+        """Admit verified operations in groups: one fsync serves the whole group."""
+        while True:
+            await self.admit_event.wait()
+            await asyncio.sleep(0)
+            group, self.admit_queue = self.admit_queue, []
+            self.admit_event.clear()
+            try:
+                results = self.sequencer.admit([op for op, _ in group])
+            except Exception as exc:
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), result in zip(group, results, strict=True):
+                if fut.done():
+                    continue
+                if result.error is None:
+                    self.stats["accepted"] += 1
+                    fut.set_result("0x" + result.tx_hash.hex())
+                else:
+                    self.stats["rejected"] += 1
+                    fut.set_exception(_app_error(result.error))
+
+    # --- HTTP ---
+
+    async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": None,
+                 "error": {"code": -32600, "message": f"request body over {MAX_BODY_BYTES} bytes"}},
+                status=413,
+            )
+        reply = await self.rpc.handle(body)
+        if reply is None:
+            return web.Response(status=204)
+        return web.json_response(reply)
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"ok": True, "head": self.sequencer.head})
+
+    # --- RPC methods ---
+
+    def _register(self) -> None:
+        rpc = self.rpc
+
+        @rpc.method("bzk_sendTransaction")
+        async def send_transaction(tx: Any) -> dict[str, Any]:
+            try:
+                op = user_op_from_json(tx)
+            except InvalidOperation as exc:
+                raise _app_error(exc) from None
+            sender = self.sequencer.state.get(op.sender)
+            if sender is None:
+                raise _app_error(UnknownAccount(f"account {op.sender} does not exist"))
+            assert self.verifier is not None and op.signature is not None
+            ok = await self.verifier.verify(sender.pubkey, op.message(self.params.chain_id), op.signature)
+            if not ok:
+                self.stats["rejected"] += 1
+                raise _app_error(InvalidSignature("signature does not verify for the sender's key"))
+            fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            self.admit_queue.append((op, fut))
+            self.admit_event.set()
+            return {"hash": await fut}
+
+        @rpc.method("bzk_getTransactionReceipt")
+        async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
+            raw = _parse_hash(tx_hash)
+            receipt = self.store.get_receipt(raw)
+            if receipt is not None:
+                return receipt.to_json()
+            if raw in self.sequencer.mempool.entries or raw in self.sequencer.deposits:
+                return {"hash": "0x" + raw.hex(), "status": "pending", "block_number": None}
+            return None
+
+        @rpc.method("bzk_getAccount")
+        async def get_account(account: Any) -> dict[str, Any] | None:
+            index = self._account_index(account)
+            if index is None:
+                return None
+            state = self.sequencer.state
+            acct = state.get(index)
+            if acct is None:
+                return None
+            proof = state.proof(index)
+            return {
+                "index": index,
+                **acct.to_json(),
+                "pending_nonce": self.sequencer.mempool.pending_nonce(state, index),
+                "leaf": hex(proof.leaf),
+                "root": hex(state.root),
+                "siblings": [hex(s) for s in proof.siblings],
+            }
+
+        @rpc.method("bzk_getBlock")
+        async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
+            if number == "latest":
+                number = self.sequencer.head
+            if isinstance(number, bool) or not isinstance(number, int) or not isinstance(full, bool):
+                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'; full a bool")
+            block = self.store.get_block(number)
+            return None if block is None else _block_json(block, full)
+
+        @rpc.method("bzk_blockNumber")
+        async def block_number() -> int:
+            return self.sequencer.head
+
+        @rpc.method("bzk_stateRoot")
+        async def state_root() -> str:
+            return hex(self.sequencer.state.root)
+
+        @rpc.method("bzk_chainInfo")
+        async def chain_info() -> dict[str, Any]:
+            p = self.params
+            return {
+                "chain_id": p.chain_id,
+                "tree_depth": p.tree_depth,
+                "block_slots": p.block_slots,
+                "block_records": p.block_records,
+                "fee_account": p.fee_account,
+                "operator": self.genesis.operator.hex(),
+                "genesis_root": self.store.get_meta("genesis_root"),
+                "head": self.sequencer.head,
+                "state_root": hex(self.sequencer.state.root),
+                "accounts": self.sequencer.state.num_accounts,
+                "mempool": len(self.sequencer.mempool),
+                "min_fee": self.sequencer.config.min_fee,
+                "block_time": self.sequencer.config.block_time,
+                "stats": dict(self.stats),
+            }
+
+        @rpc.method("bzk_getBatch")
+        async def get_batch(number: Any) -> dict[str, Any] | None:
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise RpcError(INVALID_PARAMS, "number must be an integer")
+            batch = self.store.get_batch(number)
+            if batch is None:
+                return None
+            status, public_input, proof, info = batch
+            return {
+                "number": number,
+                "status": status,
+                "public_input": hex(public_input),
+                "proof": None if proof is None else "0x" + proof.hex(),
+                **info,
+            }
+
+    def _account_index(self, account: Any) -> int | None:
+        if isinstance(account, int) and not isinstance(account, bool):
+            if not 0 <= account < self.params.capacity:
+                raise RpcError(INVALID_PARAMS, "account index outside the tree")
+            return account
+        if isinstance(account, str):
+            try:
+                pubkey = PublicKey.from_hex(account)
+            except Exception:
+                raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex") from None
+            return self.sequencer.state.index_of(pubkey)
+        raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+
+
+def _block_json(block: StoredBlock, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "number": block.number,
+        "old_root": hex(block.old_root),
+        "new_root": hex(block.new_root),
+        "timestamp": block.timestamp,
+        "tx_count": len(block.ops),
+        "fees": block.fees,
+        "pubdata": "0x" + block.pubdata.hex(),
+        "public_input": hex(block.public_input),
+    }
+    if full:
+        out["ops"] = block.ops
+    return out
+
+
+async def serve(config: NodeConfig, genesis: Genesis, ready: asyncio.Event | None = None) -> None:
+    """Run a node until SIGINT/SIGTERM."""
+    node = Node(config, genesis)
+    await node.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("node listening on %s (head %d)", node.url, node.sequencer.head)
+    print(f"bzk node listening on {node.url} head={node.sequencer.head}", flush=True)
+    if ready:
+        ready.set()
+    await stop.wait()
+    await node.stop()
+
+
+__all__ = ["Node", "NodeConfig", "serve"]

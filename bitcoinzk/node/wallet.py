@@ -1,0 +1,64 @@
+"""A Layer-2 key file and the client-side steps of paying someone.
+
+The key file is JSON holding the 32-byte EdDSA seed in hex; it is written
+with mode 0600 because whoever reads it can spend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey
+from bitcoinzk.l2.types import Transfer, Withdraw
+from bitcoinzk.node.client import NodeClient
+
+
+@dataclass(frozen=True)
+class Wallet:
+    key: PrivateKey
+
+    @property
+    def pubkey(self) -> PublicKey:
+        return self.key.public_key()
+
+    @classmethod
+    def create(cls) -> Wallet:
+        return cls(PrivateKey.generate())
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"seed": self.key.hex(), "pubkey": self.pubkey.hex()}, f)
+
+    @classmethod
+    def load(cls, path: Path) -> Wallet:
+        data = json.loads(path.read_text())
+        return cls(PrivateKey.from_hex(data["seed"]))
+
+
+def sign_transfer(
+    client: NodeClient, key: PrivateKey, to: PublicKey, amount: int, fee: int
+) -> dict[str, Any]:
+    """Look up our index and next nonce, then sign a transfer to `to`'s public key."""
+    info = client.call("bzk_chainInfo")
+    account = client.call("bzk_getAccount", key.public_key().hex())
+    if account is None:
+        raise LookupError("this key has no Layer-2 account yet (deposit first)")
+    op = Transfer(account["index"], 0, to, amount, fee, account["pending_nonce"])
+    return op.signed(key, info["chain_id"]).to_json()
+
+
+def sign_withdraw(
+    client: NodeClient, key: PrivateKey, script_pubkey: bytes, amount: int, fee: int
+) -> dict[str, Any]:
+    info = client.call("bzk_chainInfo")
+    account = client.call("bzk_getAccount", key.public_key().hex())
+    if account is None:
+        raise LookupError("this key has no Layer-2 account")
+    op = Withdraw(account["index"], script_pubkey, amount, fee, account["pending_nonce"])
+    return op.signed(key, info["chain_id"]).to_json()
