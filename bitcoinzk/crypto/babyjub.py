@@ -70,7 +70,7 @@ def is_on_curve(pt: tuple[int, int]) -> bool:
         return False
     x2 = mpz(x) * x % _P
     y2 = mpz(y) * y % _P
-    return (_A * x2 + y2) % _P == (1 + _D * x2 * y2) % _P
+    return bool((_A * x2 + y2) % _P == (1 + _D * x2 * y2) % _P)
 
 
 def to_ext(pt: tuple[int, int]) -> Ext:
@@ -123,12 +123,14 @@ def ext_neg(p1: Ext) -> Ext:
 
 def ext_eq(p1: Ext, p2: Ext) -> bool:
     """Projective equality without inversions."""
-    return (p1[0] * p2[3] - p2[0] * p1[3]) % _P == 0 and (p1[1] * p2[3] - p2[1] * p1[3]) % _P == 0
+    return bool(
+        (p1[0] * p2[3] - p2[0] * p1[3]) % _P == 0 and (p1[1] * p2[3] - p2[1] * p1[3]) % _P == 0
+    )
 
 
 def ext_is_zero(p1: Ext) -> bool:
     """True iff ``p1`` is the identity ``(0, 1)``."""
-    return p1[0] % _P == 0 and (p1[1] - p1[3]) % _P == 0
+    return bool(p1[0] % _P == 0 and (p1[1] - p1[3]) % _P == 0)
 
 
 def ext_mul(pt: Ext, k: int) -> Ext:
@@ -198,7 +200,7 @@ _B8_TABLE: _FixedBase | None = None
 
 
 def base8_mul_ext(k: int) -> Ext:
-    """``k * B8`` in extended coordinates, via the lazily built comb table (``k`` reduced mod ``l``)."""
+    """``(k mod l) * B8`` in extended coordinates, via the lazily built comb table."""
     global _B8_TABLE
     if _B8_TABLE is None:
         _B8_TABLE = _FixedBase(to_ext(B8))
@@ -329,16 +331,16 @@ class Point:
 
 
 __all__ = [
-    "A",
     "B8",
-    "D",
     "IDENTITY",
-    "L",
     "ORDER",
-    "P",
+    "A",
     "BabyJubError",
+    "D",
     "InvalidEncodingError",
+    "L",
     "NotOnCurveError",
+    "P",
     "Point",
     "add",
     "base8_mul",

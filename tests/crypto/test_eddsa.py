@@ -175,7 +175,11 @@ def test_batch_equals_individual(key):
     pub, m, s = items[17]
     items[17] = (pub, m, Signature(s.r8x, s.r8y, (s.s + 1) % bj.L))
     pub, m, s = items[18]
-    items[18] = (keys[0].public_key() if pub != keys[0].public_key() else keys[1].public_key(), m, s)
+    items[18] = (
+        keys[0].public_key() if pub != keys[0].public_key() else keys[1].public_key(),
+        m,
+        s,
+    )
     pub, m, s = items[39]
     items[39] = (pub, m, Signature(s.r8x, s.r8y, s.s + bj.L))
     expected = [verify(*it) for it in items]
