@@ -1,0 +1,111 @@
+"""The bridge coordinator's durable state (SQLite, WAL): reveals, scanned chain,
+deposits and their crediting status, withdrawals and the payouts that paid them,
+and alarms.  Every state change that must happen at most once is a row
+written in the same SQLite transaction as the decision that causes it."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..bitcoin.index import open_db
+from ..bitcoin.tx import OutPoint
+from .deposit import DepositReveal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS reveals (
+    spk BLOB PRIMARY KEY, recipient BLOB NOT NULL, refund_key BLOB NOT NULL,
+    timelock INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS scanned (height INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deposits (
+    txid TEXT NOT NULL, vout INTEGER NOT NULL, spk BLOB NOT NULL, amount INTEGER NOT NULL,
+    height INTEGER NOT NULL, block_hash TEXT NOT NULL,
+    status TEXT NOT NULL,               -- seen | credited | spent_uncredited
+    spent_by TEXT,
+    PRIMARY KEY (txid, vout));
+CREATE TABLE IF NOT EXISTS withdrawals (
+    id TEXT PRIMARY KEY, amount INTEGER NOT NULL, spk BLOB NOT NULL, payout_txid TEXT);
+CREATE TABLE IF NOT EXISTS payouts (
+    txid TEXT PRIMARY KEY, raw BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS change (
+    txid TEXT NOT NULL, vout INTEGER NOT NULL, amount INTEGER NOT NULL, spent_by TEXT,
+    PRIMARY KEY (txid, vout));
+CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY, time REAL, kind TEXT, detail TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class DepositRow:
+    outpoint: OutPoint
+    spk: bytes
+    amount: int
+    height: int
+    block_hash: str
+    status: str
+
+
+class BridgeStore:
+    def __init__(self, path: Path) -> None:
+        self.db: sqlite3.Connection = open_db(path)
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- reveals ---------------------------------------------------------------------------
+
+    def add_reveal(self, spk: bytes, r: DepositReveal) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO reveals VALUES (?,?,?,?)",
+            (spk, r.recipient, r.refund_key, r.timelock),
+        )
+
+    def reveal_for(self, spk: bytes) -> DepositReveal | None:
+        row = self.db.execute(
+            "SELECT recipient, refund_key, timelock FROM reveals WHERE spk=?", (spk,)
+        ).fetchone()
+        return None if row is None else DepositReveal(bytes(row[0]), bytes(row[1]), int(row[2]))
+
+    # --- alarms ----------------------------------------------------------------------------
+
+    def raise_alarm(self, kind: str, detail: str) -> None:
+        self.db.execute(
+            "INSERT INTO alarms (time, kind, detail) VALUES (?,?,?)", (time.time(), kind, detail)
+        )
+
+    def alarms(self) -> list[tuple[str, str]]:
+        return [(str(r[0]), str(r[1])) for r in self.db.execute("SELECT kind, detail FROM alarms")]
+
+    # --- deposits --------------------------------------------------------------------------
+
+    def deposits(self, status: str | None = None) -> list[DepositRow]:
+        q = "SELECT txid, vout, spk, amount, height, block_hash, status FROM deposits"
+        rows = self.db.execute(
+            q + (" WHERE status=?" if status else ""), (status,) if status else ()
+        )
+        return [
+            DepositRow(OutPoint(r[0], r[1]), bytes(r[2]), r[3], r[4], r[5], r[6])
+            for r in rows.fetchall()
+        ]
