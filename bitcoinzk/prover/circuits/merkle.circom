@@ -3,6 +3,7 @@ pragma circom 2.1.0;
 // The account tree (docs/protocol.md, "Accounts and the state tree"): binary, node =
 // Poseidon(left, right), index bits LSB first (bit k = 1: the node at level k is a right child).
 
+include "bitify.circom";
 include "poseidon.circom";
 include "switcher.circom";
 

@@ -1,0 +1,102 @@
+"""The batch circuit's sources, its shape, and the identity of a compiled instance.
+
+A circuit instance is `BatchCircuit(B, E, D)` from `circuits/batch.circom`: `B`
+operation slots, `E` record slots and a depth-`D` account tree (the chain
+parameters `block_slots`, `block_records`, `tree_depth`). Keys are only valid for
+the exact sources they were made from, so an instance is named by a hash of every
+`.circom` file it includes (ours and circomlib's) plus its parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import groth16py
+
+from bitcoinzk.l2.params import MAX_TREE_DEPTH, ChainParams
+
+CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
+TOP_TEMPLATE = "BatchCircuit"
+CIRCOM_PRAGMA = "2.1.0"
+
+HEADER_BITS = 32 + 64 + 256 + 256 + 24
+"""chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24."""
+CHUNK_BITS = 80
+RECORD_BITS = 864
+
+
+@dataclass(frozen=True)
+class CircuitShape:
+    """The parameters a compiled circuit (and so a key) is specific to."""
+
+    slots: int
+    records: int
+    depth: int
+
+    def __post_init__(self) -> None:
+        if self.slots < 1 or self.records < 1:
+            raise ValueError("a batch circuit needs at least one slot and one record")
+        if not 1 <= self.depth <= MAX_TREE_DEPTH:
+            raise ValueError(f"depth must be in 1..{MAX_TREE_DEPTH}")
+
+    @classmethod
+    def of(cls, params: ChainParams) -> CircuitShape:
+        return cls(params.block_slots, params.block_records, params.tree_depth)
+
+    @property
+    def label(self) -> str:
+        return f"B{self.slots}-E{self.records}-D{self.depth}"
+
+    @property
+    def sha256_bits(self) -> int:
+        """Length of the public-input preimage in bits."""
+        return HEADER_BITS + CHUNK_BITS * self.slots + RECORD_BITS * self.records
+
+    def main_source(self) -> str:
+        """The top-level `.circom` file for this instance."""
+        return (
+            f"pragma circom {CIRCOM_PRAGMA};\n"
+            f'include "batch.circom";\n'
+            f"component main {{public [public_input]}} = "
+            f"{TOP_TEMPLATE}({self.slots}, {self.records}, {self.depth});\n"
+        )
+
+
+def circomlib_dir() -> Path:
+    return Path(groth16py.circomlib_path(2))
+
+
+def link_libraries() -> list[str]:
+    """Include directories, in the order the compiler searches them."""
+    return [str(CIRCUITS_DIR), str(circomlib_dir())]
+
+
+@cache
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for root in (CIRCUITS_DIR, circomlib_dir()):
+        for path in sorted(root.rglob("*.circom")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    h.update(f"groth16py={groth16py.__version__}".encode())
+    return h.hexdigest()
+
+
+def circuit_id(shape: CircuitShape) -> str:
+    """Names the compiled instance: sources, compiler and parameters."""
+    h = hashlib.sha256()
+    h.update(_sources_digest().encode())
+    h.update(shape.main_source().encode())
+    return f"{shape.label}-{h.hexdigest()[:16]}"
+
+
+def write_main(shape: CircuitShape, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"batch_{shape.label}.circom"
+    path.write_text(shape.main_source())
+    return path

@@ -1,0 +1,80 @@
+"""The batch proof's one public input, computed in Python independently of the circuit.
+
+    preimage = chain_id:u32 || block_number:u64 || old_root:32 || new_root:32
+               || fee_account:u24 || chunks (B * 10 bytes, NOOP-padded)
+               || records (E * 108 bytes, zero-padded)
+    public_input = int(sha256(preimage)) mod 2^253
+
+(docs/protocol.md, "The public input"). This module deliberately does not call
+`bitcoinzk.l2.pubdata.public_input`: the tests hold the two (and the circuit)
+to the same value, so a mistake in one shows up as a disagreement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from bitcoinzk.prover.circuit import CircuitShape
+
+CHUNK_BYTES = 10
+RECORD_BYTES = 108
+PUBLIC_INPUT_BITS = 253
+FIELD_MODULUS = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+
+
+class PublicInputError(ValueError):
+    """The block's data does not fit the circuit's shape or encoding."""
+
+
+def preimage(
+    shape: CircuitShape,
+    chain_id: int,
+    block_number: int,
+    old_root: int,
+    new_root: int,
+    fee_account: int,
+    chunks: Sequence[bytes],
+    records: Sequence[bytes],
+) -> bytes:
+    if len(chunks) > shape.slots or len(records) > shape.records:
+        raise PublicInputError(
+            f"{len(chunks)} chunks / {len(records)} records do not fit {shape.label}"
+        )
+    if any(len(c) != CHUNK_BYTES for c in chunks) or any(len(r) != RECORD_BYTES for r in records):
+        raise PublicInputError("chunks are 10 bytes and records 108 bytes")
+    if not (0 <= old_root < FIELD_MODULUS and 0 <= new_root < FIELD_MODULUS):
+        raise PublicInputError("roots must be field elements")
+    if not 0 <= fee_account < 2**24:
+        raise PublicInputError("fee_account must be a u24")
+    parts = [
+        chain_id.to_bytes(4, "big"),
+        block_number.to_bytes(8, "big"),
+        old_root.to_bytes(32, "big"),
+        new_root.to_bytes(32, "big"),
+        fee_account.to_bytes(3, "big"),
+        *chunks,
+        bytes(CHUNK_BYTES * (shape.slots - len(chunks))),
+        *records,
+        bytes(RECORD_BYTES * (shape.records - len(records))),
+    ]
+    data = b"".join(parts)
+    assert len(data) * 8 == shape.sha256_bits
+    return data
+
+
+def public_input(
+    shape: CircuitShape,
+    chain_id: int,
+    block_number: int,
+    old_root: int,
+    new_root: int,
+    fee_account: int,
+    chunks: Sequence[bytes],
+    records: Sequence[bytes],
+) -> int:
+    """What the verifier (contract, BitVM game, or `verify_proof`) checks the proof against."""
+    digest = hashlib.sha256(
+        preimage(shape, chain_id, block_number, old_root, new_root, fee_account, chunks, records)
+    ).digest()
+    return int.from_bytes(digest, "big") % (1 << PUBLIC_INPUT_BITS)

@@ -1,0 +1,175 @@
+"""Proving a block, in-process or in a worker process that keeps the key in memory.
+
+The node calls:
+
+    service = ProverService(params)            # finds or makes the key for this circuit
+    service.start()                            # worker process loads the key once
+    proof = await service.prove(trace)         # never blocks the caller's event loop
+    assert service.verify(proof.proof, proof.public_input)
+    service.close()
+
+Witness inputs are built in the caller (pure Python, milliseconds); the witness
+computation and the Groth16 proof run in the worker, which holds the proving key
+for its whole life: loading a large key costs more than a proof.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import groth16py
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.stf import BlockTrace
+from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+from bitcoinzk.prover.keys import KeyFiles, ensure_keys
+from bitcoinzk.prover.witness import CircuitInputs, build_inputs
+
+
+class ProofError(Exception):
+    """No proof: the inputs break a circuit constraint (or the prover failed)."""
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """A Groth16 proof (256 bytes, Ethereum layout) and the public input it proves."""
+
+    proof: bytes
+    public_input: int
+    circuit_id: str
+    prove_s: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "proof": self.proof.hex(),
+            "public_input": hex(self.public_input),
+            "circuit_id": self.circuit_id,
+            "prove_s": round(self.prove_s, 3),
+        }
+
+
+def prove_inputs(pk: groth16py.ProvingKey, inputs: CircuitInputs) -> bytes:
+    """Witness + proof in this process. Raises ProofError if a constraint fails."""
+    try:
+        return groth16py.prove(pk, inputs)
+    except (groth16py.WitnessError, groth16py.EncodingError) as exc:
+        raise ProofError(f"witness generation failed: {exc}") from None
+
+
+def verify_proof(vk: groth16py.VerifyingKey, proof: bytes, public_input: int) -> bool:
+    """True iff `proof` is a valid proof for `public_input` under `vk`."""
+    try:
+        return bool(groth16py.Verifier(vk).verify(proof, [public_input]))
+    except (groth16py.VerificationError, groth16py.EncodingError, ValueError):
+        return False
+
+
+# --- worker process ------------------------------------------------------------------
+
+_WORKER_PK: groth16py.ProvingKey | None = None
+
+
+def _worker_init(pk_path: str) -> None:
+    global _WORKER_PK
+    _WORKER_PK = groth16py.ProvingKey.load(pk_path)
+
+
+def _worker_prove(inputs: CircuitInputs) -> tuple[bytes | None, str, float]:
+    assert _WORKER_PK is not None, "worker started without a key"
+    start = time.perf_counter()
+    try:
+        proof = prove_inputs(_WORKER_PK, inputs)
+    except ProofError as exc:  # exceptions from the extension may not pickle: send text
+        return None, str(exc), time.perf_counter() - start
+    return proof, "", time.perf_counter() - start
+
+
+def _worker_ping() -> bool:
+    return _WORKER_PK is not None
+
+
+class ProverService:
+    """A pool of prover processes (default one: proving already uses every core)."""
+
+    def __init__(
+        self,
+        params: ChainParams,
+        key_dir: Path | None = None,
+        workers: int = 1,
+        allow_dev_setup: bool = True,
+    ) -> None:
+        self.params = params
+        self.shape = CircuitShape.of(params)
+        self.circuit_id = circuit_id(self.shape)
+        self.keys: KeyFiles = ensure_keys(self.shape, key_dir, allow_dev_setup)
+        self.vk = self.keys.load_verifying_key()
+        self._verifier = groth16py.Verifier(self.vk)
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, wait: bool = True) -> None:
+        """Start the workers; with `wait`, return once each has loaded the key."""
+        if self._pool is not None:
+            return
+        self._pool = ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(str(self.keys.proving_key),),
+        )
+        if wait:
+            for f in [self._pool.submit(_worker_ping) for _ in range(self._workers)]:
+                f.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> ProverService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def inputs(self, trace: BlockTrace) -> CircuitInputs:
+        return build_inputs(trace, self.params)
+
+    def _finish(self, inputs: CircuitInputs, result: tuple[bytes | None, str, float]) -> BatchProof:
+        proof, error, elapsed = result
+        if proof is None:
+            raise ProofError(error)
+        public_input = inputs["public_input"]
+        assert isinstance(public_input, int)
+        return BatchProof(proof, public_input, self.circuit_id, elapsed)
+
+    def prove_inputs_sync(self, inputs: CircuitInputs) -> BatchProof:
+        self.start()
+        assert self._pool is not None
+        return self._finish(inputs, self._pool.submit(_worker_prove, inputs).result())
+
+    def prove_sync(self, trace: BlockTrace) -> BatchProof:
+        return self.prove_inputs_sync(self.inputs(trace))
+
+    async def prove_inputs(self, inputs: CircuitInputs) -> BatchProof:
+        self.start(wait=False)
+        assert self._pool is not None
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pool, _worker_prove, inputs)
+        return self._finish(inputs, result)
+
+    async def prove(self, trace: BlockTrace) -> BatchProof:
+        """Prove a block without blocking the event loop."""
+        return await self.prove_inputs(self.inputs(trace))
+
+    def verify(self, proof: bytes, public_input: int) -> bool:
+        try:
+            return bool(self._verifier.verify(proof, [public_input]))
+        except (groth16py.VerificationError, groth16py.EncodingError, ValueError):
+            return False
