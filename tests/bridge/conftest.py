@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.tx import TxOut
+from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bridge.deposit import DepositReveal
+from bitcoinzk.bridge.payout import FinalizedBatch
+from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.watcher import DepositWatcher
+
+
+@dataclass
+class RecordingSink:
+    """Test double of the Layer-2 sequencer's DepositSink: idempotent per outpoint."""
+
+    credits: dict[tuple[str, int], tuple[bytes, int]] = field(default_factory=dict)
+    calls: int = 0
+
+    def credit_deposit(self, recipient: bytes, amount: int, txid: str, vout: int) -> None:
+        self.calls += 1
+        self.credits.setdefault((txid, vout), (recipient, amount))
+
+
+@dataclass
+class RecordedSettlement:
+    """Test double of the settlement layer's finalized batches (the L2 side, not Bitcoin)."""
+
+    batches: list[FinalizedBatch] = field(default_factory=list)
+
+    def finalized_batches(self) -> list[FinalizedBatch]:
+        return list(self.batches)
+
+
+@pytest.fixture
+def node(tmp_path) -> Iterator[RegtestNode]:
+    n = RegtestNode(tmp_path / "node")
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def wallet(node) -> Wallet:
+    w = Wallet.from_seed(b"\x09" * 32, lookahead=5)
+    node.mine(4, w.new_key().script_pubkey)
+    node.mine(100)
+    return w
+
+
+@pytest.fixture
+def signer_keys(tmp_path) -> list[SignerKey]:
+    keys = []
+    for i in range(3):
+        path = tmp_path / f"signer{i}" / "key.json"
+        SignerKey.generate().save(path)
+        keys.append(SignerKey.load(path))
+    return keys
+
+
+@pytest.fixture
+def signer_set(signer_keys) -> SignerSet:
+    return SignerSet.of([k.pubkey for k in signer_keys], threshold=2)
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[BridgeStore]:
+    s = BridgeStore(tmp_path / "bridge.sqlite")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+def watcher(node, store, sink, signer_set) -> DepositWatcher:
+    return DepositWatcher(node, store, sink, signer_set, confirmations=3)
+
+
+def reveal_for(wallet: Wallet, recipient: bytes, timelock: int = 20) -> DepositReveal:
+    return DepositReveal(recipient, wallet.new_key().internal_key, timelock)
+
+
+def deposit(node, wallet, spk: bytes, amount: int, mine: int = 1):
+    tx = wallet.create_transaction([TxOut(amount, spk)], 2, node)
+    node.send_raw_transaction(tx)
+    if mine:
+        node.mine(mine)
+    return tx
