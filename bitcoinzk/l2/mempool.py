@@ -15,10 +15,10 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from bitcoinzk.l2.errors import InsufficientBalance, InvalidOperation, WrongNonce
+from bitcoinzk.l2.errors import InsufficientBalance, InvalidOperation, SelfTransfer, WrongNonce
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import check_fee, check_index, existing_sender
+from bitcoinzk.l2.stf import check_transfer_amounts, check_withdraw_fields, existing_sender
 from bitcoinzk.l2.types import Transfer, UserOperation
 
 
@@ -68,8 +68,12 @@ class Mempool:
             raise MempoolFull("mempool is full, try again later")
         sender = existing_sender(state, self.params, op.sender)
         if isinstance(op, Transfer):
-            check_index(self.params, op.recipient)
-        check_fee(op.fee)
+            # The recipient's index is the sequencer's to resolve, from its key.
+            if state.index_of(op.recipient_pubkey) == op.sender:
+                raise SelfTransfer("sender and recipient are the same account")
+            check_transfer_amounts(op)
+        else:
+            check_withdraw_fields(op)
         if op.fee < self.min_fee:
             raise FeeTooLow(f"fee {op.fee} below the minimum {self.min_fee}")
         expected = self.pending_nonce(state, op.sender)

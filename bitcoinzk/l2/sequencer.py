@@ -76,7 +76,7 @@ class Sequencer:
         head = self.store.head()
         expected = (
             self.store.get_block(head).new_root  # type: ignore[union-attr]
-            if head >= 0
+            if head > 0
             else int(self.store.get_meta("genesis_root") or "0", 16)
         )
         if state.root != expected:

@@ -127,6 +127,24 @@ def write(state: State, index: int, new: Account) -> LeafUpdate:
     return LeafUpdate(index, old, new, siblings, before, state.root)
 
 
+def check_transfer_amounts(op: Transfer) -> None:
+    """Amount and fee rules, which need no state (the mempool applies them on arrival)."""
+    if not 1 <= op.amount <= MAX_SATS or not FLOAT24.is_representable(op.amount):
+        raise AmountOutOfRange(
+            f"amount {op.amount} must be 1..{MAX_SATS} and m*10^e with m < 2^20 "
+            f"(nearest lower: {FLOAT24.round_down(op.amount)})"
+        )
+    check_fee(op.fee)
+
+
+def check_withdraw_fields(op: Withdraw) -> None:
+    if not 1 <= len(op.script_pubkey) <= MAX_SCRIPT_PUBKEY:
+        raise MalformedOperation(f"script_pubkey must be 1..{MAX_SCRIPT_PUBKEY} bytes")
+    if not MIN_WITHDRAWAL <= op.amount <= MAX_SATS:
+        raise AmountOutOfRange(f"withdrawal amount {op.amount} outside {MIN_WITHDRAWAL}..{MAX_SATS}")
+    check_fee(op.fee)
+
+
 # --- one function per operation -----------------------------------------------------
 
 
@@ -148,12 +166,7 @@ def apply_transfer(
     check_index(params, op.recipient)
     if op.sender == op.recipient:
         raise SelfTransfer("sender and recipient are the same account")
-    if not 1 <= op.amount <= MAX_SATS or not FLOAT24.is_representable(op.amount):
-        raise AmountOutOfRange(
-            f"amount {op.amount} must be 1..{MAX_SATS} and m*10^e with m < 2^20 "
-            f"(nearest lower: {FLOAT24.round_down(op.amount)})"
-        )
-    check_fee(op.fee)
+    check_transfer_amounts(op)
     if check_signatures:
         check_signature(sender.pubkey, op.message(params.chain_id), op.signature)
     debited = debit(sender, op.nonce, op.amount + op.fee)
@@ -168,11 +181,7 @@ def apply_withdraw(
     state: State, params: ChainParams, op: Withdraw, check_signatures: bool
 ) -> SlotTrace:
     sender = existing_sender(state, params, op.sender)
-    if not 1 <= len(op.script_pubkey) <= MAX_SCRIPT_PUBKEY:
-        raise MalformedOperation(f"script_pubkey must be 1..{MAX_SCRIPT_PUBKEY} bytes")
-    if not MIN_WITHDRAWAL <= op.amount <= MAX_SATS:
-        raise AmountOutOfRange(f"withdrawal amount {op.amount} outside {MIN_WITHDRAWAL}..{MAX_SATS}")
-    check_fee(op.fee)
+    check_withdraw_fields(op)
     if check_signatures:
         check_signature(sender.pubkey, op.message(params.chain_id), op.signature)
     sender_update = write(state, op.sender, debit(sender, op.nonce, op.amount + op.fee))

@@ -155,8 +155,9 @@ class Store:
     # --- blocks and receipts ---
 
     def head(self) -> int:
+        """The latest block number; 0 is the genesis state, which has no block row."""
         row = self.db.execute("SELECT MAX(number) FROM blocks").fetchone()
-        return -1 if row[0] is None else int(row[0])
+        return 0 if row[0] is None else int(row[0])
 
     def insert_block(self, block: StoredBlock) -> None:
         self.db.execute(

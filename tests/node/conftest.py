@@ -1,0 +1,87 @@
+"""A real node subprocess on a free port with a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bitcoinzk.node.client import NodeClient
+from bitcoinzk.node.scenario import free_port
+from tests.l2.helpers import genesis
+
+
+class NodeProcess:
+    def __init__(self, data_dir: Path, genesis_path: Path, block_time: float = 0.2) -> None:
+        self.data_dir = data_dir
+        self.genesis_path = genesis_path
+        self.block_time = block_time
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> NodeClient:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bitcoinzk.cli", "node", "--data-dir", str(self.data_dir),
+             "--port", str(self.port), "--genesis", str(self.genesis_path),
+             "--block-time", str(self.block_time), "--verify-workers", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "listening" in line, f"node did not start: {line!r}"
+        return NodeClient(self.url, timeout=30)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def genesis_file(tmp_path: Path) -> Path:
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps(genesis().to_json()))
+    return path
+
+
+@pytest.fixture
+def node(tmp_path: Path, genesis_file: Path) -> Iterator[tuple[NodeProcess, NodeClient]]:
+    proc = NodeProcess(tmp_path / "node", genesis_file)
+    client = proc.start()
+    try:
+        yield proc, client
+    finally:
+        proc.stop()
+
+
+def wait_receipts(client: NodeClient, hashes: list[str], timeout: float = 30) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    done: dict[str, dict] = {}
+    while time.monotonic() < deadline and len(done) < len(hashes):
+        for h in hashes:
+            if h not in done:
+                r = client.call("bzk_getTransactionReceipt", h)
+                if r and r["status"] != "pending":
+                    done[h] = r
+        time.sleep(0.1)
+    return done
