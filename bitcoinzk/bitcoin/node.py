@@ -117,6 +117,9 @@ class RegtestNode:
     def coins_for_script(self, spk: bytes) -> list[Coin]:
         return self.index.coins_for_script(spk)
 
+    def spent_in_mempool(self, op: OutPoint) -> bool:
+        return op in self.mempool.spends
+
     def get_tx(self, txid: str) -> TxLookup | None:
         with self._lock:
             mtx = self.mempool.get(txid)

@@ -38,6 +38,8 @@ class CoinSource(Protocol):
 
     def height(self) -> int: ...
 
+    def spent_in_mempool(self, op: OutPoint) -> bool: ...
+
 
 @dataclass(frozen=True)
 class TaprootKey:
@@ -117,6 +119,8 @@ class Wallet:
                 if tip - c.height + 1 < min_conf:
                     continue
                 if c.coinbase and tip + 1 - c.height < COINBASE_MATURITY:
+                    continue
+                if source.spent_in_mempool(c.outpoint):
                     continue
                 out.append(c)
         return out

@@ -1,0 +1,160 @@
+"""Batched payouts: owed withdrawals only, each paid once, signed by MuSig2 or k of n."""
+
+from __future__ import annotations
+
+import pytest
+
+from bitcoinzk.bitcoin.tx import OutPoint
+from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.payout import (
+    FinalizedBatch,
+    FinalizedDeposit,
+    NotEnoughSigners,
+    PayoutBuilder,
+    PayoutRefused,
+    SignerNode,
+    UnbackedDeposit,
+    Withdrawal,
+)
+from bitcoinzk.bridge.store import BridgeStore
+
+from .conftest import RecordedSettlement, deposit, reveal_for
+
+ALICE = b"\xa1" * 32
+
+
+@pytest.fixture
+def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path):
+    """Two credited deposits (0.01 + 0.02 BTC) and three signers reading their own views."""
+    settlement = RecordedSettlement()
+    reveals = [reveal_for(wallet, ALICE), reveal_for(wallet, ALICE)]
+    credited = []
+    for r, amount in zip(reveals, (1_000_000, 2_000_000), strict=True):
+        watcher.register(r)
+        tx = deposit(node, wallet, r.script_pubkey(signer_set), amount, mine=0)
+        credited.append(FinalizedDeposit(ALICE, amount, tx.txid, 0))
+    node.mine(3)
+    assert len(watcher.poll()) == 2
+    signers = []
+    for i, key in enumerate(signer_keys):
+        s = SignerNode(
+            key, signer_set, settlement, NodeChain(node), 3, tmp_path / f"signer{i}" / "signed.json"
+        )
+        for r in reveals:
+            s.register_reveal(r)
+        signers.append(s)
+    settlement.batches.append(FinalizedBatch(1, tuple(credited)))
+    return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))
+
+
+def withdrawals(wallet, n, amount=10_000):
+    return [Withdrawal(f"w{i}", amount, wallet.new_key().script_pubkey) for i in range(n)]
+
+
+def test_key_path_payout_pays_each_withdrawal_once(node, wallet, bridge, tmp_path, signer_set):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 3)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    result = builder.pay(ws, signers, fee_rate=2)
+    assert result is not None and result.key_path
+    assert all(len(i.witness) == 1 for i in result.tx.vin)  # one 64-byte MuSig2 signature
+    assert result.tx.txid in node.mempool  # kernel's verifier accepted the aggregate signature
+    node.mine(1)
+    for n, w in enumerate(ws):
+        coin = node.get_coin(OutPoint(result.tx.txid, n))
+        assert coin is not None and coin.output.value == w.amount
+    assert builder.pay(ws, signers) is None
+    builder.store.close()
+    restarted = PayoutBuilder(BridgeStore(tmp_path / "bridge.sqlite"), signer_set, NodeChain(node))
+    assert restarted.pay(ws, signers) is None
+    restarted.store.close()
+
+
+def test_script_path_when_a_signer_is_offline(node, wallet, bridge):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 2)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    result = builder.pay(ws, signers[:2], fee_rate=2)
+    assert result is not None and not result.key_path
+    node.mine(1)
+    assert node.get_tx(result.tx.txid).height == node.height()
+    with pytest.raises(NotEnoughSigners):
+        builder.pay([Withdrawal("new", 10_000, wallet.new_key().script_pubkey)], signers[:1])
+
+
+def test_change_is_reused_by_the_next_payout(node, wallet, bridge):
+    settlement, signers, builder = bridge
+    first, second = (
+        withdrawals(wallet, 1),
+        [Withdrawal("later", 2_500_000, wallet.new_key().script_pubkey)],
+    )
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(first + second)))
+    r1 = builder.pay(first, signers)
+    node.mine(1)
+    r2 = builder.pay(second, signers)
+    assert r2 is not None and any(i.prevout.txid == r1.tx.txid for i in r2.tx.vin)
+    node.mine(1)
+    assert node.get_tx(r2.tx.txid).height == node.height()
+
+
+def test_unfinalized_withdrawal_is_refused(wallet, bridge):
+    _, signers, builder = bridge
+    with pytest.raises(PayoutRefused, match="not finalized"):
+        builder.pay(withdrawals(wallet, 1), signers)
+
+
+def test_unbacked_deposit_halts_every_signer(node, wallet, bridge):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 1)
+    minted = FinalizedDeposit(ALICE, 5_000_000, "ee" * 32, 0)  # no such Bitcoin deposit
+    settlement.batches.append(FinalizedBatch(2, deposits=(minted,), withdrawals=tuple(ws)))
+    with pytest.raises(UnbackedDeposit):
+        builder.pay(ws, signers)
+    assert signers[0].halted and "does not exist" in signers[0].alarms[0]
+    settlement.batches.pop()
+    with pytest.raises(PayoutRefused, match="halted"):
+        builder.pay(ws, signers)
+    assert len(node.mempool) == 0
+
+
+@pytest.mark.parametrize(
+    "lie",
+    ["amount", "recipient", "twice"],
+)
+def test_deposit_mismatches_halt(bridge, lie, wallet):
+    settlement, signers, builder = bridge
+    real = settlement.batches[0].deposits[0]
+    bad = {
+        "amount": FinalizedDeposit(real.recipient, real.amount + 1, real.txid, real.vout),
+        "recipient": FinalizedDeposit(b"\xb0" * 32, real.amount, real.txid, real.vout),
+        "twice": real,
+    }[lie]
+    ws = withdrawals(wallet, 1)
+    settlement.batches.append(FinalizedBatch(2, deposits=(bad,), withdrawals=tuple(ws)))
+    with pytest.raises(UnbackedDeposit):
+        builder.pay(ws, signers)
+
+
+def test_signer_never_signs_a_second_payout_for_a_withdrawal(node, wallet, bridge, tmp_path):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 1)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    builder.pay(ws, signers)
+    # a coordinator that lost its database tries again with a different transaction
+    builder.store.db.execute("DELETE FROM withdrawals")
+    builder.store.db.execute("DELETE FROM payouts")
+    fresh = [SignerNode(s.key, s.signer_set, settlement, s.chain, 3, s.state_path) for s in signers]
+    for f, s in zip(fresh, signers, strict=True):
+        f.reveals = s.reveals
+    with pytest.raises(PayoutRefused, match="already signed"):
+        builder.pay(ws, fresh, fee_rate=3)
+
+
+def test_hundred_withdrawals_cost_under_45_vbytes_each(node, wallet, bridge):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 100, amount=1_000)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    result = builder.pay(ws, signers, fee_rate=1)
+    assert result is not None and result.tx.vsize / 100 <= 45
+    node.mine(1)
+    assert node.get_tx(result.tx.txid).height == node.height()
