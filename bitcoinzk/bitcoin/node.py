@@ -218,21 +218,24 @@ class RegtestNode:
         return hashes
 
     def _mine_carefully(self, payout_script: bytes) -> SubmitResult:
-        good: list[Tx] = []
+        """One transaction per block, in mempool order; what the kernel refuses is evicted."""
+        last: SubmitResult | None = None
         for tx in self.mempool.select():
-            trial = self.build_block([*good, tx], payout_script)
-            if self.kernel.submit_block(trial).connected:
-                # undo nothing: the trial became the tip; rebuild on its parent is not
-                # possible, so accept this block and continue on top of it.
-                self._sync()
-                good = []
-                continue
-            log.error("evicting %s: kernel refused it in a block", tx.txid)
-            self.mempool.remove(tx.txid)
-        result = self.submit_block(self.build_block([], payout_script))
-        if not result.connected:
-            raise RuntimeError(f"kernel refused an empty block: {result.reason}")
-        return result
+            if tx.txid not in self.mempool:
+                continue  # evicted with a parent
+            result = self.submit_block(self.build_block([tx], payout_script))
+            if result.connected:
+                last = result
+            else:
+                log.error(
+                    "evicting %s: the kernel refused it in a block (%s)", tx.txid, result.reason
+                )
+                self.index.drop_mempool_txs(self.mempool.remove(tx.txid))
+        if last is None:
+            last = self.submit_block(self.build_block([], payout_script))
+            if not last.connected:
+                raise RuntimeError(f"kernel refused an empty block: {last.reason}")
+        return last
 
     # --- index synchronisation -----------------------------------------------------------
 

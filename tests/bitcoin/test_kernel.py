@@ -85,3 +85,21 @@ def test_side_chain_block_is_inconclusive_until_heavier(node):
     assert node.submit_block(side).status is SubmitStatus.SIDE_CHAIN
     assert node.height() == 2
     assert node.submit_block(side).status is SubmitStatus.DUPLICATE
+
+
+def test_mining_evicts_a_transaction_the_kernel_refuses(funded):
+    """Safety net: if a bad tx ever got into the mempool, mining drops it, not the chain."""
+    from bitcoinzk.bitcoin.mempool import MempoolEntry
+
+    node, wallet = funded
+    good = wallet.create_transaction([TxOut(1_000_000, BURN_SCRIPT)], 2, node)
+    node.send_raw_transaction(good)
+    bad = wallet.create_transaction([TxOut(2_000_000, BURN_SCRIPT)], 2, node)
+    bad.vin[0].witness = [bytes(64)]
+    node.mempool.entries[bad.txid] = MempoolEntry(bad, 1000, bad.vsize, 0)  # bypass acceptance
+    height = node.height()
+    node.mine(1)
+    assert node.height() > height
+    assert bad.txid not in node.mempool
+    assert node.get_tx(good.txid).block_hash is not None
+    assert node.get_tx(bad.txid) is None
