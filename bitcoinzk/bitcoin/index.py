@@ -33,6 +33,7 @@ CREATE INDEX IF NOT EXISTS undo_block ON undo (block_hash);
 CREATE TABLE IF NOT EXISTS txindex (
     txid TEXT PRIMARY KEY, block_hash TEXT NOT NULL, pos INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS txindex_block ON txindex (block_hash);
+CREATE TABLE IF NOT EXISTS rawblocks (hash TEXT PRIMARY KEY, raw BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS mempool (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, txid TEXT UNIQUE, raw BLOB);
 """
@@ -116,11 +117,16 @@ class ChainIndex:
 
     # --- connect / disconnect --------------------------------------------------------------
 
-    def connect(self, block: Block, height: int) -> None:
-        """Apply a block the kernel has connected: spend its inputs (saving undo), add outputs."""
+    def connect(self, block: Block, height: int, raw: bytes) -> None:
+        """Apply a block the kernel has connected: spend its inputs (saving undo), add outputs.
+
+        The raw block is kept too: libbitcoinkernel flushes its block index lazily, so
+        after a hard kill it can come back behind us, and the node then replays these
+        blocks into it (the kernel validates them again)."""
         bhash = block.hash
         with self._tx() as db:
             db.execute("INSERT INTO chain (height, hash) VALUES (?, ?)", (height, bhash))
+            db.execute("INSERT OR IGNORE INTO rawblocks VALUES (?, ?)", (bhash, raw))
             for pos, tx in enumerate(block.txs):
                 txid = tx.txid
                 if not tx.is_coinbase():
@@ -166,6 +172,10 @@ class ChainIndex:
             db.execute("DELETE FROM txindex WHERE block_hash=?", (bhash,))
             db.execute("DELETE FROM chain WHERE height=?", (height,))
         return bhash
+
+    def raw_block(self, block_hash: str) -> bytes | None:
+        row = self.db.execute("SELECT raw FROM rawblocks WHERE hash=?", (block_hash,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     # --- mempool persistence -----------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class RegtestNode:
         self.index = ChainIndex(self.datadir / "index.sqlite")
         self.mempool = Mempool(self.kernel)
         self._listeners: list[TipListener] = []
+        self._replay_into_kernel()
         self._sync()
         self._reload_mempool()
 
@@ -97,7 +98,12 @@ class RegtestNode:
         return h
 
     def get_block(self, block_hash: str) -> Block:
-        return Block.from_bytes(self.kernel.read_block(block_hash))
+        if self.kernel.has_block(block_hash):
+            return Block.from_bytes(self.kernel.read_block(block_hash))
+        raw = self.index.raw_block(block_hash)
+        if raw is None:
+            raise KeyError(f"unknown block {block_hash}")
+        return Block.from_bytes(raw)
 
     def block_height(self, block_hash: str) -> int:
         return self.kernel.block_height(block_hash)
@@ -251,8 +257,9 @@ class RegtestNode:
             disconnected.append(self.get_block(h))
         connected: list[Block] = []
         for height in range(fork + 1, k_height + 1):
-            block = self.get_block(self.kernel.hash_at(height))
-            self.index.connect(block, height)
+            raw = self.kernel.read_block(self.kernel.hash_at(height))
+            block = Block.from_bytes(raw)
+            self.index.connect(block, height, raw)
             connected.append(block)
         if not disconnected and not connected:
             return
@@ -268,6 +275,26 @@ class RegtestNode:
             self.index.drop_mempool_txs(removed)
         for fn in self._listeners:
             fn(disconnected, connected)
+
+    def _replay_into_kernel(self) -> None:
+        """After a hard kill the kernel may have lost its unflushed block index and come
+        back behind our index: hand it our copies of the missing blocks, each validated
+        again and checked to become the tip."""
+        ours, theirs = self.index.height(), self.kernel.height()
+        if ours <= theirs:
+            return
+        start = theirs
+        while start >= 0 and self.index.hash_at(start) != self.kernel.hash_at(start):
+            start -= 1
+        log.warning(
+            "kernel at height %d, index at %d: replaying %d block(s)", theirs, ours, ours - start
+        )
+        for height in range(start + 1, ours + 1):
+            bhash = self.index.hash_at(height)
+            raw = self.index.raw_block(bhash) if bhash else None
+            if raw is None or not self.kernel.submit_block(raw).connected:
+                log.error("replay stopped at height %d; the index will follow the kernel", height)
+                return
 
     def _rebuild_mempool(self, returning: list[Tx]) -> None:
         """After a reorg: disconnected transactions first, then the old mempool, each

@@ -77,3 +77,30 @@ def test_index_resyncs_with_kernel_after_restart(tmp_path):
         assert node.index.utxo_stats()[0] == 3
     finally:
         node.close()
+
+
+def test_hard_kill_loses_nothing(tmp_path):
+    """A killed process (no close, no flush) restarts at the same tip with the same coins."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from bitcoinzk.bitcoin.node import RegtestNode\n"
+        f"n = RegtestNode({str(tmp_path / 'n')!r})\n"
+        "n.mine(7)\n"
+        "print(n.tip_hash())\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    tip = out.stdout.strip().splitlines()[-1]
+    node = RegtestNode(tmp_path / "n")
+    try:
+        assert node.height() == node.kernel.height() == 7
+        assert node.tip_hash() == node.kernel.tip_hash() == tip
+        assert node.index.utxo_stats()[0] == 7
+        node.mine(1)
+        assert node.height() == 8
+    finally:
+        node.close()
