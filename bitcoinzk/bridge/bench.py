@@ -14,12 +14,15 @@ from typing import Any
 from ..bitcoin.node import BURN_SCRIPT, RegtestNode
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from ..bitcoin.wallet import TaprootKey, Wallet, sign_keypath
+from ..crypto.eddsa import PrivateKey
 from .chain import NodeChain
 from .deposit import DepositReveal
 from .payout import FinalizedBatch, FinalizedDeposit, PayoutBuilder, SignerNode, Withdrawal
 from .signers import SignerKey, SignerSet
 from .store import BridgeStore
 from .watcher import DepositWatcher
+
+_RECIPIENT = PrivateKey(b"\x42" * 32).public_key().to_bytes()
 
 
 class _Sink:
@@ -56,7 +59,7 @@ def run(
         sset = SignerSet.of([k.pubkey for k in keys], threshold)
         store = BridgeStore(Path(tmp) / "bridge.sqlite")
         watcher = DepositWatcher(node, store, _Sink(), sset, confirmations=1)
-        reveal = DepositReveal(b"\x42" * 32, wallet.new_key().internal_key, 144)
+        reveal = DepositReveal(_RECIPIENT, wallet.new_key().internal_key, 144)
         watcher.register(reveal)
         dep = wallet.create_transaction([TxOut(40 * 10**8, reveal.script_pubkey(sset))], 2, node)
         node.send_raw_transaction(dep)
@@ -65,7 +68,7 @@ def run(
         out["deposit_vbytes"] = dep.vsize
         settlement = _Settlement()
         settlement.batches.append(
-            FinalizedBatch(1, (FinalizedDeposit(b"\x42" * 32, 40 * 10**8, dep.txid, 0),))
+            FinalizedBatch(1, (FinalizedDeposit(_RECIPIENT, 40 * 10**8, dep.txid, 0),))
         )
         nodes = [SignerNode(k, sset, settlement, NodeChain(node), 1) for k in keys]
         for s in nodes:

@@ -26,6 +26,7 @@ from ..bitcoin.script import (
     push_int,
 )
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
+from ..crypto.eddsa import EdDSAError, PublicKey
 from .signers import SignerKey, SignerSet
 
 DEFAULT_REFUND_TIMELOCK = 144  # blocks; must exceed the crediting depth by a wide margin
@@ -50,6 +51,10 @@ class DepositReveal:
             raise DepositError("recipient and refund key must be 32 bytes")
         if not 1 <= self.timelock <= 0xFFFF:
             raise DepositError("timelock must be 1..65535 blocks")
+        try:  # an address for a key nobody can use would lock the deposit on Layer 2
+            PublicKey.from_bytes(self.recipient)
+        except EdDSAError as e:
+            raise DepositError(f"recipient is not a BabyJubJub public key: {e}") from e
 
     def refund_leaf(self) -> TapLeaf:
         return TapLeaf(

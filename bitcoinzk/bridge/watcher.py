@@ -42,7 +42,7 @@ class DepositSink(Protocol):
 
     Must be idempotent per (txid, vout): a second call for the same outpoint is a no-op."""
 
-    def credit_deposit(self, recipient: bytes, amount: int, txid: str, vout: int) -> None: ...
+    def credit_deposit(self, recipient: bytes, amount: int, txid: str, vout: int) -> object: ...
 
 
 class BlockSource(Protocol):
@@ -200,7 +200,13 @@ class DepositWatcher:
             reveal = self.store.reveal_for(d.spk)
             assert reveal is not None
             credit = Credit(reveal.recipient, d.amount, d.outpoint.txid, d.outpoint.vout)
-            self.sink.credit_deposit(credit.recipient, credit.amount, credit.txid, credit.vout)
+            try:
+                self.sink.credit_deposit(credit.recipient, credit.amount, credit.txid, credit.vout)
+            except Exception:  # the sink refused or is down: leave it 'seen', retry next poll
+                log.exception(
+                    "sink did not take deposit %s:%d; will retry", credit.txid, credit.vout
+                )
+                continue
             self.store.db.execute(
                 "UPDATE deposits SET status='credited' WHERE txid=? AND vout=?",
                 (credit.txid, credit.vout),

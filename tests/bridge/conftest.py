@@ -13,6 +13,12 @@ from bitcoinzk.bridge.payout import FinalizedBatch
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.watcher import DepositWatcher
+from bitcoinzk.crypto.eddsa import PrivateKey
+
+
+def l2_key(n: int) -> bytes:
+    """A Layer-2 recipient: a real packed BabyJubJub public key."""
+    return PrivateKey(bytes([n]) * 32).public_key().to_bytes()
 
 
 @dataclass

@@ -11,20 +11,22 @@ from bitcoinzk.bitcoin.wallet import TaprootKey
 from bitcoinzk.bridge.deposit import DepositError, DepositReveal, refund_transaction
 from bitcoinzk.bridge.signers import SignerKey
 
-from .conftest import deposit
+from .conftest import deposit, l2_key
 
-RECIPIENT = bytes(range(32))
+RECIPIENT = l2_key(0x11)
 
 
 def test_address_commits_to_recipient(signer_set):
     refund = SignerKey.generate()
     a = DepositReveal(RECIPIENT, refund.pubkey[1:], 20)
-    b = DepositReveal(bytes(31) + b"\x01", refund.pubkey[1:], 20)
+    b = DepositReveal(l2_key(0x12), refund.pubkey[1:], 20)
     assert a.address(signer_set) != b.address(signer_set)
     assert a.address(signer_set).startswith("bcrt1p")
     assert RECIPIENT in a.refund_leaf().script
     with pytest.raises(DepositError):
         DepositReveal(b"short", refund.pubkey[1:])
+    with pytest.raises(DepositError, match="BabyJubJub"):
+        DepositReveal(b"\xff" * 32, refund.pubkey[1:])  # not a curve point: no address
 
 
 def test_deposit_is_an_ordinary_taproot_payment(node, wallet, signer_set):

@@ -18,9 +18,9 @@ from bitcoinzk.bridge.payout import (
 )
 from bitcoinzk.bridge.store import BridgeStore
 
-from .conftest import RecordedSettlement, deposit, reveal_for
+from .conftest import RecordedSettlement, deposit, l2_key, reveal_for
 
-ALICE = b"\xa1" * 32
+ALICE = l2_key(0xA1)
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_deposit_mismatches_halt(bridge, lie, wallet):
     real = settlement.batches[0].deposits[0]
     bad = {
         "amount": FinalizedDeposit(real.recipient, real.amount + 1, real.txid, real.vout),
-        "recipient": FinalizedDeposit(b"\xb0" * 32, real.amount, real.txid, real.vout),
+        "recipient": FinalizedDeposit(l2_key(0xB0), real.amount, real.txid, real.vout),
         "twice": real,
     }[lie]
     ws = withdrawals(wallet, 1)

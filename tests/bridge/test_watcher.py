@@ -10,9 +10,9 @@ from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.watcher import DepositWatcher
 
-from .conftest import deposit, reveal_for
+from .conftest import deposit, l2_key, reveal_for
 
-ALICE = b"\xa1" * 32
+ALICE = l2_key(0xA1)
 
 
 def test_credit_after_confirmations_exactly_once(node, wallet, watcher, sink, signer_set):
@@ -120,7 +120,7 @@ def test_hostile_outputs_are_skipped(node, wallet, watcher, sink, signer_set):
     outs = [
         TxOut(400, spk),  # below the minimum deposit
         TxOut(0, op_return_script(b"\xff" * 40)),
-        TxOut(5_000, reveal_for(wallet, b"\x01" * 32).script_pubkey(signer_set)),  # never revealed
+        TxOut(5_000, reveal_for(wallet, l2_key(2)).script_pubkey(signer_set)),  # never revealed
         TxOut(5_000, b"\x51\x20" + b"\x00" * 31),  # malformed witness program (31-byte push)
         TxOut(1_000_000, spk),
     ]
@@ -164,3 +164,28 @@ def test_refunded_deposit_is_never_credited(node, wallet, watcher, sink, signer_
     node.mine(5)
     assert watcher.poll() == [] and sink.calls == 0
     assert [d.status for d in watcher.store.deposits()] == ["spent_uncredited"]
+
+
+class FlakySink:
+    """A sequencer that is down for the first call."""
+
+    def __init__(self) -> None:
+        self.credits: list[tuple[str, int]] = []
+        self.failures = 1
+
+    def credit_deposit(self, recipient: bytes, amount: int, txid: str, vout: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("sequencer unavailable")
+        self.credits.append((txid, vout))
+
+
+def test_sink_failure_does_not_stop_the_watcher(node, wallet, store, signer_set):
+    sink = FlakySink()
+    w = DepositWatcher(node, store, sink, signer_set, confirmations=1)
+    reveal = reveal_for(wallet, ALICE)
+    w.register(reveal)
+    tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 30_000)
+    assert w.poll() == []  # the sink raised; logged, not credited
+    [credit] = w.poll()  # retried
+    assert sink.credits == [(tx.txid, 0)] and credit.txid == tx.txid
