@@ -14,3 +14,17 @@ if command -v npm >/dev/null 2>&1; then
 else
     echo "setup-extra: npm not found; snarkjs comparison disabled" >&2
 fi
+
+# Settlement tests: a real anvil node from npm @foundry-rs/anvil, in its own prefix
+# (build/anvil) so this install never prunes the packages above. npm blocks the
+# package's postinstall; the platform binary it ships runs as is
+# (build/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil).
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -x build/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ]; then
+        mkdir -p build/anvil
+        npm install --no-save --no-audit --no-fund --prefix build/anvil @foundry-rs/anvil@1.7.1 \
+            || echo "setup-extra: npm install of @foundry-rs/anvil failed; anvil tests will skip" >&2
+    fi
+else
+    echo "setup-extra: npm not found; anvil settlement tests will skip" >&2
+fi

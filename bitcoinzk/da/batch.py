@@ -1,0 +1,63 @@
+"""What a published batch commits to, computed from its pubdata alone.
+
+The settlement contract computes the same two values on-chain (Rollup.vy), and
+anyone holding the batch data can recompute them: the bridge to check the
+withdrawals it pays, a full node to check the data it downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.pubdata import BlockPubdata, public_input_preimage
+from bitcoinzk.l2.types import OP_WITHDRAW
+
+WITHDRAWAL_BYTES = 51
+"""amount:u64 || len:u8 || script_pubkey, zero-padded: the first 51 bytes of a WITHDRAW record."""
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A payout the bridge owes on Bitcoin once its batch is final."""
+
+    sender: int
+    amount: int
+    script_pubkey: bytes
+
+    def entry(self) -> bytes:
+        spk = self.script_pubkey
+        raw = self.amount.to_bytes(8, "big") + bytes([len(spk)]) + spk
+        return raw + bytes(WITHDRAWAL_BYTES - len(raw))
+
+
+def withdrawals(pubdata: BlockPubdata) -> list[Withdrawal]:
+    """The batch's withdrawals in slot order (raises PubdataError on bad data)."""
+    return [
+        Withdrawal(op.sender, op.amount, op.script_pubkey)
+        for op in pubdata.ops()
+        if op.op == OP_WITHDRAW
+    ]
+
+
+def withdrawals_hash(items: list[Withdrawal]) -> bytes:
+    """h_0 = 0^32, h_(k+1) = sha256(h_k || entry_k): the value Rollup.vy stores per batch.
+
+    A chain, not a Merkle tree: the bridge pays a batch's withdrawals together,
+    so it never needs to prove one alone, and a chain costs one SHA-256 call per
+    withdrawal on-chain with no buffer.
+    """
+    h = bytes(32)
+    for item in items:
+        h = hashlib.sha256(h + item.entry()).digest()
+    return h
+
+
+def batch_hash(
+    params: ChainParams, block_number: int, old_root: int, new_root: int, pubdata: BlockPubdata
+) -> bytes:
+    """The full SHA-256 of the public-input preimage (the public input is its low 253 bits)."""
+    return hashlib.sha256(
+        public_input_preimage(params, block_number, old_root, new_root, pubdata)
+    ).digest()

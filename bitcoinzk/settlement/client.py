@@ -1,0 +1,612 @@
+"""EVM clients behind one interface: embedded py-evm (titanoboa) and any JSON-RPC node.
+
+The rollup code above this module only ever sees `EvmClient`: raw calldata in,
+receipts and logs out. Two implementations:
+
+- `EmbeddedClient`: py-evm in this process, through titanoboa. Each transaction
+  is its own block. Its chain survives a restart: the state trie's nodes are
+  content-addressed, so after every transaction the new nodes are appended to a
+  SQLite file together with the new state root, the transaction and its logs.
+  Reopening the file points py-evm at the saved root; no transaction is replayed
+  (a proof verification costs ~1 s in py-evm, replaying a long chain would not).
+- `Web3Client`: any Ethereum JSON-RPC endpoint (anvil, geth, BSC, a provider)
+  through web3.py with a private key: local nonce tracking, gas estimation,
+  EIP-1559 fees when the chain has a base fee, confirmation waiting, retries.
+
+A transaction that would revert raises `TransactionReverted` with the contract's
+reason. Both clients check by simulation first, so a rejected batch costs no gas
+and changes nothing; a transaction that reverts once mined raises the same error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import eth_abi
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+
+ERROR_SELECTOR = bytes.fromhex("08c379a0")
+DEFAULT_KEY = hashlib.sha256(b"bitcoinzk devnet sequencer").digest()
+"""A public, well-known key: only ever a default for local chains (embedded, anvil)."""
+
+T = TypeVar("T")
+
+
+class EvmError(Exception):
+    """The settlement chain did not do what was asked."""
+
+
+class TransactionReverted(EvmError):
+    """The contract refused the transaction; `reason` is its revert string."""
+
+    def __init__(self, reason: str, tx_hash: bytes | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.tx_hash = tx_hash
+
+
+class ChainUnavailable(EvmError):
+    """The RPC endpoint could not be reached after the configured retries."""
+
+
+class ConfirmationTimeout(EvmError):
+    """A sent transaction was not mined in time (it may still be)."""
+
+
+@dataclass(frozen=True)
+class Log:
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(frozen=True)
+class TxReceipt:
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+    status: bool
+    contract_address: str | None
+    logs: tuple[Log, ...]
+    calldata_bytes: int = 0
+
+
+def revert_reason(output: bytes) -> str:
+    """The string of an `Error(string)` revert, or a hex dump of anything else."""
+    if output[:4] == ERROR_SELECTOR:
+        try:
+            return str(eth_abi.decode(["string"], output[4:])[0])
+        except Exception:  # malformed revert data is still a revert
+            pass
+    return "reverted" if not output else f"reverted: 0x{output.hex()}"
+
+
+def intrinsic_gas(data: bytes, create: bool) -> tuple[int, int]:
+    """(intrinsic gas, EIP-7623 floor) of a transaction carrying `data`.
+
+    The embedded EVM executes messages, not transactions, so it adds the
+    transaction-level charges itself to report what a real chain would bill.
+    """
+    zeros = data.count(0)
+    nonzero = len(data) - zeros
+    gas = 21_000 + 16 * nonzero + 4 * zeros
+    if create:
+        gas += 32_000 + 2 * ((len(data) + 31) // 32)
+    tokens = zeros + 4 * nonzero
+    return gas, 21_000 + 10 * tokens
+
+
+class EvmClient(ABC):
+    """What the settlement layer needs from an EVM chain."""
+
+    sender: str
+    confirmations_required: int = 1
+
+    @abstractmethod
+    def deploy(self, initcode: bytes) -> TxReceipt:
+        """Create a contract; the receipt's `contract_address` is where it lives."""
+
+    @abstractmethod
+    def send(self, to: str, data: bytes) -> TxReceipt:
+        """Send a transaction and wait until it is mined (TransactionReverted if it fails)."""
+
+    @abstractmethod
+    def call(self, to: str, data: bytes) -> bytes:
+        """Read-only call at the latest block."""
+
+    @abstractmethod
+    def block_number(self) -> int: ...
+
+    @abstractmethod
+    def receipt(self, tx_hash: bytes) -> TxReceipt | None: ...
+
+    @abstractmethod
+    def transaction_input(self, tx_hash: bytes) -> bytes:
+        """The calldata of a mined transaction: the DA copy of a batch."""
+
+    @abstractmethod
+    def logs(self, address: str, from_block: int = 0, to_block: int | None = None) -> list[Log]: ...
+
+    @abstractmethod
+    def with_key(self, private_key: bytes) -> EvmClient:
+        """A client on the same chain that signs with another key."""
+
+    def confirmations(self, tx_hash: bytes) -> int:
+        """Blocks on top of (and including) the one holding `tx_hash`; 0 if not mined."""
+        receipt = self.receipt(tx_hash)
+        if receipt is None:
+            return 0
+        return max(0, self.block_number() - receipt.block_number + 1)
+
+    def is_final(self, tx_hash: bytes) -> bool:
+        return self.confirmations(tx_hash) >= self.confirmations_required
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+# --- embedded py-evm ---------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trie (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS txs (
+    hash BLOB PRIMARY KEY, block_number INTEGER NOT NULL, sender TEXT NOT NULL,
+    recipient TEXT, input BLOB NOT NULL, gas_used INTEGER NOT NULL, contract TEXT
+);
+CREATE TABLE IF NOT EXISTS logs (
+    tx_hash BLOB NOT NULL, log_index INTEGER NOT NULL, block_number INTEGER NOT NULL,
+    address TEXT NOT NULL, topics BLOB NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (tx_hash, log_index)
+);
+CREATE INDEX IF NOT EXISTS logs_by_address ON logs (address, block_number);
+"""
+
+
+class EmbeddedChain:
+    """One py-evm chain (titanoboa Env), optionally persisted to a SQLite file.
+
+    Several `EmbeddedClient`s (one per signing key) share one chain. A lock
+    serialises transactions: py-evm is not thread-safe.
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        import boa  # imported here: titanoboa pulls in py-evm, slow to import
+
+        self.env = boa.Env()
+        self.lock = threading.RLock()
+        self.db: sqlite3.Connection | None = None
+        self.height = 0
+        self._raw = self.env.evm.chain.chaindb.db
+        self._saved: set[bytes] = set()
+        if path is not None:
+            self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            self._load()
+
+    def _meta(self, key: str) -> str | None:
+        assert self.db is not None
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _load(self) -> None:
+        assert self.db is not None
+        root_hex = self._meta("state_root")
+        if root_hex is None:
+            self._persist([])  # record the genesis state so a reopen finds it
+            return
+        kv = self._raw.wrapped_db.kv_store
+        for key, value in self.db.execute("SELECT key, value FROM trie"):
+            kv[bytes(key)] = bytes(value)
+            self._saved.add(bytes(key))
+        state = self.env.evm.vm.state
+        state._account_db = type(state._account_db)(self._raw, bytes.fromhex(root_hex))
+        self.height = int(self._meta("height") or 0)
+        self.env.evm.patch.block_number = self.height
+
+    def _persist(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Flush py-evm's journal into its trie, then append what is new to SQLite."""
+        state = self.env.evm.vm.state
+        state._account_db.persist()
+        if self.db is None:
+            return
+        kv = self._raw.wrapped_db.kv_store
+        new = [(k, v) for k, v in kv.items() if k not in self._saved]
+        root = state._account_db.state_root
+        with self.db:  # one SQLite transaction: a crash leaves the old chain or the new one
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR IGNORE INTO trie VALUES (?,?)", new)
+            for sql, params in rows:
+                self.db.execute(sql, params)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('state_root', ?)", (root.hex(),))
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('height', ?)", (str(self.height),))
+        self._saved.update(k for k, _ in new)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+class EmbeddedClient(EvmClient):
+    """py-evm in-process: the default settlement chain of `make demo` and the tests."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        private_key: bytes = DEFAULT_KEY,
+        chain: EmbeddedChain | None = None,
+        confirmations: int = 1,
+    ) -> None:
+        self.chain = chain if chain is not None else EmbeddedChain(path)
+        self.key = private_key
+        self.sender = str(Account.from_key(private_key).address)
+        self.confirmations_required = confirmations
+        # in-memory receipts when not persisted
+        self._mem_txs: dict[bytes, tuple[int, str | None, bytes, int, str | None]] = {}
+        self._mem_logs: list[Log] = []
+
+    def with_key(self, private_key: bytes) -> EmbeddedClient:
+        return EmbeddedClient(None, private_key, self.chain, self.confirmations_required)
+
+    def _tx_hash(self, to: str | None, data: bytes) -> bytes:
+        nonce = self.chain.env.evm.vm.state.get_nonce(bytes.fromhex(self.sender[2:]))
+        return keccak(
+            self.sender.encode() + nonce.to_bytes(8, "big") + (to or "").encode() + data
+            + self.chain.height.to_bytes(8, "big")
+        )
+
+    def _execute(self, to: str | None, data: bytes) -> TxReceipt:
+        chain = self.chain
+        env = chain.env
+        with chain.lock:
+            tx_hash = self._tx_hash(to, data)
+            state = env.evm.vm.state
+            sender_raw = bytes.fromhex(self.sender[2:])
+            env._reset_access_counters()
+            snapshot = env.evm.snapshot()
+            if to is None:
+                target, computation = env.deploy(sender=self.sender, bytecode=data)
+                contract: str | None = to_checksum_address(target.canonical_address)
+            else:
+                computation = env.execute_code(
+                    to_address=to, sender=self.sender, data=data, is_modifying=True
+                )
+                state.increment_nonce(sender_raw)
+                contract = None
+            if computation.is_error:
+                env.evm.revert(snapshot)  # also undoes the create's nonce bump
+                raise TransactionReverted(revert_reason(bytes(computation.output)))
+            execution = computation.get_gas_used()
+            base, floor = intrinsic_gas(data, to is None)
+            total = base + execution
+            refund = min(computation.get_gas_refund(), total // 5)
+            gas_used = max(total - refund, floor)
+            chain.height += 1
+            env.evm.patch.block_number = chain.height
+            logs: list[Log] = []
+            for i, (_, address, topics, payload) in enumerate(
+                sorted(computation.get_raw_log_entries(), key=lambda e: e[0])
+            ):
+                logs.append(
+                    Log(
+                        to_checksum_address(address),
+                        tuple(t.to_bytes(32, "big") for t in topics),
+                        bytes(payload),
+                        chain.height,
+                        tx_hash,
+                        i,
+                    )
+                )
+            rows: list[tuple[str, tuple[Any, ...]]] = [
+                (
+                    "INSERT INTO txs VALUES (?,?,?,?,?,?,?)",
+                    (tx_hash, chain.height, self.sender, to, data, gas_used, contract),
+                )
+            ]
+            for log in logs:
+                rows.append(
+                    (
+                        "INSERT INTO logs VALUES (?,?,?,?,?,?)",
+                        (tx_hash, log.log_index, log.block_number, log.address,
+                         b"".join(log.topics), log.data),
+                    )
+                )
+            chain._persist(rows)
+            if chain.db is None:
+                self._mem_txs[tx_hash] = (chain.height, to, data, gas_used, contract)
+                self._mem_logs.extend(logs)
+            return TxReceipt(tx_hash, chain.height, gas_used, True, contract, tuple(logs), len(data))
+
+    def deploy(self, initcode: bytes) -> TxReceipt:
+        return self._execute(None, initcode)
+
+    def send(self, to: str, data: bytes) -> TxReceipt:
+        return self._execute(to, data)
+
+    def call(self, to: str, data: bytes) -> bytes:
+        env = self.chain.env
+        with self.chain.lock:
+            computation = env.execute_code(
+                to_address=to, sender=self.sender, data=data, is_modifying=False, simulate=True
+            )
+        if computation.is_error:
+            raise TransactionReverted(revert_reason(bytes(computation.output)))
+        return bytes(computation.output)
+
+    def block_number(self) -> int:
+        return self.chain.height
+
+    def receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        db = self.chain.db
+        if db is None:
+            row = self._mem_txs.get(tx_hash)
+            if row is None:
+                return None
+            height, _, data, gas, contract = row
+            logs = tuple(x for x in self._mem_logs if x.tx_hash == tx_hash)
+            return TxReceipt(tx_hash, height, gas, True, contract, logs, len(data))
+        found = db.execute(
+            "SELECT block_number, input, gas_used, contract FROM txs WHERE hash=?", (tx_hash,)
+        ).fetchone()
+        if found is None:
+            return None
+        logs = tuple(self._log_rows("WHERE tx_hash=?", (tx_hash,)))
+        return TxReceipt(tx_hash, found[0], found[2], True, found[3], logs, len(found[1]))
+
+    def _log_rows(self, where: str, params: tuple[Any, ...]) -> list[Log]:
+        assert self.chain.db is not None
+        out = []
+        for tx_hash, index, block, address, topics, data in self.chain.db.execute(
+            "SELECT tx_hash, log_index, block_number, address, topics, data FROM logs "
+            f"{where} ORDER BY block_number, log_index",
+            params,
+        ):
+            raw = bytes(topics)
+            out.append(
+                Log(address, tuple(raw[i : i + 32] for i in range(0, len(raw), 32)),
+                    bytes(data), block, bytes(tx_hash), index)
+            )
+        return out
+
+    def transaction_input(self, tx_hash: bytes) -> bytes:
+        if self.chain.db is None:
+            return self._mem_txs[tx_hash][2]
+        row = self.chain.db.execute("SELECT input FROM txs WHERE hash=?", (tx_hash,)).fetchone()
+        if row is None:
+            raise EvmError(f"unknown transaction 0x{tx_hash.hex()}")
+        return bytes(row[0])
+
+    def logs(self, address: str, from_block: int = 0, to_block: int | None = None) -> list[Log]:
+        last = self.chain.height if to_block is None else to_block
+        address = to_checksum_address(address)
+        if self.chain.db is None:
+            return [
+                x for x in self._mem_logs if x.address == address and from_block <= x.block_number <= last
+            ]
+        return self._log_rows(
+            "WHERE address=? AND block_number BETWEEN ? AND ?", (address, from_block, last)
+        )
+
+    def close(self) -> None:
+        self.chain.close()
+
+
+# --- external JSON-RPC ---------------------------------------------------------------
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 5
+    backoff_s: float = 0.25
+    confirm_timeout_s: float = 120.0
+    poll_s: float = 0.05
+
+
+class Web3Client(EvmClient):
+    """A JSON-RPC node through web3.py, signing locally with `private_key`."""
+
+    def __init__(
+        self,
+        url: str,
+        private_key: bytes,
+        confirmations: int = 1,
+        retry: RetryPolicy | None = None,
+        gas_margin: float = 1.2,
+    ) -> None:
+        from web3 import HTTPProvider, Web3
+
+        self.url = url
+        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+        self.account = Account.from_key(private_key)
+        self.key = private_key
+        self.sender = str(self.account.address)
+        self.confirmations_required = confirmations
+        self.retry = retry or RetryPolicy()
+        self.gas_margin = gas_margin
+        self.chain_id = int(self._rpc(lambda: self.w3.eth.chain_id))
+        self._nonce: int | None = None
+        self._lock = threading.Lock()
+
+    def with_key(self, private_key: bytes) -> Web3Client:
+        return Web3Client(
+            self.url, private_key, self.confirmations_required, self.retry, self.gas_margin
+        )
+
+    def _rpc(self, fn: Callable[[], T]) -> T:
+        """Call the node, retrying transport failures (not contract errors)."""
+        import requests
+
+        last: Exception | None = None
+        for attempt in range(self.retry.attempts):
+            try:
+                return fn()
+            except (requests.ConnectionError, requests.Timeout, OSError) as exc:
+                last = exc
+                time.sleep(self.retry.backoff_s * 2**attempt)
+        raise ChainUnavailable(f"{self.url}: {last}")
+
+    def _simulate(self, tx: dict[str, Any]) -> int:
+        """Gas estimate; a revert here is the contract's verdict, raised as such."""
+        from web3.exceptions import ContractLogicError, Web3RPCError
+
+        try:
+            return int(self._rpc(lambda: self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            data = exc.data if isinstance(exc.data, str) else None
+            reason = revert_reason(bytes.fromhex(data[2:])) if data else str(exc.message)
+            raise TransactionReverted(reason.removeprefix("execution reverted: ")) from None
+        except Web3RPCError as exc:
+            raise TransactionReverted(str(exc)) from None
+
+    def _fees(self) -> dict[str, int]:
+        block = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        base = block.get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": int(self._rpc(lambda: self.w3.eth.gas_price))}
+        try:
+            tip = int(self._rpc(lambda: self.w3.eth.max_priority_fee))
+        except Exception:  # some nodes lack eth_maxPriorityFeePerGas
+            tip = 10**9
+        return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
+
+    def _transact(self, to: str | None, data: bytes) -> TxReceipt:
+        from web3.exceptions import Web3RPCError
+
+        with self._lock:
+            call: dict[str, Any] = {"from": self.sender, "data": data}
+            if to is not None:
+                call["to"] = to_checksum_address(to)
+            gas = int(self._simulate(call) * self.gas_margin) + 10_000
+            for attempt in range(self.retry.attempts):
+                if self._nonce is None:
+                    self._nonce = int(
+                        self._rpc(lambda: self.w3.eth.get_transaction_count(self.sender, "pending"))
+                    )
+                tx = dict(call, gas=gas, nonce=self._nonce, chainId=self.chain_id, **self._fees())
+                tx.pop("from")
+                signed = self.account.sign_transaction(tx)
+                try:
+                    raw = signed.raw_transaction
+                    tx_hash = bytes(self._rpc(lambda raw=raw: self.w3.eth.send_raw_transaction(raw)))
+                except Web3RPCError as exc:
+                    text = str(exc).lower()
+                    if "nonce" in text or "already known" in text or "underpriced" in text:
+                        self._nonce = None  # re-read from the node and try again
+                        time.sleep(self.retry.backoff_s * 2**attempt)
+                        continue
+                    raise EvmError(str(exc)) from None
+                self._nonce += 1
+                receipt = self._wait(tx_hash)
+                if not receipt.status:
+                    raise TransactionReverted("reverted on chain", tx_hash)
+                return receipt
+            raise EvmError("transaction not accepted after retries (nonce races?)")
+
+    def _wait(self, tx_hash: bytes) -> TxReceipt:
+        deadline = time.monotonic() + self.retry.confirm_timeout_s
+        while time.monotonic() < deadline:
+            receipt = self.receipt(tx_hash)
+            if receipt is not None:
+                return receipt
+            time.sleep(self.retry.poll_s)
+        raise ConfirmationTimeout(f"0x{tx_hash.hex()} not mined in {self.retry.confirm_timeout_s}s")
+
+    def deploy(self, initcode: bytes) -> TxReceipt:
+        return self._transact(None, initcode)
+
+    def send(self, to: str, data: bytes) -> TxReceipt:
+        return self._transact(to, data)
+
+    def call(self, to: str, data: bytes) -> bytes:
+        from web3.exceptions import ContractLogicError
+
+        tx: dict[str, Any] = {"from": self.sender, "to": to_checksum_address(to), "data": data}
+        try:
+            return bytes(self._rpc(lambda: self.w3.eth.call(tx)))  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            data_hex = exc.data if isinstance(exc.data, str) else None
+            reason = revert_reason(bytes.fromhex(data_hex[2:])) if data_hex else str(exc.message)
+            raise TransactionReverted(reason.removeprefix("execution reverted: ")) from None
+
+    def block_number(self) -> int:
+        return int(self._rpc(lambda: self.w3.eth.block_number))
+
+    def receipt(self, tx_hash: bytes) -> TxReceipt | None:
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            r = self._rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+        logs = tuple(
+            Log(
+                to_checksum_address(x["address"]),
+                tuple(bytes(t) for t in x["topics"]),
+                bytes(x["data"]),
+                int(x["blockNumber"]),
+                bytes(x["transactionHash"]),
+                int(x["logIndex"]),
+            )
+            for x in r["logs"]
+        )
+        address = r.get("contractAddress")
+        return TxReceipt(
+            bytes(r["transactionHash"]),
+            int(r["blockNumber"]),
+            int(r["gasUsed"]),
+            bool(r["status"]),
+            None if address is None else to_checksum_address(address),
+            logs,
+        )
+
+    def transaction_input(self, tx_hash: bytes) -> bytes:
+        tx = self._rpc(lambda: self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        return bytes(tx["input"])
+
+    def logs(self, address: str, from_block: int = 0, to_block: int | None = None) -> list[Log]:
+        params: dict[str, Any] = {
+            "address": to_checksum_address(address),
+            "fromBlock": from_block,
+            "toBlock": "latest" if to_block is None else to_block,
+        }
+        raw = self._rpc(lambda: self.w3.eth.get_logs(params))  # type: ignore[arg-type]
+        return [
+            Log(
+                to_checksum_address(x["address"]),
+                tuple(bytes(t) for t in x["topics"]),
+                bytes(x["data"]),
+                int(x["blockNumber"]),
+                bytes(x["transactionHash"]),
+                int(x["logIndex"]),
+            )
+            for x in raw
+        ]
+
+
+def open_client(
+    rpc_url: str | None = None,
+    private_key: bytes | None = None,
+    path: Path | str | None = None,
+    confirmations: int = 1,
+) -> EvmClient:
+    """The embedded chain (persisted at `path`), or the node at `rpc_url`."""
+    key = private_key if private_key is not None else DEFAULT_KEY
+    if rpc_url:
+        return Web3Client(rpc_url, key, confirmations)
+    return EmbeddedClient(path, key, confirmations=confirmations)
+

@@ -1,0 +1,267 @@
+"""The Rollup contract from Python: deploy it, commit batches, read it back.
+
+The node's batch lifecycle maps onto this module as:
+
+    proven     ->  commit_batch(...)                 -> committed (CommitReceipt.tx_hash)
+    committed  ->  rollup.client.is_final(tx_hash)   -> final (after N confirmations)
+
+Every revert is raised as a typed `BatchRejected` subclass, so callers can tell
+"my proof is wrong" (a bug: stop) from "someone else is the sequencer"
+(configuration) from "the chain moved" (resync).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import groth16py
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.settlement.abi import Abi, Event
+from bitcoinzk.settlement.client import EvmClient, TransactionReverted
+from bitcoinzk.settlement.contracts import (
+    CompiledContract,
+    compile_rollup,
+    compile_source,
+    compile_verifier,
+    rollup_source,
+)
+
+PROOF_BYTES = 256
+
+
+class BatchRejected(TransactionReverted):
+    """The Rollup contract refused a batch; nothing on-chain changed."""
+
+
+class InvalidProof(BatchRejected):
+    """The proof does not verify for the public input the contract recomputed."""
+
+
+class NotSequencer(BatchRejected):
+    """The sender is not the configured sequencer."""
+
+
+class MalformedBatch(BatchRejected):
+    """The calldata is not a well-formed batch for this contract's block size."""
+
+
+def _typed(exc: TransactionReverted) -> BatchRejected:
+    reason = exc.reason
+    if "not the sequencer" in reason:
+        return NotSequencer(reason, exc.tx_hash)
+    if "invalid proof" in reason or reason.startswith("verifier-"):
+        return InvalidProof(reason, exc.tx_hash)
+    return MalformedBatch(reason, exc.tx_hash)
+
+
+def proof_words(proof: bytes) -> list[int]:
+    """256 proof bytes (a.x a.y b.x.c1 b.x.c0 b.y.c1 b.y.c0 c.x c.y) as the ABI's uint256[8]."""
+    if len(proof) != PROOF_BYTES:
+        raise ValueError(f"a Groth16 proof is {PROOF_BYTES} bytes, got {len(proof)}")
+    return [int.from_bytes(proof[i : i + 32], "big") for i in range(0, PROOF_BYTES, 32)]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a rollup lives and what it was built for; saved by `bzk settle deploy`."""
+
+    rollup: str
+    verifier: str
+    sequencer: str
+    genesis_root: int
+    chain_id: int
+    fee_account: int
+    block_slots: int
+    block_records: int
+    deploy_block: int
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["genesis_root"] = hex(self.genesis_root)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Deployment:
+        data = dict(obj)
+        data["genesis_root"] = int(str(data["genesis_root"]), 16)
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        return cls.from_json(json.loads(path.read_text()))
+
+
+@dataclass(frozen=True)
+class CommitReceipt:
+    """A batch the contract accepted."""
+
+    batch_number: int
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+    calldata_bytes: int
+    new_root: int
+    batch_hash: bytes
+    withdrawals_hash: bytes
+    withdrawals: int
+
+
+def rollup_abi() -> Abi:
+    """The Rollup ABI (independent of the block size it is compiled for)."""
+    return Abi(compile_source(rollup_source(ChainParams(block_slots=2, block_records=1)), "Rollup").abi)
+
+
+class Rollup:
+    """A deployed Rollup contract seen through one EVM client."""
+
+    def __init__(self, client: EvmClient, deployment: Deployment) -> None:
+        self.client = client
+        self.deployment = deployment
+        self.address = deployment.rollup
+        self.abi = rollup_abi()
+
+    def with_client(self, client: EvmClient) -> Rollup:
+        return Rollup(client, self.deployment)
+
+    def _view(self, name: str, *args: Any) -> Any:
+        raw = self.client.call(self.address, self.abi.encode_call(name, *args))
+        return self.abi.decode_result(name, raw)
+
+    # --- views -------------------------------------------------------------------
+
+    def state_root(self) -> int:
+        return int(self._view("stateRoot"))
+
+    def batch_count(self) -> int:
+        return int(self._view("batch_count"))
+
+    def root_of(self, batch_number: int) -> int:
+        return int(self._view("rootOf", batch_number))
+
+    def batch_hash_of(self, batch_number: int) -> bytes:
+        return bytes(self._view("batchHashOf", batch_number))
+
+    def withdrawals_hash_of(self, batch_number: int) -> bytes:
+        return bytes(self._view("withdrawalsHashOf", batch_number))
+
+    def sequencer(self) -> str:
+        return str(self._view("sequencer"))
+
+    def public_input_of(self, batch_data: bytes, new_root: int) -> int:
+        return int(self._view("publicInputOf", batch_data, new_root))
+
+    def shape(self) -> tuple[int, int]:
+        slots, records = self._view("shape")
+        return int(slots), int(records)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the contract exposes about its chain of batches (for tests and status)."""
+        count = self.batch_count()
+        return {
+            "batch_count": count,
+            "state_root": self.state_root(),
+            "sequencer": self.sequencer(),
+            "roots": [self.root_of(n) for n in range(count + 1)],
+            "batch_hashes": [self.batch_hash_of(n) for n in range(1, count + 1)],
+            "withdrawals": [self.withdrawals_hash_of(n) for n in range(1, count + 1)],
+        }
+
+    # --- transactions ------------------------------------------------------------
+
+    def commit_calldata(self, batch_data: bytes, new_root: int, proof: bytes) -> bytes:
+        return self.abi.encode_call("commitBatch", batch_data, new_root, proof_words(proof))
+
+    def commit_batch(self, batch_data: bytes, new_root: int, proof: bytes) -> CommitReceipt:
+        """Commit the next batch; raises a BatchRejected subclass if the contract refuses."""
+        data = self.commit_calldata(batch_data, new_root, proof)
+        try:
+            receipt = self.client.send(self.address, data)
+        except TransactionReverted as exc:
+            raise _typed(exc) from None
+        for log in receipt.logs:
+            event = self.abi.decode_log(
+                list(log.topics), log.data, log.block_number, log.tx_hash, log.log_index
+            )
+            if event is not None and event.name == "BatchCommitted":
+                a = event.args
+                return CommitReceipt(
+                    int(a["batch_number"]),
+                    receipt.tx_hash,
+                    receipt.block_number,
+                    receipt.gas_used,
+                    len(data),
+                    int(a["new_root"]),
+                    bytes(a["batch_hash"]),
+                    bytes(a["withdrawals_hash"]),
+                    int(a["withdrawals"]),
+                )
+        raise BatchRejected("commitBatch succeeded without a BatchCommitted event", receipt.tx_hash)
+
+    def set_sequencer(self, address: str) -> None:
+        try:
+            self.client.send(self.address, self.abi.encode_call("setSequencer", address))
+        except TransactionReverted as exc:
+            raise _typed(exc) from None
+
+    def events(self, from_block: int | None = None, to_block: int | None = None) -> list[Event]:
+        start = self.deployment.deploy_block if from_block is None else from_block
+        out = []
+        for log in self.client.logs(self.address, start, to_block):
+            event = self.abi.decode_log(
+                list(log.topics), log.data, log.block_number, log.tx_hash, log.log_index
+            )
+            if event is not None:
+                out.append(event)
+        return out
+
+
+def deploy(
+    client: EvmClient,
+    vk: groth16py.VerifyingKey,
+    params: ChainParams,
+    genesis_root: int,
+    sequencer: str | None = None,
+    circuit: str = "unknown",
+    verifier: CompiledContract | None = None,
+) -> Rollup:
+    """Deploy the verifier generated from `vk`, then a Rollup bound to it.
+
+    The verifier is generated from the very key the prover uses (never a stale
+    file), and the Rollup is compiled for the chain's block size.
+    """
+    compiled_verifier = verifier if verifier is not None else compile_verifier(vk, circuit)
+    v_receipt = client.deploy(compiled_verifier.bytecode)
+    assert v_receipt.contract_address is not None
+    rollup = compile_rollup(params)
+    seq = sequencer if sequencer is not None else client.sender
+    args = Abi(rollup.abi).encode_constructor(
+        v_receipt.contract_address, seq, genesis_root, params.chain_id, params.fee_account
+    )
+    r_receipt = client.deploy(rollup.bytecode + args)
+    assert r_receipt.contract_address is not None
+    deployment = Deployment(
+        rollup=r_receipt.contract_address,
+        verifier=v_receipt.contract_address,
+        sequencer=seq,
+        genesis_root=genesis_root,
+        chain_id=params.chain_id,
+        fee_account=params.fee_account,
+        block_slots=params.block_slots,
+        block_records=params.block_records,
+        deploy_block=r_receipt.block_number,
+    )
+    return Rollup(client, deployment)
+
+
+def commit_batch(
+    rollup: Rollup, batch_data: bytes, new_root: int, proof: bytes
+) -> CommitReceipt:
+    """Function form of `Rollup.commit_batch`, for the node's batch loop."""
+    return rollup.commit_batch(batch_data, new_root, proof)
