@@ -158,3 +158,17 @@ def test_hundred_withdrawals_cost_under_45_vbytes_each(node, wallet, bridge):
     assert result is not None and result.tx.vsize / 100 <= 45
     node.mine(1)
     assert node.get_tx(result.tx.txid).height == node.height()
+
+
+def test_resume_rebroadcasts_a_lost_payout_without_paying_again(node, wallet, bridge):
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 2)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    result = builder.pay(ws, signers)
+    node.mempool.remove(result.tx.txid)  # the payout got lost (evicted, node restarted...)
+    node.index.drop_mempool_txs([result.tx.txid])
+    assert builder.pay(ws, signers) is None  # still recorded as paid
+    assert builder.resume() == [result.tx.txid]
+    assert result.tx.txid in node.mempool
+    node.mine(1)
+    assert builder.resume() == []
