@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import groth16py
+from eth_utils import to_checksum_address
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.settlement.abi import Abi, Event
@@ -152,7 +153,7 @@ class Rollup:
         return bytes(self._view("withdrawalsHashOf", batch_number))
 
     def sequencer(self) -> str:
-        return str(self._view("sequencer"))
+        return str(to_checksum_address(self._view("sequencer")))
 
     def public_input_of(self, batch_data: bytes, new_root: int) -> int:
         return int(self._view("publicInputOf", batch_data, new_root))
@@ -209,6 +210,14 @@ class Rollup:
             self.client.send(self.address, self.abi.encode_call("setSequencer", address))
         except TransactionReverted as exc:
             raise _typed(exc) from None
+
+    def transaction_input(self, tx_hash: bytes) -> bytes:
+        return self.client.transaction_input(tx_hash)
+
+    def decode_commit(self, calldata: bytes) -> tuple[bytes, int, bytes]:
+        """(batch_data, new_root, proof) from a commitBatch transaction's calldata."""
+        batch_data, new_root, words = self.abi.decode_call("commitBatch", calldata)
+        return bytes(batch_data), int(new_root), b"".join(w.to_bytes(32, "big") for w in words)
 
     def events(self, from_block: int | None = None, to_block: int | None = None) -> list[Event]:
         start = self.deployment.deploy_block if from_block is None else from_block

@@ -1,0 +1,182 @@
+"""Reading batches back from an EVM settlement chain, trusting nothing but the chain.
+
+A full node (or an auditor) needs only the Rollup's address: its events say
+which transactions committed batches, and each such transaction's calldata is
+the batch data. `EvmBatchReader` decodes that calldata, checks it against what
+the contract stored (batch hash, withdrawals hash, roots), and `replay` applies
+it to the genesis state with the STF itself, so the state it rebuilds is the
+one the proofs were about, root for root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from bitcoinzk.da.batch import Withdrawal, batch_hash, withdrawals, withdrawals_hash
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, PubdataOp
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.stf import apply_block
+from bitcoinzk.l2.types import (
+    OP_DEPOSIT,
+    OP_TRANSFER,
+    OP_TRANSFER_NEW,
+    OP_WITHDRAW,
+    Deposit,
+    Operation,
+    Transfer,
+    Withdraw,
+)
+
+
+class DataUnavailable(Exception):
+    """The chain's data does not match what the contract committed to."""
+
+
+class ReplayMismatch(DataUnavailable):
+    """Replaying the published data does not reproduce the committed root."""
+
+
+class _Event(Protocol):
+    name: str
+    args: dict[str, object]
+    tx_hash: bytes
+    block_number: int
+
+
+class _Rollup(Protocol):
+    """What the reader needs of bitcoinzk.settlement.rollup.Rollup (da/ sits below it)."""
+
+    def events(
+        self, from_block: int | None = None, to_block: int | None = None
+    ) -> list[_Event]: ...
+
+    def transaction_input(self, tx_hash: bytes) -> bytes: ...
+
+    def decode_commit(self, calldata: bytes) -> tuple[bytes, int, bytes]: ...
+
+
+@dataclass(frozen=True)
+class PublishedBatch:
+    """One committed batch as recovered from events and calldata."""
+
+    batch_number: int
+    old_root: int
+    new_root: int
+    pubdata: BlockPubdata
+    proof: bytes
+    batch_hash: bytes
+    withdrawals_hash: bytes
+    withdrawals: tuple[Withdrawal, ...]
+    tx_hash: bytes
+    block_number: int
+
+
+def _operations(state: State, ops: list[PubdataOp]) -> list[Operation]:
+    """Published ops back into STF operations; nonces and known keys come from the state.
+
+    Signatures are not published (the proof already checked them), so the
+    replay runs the STF with check_signatures=False and every other rule on.
+    """
+    out: list[Operation] = []
+    nonces: dict[int, int] = {}
+    keys = {}
+    for p in ops:
+        if p.op == OP_DEPOSIT:
+            assert p.pubkey is not None
+            out.append(Deposit(p.recipient, p.pubkey, p.amount, p.txid, p.vout))
+            keys.setdefault(p.recipient, p.pubkey)
+            continue
+        sender = state.get(p.sender)
+        if sender is None:
+            raise ReplayMismatch(f"published op spends from empty account {p.sender}")
+        nonce = nonces.get(p.sender, sender.nonce)
+        nonces[p.sender] = nonce + 1
+        if p.op in (OP_TRANSFER, OP_TRANSFER_NEW):
+            if p.pubkey is not None:
+                key = p.pubkey
+                keys.setdefault(p.recipient, key)
+            else:
+                known = state.get(p.recipient)
+                if known is not None:
+                    key = known.pubkey
+                elif p.recipient in keys:
+                    key = keys[p.recipient]
+                else:
+                    raise ReplayMismatch(f"TRANSFER to empty account {p.recipient}")
+            out.append(Transfer(p.sender, p.recipient, key, p.amount, p.fee, nonce))
+        elif p.op == OP_WITHDRAW:
+            out.append(Withdraw(p.sender, p.script_pubkey, p.amount, p.fee, nonce))
+        else:
+            raise ReplayMismatch(f"unexpected op {p.op} in published data")
+    return out
+
+
+def replay_block(
+    state: State, params: ChainParams, batch: PublishedBatch
+) -> State:
+    """Apply one published batch with the STF; the result must hit its committed root."""
+    if state.root != batch.old_root:
+        raise ReplayMismatch(f"batch {batch.batch_number} starts from another root")
+    try:
+        ops = _operations(state, batch.pubdata.ops())
+        result = apply_block(state, params, batch.batch_number, ops, check_signatures=False)
+    except (PubdataError, ValueError) as exc:
+        raise ReplayMismatch(f"batch {batch.batch_number} does not apply: {exc}") from None
+    except Exception as exc:  # an STF rule (typed InvalidOperation subclasses)
+        raise ReplayMismatch(f"batch {batch.batch_number} breaks a rule: {exc!r}") from None
+    if result.pubdata != batch.pubdata:
+        raise ReplayMismatch(f"batch {batch.batch_number}: re-encoded pubdata differs")
+    if result.trace.new_root != batch.new_root:
+        raise ReplayMismatch(f"batch {batch.batch_number}: replay gives another root")
+    return result.state
+
+
+class EvmBatchReader:
+    """Batches of one Rollup deployment, from its events and calldata alone."""
+
+    def __init__(self, rollup: _Rollup, params: ChainParams) -> None:
+        self.rollup = rollup
+        self.params = params
+
+    def batches(self, from_block: int | None = None) -> Iterator[PublishedBatch]:
+        for event in self.rollup.events(from_block):
+            if event.name != "BatchCommitted":
+                continue
+            yield self.decode(event)
+
+    def decode(self, event: _Event) -> PublishedBatch:
+        a = event.args
+        number, old_root, new_root = (int(str(a[k])) for k in ("batch_number", "old_root", "new_root"))
+        calldata = self.rollup.transaction_input(event.tx_hash)
+        try:
+            batch_data, call_root, proof = self.rollup.decode_commit(calldata)
+            pubdata = BlockPubdata.from_bytes(batch_data)
+            items = withdrawals(pubdata)
+        except (ValueError, PubdataError) as exc:
+            raise DataUnavailable(f"batch {number}: calldata does not decode: {exc}") from None
+        if call_root != new_root:
+            raise DataUnavailable(f"batch {number}: calldata root differs from the event")
+        digest = batch_hash(self.params, number, old_root, new_root, pubdata)
+        if digest != a["batch_hash"]:
+            raise DataUnavailable(f"batch {number}: calldata does not hash to the committed batch")
+        w_hash = withdrawals_hash(items)
+        if w_hash != a["withdrawals_hash"] or len(items) != a["withdrawals"]:
+            raise DataUnavailable(f"batch {number}: withdrawals differ from the committed hash")
+        return PublishedBatch(
+            number, old_root, new_root, pubdata, proof, digest, w_hash, tuple(items),
+            event.tx_hash, event.block_number,
+        )
+
+    def rebuild(self, genesis: State) -> State:
+        """The current Layer-2 state, rebuilt from genesis and the chain's data alone."""
+        state = genesis
+        expected = 1
+        for batch in self.batches():
+            if batch.batch_number != expected:
+                raise DataUnavailable(f"batch {expected} missing from the chain's events")
+            state = replay_block(state, self.params, batch)
+            expected += 1
+        return state
