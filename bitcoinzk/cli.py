@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.genesis import Genesis
@@ -51,7 +50,9 @@ def _fail(message: str) -> None:
 
 @app.command()
 def node(
-    data_dir: Annotated[Path, typer.Option(help="where the node keeps its database")] = Path("data/node"),
+    data_dir: Annotated[Path, typer.Option(help="where the node keeps its database")] = Path(
+        "data/node"
+    ),
     host: str = "127.0.0.1",
     port: int = 8545,
     genesis: Annotated[Path | None, typer.Option(help="genesis JSON (default: devnet)")] = None,
@@ -68,13 +69,17 @@ def node(
     if genesis is not None:
         gen = Genesis.from_json(json.loads(genesis.read_text()))
     else:
-        params = ChainParams(tree_depth=tree_depth, block_slots=block_slots, block_records=block_records)
+        params = ChainParams(
+            tree_depth=tree_depth, block_slots=block_slots, block_records=block_records
+        )
         gen = dev_genesis(params)
     config = NodeConfig(
         data_dir=data_dir,
         host=host,
         port=port,
-        sequencer=SequencerConfig(block_time=block_time, max_block_txs=max_block_txs, min_fee=min_fee),
+        sequencer=SequencerConfig(
+            block_time=block_time, max_block_txs=max_block_txs, min_fee=min_fee
+        ),
         verify_workers=verify_workers,
     )
     asyncio.run(serve(config, gen))
@@ -91,7 +96,9 @@ def wallet_new(wallet: WalletOpt = DEFAULT_WALLET, as_json: JsonOpt = False) -> 
 
 
 @wallet_app.command("show")
-def wallet_show(wallet: WalletOpt = DEFAULT_WALLET, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+def wallet_show(
+    wallet: WalletOpt = DEFAULT_WALLET, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
     """Show the key's public key and, if the node knows it, its account."""
     w = Wallet.load(wallet)
     account = None
@@ -131,7 +138,9 @@ def send(
     try:
         tx = sign_transfer(client, Wallet.load(wallet).key, PublicKey.from_hex(to), amount, fee)
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
-        result = _wait_receipt(client, tx_hash, 30) if wait else {"hash": tx_hash, "status": "pending"}
+        result = (
+            _wait_receipt(client, tx_hash, 30) if wait else {"hash": tx_hash, "status": "pending"}
+        )
     except (NodeError, LookupError, ValueError) as exc:
         _fail(str(exc))
     _out(result, as_json)
@@ -149,7 +158,9 @@ def withdraw(
     """Leave Layer-2: paid to `script_pubkey` on Bitcoin once the block is final."""
     client = NodeClient(url)
     try:
-        tx = sign_withdraw(client, Wallet.load(wallet).key, bytes.fromhex(script_pubkey), amount, fee)
+        tx = sign_withdraw(
+            client, Wallet.load(wallet).key, bytes.fromhex(script_pubkey), amount, fee
+        )
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
         result = _wait_receipt(client, tx_hash, 30)
     except (NodeError, LookupError, ValueError) as exc:
@@ -193,7 +204,9 @@ def block(
 
 @app.command()
 def devnet(
-    data_dir: Annotated[Path | None, typer.Option(help="keep data here (default: temporary)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="keep data here (default: temporary)")
+    ] = None,
     transfers: Annotated[int, typer.Option(help="transfers in the scenario")] = 40,
     scenario: Annotated[bool, typer.Option(help="run the scripted scenario and exit")] = True,
     port: int = 0,
@@ -215,7 +228,9 @@ def bench_sequencer(
     """Load a node with signed transfers; last line is one JSON object of figures."""
     from bitcoinzk.node.loadgen import run as run_bench
 
-    result = run_bench(seconds=seconds, clients=clients, batch=batch, console=None if as_json else console)
+    result = run_bench(
+        seconds=seconds, clients=clients, batch=batch, console=None if as_json else console
+    )
     print(json.dumps(result))
     sys.stdout.flush()
 

@@ -15,6 +15,10 @@ class NotRepresentable(ValueError):
     """The value has no exact encoding in this float format."""
 
 
+def _pow10(e: int) -> int:
+    return int(10**e)
+
+
 @dataclass(frozen=True)
 class DecimalFloat:
     exponent_bits: int
@@ -29,7 +33,7 @@ class DecimalFloat:
             raise NotRepresentable(f"{value} is negative")
         max_m = 1 << self.mantissa_bits
         for e in range(1 << self.exponent_bits):
-            scale = 10**e
+            scale = _pow10(e)
             if value % scale:
                 break
             m = value // scale
@@ -55,7 +59,7 @@ class DecimalFloat:
             raise ValueError(f"packed float {packed} does not fit {self.bits} bits")
         e = packed >> self.mantissa_bits
         m = packed & ((1 << self.mantissa_bits) - 1)
-        return m * 10**e
+        return m * _pow10(e)
 
     def is_representable(self, value: int) -> bool:
         try:
@@ -67,11 +71,11 @@ class DecimalFloat:
     def round_down(self, value: int) -> int:
         """The largest representable value <= `value` (what a wallet should offer)."""
         e = 0
-        while value // 10**e >= (1 << self.mantissa_bits):
+        while value // _pow10(e) >= (1 << self.mantissa_bits):
             e += 1
         if e >= (1 << self.exponent_bits):
-            return ((1 << self.mantissa_bits) - 1) * 10 ** ((1 << self.exponent_bits) - 1)
-        return (value // 10**e) * 10**e
+            return ((1 << self.mantissa_bits) - 1) * _pow10((1 << self.exponent_bits) - 1)
+        return (value // _pow10(e)) * _pow10(e)
 
 
 FLOAT24 = DecimalFloat(exponent_bits=4, mantissa_bits=20)

@@ -88,7 +88,9 @@ class Mempool:
                 f"needs {op.amount + op.fee} sats, {available} available after pending spends"
             )
 
-    def add(self, op: UserOperation, tx_hash: bytes, received: float, seq: int | None = None) -> Entry:
+    def add(
+        self, op: UserOperation, tx_hash: bytes, received: float, seq: int | None = None
+    ) -> Entry:
         if seq is None:
             self._seq += 1
             seq = self._seq
@@ -137,4 +139,3 @@ class Mempool:
                 nxt = queue[i + 1]
                 heapq.heappush(heap, (-nxt.op.fee, nxt.seq, sender, i + 1))
         return out
-

@@ -44,4 +44,4 @@ class ChainParams:
 
     @property
     def capacity(self) -> int:
-        return 2**self.tree_depth
+        return 1 << self.tree_depth

@@ -242,7 +242,9 @@ class BlockPubdata:
         """Self-delimiting form for DA: u16 chunk count, u16 record count, then the data."""
         n_chunks = len(self.chunks) // CHUNK_BYTES
         n_records = len(self.records) // RECORD_BYTES
-        return n_chunks.to_bytes(2, "big") + n_records.to_bytes(2, "big") + self.chunks + self.records
+        return (
+            n_chunks.to_bytes(2, "big") + n_records.to_bytes(2, "big") + self.chunks + self.records
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> BlockPubdata:

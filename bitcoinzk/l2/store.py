@@ -179,8 +179,14 @@ class Store:
         if row is None:
             return None
         return StoredBlock(
-            row[0], int(row[1], 16), int(row[2], 16), row[3], json.loads(row[4]),
-            bytes(row[5]), int(row[6], 16), row[7],
+            row[0],
+            int(row[1], 16),
+            int(row[2], 16),
+            row[3],
+            json.loads(row[4]),
+            bytes(row[5]),
+            int(row[6], 16),
+            row[7],
         )
 
     def put_receipt(self, receipt: Receipt) -> None:
@@ -222,12 +228,16 @@ class Store:
         return [(s, bytes(h), op_from_json(json.loads(o)), t) for s, h, o, t in rows]
 
     def in_mempool(self, tx_hash: bytes) -> bool:
-        return self.db.execute("SELECT 1 FROM mempool WHERE tx_hash=?", (tx_hash,)).fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM mempool WHERE tx_hash=?", (tx_hash,)).fetchone()
+            is not None
+        )
 
     # --- batches (proof lifecycle) ---
 
-    def put_batch(self, number: int, status: str, public_input: int, proof: bytes | None,
-                  info: dict[str, Any]) -> None:
+    def put_batch(
+        self, number: int, status: str, public_input: int, proof: bytes | None, info: dict[str, Any]
+    ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?)",
             (number, status, hex(public_input), proof, json.dumps(info)),
@@ -239,8 +249,17 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return row[0], int(row[1], 16), None if row[2] is None else bytes(row[2]), json.loads(row[3])
+        return (
+            row[0],
+            int(row[1], 16),
+            None if row[2] is None else bytes(row[2]),
+            json.loads(row[3]),
+        )
 
     def batches_with_status(self, status: str) -> list[int]:
-        return [r[0] for r in self.db.execute(
-            "SELECT number FROM batches WHERE status=? ORDER BY number", (status,))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT number FROM batches WHERE status=? ORDER BY number", (status,)
+            )
+        ]

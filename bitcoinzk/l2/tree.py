@@ -9,7 +9,6 @@ copy-on-write: fork, apply, and either merge or drop the fork.
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from functools import cache
@@ -39,7 +38,11 @@ class MerkleProof:
         return compute_root(self.index, self.leaf, self.siblings)
 
     def to_json(self) -> dict[str, object]:
-        return {"index": self.index, "leaf": hex(self.leaf), "siblings": [hex(s) for s in self.siblings]}
+        return {
+            "index": self.index,
+            "leaf": hex(self.leaf),
+            "siblings": [hex(s) for s in self.siblings],
+        }
 
 
 def compute_root(index: int, leaf: int, siblings: tuple[int, ...] | list[int]) -> int:

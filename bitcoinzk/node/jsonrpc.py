@@ -71,7 +71,10 @@ class Dispatcher:
             return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: not an object"))
         req_id = request.get("id")
         if request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
-            return _error(req_id, RpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method"))
+            return _error(
+                req_id,
+                RpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method"),
+            )
         if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (str, int))):
             return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: bad id"))
         notification = "id" not in request
@@ -92,11 +95,21 @@ class Dispatcher:
             # Wrong number or names of parameters for the handler.
             if "argument" not in str(exc):
                 log.exception("handler error")
-                return None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
-            return None if notification else _error(req_id, RpcError(INVALID_PARAMS, f"Invalid params: {exc}"))
+                return (
+                    None
+                    if notification
+                    else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+                )
+            return (
+                None
+                if notification
+                else _error(req_id, RpcError(INVALID_PARAMS, f"Invalid params: {exc}"))
+            )
         except Exception:
             log.exception("handler error")
-            return None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+            return (
+                None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+            )
         if notification:
             return None
         return {"jsonrpc": "2.0", "id": req_id, "result": result}

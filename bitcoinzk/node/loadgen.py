@@ -44,8 +44,10 @@ def _sign_range(args: tuple[int, int, int, int]) -> list[list[dict[str, Any]]]:
         key = _key(i)
         to = _key((i + 1) % n_senders).public_key()
         out.append(
-            [Transfer(i + 1, 0, to, 1_000, 1, n).signed(key, PARAMS.chain_id).to_json()
-             for n in range(per_sender)]
+            [
+                Transfer(i + 1, 0, to, 1_000, 1, n).signed(key, PARAMS.chain_id).to_json()
+                for n in range(per_sender)
+            ]
         )
     return out
 
@@ -65,19 +67,30 @@ def _sig_verify_rate() -> dict[str, float]:
     return {"single": single, "batch_256": batched}
 
 
-async def _client(url: str, queues: list[list[dict[str, Any]]], batch: int, deadline: float,
-                  counts: dict[str, int]) -> None:
+async def _client(
+    url: str,
+    queues: list[list[dict[str, Any]]],
+    batch: int,
+    deadline: float,
+    counts: dict[str, int],
+) -> None:
     async with aiohttp.ClientSession() as session:
         pos = [0] * len(queues)
         ids = 0
         order = list(range(len(queues)))
         while time.monotonic() < deadline:
-            body = []
+            body: list[dict[str, Any]] = []
             for s in order:
                 if pos[s] < len(queues[s]) and len(body) < batch:
                     ids += 1
-                    body.append({"jsonrpc": "2.0", "id": ids, "method": "bzk_sendTransaction",
-                                 "params": [queues[s][pos[s]]]})
+                    body.append(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": ids,
+                            "method": "bzk_sendTransaction",
+                            "params": [queues[s][pos[s]]],
+                        }
+                    )
                     pos[s] += 1
             if not body:
                 return
@@ -88,8 +101,9 @@ async def _client(url: str, queues: list[list[dict[str, Any]]], batch: int, dead
                 counts["accepted" if "result" in r else "rejected"] += 1
 
 
-def run(seconds: float = 60.0, clients: int = 8, batch: int = 50,
-        console: Console | None = None) -> dict[str, Any]:
+def run(
+    seconds: float = 60.0, clients: int = 8, batch: int = 50, console: Console | None = None
+) -> dict[str, Any]:
     rate_goal = 2_000  # sign enough to never starve the node below this rate
     senders = clients * batch * 2
     per_sender = max(1, int(seconds * rate_goal / senders) + 1)
@@ -97,7 +111,9 @@ def run(seconds: float = 60.0, clients: int = 8, batch: int = 50,
     say(f"signing {senders * per_sender} transfers from {senders} senders …")
     with ProcessPoolExecutor(os.cpu_count()) as pool:
         step = max(1, senders // (4 * (os.cpu_count() or 1)))
-        ranges = [(lo, min(senders, lo + step), per_sender, senders) for lo in range(0, senders, step)]
+        ranges = [
+            (lo, min(senders, lo + step), per_sender, senders) for lo in range(0, senders, step)
+        ]
         queues = [q for part in pool.map(_sign_range, ranges) for q in part]
     sig_rates = _sig_verify_rate()
     with tempfile.TemporaryDirectory(prefix="bzk-bench-") as tmp:
@@ -108,9 +124,23 @@ def run(seconds: float = 60.0, clients: int = 8, batch: int = 50,
         gpath.write_text(json.dumps(genesis.to_json()))
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bitcoinzk.cli", "node", "--data-dir", str(Path(tmp) / "node"),
-             "--port", str(port), "--genesis", str(gpath), "--block-time", "0.5"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bitcoinzk.cli",
+                "node",
+                "--data-dir",
+                str(Path(tmp) / "node"),
+                "--port",
+                str(port),
+                "--genesis",
+                str(gpath),
+                "--block-time",
+                "0.5",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             assert proc.stdout is not None
@@ -123,9 +153,18 @@ def run(seconds: float = 60.0, clients: int = 8, batch: int = 50,
             per_client = len(queues) // clients
 
             async def load() -> None:
-                await asyncio.gather(*(
-                    _client(url, queues[c * per_client:(c + 1) * per_client], batch, deadline, counts)
-                    for c in range(clients)))
+                await asyncio.gather(
+                    *(
+                        _client(
+                            url,
+                            queues[c * per_client : (c + 1) * per_client],
+                            batch,
+                            deadline,
+                            counts,
+                        )
+                        for c in range(clients)
+                    )
+                )
 
             asyncio.run(load())
             elapsed = time.monotonic() - start
@@ -162,7 +201,9 @@ def run(seconds: float = 60.0, clients: int = 8, batch: int = 50,
 def _call(url: str, method: str, *params: Any) -> Any:
     import urllib.request
 
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+    ).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())["result"]

@@ -121,7 +121,9 @@ async def _scenario(console: Console, node: Node, transfers: int) -> int:
             table.add_column(col)
         for src, dst, amount, fee, h in sent[:10]:
             r = receipts[h]
-            table.add_row(h[:12] + "…", src, dst, str(amount), str(fee), r["status"], str(r["block_number"]))
+            table.add_row(
+                h[:12] + "…", src, dst, str(amount), str(fee), r["status"], str(r["block_number"])
+            )
         console.print(table)
         after = {n: await rpc("bzk_getAccount", k.public_key().hex()) for n, k in keys.items()}
         fee_after = (await rpc("bzk_getAccount", node.params.fee_account))["balance"]
@@ -153,9 +155,16 @@ def _reconcile(
     for n in before:
         good = after[n]["balance"] == expected[n]
         ok &= good
-        table.add_row(n, str(before[n]["balance"]), str(after[n]["balance"]), str(expected[n]),
-                      "yes" if good else "NO")
-    table.add_row("fees", "", str(fees_collected), str(fees), "yes" if fees == fees_collected else "NO")
+        table.add_row(
+            n,
+            str(before[n]["balance"]),
+            str(after[n]["balance"]),
+            str(expected[n]),
+            "yes" if good else "NO",
+        )
+    table.add_row(
+        "fees", "", str(fees_collected), str(fees), "yes" if fees == fees_collected else "NO"
+    )
     console.print(table)
     console.print(json.dumps({"transfers": len(sent), "failed": failed, "reconciled": ok}))
     return 0 if ok else 1

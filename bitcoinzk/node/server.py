@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,11 @@ from typing import Any
 from aiohttp import web
 
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.l2.errors import InvalidOperation, InvalidSignature, MalformedOperation, UnknownAccount
+from bitcoinzk.l2.errors import (
+    InvalidOperation,
+    InvalidSignature,
+    UnknownAccount,
+)
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
@@ -68,7 +71,7 @@ class Node:
         self.verifier: BatchVerifier | None = None
         self.runner: web.AppRunner | None = None
         self.tasks: list[asyncio.Task[None]] = []
-        self.admit_queue: list[tuple[UserOperation, asyncio.Future[Any]]] = []
+        self.admit_queue: list[tuple[UserOperation, bytes, asyncio.Future[Any]]] = []
         self.admit_event = asyncio.Event()
         self.stats = {"accepted": 0, "rejected": 0, "included": 0}
 
@@ -110,8 +113,12 @@ class Node:
                     block = self.sequencer.produce_block()
                     if block is not None:
                         self.stats["included"] += len(block.ops)
-                        log.info("block %d: %d ops root %s", block.number, len(block.ops),
-                                 hex(block.new_root)[:18])
+                        log.info(
+                            "block %d: %d ops root %s",
+                            block.number,
+                            len(block.ops),
+                            hex(block.new_root)[:18],
+                        )
             except Exception:
                 log.exception("block production failed")
 
@@ -123,13 +130,13 @@ class Node:
             group, self.admit_queue = self.admit_queue, []
             self.admit_event.clear()
             try:
-                results = self.sequencer.admit([op for op, _ in group])
+                results = self.sequencer.admit([(op, tx_hash) for op, tx_hash, _ in group])
             except Exception as exc:
-                for _, fut in group:
+                for _, _, fut in group:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_, fut), result in zip(group, results, strict=True):
+            for (_, _, fut), result in zip(group, results, strict=True):
                 if fut.done():
                     continue
                 if result.error is None:
@@ -146,8 +153,14 @@ class Node:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response(
-                {"jsonrpc": "2.0", "id": None,
-                 "error": {"code": -32600, "message": f"request body over {MAX_BODY_BYTES} bytes"}},
+                {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {
+                        "code": -32600,
+                        "message": f"request body over {MAX_BODY_BYTES} bytes",
+                    },
+                },
                 status=413,
             )
         reply = await self.rpc.handle(body)
@@ -173,12 +186,12 @@ class Node:
             if sender is None:
                 raise _app_error(UnknownAccount(f"account {op.sender} does not exist"))
             assert self.verifier is not None and op.signature is not None
-            ok = await self.verifier.verify(sender.pubkey, op.message(self.params.chain_id), op.signature)
-            if not ok:
+            msg = await self.verifier.verify(op, self.params.chain_id, sender.pubkey)
+            if msg is None:
                 self.stats["rejected"] += 1
                 raise _app_error(InvalidSignature("signature does not verify for the sender's key"))
             fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            self.admit_queue.append((op, fut))
+            self.admit_queue.append((op, msg.to_bytes(32, "big"), fut))
             self.admit_event.set()
             return {"hash": await fut}
 
@@ -215,7 +228,11 @@ class Node:
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
             if number == "latest":
                 number = self.sequencer.head
-            if isinstance(number, bool) or not isinstance(number, int) or not isinstance(full, bool):
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int)
+                or not isinstance(full, bool)
+            ):
                 raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'; full a bool")
             block = self.store.get_block(number)
             return None if block is None else _block_json(block, full)
@@ -273,7 +290,9 @@ class Node:
             try:
                 pubkey = PublicKey.from_hex(account)
             except Exception:
-                raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex") from None
+                raise RpcError(
+                    INVALID_PARAMS, "account must be an index or a public key hex"
+                ) from None
             return self.sequencer.state.index_of(pubkey)
         raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
 

@@ -19,18 +19,34 @@ def key(i: int) -> PrivateKey:
     return PrivateKey(hashlib.sha256(b"test-key-" + bytes([i])).digest())
 
 
-def genesis(balances: tuple[int, ...] = (100_000, 50_000, 0), params: ChainParams = PARAMS) -> Genesis:
+def genesis(
+    balances: tuple[int, ...] = (100_000, 50_000, 0), params: ChainParams = PARAMS
+) -> Genesis:
     """Operator at index 0, then key(1).. at indices 1.. (a zero balance means no account)."""
     allocations = tuple((key(i + 1).public_key(), b) for i, b in enumerate(balances) if b)
     return Genesis(params, key(0).public_key(), allocations)
 
 
-def transfer(src: int, dst: int, amount: int, fee: int = 1, nonce: int = 0,
-             params: ChainParams = PARAMS, dst_index: int | None = None) -> Transfer:
-    return Transfer(src, dst if dst_index is None else dst_index, key(dst).public_key(), amount,
-                    fee, nonce).signed(key(src), params.chain_id)
+def transfer(
+    src: int,
+    dst: int,
+    amount: int,
+    fee: int = 1,
+    nonce: int = 0,
+    params: ChainParams = PARAMS,
+    dst_index: int | None = None,
+) -> Transfer:
+    return Transfer(
+        src, dst if dst_index is None else dst_index, key(dst).public_key(), amount, fee, nonce
+    ).signed(key(src), params.chain_id)
 
 
-def withdraw(src: int, amount: int, fee: int = 1, nonce: int = 0, spk: bytes = P2TR,
-             params: ChainParams = PARAMS) -> Withdraw:
+def withdraw(
+    src: int,
+    amount: int,
+    fee: int = 1,
+    nonce: int = 0,
+    spk: bytes = P2TR,
+    params: ChainParams = PARAMS,
+) -> Withdraw:
     return Withdraw(src, spk, amount, fee, nonce).signed(key(src), params.chain_id)

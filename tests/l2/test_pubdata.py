@@ -22,12 +22,29 @@ pubkeys = st.sampled_from([key(i).public_key() for i in range(4)])
 
 ops = st.one_of(
     st.builds(lambda s, r, a, f: PubdataOp(OP_TRANSFER, s, r, a, f), index, index, amount24, fee),
-    st.builds(lambda s, r, a, f, k: PubdataOp(OP_TRANSFER_NEW, s, r, a, f, pubkey=k),
-              index, index, amount24, fee, pubkeys),
-    st.builds(lambda r, a, k, t, v: PubdataOp(OP_DEPOSIT, 0, r, a, 0, k, t, v),
-              index, exact, pubkeys, st.binary(min_size=32, max_size=32), st.integers(0, 2**32 - 1)),
-    st.builds(lambda s, a, f, spk: PubdataOp(OP_WITHDRAW, s, 0, a, f, script_pubkey=spk),
-              index, exact, fee, st.binary(min_size=1, max_size=42)),
+    st.builds(
+        lambda s, r, a, f, k: PubdataOp(OP_TRANSFER_NEW, s, r, a, f, pubkey=k),
+        index,
+        index,
+        amount24,
+        fee,
+        pubkeys,
+    ),
+    st.builds(
+        lambda r, a, k, t, v: PubdataOp(OP_DEPOSIT, 0, r, a, 0, k, t, v),
+        index,
+        exact,
+        pubkeys,
+        st.binary(min_size=32, max_size=32),
+        st.integers(0, 2**32 - 1),
+    ),
+    st.builds(
+        lambda s, a, f, spk: PubdataOp(OP_WITHDRAW, s, 0, a, f, script_pubkey=spk),
+        index,
+        exact,
+        fee,
+        st.binary(min_size=1, max_size=42),
+    ),
 )
 
 
@@ -62,7 +79,7 @@ def test_hostile_bytes_decode_or_raise_pubdata_error(chunk, record):
         op = decode_op(chunk, record)
     except PubdataError:
         return
-    re_chunk, re_record = op.encode()
+    re_chunk, _ = op.encode()
     assert re_chunk == chunk
 
 

@@ -98,38 +98,88 @@ def _nonce_exhausted_state() -> State:
 
 
 REJECTIONS = [
-    ("bad signature", lambda: replace(transfer(1, 2, 10), amount=20), errors.InvalidSignature, None),
-    ("signature by another key",
-     lambda: replace(transfer(1, 2, 10), signature=transfer(2, 1, 10).signature),
-     errors.InvalidSignature, None),
-    ("missing signature", lambda: replace(transfer(1, 2, 10), signature=None), errors.InvalidSignature, None),
+    (
+        "bad signature",
+        lambda: replace(transfer(1, 2, 10), amount=20),
+        errors.InvalidSignature,
+        None,
+    ),
+    (
+        "signature by another key",
+        lambda: replace(transfer(1, 2, 10), signature=transfer(2, 1, 10).signature),
+        errors.InvalidSignature,
+        None,
+    ),
+    (
+        "missing signature",
+        lambda: replace(transfer(1, 2, 10), signature=None),
+        errors.InvalidSignature,
+        None,
+    ),
     ("wrong nonce", lambda: transfer(1, 2, 10, nonce=1), errors.WrongNonce, None),
     ("overspend", lambda: transfer(1, 2, 100_000, fee=20), errors.InsufficientBalance, None),
     ("zero amount", lambda: transfer(1, 2, 0), errors.AmountOutOfRange, None),
-    ("amount above supply", lambda: transfer(1, 2, MAX_SATS + 10**9), errors.AmountOutOfRange, None),
+    (
+        "amount above supply",
+        lambda: transfer(1, 2, MAX_SATS + 10**9),
+        errors.AmountOutOfRange,
+        None,
+    ),
     ("unrepresentable amount", lambda: transfer(1, 2, 1_234_567), errors.AmountOutOfRange, None),
     ("unrepresentable fee", lambda: transfer(1, 2, 10, fee=9), errors.AmountOutOfRange, None),
     ("unknown sender", lambda: transfer(3, 1, 10), errors.UnknownAccount, None),
     ("self transfer", lambda: transfer(1, 1, 10), errors.SelfTransfer, None),
-    ("recipient index owned by another key", lambda: transfer(1, 3, 10, dst_index=2),
-     errors.PubkeyMismatch, None),
-    ("index outside the tree", lambda: transfer(1, 2, 10, dst_index=PARAMS.capacity),
-     errors.IndexOutOfRange, None),
+    (
+        "recipient index owned by another key",
+        lambda: transfer(1, 3, 10, dst_index=2),
+        errors.PubkeyMismatch,
+        None,
+    ),
+    (
+        "index outside the tree",
+        lambda: transfer(1, 2, 10, dst_index=PARAMS.capacity),
+        errors.IndexOutOfRange,
+        None,
+    ),
     ("credit above MAX_SATS", lambda: transfer(1, 2, 10), errors.BalanceOverflow, _overflow_state),
-    ("nonce exhausted", lambda: transfer(1, 2, 10, nonce=MAX_NONCE), errors.NonceOverflow,
-     _nonce_exhausted_state),
+    (
+        "nonce exhausted",
+        lambda: transfer(1, 2, 10, nonce=MAX_NONCE),
+        errors.NonceOverflow,
+        _nonce_exhausted_state,
+    ),
     ("withdraw below minimum", lambda: withdraw(1, 999), errors.AmountOutOfRange, None),
     ("withdraw empty script", lambda: withdraw(1, 5_000, spk=b""), errors.MalformedOperation, None),
-    ("withdraw script too long", lambda: replace(withdraw(1, 5_000), script_pubkey=bytes(43)), errors.MalformedOperation, None),
-    ("withdraw bad signature", lambda: replace(withdraw(1, 5_000), script_pubkey=b"\x51"),
-     errors.InvalidSignature, None),
-    ("deposit of zero", lambda: Deposit(4, key(4).public_key(), 0, TXID, 0), errors.AmountOutOfRange, None),
-    ("deposit to another key's account", lambda: Deposit(1, key(4).public_key(), 10, TXID, 0),
-     errors.PubkeyMismatch, None),
+    (
+        "withdraw script too long",
+        lambda: replace(withdraw(1, 5_000), script_pubkey=bytes(43)),
+        errors.MalformedOperation,
+        None,
+    ),
+    (
+        "withdraw bad signature",
+        lambda: replace(withdraw(1, 5_000), script_pubkey=b"\x51"),
+        errors.InvalidSignature,
+        None,
+    ),
+    (
+        "deposit of zero",
+        lambda: Deposit(4, key(4).public_key(), 0, TXID, 0),
+        errors.AmountOutOfRange,
+        None,
+    ),
+    (
+        "deposit to another key's account",
+        lambda: Deposit(1, key(4).public_key(), 10, TXID, 0),
+        errors.PubkeyMismatch,
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize("name,make_op,error,make_state", REJECTIONS, ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    "name,make_op,error,make_state", REJECTIONS, ids=[r[0] for r in REJECTIONS]
+)
 def test_each_rule_rejects_with_its_error_and_changes_nothing(name, make_op, error, make_state):
     state = make_state() if make_state else genesis().state()
     before = snapshot(state)
@@ -199,7 +249,9 @@ def test_invariants_hold_for_any_sequence(actions):
         elif kind == "bad-nonce":
             op = transfer(src, dst, amount, fee, nonce + 1, dst_index=dst_index)
         else:
-            op = replace(transfer(src, dst, amount, fee, nonce, dst_index=dst_index), amount=amount + 1)
+            op = replace(
+                transfer(src, dst, amount, fee, nonce, dst_index=dst_index), amount=amount + 1
+            )
         before = snapshot(fork)
         try:
             builder.add(op)

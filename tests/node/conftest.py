@@ -32,10 +32,25 @@ class NodeProcess:
 
     def start(self) -> NodeClient:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bitcoinzk.cli", "node", "--data-dir", str(self.data_dir),
-             "--port", str(self.port), "--genesis", str(self.genesis_path),
-             "--block-time", str(self.block_time), "--verify-workers", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bitcoinzk.cli",
+                "node",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--genesis",
+                str(self.genesis_path),
+                "--block-time",
+                str(self.block_time),
+                "--verify-workers",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert self.proc.stdout is not None

@@ -46,13 +46,17 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path, genesis_file):
 
     client = proc.start()
     try:
-        statuses = {h: (client.call("bzk_getTransactionReceipt", h) or {}).get("status") for h in acked}
+        statuses = {
+            h: (client.call("bzk_getTransactionReceipt", h) or {}).get("status") for h in acked
+        }
         assert all(s in ("pending", "included") for s in statuses.values()), statuses
         receipts = wait_receipts(client, acked)
         assert all(receipts[h]["status"] == "included" for h in acked)
 
         # The stream resumes where the acknowledged prefix ended.
-        rest = [client.call("bzk_sendTransaction", tx.to_json())["hash"] for tx in txs[len(acked):]]
+        rest = [
+            client.call("bzk_sendTransaction", tx.to_json())["hash"] for tx in txs[len(acked) :]
+        ]
         receipts = wait_receipts(client, rest)
         assert all(r["status"] == "included" for r in receipts.values())
 

@@ -28,11 +28,15 @@ def raw_post(url: str, body: bytes) -> tuple[int, object]:
 
 
 def test_transfers_are_included_with_correct_receipts(node):
-    proc, client = node
+    _, client = node
     info = client.call("bzk_chainInfo")
     assert info["chain_id"] == PARAMS.chain_id and info["head"] == 0
-    ops = [transfer(1, 2, 1_000, fee=2, nonce=0), transfer(1, 2, 2_000, fee=1, nonce=1),
-           transfer(2, 3, 500, fee=1, nonce=0, dst_index=3), withdraw(1, 5_000, fee=1, nonce=2)]
+    ops = [
+        transfer(1, 2, 1_000, fee=2, nonce=0),
+        transfer(1, 2, 2_000, fee=1, nonce=1),
+        transfer(2, 3, 500, fee=1, nonce=0, dst_index=3),
+        withdraw(1, 5_000, fee=1, nonce=2),
+    ]
     hashes = [client.call("bzk_sendTransaction", op.to_json())["hash"] for op in ops]
     receipts = wait_receipts(client, hashes)
     assert [receipts[h]["status"] for h in hashes] == ["included"] * 4
@@ -65,9 +69,13 @@ def test_bad_input_gets_its_error_and_changes_nothing(node):
     assert reply["error"]["code"] == -32600
     status, reply = raw_post(url, b"[]")
     assert reply["error"]["code"] == -32600
-    status, reply = raw_post(url, b'{"jsonrpc":"2.0","id":1,"method":"bzk_getBlock","params":["x"]}')
+    status, reply = raw_post(
+        url, b'{"jsonrpc":"2.0","id":1,"method":"bzk_getBlock","params":["x"]}'
+    )
     assert reply["error"]["code"] == -32602
-    status, reply = raw_post(url, b'{"jsonrpc":"2.0","id":1,"method":"bzk_getBlock","params":[1,2,3]}')
+    status, reply = raw_post(
+        url, b'{"jsonrpc":"2.0","id":1,"method":"bzk_getBlock","params":[1,2,3]}'
+    )
     assert reply["error"]["code"] == -32602
     status, reply = raw_post(url, b"[" + b"1," * 700_000 + b"1]")
     assert status == 413
@@ -105,13 +113,20 @@ def test_bad_input_gets_its_error_and_changes_nothing(node):
 
 def test_batch_requests_answer_each_item(node):
     proc, _ = node
-    body = json.dumps([
-        {"jsonrpc": "2.0", "id": 1, "method": "bzk_blockNumber"},
-        {"jsonrpc": "2.0", "id": 2, "method": "nope"},
-        {"jsonrpc": "2.0", "method": "bzk_blockNumber"},  # notification: no reply
-        {"jsonrpc": "2.0", "id": 3, "method": "bzk_sendTransaction", "params": [transfer(1, 2, 10).to_json()]},
-    ]).encode()
-    status, reply = raw_post(proc.url, body)
+    body = json.dumps(
+        [
+            {"jsonrpc": "2.0", "id": 1, "method": "bzk_blockNumber"},
+            {"jsonrpc": "2.0", "id": 2, "method": "nope"},
+            {"jsonrpc": "2.0", "method": "bzk_blockNumber"},  # notification: no reply
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "bzk_sendTransaction",
+                "params": [transfer(1, 2, 10).to_json()],
+            },
+        ]
+    ).encode()
+    _, reply = raw_post(proc.url, body)
     by_id = {r["id"]: r for r in reply}
     assert set(by_id) == {1, 2, 3}
     assert by_id[1]["result"] == 0
