@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.da.batch import Withdrawal, batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, PubdataOp
@@ -82,7 +83,7 @@ def _operations(state: State, ops: list[PubdataOp]) -> list[Operation]:
     """
     out: list[Operation] = []
     nonces: dict[int, int] = {}
-    keys = {}
+    keys: dict[int, PublicKey] = {}
     for p in ops:
         if p.op == OP_DEPOSIT:
             assert p.pubkey is not None
@@ -114,9 +115,7 @@ def _operations(state: State, ops: list[PubdataOp]) -> list[Operation]:
     return out
 
 
-def replay_block(
-    state: State, params: ChainParams, batch: PublishedBatch
-) -> State:
+def replay_block(state: State, params: ChainParams, batch: PublishedBatch) -> State:
     """Apply one published batch with the STF; the result must hit its committed root."""
     if state.root != batch.old_root:
         raise ReplayMismatch(f"batch {batch.batch_number} starts from another root")
@@ -149,7 +148,9 @@ class EvmBatchReader:
 
     def decode(self, event: _Event) -> PublishedBatch:
         a = event.args
-        number, old_root, new_root = (int(str(a[k])) for k in ("batch_number", "old_root", "new_root"))
+        number, old_root, new_root = (
+            int(str(a[k])) for k in ("batch_number", "old_root", "new_root")
+        )
         calldata = self.rollup.transaction_input(event.tx_hash)
         try:
             batch_data, call_root, proof = self.rollup.decode_commit(calldata)
@@ -166,8 +167,16 @@ class EvmBatchReader:
         if w_hash != a["withdrawals_hash"] or len(items) != a["withdrawals"]:
             raise DataUnavailable(f"batch {number}: withdrawals differ from the committed hash")
         return PublishedBatch(
-            number, old_root, new_root, pubdata, proof, digest, w_hash, tuple(items),
-            event.tx_hash, event.block_number,
+            number,
+            old_root,
+            new_root,
+            pubdata,
+            proof,
+            digest,
+            w_hash,
+            tuple(items),
+            event.tx_hash,
+            event.block_number,
         )
 
     def rebuild(self, genesis: State) -> State:

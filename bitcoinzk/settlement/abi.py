@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import eth_abi
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 
 
 def _type_of(param: dict[str, Any]) -> str:
@@ -52,25 +53,25 @@ class Abi:
     def encode_call(self, name: str, *args: Any) -> bytes:
         fn = self.functions[name]
         types = [_type_of(p) for p in fn["inputs"]]
-        return self.selector(name) + eth_abi.encode(types, list(args))
+        return self.selector(name) + abi_encode(types, list(args))
 
     def decode_call(self, name: str, data: bytes) -> tuple[Any, ...]:
         """The arguments of a call to `name` (raises ValueError for another function)."""
         if data[:4] != self.selector(name):
             raise ValueError(f"calldata is not a call to {name}")
         types = [_type_of(p) for p in self.functions[name]["inputs"]]
-        return tuple(eth_abi.decode(types, data[4:]))
+        return tuple(abi_decode(types, data[4:]))
 
     def decode_result(self, name: str, data: bytes) -> Any:
         types = [_type_of(p) for p in self.functions[name]["outputs"]]
-        values = eth_abi.decode(types, data)
+        values = abi_decode(types, data)
         return values[0] if len(values) == 1 else tuple(values)
 
     def encode_constructor(self, *args: Any) -> bytes:
         if self.constructor is None:
             return b""
         types = [_type_of(p) for p in self.constructor["inputs"]]
-        return eth_abi.encode(types, list(args))
+        return abi_encode(types, list(args))
 
     def event_topic(self, name: str) -> bytes:
         return keccak(text=_signature(self.events[name]))
@@ -86,8 +87,8 @@ class Abi:
         plain = [p for p in entry["inputs"] if not p.get("indexed")]
         args: dict[str, Any] = {}
         for param, topic in zip(indexed, topics[1:], strict=True):
-            args[param["name"]] = eth_abi.decode([_type_of(param)], topic)[0]
-        values = eth_abi.decode([_type_of(p) for p in plain], data)
+            args[param["name"]] = abi_decode([_type_of(param)], topic)[0]
+        values = abi_decode([_type_of(p) for p in plain], data)
         for param, value in zip(plain, values, strict=True):
             args[param["name"]] = value
         return Event(entry["name"], args, block_number, tx_hash, log_index)

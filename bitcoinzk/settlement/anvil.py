@@ -87,14 +87,30 @@ def _fund(node: Anvil) -> None:
         _rpc(node.url, "anvil_setBalance", [address, hex(10**24)])
 
 
-def start_anvil(chain_id: int = 31337, block_time: float | None = None, timeout_s: float = 20.0) -> Anvil:
+def start_anvil(
+    chain_id: int = 31337, block_time: float | None = None, timeout_s: float = 20.0
+) -> Anvil:
     """Start anvil on a free loopback port and wait until it answers JSON-RPC."""
     binary = find_anvil()
     if binary is None:
-        raise AnvilUnavailable("anvil not found; run scripts/setup-extra.sh (npm @foundry-rs/anvil)")
+        raise AnvilUnavailable(
+            "anvil not found; run scripts/setup-extra.sh (npm @foundry-rs/anvil)"
+        )
     port = free_port()
-    args = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-            "--silent", "--code-size-limit", "100000", "--gas-limit", "60000000"]
+    args = [
+        str(binary),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--silent",
+        "--code-size-limit",
+        "100000",
+        "--gas-limit",
+        "60000000",
+    ]
     if block_time is not None:
         args += ["--block-time", str(block_time)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import eth_abi
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 DEFAULT_KEY = hashlib.sha256(b"bitcoinzk devnet sequencer").digest()
@@ -87,7 +88,7 @@ def revert_reason(output: bytes) -> str:
     """The string of an `Error(string)` revert, or a hex dump of anything else."""
     if output[:4] == ERROR_SELECTOR:
         try:
-            return str(eth_abi.decode(["string"], output[4:])[0])
+            return str(abi_decode(["string"], output[4:])[0])
         except Exception:  # malformed revert data is still a revert
             pass
     return "reverted" if not output else f"reverted: 0x{output.hex()}"
@@ -153,7 +154,7 @@ class EvmClient(ABC):
     def is_final(self, tx_hash: bytes) -> bool:
         return self.confirmations(tx_hash) >= self.confirmations_required
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most clients hold nothing
         """Release connections and files."""
 
 
@@ -266,7 +267,10 @@ class EmbeddedClient(EvmClient):
     def _tx_hash(self, to: str | None, data: bytes) -> bytes:
         nonce = self.chain.env.evm.vm.state.get_nonce(bytes.fromhex(self.sender[2:]))
         return keccak(
-            self.sender.encode() + nonce.to_bytes(8, "big") + (to or "").encode() + data
+            self.sender.encode()
+            + nonce.to_bytes(8, "big")
+            + (to or "").encode()
+            + data
             + self.chain.height.to_bytes(8, "big")
         )
 
@@ -322,15 +326,23 @@ class EmbeddedClient(EvmClient):
                 rows.append(
                     (
                         "INSERT INTO logs VALUES (?,?,?,?,?,?)",
-                        (tx_hash, log.log_index, log.block_number, log.address,
-                         b"".join(log.topics), log.data),
+                        (
+                            tx_hash,
+                            log.log_index,
+                            log.block_number,
+                            log.address,
+                            b"".join(log.topics),
+                            log.data,
+                        ),
                     )
                 )
             chain._persist(rows)
             if chain.db is None:
                 self._mem_txs[tx_hash] = (chain.height, to, data, gas_used, contract)
                 self._mem_logs.extend(logs)
-            return TxReceipt(tx_hash, chain.height, gas_used, True, contract, tuple(logs), len(data))
+            return TxReceipt(
+                tx_hash, chain.height, gas_used, True, contract, tuple(logs), len(data)
+            )
 
     def deploy(self, initcode: bytes) -> TxReceipt:
         return self._execute(None, initcode)
@@ -378,8 +390,14 @@ class EmbeddedClient(EvmClient):
         ):
             raw = bytes(topics)
             out.append(
-                Log(address, tuple(raw[i : i + 32] for i in range(0, len(raw), 32)),
-                    bytes(data), block, bytes(tx_hash), index)
+                Log(
+                    address,
+                    tuple(raw[i : i + 32] for i in range(0, len(raw), 32)),
+                    bytes(data),
+                    block,
+                    bytes(tx_hash),
+                    index,
+                )
             )
         return out
 
@@ -396,7 +414,9 @@ class EmbeddedClient(EvmClient):
         address = to_checksum_address(address)
         if self.chain.db is None:
             return [
-                x for x in self._mem_logs if x.address == address and from_block <= x.block_number <= last
+                x
+                for x in self._mem_logs
+                if x.address == address and from_block <= x.block_number <= last
             ]
         return self._log_rows(
             "WHERE address=? AND block_number BETWEEN ? AND ?", (address, from_block, last)
@@ -495,14 +515,22 @@ class Web3Client(EvmClient):
             for attempt in range(self.retry.attempts):
                 if self._nonce is None:
                     self._nonce = int(
-                        self._rpc(lambda: self.w3.eth.get_transaction_count(self.sender, "pending"))
+                        self._rpc(
+                            lambda: self.w3.eth.get_transaction_count(
+                                self.account.address, "pending"
+                            )
+                        )
                     )
                 tx = dict(call, gas=gas, nonce=self._nonce, chainId=self.chain_id, **self._fees())
                 tx.pop("from")
                 signed = self.account.sign_transaction(tx)
                 try:
-                    raw = signed.raw_transaction
-                    tx_hash = bytes(self._rpc(lambda raw=raw: self.w3.eth.send_raw_transaction(raw)))
+                    raw: bytes = bytes(signed.raw_transaction)
+
+                    def submit(raw: bytes = raw) -> bytes:
+                        return bytes(self.w3.eth.send_raw_transaction(raw))
+
+                    tx_hash = self._rpc(submit)
                 except Web3RPCError as exc:
                     text = str(exc).lower()
                     if "nonce" in text or "already known" in text or "underpriced" in text:
@@ -609,4 +637,3 @@ def open_client(
     if rpc_url:
         return Web3Client(rpc_url, key, confirmations)
     return EmbeddedClient(path, key, confirmations=confirmations)
-

@@ -89,9 +89,7 @@ def check_verifier(source: str, vk: groth16py.VerifyingKey) -> None:
         raise StaleVerifier("the verifier source differs from what its key generates")
 
 
-def write_verifier(
-    vk: groth16py.VerifyingKey, circuit: str, path: Path = VERIFIER_PATH
-) -> Path:
+def write_verifier(vk: groth16py.VerifyingKey, circuit: str, path: Path = VERIFIER_PATH) -> Path:
     """Write the verifier (and the key it came from, beside it) for committing."""
     path.write_text(verifier_source(vk, circuit))
     path.with_suffix(".vk.json").write_text(
@@ -137,7 +135,9 @@ def compile_source(source: str, name: str) -> CompiledContract:
         data = json.loads(cached.read_text())
         return CompiledContract(name, data["abi"], bytes.fromhex(data["bytecode"]), digest)
     try:
-        out = compiler.compile_code(source, contract_path=f"{name}.vy", output_formats=["abi", "bytecode"])
+        out = compiler.compile_code(
+            source, contract_path=f"{name}.vy", output_formats=["abi", "bytecode"]
+        )
     except Exception as exc:  # vyper raises many exception types; all mean "does not compile"
         raise ContractError(f"{name}.vy does not compile: {exc}") from exc
     bytecode = bytes.fromhex(str(out["bytecode"]).removeprefix("0x"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import groth16py
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.settlement.abi import Abi, Event
@@ -116,7 +116,9 @@ class CommitReceipt:
 
 def rollup_abi() -> Abi:
     """The Rollup ABI (independent of the block size it is compiled for)."""
-    return Abi(compile_source(rollup_source(ChainParams(block_slots=2, block_records=1)), "Rollup").abi)
+    return Abi(
+        compile_source(rollup_source(ChainParams(block_slots=2, block_records=1)), "Rollup").abi
+    )
 
 
 class Rollup:
@@ -269,8 +271,6 @@ def deploy(
     return Rollup(client, deployment)
 
 
-def commit_batch(
-    rollup: Rollup, batch_data: bytes, new_root: int, proof: bytes
-) -> CommitReceipt:
+def commit_batch(rollup: Rollup, batch_data: bytes, new_root: int, proof: bytes) -> CommitReceipt:
     """Function form of `Rollup.commit_batch`, for the node's batch loop."""
     return rollup.commit_batch(batch_data, new_root, proof)

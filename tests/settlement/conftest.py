@@ -45,7 +45,9 @@ SPK = bytes.fromhex("0014") + bytes(range(20))
 
 def genesis(alice_balance: int = 5_000_000) -> Genesis:
     return Genesis(
-        PARAMS, OPERATOR.public_key(), ((ALICE.public_key(), alice_balance), (BOB.public_key(), 2_000_000))
+        PARAMS,
+        OPERATOR.public_key(),
+        ((ALICE.public_key(), alice_balance), (BOB.public_key(), 2_000_000)),
     )
 
 
@@ -68,13 +70,19 @@ class Batches:
     files: KeyFiles
     vk: groth16py.VerifyingKey
     genesis: State
-    blocks: tuple[ProvenBlock, ...]       # blocks 1 and 2 of the chain
-    forked: ProvenBlock                   # a valid block 1 of another genesis (other old root)
+    blocks: tuple[ProvenBlock, ...]  # blocks 1 and 2 of the chain
+    forked: ProvenBlock  # a valid block 1 of another genesis (other old root)
 
 
-def _prove_cached(files: KeyFiles, vk: groth16py.VerifyingKey, result: BlockResult,
-                  pk_box: list[groth16py.ProvingKey]) -> bytes:
-    cache = Path(os.environ.get("BZK_TEST_PROOFS", Path.home() / ".cache" / "bitcoinzk" / "test-proofs"))
+def _prove_cached(
+    files: KeyFiles,
+    vk: groth16py.VerifyingKey,
+    result: BlockResult,
+    pk_box: list[groth16py.ProvingKey],
+) -> bytes:
+    cache = Path(
+        os.environ.get("BZK_TEST_PROOFS", Path.home() / ".cache" / "bitcoinzk" / "test-proofs")
+    )
     path = cache / vk_digest(vk)[:24] / f"{result.public_input:064x}.proof"
     if path.is_file():
         proof = path.read_bytes()
@@ -95,17 +103,32 @@ def batches() -> Batches:
     vk = files.load_verifying_key()
     pk_box: list[groth16py.ProvingKey] = []
     g = genesis().state()
-    b1 = apply_block(g, PARAMS, 1, [
-        Transfer(1, 2, BOB.public_key(), 1_000, 10, 0).signed(ALICE, PARAMS.chain_id),
-        Transfer(1, 3, CAROL.public_key(), 50_000, 0, 1).signed(ALICE, PARAMS.chain_id),
-    ])
-    b2 = apply_block(b1.state, PARAMS, 2, [
-        Withdraw(2, SPK, 20_000, 20, 0).signed(BOB, PARAMS.chain_id),
-        Transfer(3, 1, ALICE.public_key(), 7_000, 1, 0).signed(CAROL, PARAMS.chain_id),
-    ])
-    other = apply_block(genesis(4_000_000).state(), PARAMS, 1, [
-        Transfer(1, 2, BOB.public_key(), 1_000, 10, 0).signed(ALICE, PARAMS.chain_id),
-    ])
+    b1 = apply_block(
+        g,
+        PARAMS,
+        1,
+        [
+            Transfer(1, 2, BOB.public_key(), 1_000, 10, 0).signed(ALICE, PARAMS.chain_id),
+            Transfer(1, 3, CAROL.public_key(), 50_000, 0, 1).signed(ALICE, PARAMS.chain_id),
+        ],
+    )
+    b2 = apply_block(
+        b1.state,
+        PARAMS,
+        2,
+        [
+            Withdraw(2, SPK, 20_000, 20, 0).signed(BOB, PARAMS.chain_id),
+            Transfer(3, 1, ALICE.public_key(), 7_000, 1, 0).signed(CAROL, PARAMS.chain_id),
+        ],
+    )
+    other = apply_block(
+        genesis(4_000_000).state(),
+        PARAMS,
+        1,
+        [
+            Transfer(1, 2, BOB.public_key(), 1_000, 10, 0).signed(ALICE, PARAMS.chain_id),
+        ],
+    )
     blocks = tuple(ProvenBlock(r, _prove_cached(files, vk, r, pk_box)) for r in (b1, b2, other))
     return Batches(files, vk, g, blocks[:2], blocks[2])
 

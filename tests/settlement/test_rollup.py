@@ -51,8 +51,9 @@ def test_commits_real_batches_and_records_everything(client: EvmClient, batches:
     assert names == ["Deployed", "BatchCommitted", "BatchCommitted"]
 
 
-def _rejected(rollup: Rollup, error: type[Exception], batch_data: bytes, new_root: int,
-              proof: bytes) -> None:
+def _rejected(
+    rollup: Rollup, error: type[Exception], batch_data: bytes, new_root: int, proof: bytes
+) -> None:
     before = rollup.snapshot()
     with pytest.raises(error):
         rollup.commit_batch(batch_data, new_root, proof)
@@ -69,8 +70,13 @@ def test_rejections_leave_the_contract_unchanged(client: EvmClient, batches: Bat
     # proof for another batch
     _rejected(rollup, InvalidProof, b1.batch_data, b1.new_root, b2.proof)
     # a valid proof of a block 1 built on another old root
-    _rejected(rollup, InvalidProof, batches.forked.batch_data, batches.forked.new_root,
-              batches.forked.proof)
+    _rejected(
+        rollup,
+        InvalidProof,
+        batches.forked.batch_data,
+        batches.forked.new_root,
+        batches.forked.proof,
+    )
     # tampered calldata: one byte of the chunk and, separately, the claimed new root
     data = bytearray(b1.batch_data)
     data[6] ^= 1
@@ -110,7 +116,9 @@ def test_verifier_rejects_public_input_at_or_above_the_field_modulus(
     w = proof_words(b1.proof)
     args = ([w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]])
     pi = b1.result.public_input
-    assert abi.decode_result("verifyProof", client.call(address, abi.encode_call("verifyProof", *args, [pi])))
+    assert abi.decode_result(
+        "verifyProof", client.call(address, abi.encode_call("verifyProof", *args, [pi]))
+    )
     assert pi + FIELD_MODULUS < 2**256
     with pytest.raises(TransactionReverted, match="snark-scalar-field"):
         client.call(address, abi.encode_call("verifyProof", *args, [pi + FIELD_MODULUS]))
@@ -125,7 +133,9 @@ def test_sequencer_handover_emits_event(client: EvmClient, batches: Batches) -> 
     b1 = batches.blocks[0]
     with pytest.raises(NotSequencer):
         rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
-    assert rollup.with_client(new).commit_batch(b1.batch_data, b1.new_root, b1.proof).batch_number == 1
+    assert (
+        rollup.with_client(new).commit_batch(b1.batch_data, b1.new_root, b1.proof).batch_number == 1
+    )
 
 
 def test_embedded_chain_survives_restart(tmp_path, batches: Batches) -> None:

@@ -1,0 +1,38 @@
+"""Settlement gas benchmark: `python benchmarks/settle_gas.py [--rpc URL] [sizes...]`.
+
+Prints progress, then as its last line one JSON object (the same as `bzk bench settle --json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bitcoinzk.settlement.bench import DEFAULT_SIZES, bench_settle
+from bitcoinzk.settlement.client import EvmClient, open_client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES))
+    parser.add_argument("--rpc", default=None, help="JSON-RPC URL (default: embedded py-evm)")
+    parser.add_argument("--anvil", action="store_true", help="start a local anvil and use it")
+    args = parser.parse_args()
+    node = None
+    if args.anvil:
+        from bitcoinzk.settlement.anvil import DEV_KEYS, start_anvil
+
+        node = start_anvil()
+        client: EvmClient = open_client(node.url, DEV_KEYS[0])
+    else:
+        client = open_client(args.rpc)
+    try:
+        result = bench_settle(tuple(args.sizes), client)
+    finally:
+        if node is not None:
+            node.stop()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

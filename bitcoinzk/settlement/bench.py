@@ -1,0 +1,131 @@
+"""Settlement gas: what one batch costs on an EVM chain, by batch size.
+
+`bench_settle` deploys Rollup contracts compiled for several block sizes and
+commits one full batch of plain transfers to each, with a real Groth16 proof
+that the deployed verifier checks. Batch circuits of 64-512 slots cannot be set
+up on a 2-core machine in a benchmark's time, so the verifier here is generated
+from the key of a one-constraint circuit with the same single public input:
+Groth16 verification gas depends only on the number of public inputs (one
+pairing check with four pairs, one ecmul and one ecadd), so every gas figure is
+the one the real batch circuit's verifier would cost. The proof is a real proof
+of the public input that the contract recomputed from the calldata.
+
+Reported (see docs/settlement.md for the formula):
+    gas(N) = fixed + marginal * N     fitted on the two largest sizes measured
+    gas_per_transfer_at_512 = gas(512) / 512   (measured when 512 is in `sizes`)
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import groth16py
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, public_input
+from bitcoinzk.l2.types import OP_TRANSFER
+from bitcoinzk.settlement.abi import Abi
+from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, intrinsic_gas
+from bitcoinzk.settlement.contracts import compile_verifier
+from bitcoinzk.settlement.rollup import deploy, proof_words
+
+GAS_CIRCUIT = """pragma circom 2.1.0;
+template OnePublic() { signal input x; signal input y; signal s; s <== x * y; }
+component main {public [x]} = OnePublic();
+"""
+DEFAULT_SIZES = (8, 64, 256, 512)
+
+
+def _gas_key() -> tuple[groth16py.ProvingKey, groth16py.VerifyingKey]:
+    with tempfile.TemporaryDirectory(prefix="bzk-gas-") as tmp:
+        path = Path(tmp) / "one_public.circom"
+        path.write_text(GAS_CIRCUIT)
+        pk, vk = groth16py.setup_circom(str(path), [])
+    return pk, vk
+
+
+def transfer_batch(n: int, seed: int = 7) -> BlockPubdata:
+    """n plain transfers between random 24-bit indices, as the sequencer would publish them."""
+    rng = random.Random(seed)
+    ops = []
+    for _ in range(n):
+        sender = rng.randrange(1, 2**24)
+        recipient = rng.randrange(1, 2**24)
+        amount = rng.randrange(1_000, 1_000_000)
+        ops.append(
+            PubdataOp(
+                OP_TRANSFER,
+                sender=sender,
+                recipient=recipient,
+                amount=amount,
+                fee=rng.choice([1, 2, 5, 7, 10, 20]),
+            )
+        )
+    return BlockPubdata.from_ops(ops)
+
+
+def bench_settle(
+    sizes: tuple[int, ...] = DEFAULT_SIZES, client: EvmClient | None = None
+) -> dict[str, Any]:
+    """Gas of verification and of committing full transfer batches; a JSON-ready dict."""
+    client = client if client is not None else EmbeddedClient()
+    pk, vk = _gas_key()
+    verifier = compile_verifier(vk, "gas-equivalent-one-public-input")
+    commit_gas: dict[str, int] = {}
+    calldata: dict[str, int] = {}
+    wall: dict[str, float] = {}
+    verify_gas = 0
+    for n in sorted(sizes):
+        params = ChainParams(
+            chain_id=1337, tree_depth=24, block_slots=n, block_records=max(1, n // 4), fee_account=0
+        )
+        rollup = deploy(client, vk, params, genesis_root=1, verifier=verifier)
+        pubdata = transfer_batch(n)
+        new_root = 2
+        pi = public_input(params, 1, 1, new_root, pubdata)
+        proof = groth16py.prove(pk, {"x": pi, "y": 1})
+        if not verify_gas:
+            abi = Abi(verifier.abi)
+            w = proof_words(proof)
+            data = abi.encode_call(
+                "verifyProof", [w[0], w[1]], [[w[2], w[3]], [w[4], w[5]]], [w[6], w[7]], [pi]
+            )
+            verify_gas = client.send(rollup.deployment.verifier, data).gas_used
+        start = time.perf_counter()
+        receipt = rollup.commit_batch(pubdata.to_bytes(), new_root, proof)
+        wall[str(n)] = round(time.perf_counter() - start, 3)
+        commit_gas[str(n)] = receipt.gas_used
+        calldata[str(n)] = receipt.calldata_bytes
+    ns = sorted(sizes)
+    big, small = ns[-1], ns[-2] if len(ns) > 1 else ns[-1]
+    marginal = (
+        (commit_gas[str(big)] - commit_gas[str(small)]) / (big - small) if big != small else 0.0
+    )
+    fixed = commit_gas[str(big)] - marginal * big
+    at_512 = commit_gas["512"] / 512 if "512" in commit_gas else (fixed + marginal * 512) / 512
+    per_transfer_calldata = (
+        (calldata[str(big)] - calldata[str(small)]) / (big - small) if big != small else 0.0
+    )
+    sample = transfer_batch(64).chunks
+    _, floor_64 = intrinsic_gas(sample, create=False)
+    return {
+        "backend": type(client).__name__,
+        "verify_gas": verify_gas,
+        "commit_gas": commit_gas,
+        "calldata_bytes": calldata,
+        "calldata_bytes_per_transfer": round(per_transfer_calldata, 2),
+        "gas_per_transfer": round(commit_gas[str(big)] / big, 1),
+        "gas_per_transfer_at": big,
+        "gas_per_transfer_at_512": round(at_512, 1),
+        "marginal_gas_per_transfer": round(marginal, 1),
+        "fixed_gas_per_batch": round(fixed),
+        "formula": f"gas(N) = {round(fixed)} + {round(marginal, 1)} * N "
+        f"(fit on N={small},{big}); per transfer = gas(N) / N",
+        "eip7623_floor_gas_per_transfer": round((floor_64 - 21_000) / 64, 1),
+        "transfers_for_300_gas": (round(fixed / (300 - marginal)) if marginal < 300 else None),
+        "commit_wall_s": wall,
+    }
