@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.mempool import AlreadyKnown, Mempool
 from bitcoinzk.l2.params import MAX_SATS, ChainParams
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockBuilder, BlockResult
+from bitcoinzk.l2.stf import BlockBuilder, BlockResult, BlockTrace
 from bitcoinzk.l2.store import Receipt, Store, StoredBlock
 from bitcoinzk.l2.types import Deposit, Operation, Transfer, UserOperation, op_hash
 
@@ -44,8 +45,16 @@ class Admission:
 
 class Sequencer:
     def __init__(
-        self, store: Store, genesis: Genesis, config: SequencerConfig | None = None
+        self,
+        store: Store,
+        genesis: Genesis,
+        config: SequencerConfig | None = None,
+        witness: Callable[[BlockTrace], dict[str, Any]] | None = None,
     ) -> None:
+        """`witness`, when given, turns each block's trace into the prover's circuit
+        inputs, stored with the block: the trace needs the pre-block tree, which is
+        gone once the next block lands."""
+        self.witness = witness
         self.store = store
         self.genesis = genesis
         self.params: ChainParams = genesis.params
@@ -250,6 +259,8 @@ class Sequencer:
                         Receipt(tx_hash, "included", number, position, None, _detail(op))
                     )
                 self.store.put_batch(number, "pending", result.public_input, None, {})
+                if self.witness is not None:
+                    self.store.set_batch_inputs(number, self.witness(result.trace))
             for tx_hash, error in dropped:
                 self.store.put_receipt(Receipt(tx_hash, "failed", None, None, error, {}))
             self.store.remove_from_mempool([h for h, _ in included] + [h for h, _ in dropped])

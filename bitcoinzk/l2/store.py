@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ CREATE TABLE IF NOT EXISTS batches (
     status TEXT NOT NULL,
     public_input TEXT NOT NULL,
     proof BLOB,
-    info TEXT NOT NULL DEFAULT '{}'
+    info TEXT NOT NULL DEFAULT '{}',
+    inputs BLOB
 );
 """
 
@@ -235,11 +237,37 @@ class Store:
 
     # --- batches (proof lifecycle) ---
 
+    def set_batch_inputs(self, number: int, inputs: dict[str, Any]) -> None:
+        """The prover's circuit inputs, kept with the block so a restart can still prove it."""
+        blob = zlib.compress(json.dumps(inputs).encode())
+        self.db.execute("UPDATE batches SET inputs=? WHERE number=?", (blob, number))
+
+    def get_batch_inputs(self, number: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT inputs FROM batches WHERE number=?", (number,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        loaded: dict[str, Any] = json.loads(zlib.decompress(row[0]))
+        return loaded
+
+    def update_batch(
+        self, number: int, status: str, proof: bytes | None = None, **info: Any
+    ) -> None:
+        """Move a batch to `status`, merging `info` into what is recorded about it."""
+        current = self.get_batch(number)
+        if current is None:
+            raise KeyError(f"no batch {number}")
+        merged = {**current[3], **info}
+        self.db.execute(
+            "UPDATE batches SET status=?, proof=COALESCE(?, proof), info=? WHERE number=?",
+            (status, proof, json.dumps(merged), number),
+        )
+
     def put_batch(
         self, number: int, status: str, public_input: int, proof: bytes | None, info: dict[str, Any]
     ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO batches VALUES (?,?,?,?,?)",
+            "INSERT OR REPLACE INTO batches(number, status, public_input, proof, info) "
+            "VALUES (?,?,?,?,?)",
             (number, status, hex(public_input), proof, json.dumps(info)),
         )
 

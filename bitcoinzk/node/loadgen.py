@@ -102,7 +102,11 @@ async def _client(
 
 
 def run(
-    seconds: float = 60.0, clients: int = 8, batch: int = 50, console: Console | None = None
+    seconds: float = 60.0,
+    clients: int = 8,
+    batch: int = 50,
+    console: Console | None = None,
+    block_time: float = 0.5,
 ) -> dict[str, Any]:
     rate_goal = 2_000  # sign enough to never starve the node below this rate
     senders = clients * batch * 2
@@ -136,7 +140,7 @@ def run(
                 "--genesis",
                 str(gpath),
                 "--block-time",
-                "0.5",
+                str(block_time),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

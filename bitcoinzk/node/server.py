@@ -27,7 +27,11 @@ from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
+from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
 from bitcoinzk.node.sigverify import BatchVerifier
+from bitcoinzk.prover.service import ProverService
+from bitcoinzk.settlement.client import open_client
+from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,13 @@ class NodeConfig:
     port: int = 8545
     sequencer: SequencerConfig = field(default_factory=SequencerConfig)
     verify_workers: int | None = None
+    prove: bool = False
+    """Prove every block (a prover process with the key in memory)."""
+    key_dir: Path | None = None
+    settlement: str | None = None
+    """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
+    evm_key: bytes | None = None
+    confirmations: int = 1
 
 
 def _app_error(exc: InvalidOperation) -> RpcError:
@@ -64,8 +75,12 @@ class Node:
         self.config = config
         self.genesis = genesis
         self.store = Store(config.data_dir / "node.sqlite")
-        self.sequencer = Sequencer(self.store, genesis, config.sequencer)
         self.params = genesis.params
+        self.prover = ProverService(self.params, config.key_dir) if config.prove else None
+        self.rollup = self._open_settlement() if config.settlement else None
+        witness = self.prover.inputs if self.prover is not None else None
+        self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
+        self.pipeline = BatchPipeline(self.store, self.prover, self.rollup)
         self.rpc = Dispatcher()
         self._register()
         self.verifier: BatchVerifier | None = None
@@ -74,6 +89,28 @@ class Node:
         self.admit_queue: list[tuple[UserOperation, bytes, asyncio.Future[Any]]] = []
         self.admit_event = asyncio.Event()
         self.stats = {"accepted": 0, "rejected": 0, "included": 0}
+
+    def _open_settlement(self) -> Rollup:
+        """Connect to the rollup contract, deploying it on first start."""
+        assert self.config.settlement is not None
+        rpc = None if self.config.settlement == "embedded" else self.config.settlement
+        client = open_client(
+            rpc, self.config.evm_key, self.config.data_dir / "evm.sqlite", self.config.confirmations
+        )
+        path = self.config.data_dir / "settlement.json"
+        if path.exists():
+            return Rollup(client, Deployment.load(path))
+        if self.prover is None:
+            raise RuntimeError("deploying the rollup contract needs the prover's verifying key")
+        rollup = deploy(
+            client,
+            self.prover.vk,
+            self.params,
+            self.genesis.state().root,
+            circuit=self.prover.circuit_id,
+        )
+        rollup.deployment.save(path)
+        return rollup
 
     # --- lifecycle ---
 
@@ -90,6 +127,10 @@ class Node:
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self._block_loop()))
         self.tasks.append(loop.create_task(self._admit_loop()))
+        if self.prover is not None or self.rollup is not None:
+            if self.prover is not None:
+                await asyncio.to_thread(self.prover.start)
+            self.tasks.append(loop.create_task(self.pipeline.run()))
 
     @property
     def url(self) -> str:
@@ -102,6 +143,8 @@ class Node:
             await self.runner.cleanup()
         if self.verifier:
             await self.verifier.close()
+        if self.prover is not None:
+            self.prover.close()
         self.store.close()
 
     async def _block_loop(self) -> None:
@@ -269,17 +312,7 @@ class Node:
         async def get_batch(number: Any) -> dict[str, Any] | None:
             if isinstance(number, bool) or not isinstance(number, int):
                 raise RpcError(INVALID_PARAMS, "number must be an integer")
-            batch = self.store.get_batch(number)
-            if batch is None:
-                return None
-            status, public_input, proof, info = batch
-            return {
-                "number": number,
-                "status": status,
-                "public_input": hex(public_input),
-                "proof": None if proof is None else "0x" + proof.hex(),
-                **info,
-            }
+            return batch_summary(self.store, number)
 
     def _account_index(self, account: Any) -> int | None:
         if isinstance(account, int) and not isinstance(account, bool):

@@ -1,0 +1,163 @@
+"""The batch lifecycle: pending -> proving -> proven -> committed -> final.
+
+Every block is one batch. The prover works in its own process (it keeps the
+proving key in memory), so block production never waits for a proof; commits
+go to the settlement contract strictly in block order, because the contract
+chains each batch onto the root it stored last. Each step is recorded in the
+store before the next starts, so a restarted node resumes where it stopped:
+a batch found "proving" is proven again, and a batch the contract already has
+is recognised instead of committed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bitcoinzk.l2.store import Store
+from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.settlement.rollup import Rollup
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PENDING, PROVING, PROVEN, COMMITTED, FINAL, FAILED = (
+    "pending",
+    "proving",
+    "proven",
+    "committed",
+    "final",
+    "failed",
+)
+
+
+@dataclass
+class BatchPipeline:
+    store: Store
+    prover: ProverService | None
+    rollup: Rollup | None = None
+    poll: float = 0.2
+
+    def __post_init__(self) -> None:
+        # One thread owns every settlement call: the EVM client is not built for
+        # concurrent use, and commits must be strictly ordered anyway.
+        self._evm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settlement")
+
+    async def _settle(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._evm, fn, *args)
+
+    def recover(self) -> None:
+        """A proof that was under way when the node stopped is simply redone."""
+        for number in self.store.batches_with_status(PROVING):
+            self.store.update_batch(number, PENDING)
+
+    async def run(self) -> None:
+        self.recover()
+        while True:
+            try:
+                worked = await self.step()
+            except Exception:
+                log.exception("batch pipeline step failed")
+                worked = False
+            if not worked:
+                await asyncio.sleep(self.poll)
+
+    async def step(self) -> bool:
+        """Advance the oldest batch that can move; True if something moved."""
+        if self.prover is not None:
+            pending = self.store.batches_with_status(PENDING)
+            if pending:
+                await self.prove(pending[0])
+                return True
+        if self.rollup is not None:
+            proven = self.store.batches_with_status(PROVEN)
+            if proven:
+                await self.commit(proven[0])
+                return True
+            committed = self.store.batches_with_status(COMMITTED)
+            if committed and await self.finalize(committed[0]):
+                return True
+        return False
+
+    async def prove(self, number: int) -> None:
+        assert self.prover is not None
+        inputs = self.store.get_batch_inputs(number)
+        if inputs is None:
+            self.store.update_batch(number, FAILED, error="no circuit inputs stored for this block")
+            return
+        self.store.update_batch(number, PROVING, proving_started=time.time())
+        started = time.perf_counter()
+        try:
+            proof = await self.prover.prove_inputs(inputs)
+        except ProofError as exc:
+            # The STF accepted this block but the circuit refuses it: a bug, never skipped.
+            log.error("block %d does not prove: %s", number, exc)
+            self.store.update_batch(number, FAILED, error=str(exc))
+            return
+        if not self.prover.verify(proof.proof, proof.public_input):
+            self.store.update_batch(number, FAILED, error="proof does not verify")
+            return
+        self.store.update_batch(
+            number,
+            PROVEN,
+            proof.proof,
+            prove_s=round(proof.prove_s, 3),
+            total_prove_s=round(time.perf_counter() - started, 3),
+            circuit_id=proof.circuit_id,
+            proven_at=time.time(),
+        )
+        log.info("block %d proven in %.2f s", number, proof.prove_s)
+
+    async def commit(self, number: int) -> None:
+        assert self.rollup is not None
+        rollup = self.rollup
+        if await self._settle(rollup.batch_count) >= number:
+            # Committed before a restart, recorded after it.
+            self.store.update_batch(number, COMMITTED, committed_at=time.time(), recovered=True)
+            return
+        if await self._settle(rollup.batch_count) != number - 1:
+            return  # an earlier batch is not committed yet
+        block = self.store.get_block(number)
+        batch = self.store.get_batch(number)
+        assert block is not None and batch is not None and batch[2] is not None
+        receipt = await self._settle(rollup.commit_batch, block.pubdata, block.new_root, batch[2])
+        self.store.update_batch(
+            number,
+            COMMITTED,
+            settlement_tx="0x" + receipt.tx_hash.hex(),
+            settlement_block=receipt.block_number,
+            commit_gas=receipt.gas_used,
+            calldata_bytes=receipt.calldata_bytes,
+            committed_at=time.time(),
+        )
+        log.info("block %d committed, gas %d", number, receipt.gas_used)
+
+    async def finalize(self, number: int) -> bool:
+        assert self.rollup is not None
+        batch = self.store.get_batch(number)
+        assert batch is not None
+        tx = batch[3].get("settlement_tx")
+        client = self.rollup.client
+        final = tx is None or await self._settle(client.is_final, bytes.fromhex(tx[2:]))
+        if final:
+            self.store.update_batch(number, FINAL, final_at=time.time())
+        return bool(final)
+
+
+def batch_summary(store: Store, number: int) -> dict[str, Any] | None:
+    batch = store.get_batch(number)
+    if batch is None:
+        return None
+    status, public_input, proof, info = batch
+    return {
+        "number": number,
+        "status": status,
+        "public_input": hex(public_input),
+        "proof": None if proof is None else "0x" + proof.hex(),
+        **info,
+    }
