@@ -63,8 +63,15 @@ def node(
     block_slots: int = 64,
     block_records: int = 16,
     verify_workers: int | None = None,
+    prove: Annotated[bool, typer.Option(help="prove every block")] = False,
+    settlement: Annotated[
+        str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
+    ] = None,
+    evm_key: Annotated[str | None, typer.Option(help="EVM private key hex (sequencer)")] = None,
+    confirmations: int = 1,
+    key_dir: Annotated[Path | None, typer.Option(help="proving key cache")] = None,
 ) -> None:
-    """Run a Layer-2 node (sequencer + JSON-RPC)."""
+    """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if genesis is not None:
         gen = Genesis.from_json(json.loads(genesis.read_text()))
@@ -81,6 +88,11 @@ def node(
             block_time=block_time, max_block_txs=max_block_txs, min_fee=min_fee
         ),
         verify_workers=verify_workers,
+        prove=prove,
+        key_dir=key_dir,
+        settlement=settlement,
+        evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
+        confirmations=confirmations,
     )
     asyncio.run(serve(config, gen))
 
@@ -202,6 +214,168 @@ def block(
     _out(result, as_json)
 
 
+keys_app = typer.Typer(help="proving and verifying keys", no_args_is_help=True)
+settle_app = typer.Typer(help="settlement contracts", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(settle_app, name="settle")
+
+
+def _params(tree_depth: int, block_slots: int, block_records: int, chain_id: int) -> ChainParams:
+    return ChainParams(
+        chain_id=chain_id,
+        tree_depth=tree_depth,
+        block_slots=block_slots,
+        block_records=block_records,
+    )
+
+
+ShapeDepth = Annotated[int, typer.Option(help="account tree depth")]
+ShapeSlots = Annotated[int, typer.Option(help="operation slots per block")]
+ShapeRecords = Annotated[int, typer.Option(help="record slots per block")]
+
+
+@keys_app.command("import")
+def keys_import(
+    zkey: Annotated[Path, typer.Argument(help="snarkjs Groth16 .zkey from a ceremony")],
+    tree_depth: ShapeDepth = 24,
+    block_slots: ShapeSlots = 64,
+    block_records: ShapeRecords = 16,
+    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a ceremony .zkey as the production key for this circuit shape."""
+    from bitcoinzk.prover.circuit import CircuitShape
+    from bitcoinzk.prover.keys import import_zkey
+
+    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    files = import_zkey(zkey, shape, key_dir)
+    _out(
+        {"proving_key": str(files.proving_key), "verifying_key": str(files.verifying_key)}, as_json
+    )
+
+
+@keys_app.command("setup")
+def keys_setup(
+    tree_depth: ShapeDepth = 24,
+    block_slots: ShapeSlots = 64,
+    block_records: ShapeRecords = 16,
+    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make (or find) development keys: single-party setup, never for real funds."""
+    from bitcoinzk.prover.circuit import CircuitShape
+    from bitcoinzk.prover.keys import ensure_keys
+
+    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    with console.status("Groth16 setup (cached by circuit hash) …"):
+        files = ensure_keys(shape, key_dir, True)
+    _out(
+        {"proving_key": str(files.proving_key), "verifying_key": str(files.verifying_key)}, as_json
+    )
+
+
+@app.command()
+def prove(
+    number: Annotated[int, typer.Argument(help="block number")],
+    data_dir: Annotated[Path, typer.Option(help="the node's data directory")] = Path("data/node"),
+    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove a stored block offline from its circuit inputs and record the proof."""
+    from bitcoinzk.l2.store import Store
+    from bitcoinzk.prover.service import ProverService
+
+    store = Store(data_dir / "node.sqlite")
+    meta = store.get_meta("genesis")
+    if meta is None:
+        _fail(f"no node data in {data_dir}")
+    genesis = Genesis.from_json(json.loads(meta or "{}"))
+    inputs = store.get_batch_inputs(number)
+    if inputs is None:
+        _fail(f"block {number} has no stored circuit inputs (was the node run with --prove?)")
+    with ProverService(genesis.params, key_dir) as service, console.status("proving …"):
+        proof = service.prove_inputs_sync(inputs or {})
+        ok = service.verify(proof.proof, proof.public_input)
+    if ok:
+        with store.transaction():
+            store.update_batch(number, "proven", proof.proof, prove_s=round(proof.prove_s, 3))
+    _out({**proof.to_json(), "verified": ok}, as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    number: Annotated[int, typer.Argument(help="batch (block) number")],
+    url: UrlOpt = DEFAULT_URL,
+    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch a batch's proof from a node and verify it with our own verifying key,
+    recomputing the public input from the block's published data."""
+    from bitcoinzk.l2.pubdata import BlockPubdata, public_input
+    from bitcoinzk.prover.circuit import CircuitShape
+    from bitcoinzk.prover.keys import find_keys
+    from bitcoinzk.prover.service import verify_proof
+
+    client = NodeClient(url)
+    info = client.call("bzk_chainInfo")
+    params = _params(
+        info["tree_depth"], info["block_slots"], info["block_records"], info["chain_id"]
+    )
+    batch = client.call("bzk_getBatch", number)
+    block = client.call("bzk_getBlock", number, False)
+    if batch is None or block is None or not batch.get("proof"):
+        _fail(f"batch {number} has no proof yet")
+    pubdata = BlockPubdata.from_bytes(bytes.fromhex(block["pubdata"][2:]))
+    pi = public_input(
+        params, number, int(block["old_root"], 16), int(block["new_root"], 16), pubdata
+    )
+    files = find_keys(CircuitShape.of(params), key_dir)
+    if files is None:
+        _fail("no verifying key for this circuit here (bzk keys setup / import)")
+    assert files is not None
+    ok = verify_proof(files.load_verifying_key(), bytes.fromhex(batch["proof"][2:]), pi)
+    _out({"batch": number, "public_input": hex(pi), "valid": ok}, as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@settle_app.command("deploy")
+def settle_deploy(
+    data_dir: Annotated[Path, typer.Option(help="the node's data directory")] = Path("data/node"),
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="EVM JSON-RPC URL (default embedded)")
+    ] = None,
+    evm_key: Annotated[str | None, typer.Option(help="deployer/sequencer private key hex")] = None,
+    genesis: Annotated[Path | None, typer.Option(help="genesis JSON (default: devnet)")] = None,
+    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy the verifier and the Rollup contract; the node then settles to it."""
+    from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+    from bitcoinzk.prover.keys import ensure_keys
+    from bitcoinzk.settlement.client import open_client
+    from bitcoinzk.settlement.rollup import deploy
+
+    gen = (
+        Genesis.from_json(json.loads(genesis.read_text()))
+        if genesis
+        else dev_genesis(ChainParams())
+    )
+    shape = CircuitShape.of(gen.params)
+    files = ensure_keys(shape, key_dir, True)
+    client = open_client(
+        rpc, bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None, data_dir / "evm.sqlite"
+    )
+    rollup = deploy(
+        client, files.load_verifying_key(), gen.params, gen.state().root, circuit=circuit_id(shape)
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rollup.deployment.save(data_dir / "settlement.json")
+    _out(rollup.deployment.to_json(), as_json)
+
+
 @app.command()
 def devnet(
     data_dir: Annotated[
@@ -233,6 +407,39 @@ def bench_sequencer(
     )
     print(json.dumps(result))
     sys.stdout.flush()
+
+
+@bench_app.command("prove")
+def bench_prove(
+    batch_size: Annotated[int, typer.Option(help="operation slots B")] = 4,
+    tree_depth: ShapeDepth = 24,
+    compare_snarkjs: bool = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Witness and proof time for one batch; last line is one JSON object."""
+    from bitcoinzk.prover.bench import run as run_prove
+
+    print(
+        json.dumps(
+            run_prove(batch_size=batch_size, tree_depth=tree_depth, compare_snarkjs=compare_snarkjs)
+        )
+    )
+
+
+@bench_app.command("settle")
+def bench_settle(as_json: JsonOpt = False) -> None:
+    """Gas of verification and of committing full batches; last line is one JSON object."""
+    from bitcoinzk.settlement.bench import bench_settle as run_settle
+
+    print(json.dumps(run_settle()))
+
+
+@bench_app.command("bridge")
+def bench_bridge(as_json: JsonOpt = False) -> None:
+    """Bitcoin sizes of deposits and batched payouts; last line is one JSON object."""
+    from bitcoinzk.bridge.bench import run as run_bridge
+
+    print(json.dumps(run_bridge()))
 
 
 if __name__ == "__main__":
