@@ -19,7 +19,7 @@ def _json(result) -> dict:
 
 
 def test_wallet_send_account_block(node, tmp_path):
-    proc, client = node
+    proc, _ = node
     url = ["--url", proc.url]
     new = _json(
         runner.invoke(app, ["wallet", "new", "--wallet", str(tmp_path / "w.json"), "--json"])
