@@ -18,7 +18,6 @@ so the first gate's first input is on top when the script starts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -121,18 +120,3 @@ def compile_circuit(
     leaves = [TapLeaf(bytes(timeout_script(timelock, prover_key)))]
     leaves += [TapLeaf(bytes(disprove_script(g, commits, challenger_key))) for g in groups]
     return DisproveTree(TaprootOutput(NUMS_H, tuple(leaves)), groups)
-
-
-def timed_compile(
-    circuit: Circuit,
-    commits: Sequence[BitCommitment],
-    challenger_key: bytes,
-    prover_key: bytes,
-    timelock: int,
-    gates_per_leaf: int = 1,
-) -> tuple[DisproveTree, float]:
-    """`compile_circuit` plus the Taproot output key (all leaf hashes and the tweak)."""
-    start = time.perf_counter()
-    tree = compile_circuit(circuit, commits, challenger_key, prover_key, timelock, gates_per_leaf)
-    _ = tree.output.script_pubkey
-    return tree, time.perf_counter() - start
