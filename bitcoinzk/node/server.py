@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
+from bitcoinzk.node import explorer
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
 from bitcoinzk.node.sigverify import BatchVerifier
@@ -89,6 +91,12 @@ class Node:
         self.admit_queue: list[tuple[UserOperation, bytes, asyncio.Future[Any]]] = []
         self.admit_event = asyncio.Event()
         self.stats = {"accepted": 0, "rejected": 0, "included": 0}
+        self.bridge_view: Callable[[], dict[str, Any]] | None = None
+        """Set by whoever runs the bridge beside this node (the devnet): returns
+        {"deposits": [{"txid", "vout", "amount", "recipient", "confirmations",
+        "status", "l2_tx"}], "withdrawals": [{"batch", "amount", "script_pubkey",
+        "payout_txid", "confirmations", "status"}]} for the explorer."""
+        self.bitcoin_explorer_url: str | None = None
 
     def _open_settlement(self) -> Rollup:
         """Connect to the rollup contract, deploying it on first start."""
@@ -120,6 +128,7 @@ class Node:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post("/", self._http_rpc)
         app.router.add_get("/health", self._health)
+        explorer.setup(app, self)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port)
