@@ -12,6 +12,11 @@ no inversions per operation, which is what makes pure-Python verification fast
 enough. The formulas are complete on this curve (``a`` square, ``d`` non-square),
 so there are no exceptional cases -- the same property circomlib's ``BabyAdd``
 relies on.
+
+When the C extension is loaded (see :mod:`.poseidon`), :func:`is_on_curve`,
+:func:`mul`, :func:`base8_mul` and :func:`in_subgroup` run natively for plain
+``int`` arguments; the gmpy2 code below stays the reference (``ext_mul`` is
+mirrored operation for operation, so even off-curve inputs give equal results).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 import gmpy2
 from gmpy2 import mpz
 
-from .poseidon import FIELD_MODULUS
+from .poseidon import FIELD_MODULUS, NATIVE
 
 P: int = FIELD_MODULUS
 """Base field of BabyJubJub = the BN254 scalar field."""
@@ -63,9 +68,17 @@ class InvalidEncodingError(BabyJubError):
     """Raised when 32 bytes are not a canonical packed BabyJubJub point."""
 
 
+if NATIVE is not None:
+    NATIVE.curve_init(A, D, B8[0], B8[1], L)
+
+_U256 = 1 << 256
+
+
 def is_on_curve(pt: tuple[int, int]) -> bool:
     """True iff ``pt`` has coordinates in ``[0, r)`` and satisfies the curve equation."""
     x, y = pt
+    if NATIVE is not None and type(x) is int and type(y) is int:
+        return NATIVE.is_on_curve(x, y)
     if not (0 <= x < P and 0 <= y < P):
         return False
     x2 = mpz(x) * x % _P
@@ -199,7 +212,7 @@ class _FixedBase:
 _B8_TABLE: _FixedBase | None = None
 
 
-def base8_mul_ext(k: int) -> Ext:
+def base8_mul_ext(k: int) -> Ext:  # reference path; base8_mul goes native
     """``(k mod l) * B8`` in extended coordinates, via the lazily built comb table."""
     global _B8_TABLE
     if _B8_TABLE is None:
@@ -219,17 +232,35 @@ def double(pt: tuple[int, int]) -> tuple[int, int]:
 
 def mul(pt: tuple[int, int], k: int) -> tuple[int, int]:
     """Affine scalar multiplication ``k * pt`` (``k >= 0``, not reduced: works off-subgroup)."""
+    x, y = pt
+    if (
+        NATIVE is not None
+        and type(x) is int
+        and type(y) is int
+        and type(k) is int
+        and 0 <= x < P
+        and 0 <= y < P
+        and 0 <= k < _U256
+    ):
+        return NATIVE.scalar_mul(x, y, k)
     return to_affine(ext_mul(to_ext(pt), k))
 
 
 def base8_mul(k: int) -> tuple[int, int]:
     """``k * B8``, affine."""
+    if NATIVE is not None and type(k) is int:
+        return NATIVE.base8_mul(k % L)
     return to_affine(base8_mul_ext(k))
 
 
 def in_subgroup(pt: tuple[int, int]) -> bool:
     """True iff ``pt`` is on the curve and in the order-``l`` subgroup (``l * pt == 0``)."""
-    return is_on_curve(pt) and ext_is_zero(ext_mul(to_ext(pt), L))
+    if not is_on_curve(pt):
+        return False
+    x, y = pt
+    if NATIVE is not None and type(x) is int and type(y) is int:
+        return NATIVE.scalar_mul(x, y, L) == IDENTITY
+    return ext_is_zero(ext_mul(to_ext(pt), L))
 
 
 def pack(pt: tuple[int, int]) -> bytes:

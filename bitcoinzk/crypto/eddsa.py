@@ -23,10 +23,12 @@ would let a key owner get an unprovable transaction into a block. We therefore
 also reject points off the curve (the circuit does not check this, but no honest
 signer produces them) and coordinates/messages outside the field.
 
-:func:`verify_batch` answers exactly like :func:`verify` (up to a 2^-128 chance
-from its random coefficients): it checks every item's ``R8`` is in the prime
-subgroup, then a random linear combination of all equations with one multi-scalar
-multiplication, and bisects on failure.
+:func:`verify_batch` answers exactly like :func:`verify`. With the C extension
+loaded (see :mod:`.poseidon`) it simply verifies each item natively (~20x faster
+than the pure-Python batch). Without it, it checks every item's ``R8`` is in the
+prime subgroup, then a random linear combination of all equations with one
+multi-scalar multiplication, and bisects on failure (equal to :func:`verify` up to
+a 2^-128 chance from its random coefficients).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from gmpy2 import mpz
 
 from . import babyjub as bj
 from .blake512 import blake512
-from .poseidon import FIELD_MODULUS, poseidon
+from .poseidon import FIELD_MODULUS, NATIVE, native_install, poseidon
 
 SEED_SIZE = 32
 PUBLIC_KEY_SIZE = 32
@@ -239,8 +241,28 @@ def _check_single(p: _Prepared) -> bool:
     return bj.ext_eq(bj.base8_mul_ext(p.s), right)
 
 
+def _verify_native(pub: PublicKey, msg: int, sig: Signature) -> bool | None:
+    """:func:`verify` in C for plain-int fields; ``None`` if the Python path must decide."""
+    if NATIVE is None:
+        return None
+    try:
+        args = (pub.x, pub.y, msg, sig.r8x, sig.r8y, sig.s)
+    except AttributeError:
+        return None
+    if not all(type(v) is int for v in args):
+        return None
+    try:
+        return NATIVE.eddsa_verify(*args)
+    except LookupError:  # Poseidon(5) constants not yet handed to the extension
+        native_install(6)
+        return NATIVE.eddsa_verify(*args)
+
+
 def verify(pub: PublicKey, msg: int, sig: Signature) -> bool:
     """True iff ``sig`` is a valid EdDSA-Poseidon signature of ``msg`` by ``pub``. Never raises."""
+    fast = _verify_native(pub, msg, sig)
+    if fast is not None:
+        return fast
     p = _prepare(pub, msg, sig)
     return p is not None and _check_single(p)
 
@@ -325,6 +347,8 @@ def verify_batch(items: Sequence[tuple[PublicKey, int, Signature]]) -> list[bool
     points); then one random linear combination is checked with a multi-scalar
     multiplication. If it fails, halves are checked recursively.
     """
+    if NATIVE is not None:
+        return [verify(pub, msg, sig) for pub, msg, sig in items]
     out = [False] * len(items)
     ready: list[tuple[int, _Prepared]] = []
     for i, (pub, msg, sig) in enumerate(items):
