@@ -81,9 +81,7 @@ class KeyFiles:
         return groth16py.VerifyingKey.load(str(self.verifying_key))
 
 
-def key_files(
-    shape: CircuitShape, source: KeySource, key_dir: Path | None = None
-) -> KeyFiles:
+def key_files(shape: CircuitShape, source: KeySource, key_dir: Path | None = None) -> KeyFiles:
     root = key_dir if key_dir is not None else default_key_dir()
     return KeyFiles(root / circuit_id(shape) / source, shape, source)
 
@@ -119,9 +117,7 @@ def _base_meta(shape: CircuitShape, source: KeySource) -> dict[str, object]:
     }
 
 
-def dev_setup(
-    shape: CircuitShape, key_dir: Path | None = None, force: bool = False
-) -> KeyFiles:
+def dev_setup(shape: CircuitShape, key_dir: Path | None = None, force: bool = False) -> KeyFiles:
     """Development keys from a single-party setup, made once per circuit and cached.
 
     UNSAFE for real funds: whoever ran the setup could forge proofs. Use
@@ -141,9 +137,7 @@ def dev_setup(
     return files
 
 
-def import_zkey(
-    zkey_path: Path, shape: CircuitShape, key_dir: Path | None = None
-) -> KeyFiles:
+def import_zkey(zkey_path: Path, shape: CircuitShape, key_dir: Path | None = None) -> KeyFiles:
     """Import a snarkjs Groth16 ceremony `.zkey` as this circuit's production key.
 
     The `.zkey` must come from this exact circuit compiled with `circom --O2` (the

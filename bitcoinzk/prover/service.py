@@ -54,11 +54,27 @@ class BatchProof:
 
 
 def prove_inputs(pk: groth16py.ProvingKey, inputs: CircuitInputs) -> bytes:
-    """Witness + proof in this process. Raises ProofError if a constraint fails."""
+    """Witness + proof in this process, unchecked.
+
+    groth16py does not stop at an unsatisfied constraint: it returns a proof that
+    will not verify. Callers that publish proofs use `prove_checked` (or the service).
+    """
     try:
         return groth16py.prove(pk, inputs)
     except (groth16py.WitnessError, groth16py.EncodingError) as exc:
         raise ProofError(f"witness generation failed: {exc}") from None
+
+
+def prove_checked(
+    pk: groth16py.ProvingKey, vk: groth16py.VerifyingKey, inputs: CircuitInputs
+) -> bytes:
+    """Prove and verify (2 ms): raise ProofError rather than return a proof that fails."""
+    proof = prove_inputs(pk, inputs)
+    public_input = inputs["public_input"]
+    assert isinstance(public_input, int)
+    if not verify_proof(vk, proof, public_input):
+        raise ProofError("the inputs break a circuit constraint: the proof does not verify")
+    return proof
 
 
 def verify_proof(vk: groth16py.VerifyingKey, proof: bytes, public_input: int) -> bool:
@@ -147,6 +163,8 @@ class ProverService:
             raise ProofError(error)
         public_input = inputs["public_input"]
         assert isinstance(public_input, int)
+        if not self.verify(proof, public_input):
+            raise ProofError("the inputs break a circuit constraint: the proof does not verify")
         return BatchProof(proof, public_input, self.circuit_id, elapsed)
 
     def prove_inputs_sync(self, inputs: CircuitInputs) -> BatchProof:

@@ -13,8 +13,8 @@ slot is a disabled update with zero inputs; unused records are zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
@@ -96,7 +96,7 @@ def _account_fields(account: Account) -> tuple[int, int, int, int]:
     return account.pubkey.x, account.pubkey.y, account.balance, account.nonce
 
 
-def empty_inputs(shape: CircuitShape) -> dict[str, list[object] | int]:
+def empty_inputs(shape: CircuitShape) -> dict[str, Any]:
     """All-NOOP inputs (before the header and fee account are filled in)."""
     b, e, d = shape.slots, shape.records, shape.depth
     zeros = [0] * b
@@ -134,13 +134,13 @@ def empty_inputs(shape: CircuitShape) -> dict[str, list[object] | int]:
     }
 
 
-def _set(inputs: dict[str, list[object] | int], name: str, s: int, value: object) -> None:
+def _set(inputs: dict[str, Any], name: str, s: int, value: object) -> None:
     column = inputs[name]
     assert isinstance(column, list)
     column[s] = value
 
 
-def _fill_slot(inputs: dict[str, list[object] | int], s: int, slot: SlotTrace, depth: int) -> None:
+def _fill_slot(inputs: dict[str, Any], s: int, slot: SlotTrace, depth: int) -> None:
     chunk, _ = slot.pubdata.encode()
     op, fee_f, sender, recipient, amount_f = chunk_fields(chunk)
     _set(inputs, "op", s, op)
@@ -198,12 +198,13 @@ def build_inputs(trace: BlockTrace, params: ChainParams) -> CircuitInputs:
 
     for s, slot in enumerate(trace.slots):
         _fill_slot(inputs, s, slot, shape.depth)
-    records = inputs["records"]
-    assert isinstance(records, list)
-    for j, record in enumerate(data.records):
+    rows: list[object] = []
+    for record in data.records:
         if len(record) != RECORD_BYTES:
             raise WitnessBuildError("a record is 108 bytes")
-        records[j] = bytes_to_bits(record)
+        rows.append(bytes_to_bits(record))
+    rows += [[0] * RECORD_BITS for _ in range(shape.records - len(data.records))]
+    inputs["records"] = rows
 
     fee = trace.fee
     if fee.old is None:
@@ -215,13 +216,3 @@ def build_inputs(trace: BlockTrace, params: ChainParams) -> CircuitInputs:
     inputs["fee_nonce"] = nonce
     inputs["fee_siblings"] = _siblings(fee, shape.depth)
     return dict(inputs)
-
-
-def with_records(inputs: CircuitInputs, records: Sequence[bytes]) -> CircuitInputs:
-    """A copy of `inputs` with other record bytes (tests build tampered witnesses with it)."""
-    out = dict(inputs)
-    rows = [list(r) for r in out["records"]]  # type: ignore[attr-defined]
-    for j, record in enumerate(records):
-        rows[j] = bytes_to_bits(record)
-    out["records"] = rows
-    return out

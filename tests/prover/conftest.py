@@ -23,7 +23,7 @@ def key(n: int) -> PrivateKey:
 
 
 OPERATOR, ALICE, BOB, CAROL, DAVE = (key(i) for i in range(1, 6))
-ALICE_I, BOB_I = 1, 2   # genesis allocation order after the fee account (0)
+ALICE_I, BOB_I = 1, 2  # genesis allocation order after the fee account (0)
 
 
 def genesis_state() -> State:
@@ -42,5 +42,5 @@ class Keys:
 
 @pytest.fixture(scope="session")
 def keys() -> Keys:
-    files = dev_setup(SHAPE)   # cached under $BZK_KEY_DIR or ~/.cache/bitcoinzk/keys
+    files = dev_setup(SHAPE)  # cached under $BZK_KEY_DIR or ~/.cache/bitcoinzk/keys
     return Keys(files.load_proving_key(), files.load_verifying_key())

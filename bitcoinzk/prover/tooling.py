@@ -1,0 +1,122 @@
+"""Optional Node.js tools (installed by scripts/setup-extra.sh into ./node_modules).
+
+`circom2` (the circom 2 compiler built to WebAssembly) gives constraint counts and
+a `.wasm` witness calculator; `snarkjs` computes `.wtns` witnesses and proves for
+the comparison benchmark. Nothing in the prover's normal path needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bitcoinzk.prover.circuit import CircuitShape, link_libraries, write_main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
+
+
+class ToolUnavailable(RuntimeError):
+    """The Node.js tool is not installed (run `make install`)."""
+
+
+def tool(name: str) -> Path:
+    path = NODE_BIN / name
+    if path.exists():
+        return path
+    found = shutil.which(name)
+    if found is None:
+        raise ToolUnavailable(f"{name} not found in {NODE_BIN} or PATH")
+    return Path(found)
+
+
+def has_tools() -> bool:
+    try:
+        tool("circom2")
+        tool("snarkjs")
+    except ToolUnavailable:
+        return False
+    return shutil.which("node") is not None
+
+
+def _wasi_path(path: Path) -> str:
+    # circom2 runs under WASI with only the working directory ("/") preopened.
+    return str(path.resolve()).lstrip("/")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Outputs of `circom2 --O2` for one circuit shape."""
+
+    directory: Path
+    constraints: int
+    wires: int
+
+    @property
+    def wasm(self) -> Path:
+        return next(self.directory.glob("*_js/*.wasm"))
+
+    @property
+    def r1cs(self) -> Path:
+        return next(self.directory.glob("*.r1cs"))
+
+
+def compile_circuit(shape: CircuitShape, out_dir: Path, wasm: bool = True) -> Compiled:
+    """Compile with circom2 at --O2 (groth16py's level), caching the result in `out_dir`."""
+    info = out_dir / "compile.json"
+    if info.is_file():
+        data = json.loads(info.read_text())
+        compiled = Compiled(out_dir, int(data["constraints"]), int(data["wires"]))
+        if not wasm or list(out_dir.glob("*_js/*.wasm")):
+            return compiled
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main = write_main(shape, out_dir)
+    args = [str(tool("circom2")), _wasi_path(main), "--r1cs", "--O2", "-o", _wasi_path(out_dir)]
+    if wasm:
+        args.append("--wasm")
+    for lib in link_libraries():
+        args += ["-l", _wasi_path(Path(lib))]
+    proc = subprocess.run(args, cwd="/", capture_output=True, text=True, check=False)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    if proc.returncode != 0 or "Everything went okay" not in text:
+        raise RuntimeError(f"circom2 failed:\n{text[-2000:]}")
+    nonlinear = int(re.search(r"non-linear constraints: (\d+)", text).group(1))  # type: ignore[union-attr]
+    linear = int(re.search(r"\blinear constraints: (\d+)", text).group(1))  # type: ignore[union-attr]
+    wires = int(re.search(r"wires: (\d+)", text).group(1))  # type: ignore[union-attr]
+    info.write_text(json.dumps({"constraints": nonlinear + linear, "wires": wires}))
+    return Compiled(out_dir, nonlinear + linear, wires)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def write_input_json(inputs: dict[str, object], path: Path) -> None:
+    def conv(v: object) -> object:
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        if isinstance(v, int):
+            return str(v)
+        raise TypeError(type(v).__name__)
+
+    path.write_text(json.dumps({k: conv(v) for k, v in inputs.items()}))
+
+
+def snarkjs_witness(compiled: Compiled, inputs: dict[str, object], wtns: Path) -> None:
+    """`snarkjs wtns calculate`: node's witness calculator (checks every constraint)."""
+    input_json = wtns.with_suffix(".input.json")
+    write_input_json(inputs, input_json)
+    proc = subprocess.run(
+        [str(tool("snarkjs")), "wtns", "calculate", str(compiled.wasm), str(input_json), str(wtns)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not wtns.is_file():
+        raise RuntimeError(f"snarkjs wtns calculate failed: {(proc.stdout + proc.stderr)[-2000:]}")
