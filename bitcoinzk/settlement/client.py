@@ -82,6 +82,8 @@ class TxReceipt:
     contract_address: str | None
     logs: tuple[Log, ...]
     calldata_bytes: int = 0
+    # intrinsic + execution - refund, before the EIP-7623 calldata floor (embedded client only)
+    standard_gas: int | None = None
 
 
 def revert_reason(output: bytes) -> str:
@@ -341,7 +343,14 @@ class EmbeddedClient(EvmClient):
                 self._mem_txs[tx_hash] = (chain.height, to, data, gas_used, contract)
                 self._mem_logs.extend(logs)
             return TxReceipt(
-                tx_hash, chain.height, gas_used, True, contract, tuple(logs), len(data)
+                tx_hash,
+                chain.height,
+                gas_used,
+                True,
+                contract,
+                tuple(logs),
+                len(data),
+                total - refund,
             )
 
     def deploy(self, initcode: bytes) -> TxReceipt:

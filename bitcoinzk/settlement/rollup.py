@@ -112,6 +112,21 @@ class CommitReceipt:
     batch_hash: bytes
     withdrawals_hash: bytes
     withdrawals: int
+    # gas before the EIP-7623 calldata floor, when the client can tell (embedded py-evm)
+    standard_gas: int | None = None
+
+
+@dataclass(frozen=True)
+class CommittedBatch:
+    """A batch as its BatchCommitted event states it (checked against the contract's slot)."""
+
+    batch_number: int
+    old_root: int
+    new_root: int
+    batch_hash: bytes
+    withdrawals_hash: bytes
+    withdrawals: int
+    tx_hash: bytes
 
 
 def rollup_abi() -> Abi:
@@ -145,14 +160,63 @@ class Rollup:
     def batch_count(self) -> int:
         return int(self._view("batch_count"))
 
+    def batch_commitment_of(self, batch_number: int) -> bytes:
+        """keccak256(new_root || batch_hash || withdrawals_hash): the one slot a batch stores."""
+        return bytes(self._view("batchCommitmentOf", batch_number))
+
+    def is_batch(
+        self, batch_number: int, new_root: int, batch_hash: bytes, withdrawals_hash: bytes
+    ) -> bool:
+        return bool(self._view("isBatch", batch_number, new_root, batch_hash, withdrawals_hash))
+
+    def committed(self) -> list[CommittedBatch]:
+        """Every committed batch, from the BatchCommitted events, each checked on-chain.
+
+        The contract stores one commitment per batch; the values are in its events.
+        A value is returned only once `isBatch` confirms the contract committed exactly it.
+        """
+        out: list[CommittedBatch] = []
+        for event in self.events():
+            if event.name != "BatchCommitted":
+                continue
+            a = event.args
+            batch = CommittedBatch(
+                int(a["batch_number"]),
+                int(a["old_root"]),
+                int(a["new_root"]),
+                bytes(a["batch_hash"]),
+                bytes(a["withdrawals_hash"]),
+                int(a["withdrawals"]),
+                event.tx_hash,
+            )
+            if batch.batch_number != len(out) + 1 or not self.is_batch(
+                batch.batch_number, batch.new_root, batch.batch_hash, batch.withdrawals_hash
+            ):
+                raise BatchRejected(
+                    f"event for batch {batch.batch_number} does not match the chain"
+                )
+            out.append(batch)
+        return out
+
+    def committed_batch(self, batch_number: int) -> CommittedBatch:
+        batches = self.committed()
+        if not 1 <= batch_number <= len(batches):
+            raise LookupError(f"no batch {batch_number}")
+        return batches[batch_number - 1]
+
     def root_of(self, batch_number: int) -> int:
-        return int(self._view("rootOf", batch_number))
+        """The state root after `batch_number` (0: genesis)."""
+        if batch_number == 0:
+            return int(self._view("GENESIS_ROOT"))
+        return self.committed_batch(batch_number).new_root
 
     def batch_hash_of(self, batch_number: int) -> bytes:
-        return bytes(self._view("batchHashOf", batch_number))
+        """SHA-256 of the batch's public-input preimage (256 bits, not cut)."""
+        return self.committed_batch(batch_number).batch_hash
 
     def withdrawals_hash_of(self, batch_number: int) -> bytes:
-        return bytes(self._view("withdrawalsHashOf", batch_number))
+        """The chained withdrawal hash the bridge checks its payouts against."""
+        return self.committed_batch(batch_number).withdrawals_hash
 
     def sequencer(self) -> str:
         return str(to_checksum_address(self._view("sequencer")))
@@ -167,13 +231,16 @@ class Rollup:
     def snapshot(self) -> dict[str, Any]:
         """Everything the contract exposes about its chain of batches (for tests and status)."""
         count = self.batch_count()
+        batches = self.committed()
+        assert len(batches) == count, "events and batch_count disagree"
         return {
             "batch_count": count,
             "state_root": self.state_root(),
             "sequencer": self.sequencer(),
-            "roots": [self.root_of(n) for n in range(count + 1)],
-            "batch_hashes": [self.batch_hash_of(n) for n in range(1, count + 1)],
-            "withdrawals": [self.withdrawals_hash_of(n) for n in range(1, count + 1)],
+            "roots": [self.root_of(0)] + [b.new_root for b in batches],
+            "batch_hashes": [b.batch_hash for b in batches],
+            "withdrawals": [b.withdrawals_hash for b in batches],
+            "commitments": [self.batch_commitment_of(n) for n in range(1, count + 1)],
         }
 
     # --- transactions ------------------------------------------------------------
@@ -204,6 +271,7 @@ class Rollup:
                     bytes(a["batch_hash"]),
                     bytes(a["withdrawals_hash"]),
                     int(a["withdrawals"]),
+                    receipt.standard_gas,
                 )
         raise BatchRejected("commitBatch succeeded without a BatchCommitted event", receipt.tx_hash)
 

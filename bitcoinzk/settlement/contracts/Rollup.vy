@@ -17,10 +17,19 @@
         added here, where zero bytes cost no calldata gas), so the batch data in
         calldata is the data-availability copy a full node rebuilds the state from.
 
+        Gas (docs/settlement.md): the preimage is laid out by HASHER, a 47-byte
+        contract this one creates in its constructor from the constant
+        HASHER_INITCODE. It copies the header and the used chunks and records
+        from its calldata straight to their fixed offsets in fresh (zero) memory
+        and calls the SHA-256 precompile over the whole padded preimage: one
+        buffer, no padding copied, no byte loop. Vyper has no way to write at an
+        offset of a byte buffer, so in Vyper alone the padded preimage costs three
+        block-sized buffers in one frame, and EVM memory cost is quadratic.
+        Per batch, one new storage slot: a commitment to (new_root, batch_hash,
+        withdrawals_hash); BatchCommitted carries the values themselves.
+
         SLOTS and RECORDS are compile-time constants: bitcoinzk.settlement
-        rewrites their two lines for the chain's block_slots and block_records,
-        so buffers are exactly the size of one block and memory costs nothing
-        beyond it.
+        rewrites their two lines for the chain's block_slots and block_records.
 """
 
 interface Verifier:
@@ -37,10 +46,9 @@ CHUNKS_MAX: constant(uint256) = SLOTS * CHUNK_BYTES
 RECORDS_MAX: constant(uint256) = RECORDS * RECORD_BYTES
 # batch_data = n_chunks:u16 || n_records:u16 || chunks || records  (BlockPubdata.to_bytes)
 BATCH_MAX: constant(uint256) = 4 + CHUNKS_MAX + RECORDS_MAX
-HEADER_BYTES: constant(uint256) = 83
-PREIMAGE_BYTES: constant(uint256) = HEADER_BYTES + CHUNKS_MAX + RECORDS_MAX
-# A zero source at least as long as the longest padding; 32-byte words.
-ZERO_WORDS: constant(uint256) = (max(CHUNKS_MAX, RECORDS_MAX) + 31) // 32
+HEADER_BYTES: constant(uint256) = 79  # chain_id:4 block_number:8 old_root new_root fee_account:3
+RECORDS_AT: constant(uint256) = HEADER_BYTES + CHUNKS_MAX
+PREIMAGE_BYTES: constant(uint256) = RECORDS_AT + RECORDS_MAX
 PI_MASK: constant(uint256) = (1 << 253) - 1
 SNARK_SCALAR_FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
@@ -49,6 +57,18 @@ OP_TRANSFER_NEW: constant(uint256) = 3
 OP_WITHDRAW: constant(uint256) = 4
 # A withdrawal, as the bridge pays it: amount:u64 || len:u8 || script_pubkey, padded to 51.
 WITHDRAWAL_BYTES: constant(uint256) = 51
+
+# The preimage hasher's creation code (runtime: 47 bytes after the 9-byte constructor).
+# Calldata: chunk_len:32 || records_at:32 || preimage_len:32 || header:79 || batch_data
+#   calldatacopy(0, 0x60, 79)                        header
+#   calldatacopy(79, 0xb3, chunk_len)                chunks (batch_data[4:4+chunk_len])
+#   calldatacopy(records_at, 0xb3 + chunk_len, calldatasize - 0xb3 - chunk_len)   records
+#   staticcall(gas, 0x02, 0, preimage_len, 0, 32) or revert; return(0, 32)
+# Memory between the chunks and records_at, and after the records, is never
+# written, so it is zero: the padding costs neither calldata nor a copy.
+# Source and a check that it hashes docs/protocol.md's preimage:
+# tests/settlement/test_hasher.py.
+HASHER_INITCODE: constant(Bytes[56]) = x"602f8060095f395ff3604f60605f375f358060b3604f3760b301803603906020353760205f6040355f60025afa602a575f5ffd5b60205ff3"
 
 
 event Deployed:
@@ -74,18 +94,19 @@ event SequencerChanged:
 
 
 VERIFIER: public(immutable(address))
+HASHER: public(immutable(address))
 CHAIN_ID: public(immutable(uint256))
 FEE_ACCOUNT: public(immutable(uint256))
 GENESIS_ROOT: public(immutable(uint256))
 
 sequencer: public(address)
 batch_count: public(uint256)
-# batch number -> state root after it (0 -> genesis root)
-roots: HashMap[uint256, uint256]
-# batch number -> full SHA-256 of the public-input preimage (binds everything the proof binds)
-batch_hashes: HashMap[uint256, bytes32]
-# batch number -> chained hash of its withdrawals (zero when it has none)
-withdrawal_hashes: HashMap[uint256, bytes32]
+# the state root after the latest batch (the genesis root before any)
+state_root: uint256
+# batch number -> keccak256(new_root || batch_hash || withdrawals_hash), see batchCommitment;
+# batch_hash is the full SHA-256 of the public-input preimage, withdrawals_hash the
+# chained hash of the batch's withdrawals (zero when it has none).
+batch_commitments: HashMap[uint256, bytes32]
 
 
 @deploy
@@ -102,11 +123,12 @@ def __init__(
     assert chain_id < 2**32, "rollup: chain_id is a u32"
     assert fee_account < 2**24, "rollup: fee_account is a u24"
     VERIFIER = verifier
+    HASHER = raw_create(HASHER_INITCODE)
     CHAIN_ID = chain_id
     FEE_ACCOUNT = fee_account
     GENESIS_ROOT = genesis_root
     self.sequencer = sequencer
-    self.roots[0] = genesis_root
+    self.state_root = genesis_root
     log Deployed(
         verifier=verifier,
         sequencer=sequencer,
@@ -120,70 +142,8 @@ def __init__(
 
 @internal
 @pure
-def _u16(data: Bytes[BATCH_MAX], start: uint256) -> uint256:
-    return convert(slice(data, start, 2), uint256)
-
-
-@internal
-@view
-def _preimage_hash(
-    batch_number: uint256, old_root: uint256, new_root: uint256, batch_data: Bytes[BATCH_MAX]
-) -> (bytes32, uint256, uint256):
-    """SHA-256 of the padded preimage, and the number of chunks and records used."""
-    assert len(batch_data) >= 4, "rollup: batch data too short"
-    n_chunks: uint256 = self._u16(batch_data, 0)
-    n_records: uint256 = self._u16(batch_data, 2)
-    assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
-    chunk_len: uint256 = n_chunks * CHUNK_BYTES
-    record_len: uint256 = n_records * RECORD_BYTES
-    assert len(batch_data) == 4 + chunk_len + record_len, "rollup: batch data length"
-    zeros: Bytes[ZERO_WORDS * 32] = abi_encode(empty(uint256[ZERO_WORDS]))
-    digest: bytes32 = sha256(
-        concat(
-            slice(convert(CHAIN_ID, bytes32), 28, 4),
-            slice(convert(batch_number, bytes32), 24, 8),
-            convert(old_root, bytes32),
-            convert(new_root, bytes32),
-            slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
-            slice(batch_data, 4, chunk_len),
-            slice(zeros, 0, CHUNKS_MAX - chunk_len),
-            slice(batch_data, 4 + chunk_len, record_len),
-            slice(zeros, 0, RECORDS_MAX - record_len),
-        )
-    )
-    return digest, n_chunks, n_records
-
-
-@internal
-@pure
-def _withdrawals(
-    batch_data: Bytes[BATCH_MAX], n_chunks: uint256, n_records: uint256
-) -> (bytes32, uint256):
-    """Chained hash of the batch's withdrawals, in slot order.
-
-    h_0 = 0, h_(k+1) = sha256(h_k || amount:u64 || len:u8 || script_pubkey, zero-padded to 51)
-    The scan stops at the last record, so a batch of plain transfers costs nothing here.
-    """
-    h: bytes32 = empty(bytes32)
-    count: uint256 = 0
-    if n_records == 0:
-        return h, count
-    r: uint256 = 0
-    records_at: uint256 = 4 + n_chunks * CHUNK_BYTES
-    for i: uint256 in range(SLOTS):
-        if r == n_records or i == n_chunks:
-            break
-        op: uint256 = convert(slice(batch_data, 4 + i * CHUNK_BYTES, 1), uint256) >> 5
-        if op == OP_WITHDRAW:
-            entry: Bytes[WITHDRAWAL_BYTES] = slice(
-                batch_data, records_at + r * RECORD_BYTES, WITHDRAWAL_BYTES
-            )
-            h = sha256(concat(h, entry))
-            count += 1
-            r += 1
-        elif op == OP_DEPOSIT or op == OP_TRANSFER_NEW:
-            r += 1
-    return h, count
+def _commitment(new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes32) -> bytes32:
+    return keccak256(concat(convert(new_root, bytes32), batch_hash, withdrawals_hash))
 
 
 @external
@@ -197,27 +157,62 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
     assert msg.sender == self.sequencer, "rollup: not the sequencer"
     assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
     batch_number: uint256 = self.batch_count + 1
-    old_root: uint256 = self.roots[batch_number - 1]
-    digest: bytes32 = empty(bytes32)
-    n_chunks: uint256 = 0
-    n_records: uint256 = 0
-    digest, n_chunks, n_records = self._preimage_hash(batch_number, old_root, new_root, batch_data)
-    public_input: uint256 = convert(digest, uint256) & PI_MASK
+    old_root: uint256 = self.state_root
+    # Kept in one function: every Bytes argument of an internal call is a copy.
+    assert len(batch_data) >= 4, "rollup: batch data too short"
+    counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
+    n_chunks: uint256 = counts >> 16
+    n_records: uint256 = counts & 65535
+    assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
+    chunk_len: uint256 = n_chunks * CHUNK_BYTES
+    assert len(batch_data) == 4 + chunk_len + n_records * RECORD_BYTES, "rollup: batch data length"
+    out: Bytes[32] = raw_call(
+        HASHER,
+        concat(
+            convert(chunk_len, bytes32),
+            convert(RECORDS_AT, bytes32),
+            convert(PREIMAGE_BYTES, bytes32),
+            convert(convert(CHAIN_ID, uint32), bytes4),
+            convert(convert(batch_number, uint64), bytes8),
+            convert(old_root, bytes32),
+            convert(new_root, bytes32),
+            slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+            batch_data,
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    assert len(out) == 32, "rollup: hasher"
+    digest: bytes32 = extract32(out, 0)
     ok: bool = staticcall Verifier(VERIFIER).verifyProof(
         [proof[0], proof[1]],
         [[proof[2], proof[3]], [proof[4], proof[5]]],
         [proof[6], proof[7]],
-        [public_input],
+        [convert(digest, uint256) & PI_MASK],
     )
     assert ok, "rollup: invalid proof"
+    # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || first 51 bytes of the
+    # record). Reads one chunk byte per slot up to the last record; nothing without records.
     w_hash: bytes32 = empty(bytes32)
     w_count: uint256 = 0
-    w_hash, w_count = self._withdrawals(batch_data, n_chunks, n_records)
+    if n_records != 0:
+        r: uint256 = 0
+        at: uint256 = 4 + chunk_len
+        for i: uint256 in range(SLOTS):
+            if r == n_records or i == n_chunks:
+                break
+            op: uint256 = convert(slice(batch_data, 4 + i * CHUNK_BYTES, 1), uint256) >> 5
+            if op == OP_WITHDRAW:
+                w_hash = sha256(concat(w_hash, slice(batch_data, at, WITHDRAWAL_BYTES)))
+                w_count += 1
+                r += 1
+                at += RECORD_BYTES
+            elif op == OP_DEPOSIT or op == OP_TRANSFER_NEW:
+                r += 1
+                at += RECORD_BYTES
     self.batch_count = batch_number
-    self.roots[batch_number] = new_root
-    self.batch_hashes[batch_number] = digest
-    if w_count != 0:
-        self.withdrawal_hashes[batch_number] = w_hash
+    self.state_root = new_root
+    self.batch_commitments[batch_number] = self._commitment(new_root, digest, w_hash)
     log BatchCommitted(
         batch_number=batch_number,
         old_root=old_root,
@@ -241,45 +236,66 @@ def setSequencer(new_sequencer: address):
 @external
 def stateRoot() -> uint256:
     """@notice The latest verified state root."""
-    return self.roots[self.batch_count]
+    return self.state_root
 
 
 @view
 @external
-def rootOf(batch_number: uint256) -> uint256:
-    """@notice The state root after `batch_number` (0: genesis)."""
-    assert batch_number <= self.batch_count, "rollup: no such batch"
-    return self.roots[batch_number]
+def batchCommitmentOf(batch_number: uint256) -> bytes32:
+    """@notice keccak256(new_root || batch_hash || withdrawals_hash) of a committed batch.
 
-
-@view
-@external
-def batchHashOf(batch_number: uint256) -> bytes32:
-    """@notice SHA-256 of the batch's public-input preimage (256 bits, not cut)."""
+    The values are in the batch's BatchCommitted event; this binds them.
+    """
     assert 1 <= batch_number and batch_number <= self.batch_count, "rollup: no such batch"
-    return self.batch_hashes[batch_number]
+    return self.batch_commitments[batch_number]
 
 
 @view
 @external
-def withdrawalsHashOf(batch_number: uint256) -> bytes32:
-    """@notice The chained withdrawal hash the bridge checks its payouts against."""
-    assert 1 <= batch_number and batch_number <= self.batch_count, "rollup: no such batch"
-    return self.withdrawal_hashes[batch_number]
+def isBatch(
+    batch_number: uint256, new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes32
+) -> bool:
+    """@notice Whether batch `batch_number` was committed with exactly these values.
+
+    For contracts (and anyone) holding a BatchCommitted event: the root after the
+    batch, the full SHA-256 of its public-input preimage and its withdrawals hash.
+    """
+    if batch_number == 0 or batch_number > self.batch_count:
+        return False
+    return self.batch_commitments[batch_number] == self._commitment(
+        new_root, batch_hash, withdrawals_hash
+    )
 
 
 @view
 @external
 def publicInputOf(batch_data: Bytes[BATCH_MAX], new_root: uint256) -> uint256:
     """@notice The public input the next commitBatch with these arguments would check."""
-    batch_number: uint256 = self.batch_count + 1
-    digest: bytes32 = empty(bytes32)
-    n_chunks: uint256 = 0
-    n_records: uint256 = 0
-    digest, n_chunks, n_records = self._preimage_hash(
-        batch_number, self.roots[batch_number - 1], new_root, batch_data
+    assert len(batch_data) >= 4, "rollup: batch data too short"
+    counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
+    n_chunks: uint256 = counts >> 16
+    n_records: uint256 = counts & 65535
+    assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
+    chunk_len: uint256 = n_chunks * CHUNK_BYTES
+    assert len(batch_data) == 4 + chunk_len + n_records * RECORD_BYTES, "rollup: batch data length"
+    out: Bytes[32] = raw_call(
+        HASHER,
+        concat(
+            convert(chunk_len, bytes32),
+            convert(RECORDS_AT, bytes32),
+            convert(PREIMAGE_BYTES, bytes32),
+            convert(convert(CHAIN_ID, uint32), bytes4),
+            convert(convert(self.batch_count + 1, uint64), bytes8),
+            convert(self.state_root, bytes32),
+            convert(new_root, bytes32),
+            slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+            batch_data,
+        ),
+        max_outsize=32,
+        is_static_call=True,
     )
-    return convert(digest, uint256) & PI_MASK
+    assert len(out) == 32, "rollup: hasher"
+    return convert(extract32(out, 0), uint256) & PI_MASK
 
 
 @pure
