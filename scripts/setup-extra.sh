@@ -28,3 +28,27 @@ if command -v npm >/dev/null 2>&1; then
 else
     echo "setup-extra: npm not found; anvil settlement tests will skip" >&2
 fi
+
+# Explorer browser test (tests/node/test_explorer.py): Debian chromium, driven by npm
+# playwright-core in its own prefix (build/playwright; playwright never downloads a browser
+# here, it launches /usr/lib/chromium/chromium). apt-get runs only when chromium is missing
+# and we are root (CI: a fresh Debian machine); otherwise the browser test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        { apt-get update -qq \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                chromium fonts-dejavu-core; } \
+            || echo "setup-extra: apt-get install chromium failed; the explorer browser test will skip" >&2
+    else
+        echo "setup-extra: chromium missing and not root; the explorer browser test will skip" >&2
+    fi
+fi
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -f build/playwright/node_modules/playwright-core/package.json ]; then
+        mkdir -p build/playwright
+        npm install --no-save --no-audit --no-fund --prefix build/playwright playwright-core@1.65.1 \
+            || echo "setup-extra: npm install of playwright-core failed; the explorer browser test will skip" >&2
+    fi
+else
+    echo "setup-extra: npm not found; the explorer browser test will skip" >&2
+fi
