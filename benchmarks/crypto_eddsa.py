@@ -1,36 +1,94 @@
-"""Crypto throughput on one core: Poseidon, single verify, batch verify. Prints figures."""
+"""
+Crypto cost per call on one core, pure Python vs the C extension. Prints figures.
 
+    python benchmarks/crypto_eddsa.py            # both back ends side by side
+    BITCOINZK_PURE_PYTHON=1 python benchmarks/crypto_eddsa.py   # pure Python only
+
+"pure" is the code path taken without the extension: light_poseidon_python (Rust)
+for n = 2, gmpy2 for other arities and for the curve.
+"""
+
+from __future__ import annotations
+
+import importlib
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from unittest.mock import patch
 
-from bitcoinzk.crypto.eddsa import PrivateKey, verify, verify_batch
-from bitcoinzk.crypto.poseidon import poseidon
+from bitcoinzk.crypto import babyjub as bj
+from bitcoinzk.crypto import eddsa as ed
+
+P_MOD = importlib.import_module("bitcoinzk.crypto.poseidon")
+R = P_MOD.FIELD_MODULUS
 
 
-def per_call(fn, n):
+@contextmanager
+def pure() -> Iterator[None]:
+    with (
+        patch.object(P_MOD, "NATIVE", None),
+        patch.object(bj, "NATIVE", None),
+        patch.object(ed, "NATIVE", None),
+    ):
+        yield
+
+
+def per_call_us(fn: Callable[[], object], budget_s: float = 0.4) -> float:
+    """Best of 5 runs of a loop sized to ~budget_s/5, in microseconds per call."""
     fn()
     t = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t) / n
+    fn()
+    one = max(time.perf_counter() - t, 1e-7)
+    n = max(3, int(budget_s / 5 / one))
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t) / n)
+    return best * 1e6
+
+
+def cases() -> list[tuple[str, Callable[[], object]]]:
+    out: list[tuple[str, Callable[[], object]]] = []
+    for n in (1, 2, 4, 5, 8, 16):
+        xs = [R - 1 - 7919 * i for i in range(n)]
+        out.append((f"poseidon n={n:2d}", lambda xs=xs: P_MOD.poseidon(xs)))
+    key = ed.PrivateKey(bytes(range(32)))
+    pub = key.public_key()
+    sig = key.sign(1234)
+    assert ed.verify(pub, 1234, sig)
+    out.append(("eddsa verify", lambda: ed.verify(pub, 1234, sig)))
+    out.append(("eddsa sign", lambda: key.sign(1234)))
+    out.append(("public_key (fresh)", lambda: ed.PrivateKey(bytes(32)).public_key()))
+    out.append(("babyjub mul (k < l)", lambda: bj.mul(bj.B8, bj.L - 12345)))
+    out.append(("babyjub base8_mul", lambda: bj.base8_mul(bj.L - 12345)))
+    packed = sig.to_bytes()
+    out.append(("Signature.from_bytes", lambda: ed.Signature.from_bytes(packed)))
+    return out
 
 
 def main() -> None:
-    for n in (1, 2, 5, 16):
-        xs = list(range(1, n + 1))
-        print(f"poseidon n={n:2d}: {per_call(lambda xs=xs: poseidon(xs), 300) * 1e6:8.1f} us/call")
-    keys = [PrivateKey(bytes([i]) * 32) for i in range(16)]
-    items = []
-    for i in range(1024):
-        k = keys[i % 16]
-        items.append((k.public_key(), i, k.sign(i)))
-    t = time.perf_counter()
-    for it in items[:256]:
-        assert verify(*it)
-    print(f"verify (single): {256 / (time.perf_counter() - t):8.0f} sig/s")
-    for size in (64, 256, 1024):
-        t = time.perf_counter()
-        assert all(verify_batch(items[:size]))
-        print(f"verify_batch({size:4d}): {size / (time.perf_counter() - t):8.0f} sig/s")
+    native = P_MOD.NATIVE is not None
+    print(f"{'operation':22s} {'pure (us)':>11s} {'native (us)':>12s} {'speed-up':>9s}")
+    for name, fn in cases():
+        with pure():
+            slow = per_call_us(fn)
+        if native:
+            fast = per_call_us(fn)
+            print(f"{name:22s} {slow:11.1f} {fast:12.1f} {slow / fast:8.1f}x")
+        else:
+            print(f"{name:22s} {slow:11.1f} {'-':>12s}")
+    keys = [ed.PrivateKey(bytes([i]) * 32) for i in range(16)]
+    items = [(keys[i % 16].public_key(), i, keys[i % 16].sign(i)) for i in range(256)]
+    for label, ctx in (("pure", pure), ("native", None)):
+        if ctx is None and not native:
+            continue
+        with ctx() if ctx is not None else contextmanager(lambda: iter([None]))():
+            t = time.perf_counter()
+            assert all(ed.verify_batch(items))
+            rate = len(items) / (time.perf_counter() - t)
+        print(f"verify_batch(256), {label}: {rate:8.0f} sig/s")
 
 
 if __name__ == "__main__":

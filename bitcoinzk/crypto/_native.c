@@ -138,7 +138,111 @@ static inline void fe_mul(fe *r, const fe *a, const fe *b) {
     *r = out;
 }
 
-static inline void fe_sqr(fe *r, const fe *a) { fe_mul(r, a, a); }
+/* ---- lazy reduction: 512-bit products, summed, reduced once ---------------------------
+ *
+ * For a, b < p, a*b < p^2 < 0.036 * 2^512, so up to 17 products (Poseidon's widest
+ * matrix row) sum to < 0.61 * 2^512 and, adding the < p * 2^256 < 0.19 * 2^512 that
+ * Montgomery reduction adds, never overflow 512 bits. The reduced value is then
+ * < sum / 2^256 + p < 4.3 p, brought into [0, p) by at most 4 subtractions.
+ */
+
+typedef struct {
+    uint64_t v[8];
+} wide;
+
+static inline void wide_mul(wide *r, const fe *a, const fe *b) {
+    uint64_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        u128 c = 0;
+        uint64_t bi = b->v[i];
+        for (int j = 0; j < 4; j++) {
+            c += (u128)a->v[j] * bi + t[i + j];
+            t[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        t[i + 4] = (uint64_t)c;
+    }
+    memcpy(r->v, t, sizeof t);
+}
+
+static inline void wide_sqr(wide *r, const fe *a) {
+    /* cross products a_i a_j (i < j), doubled, plus the squares a_i^2 */
+    uint64_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        u128 c = 0;
+        uint64_t ai = a->v[i];
+        for (int j = i + 1; j < 4; j++) {
+            c += (u128)a->v[j] * ai + t[i + j];
+            t[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        t[i + 4] = (uint64_t)c;
+    }
+    uint64_t top = 0;
+    for (int k = 0; k < 8; k++) {
+        uint64_t nt = t[k] >> 63;
+        t[k] = (t[k] << 1) | top;
+        top = nt;
+    }
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        u128 sq = (u128)a->v[i] * a->v[i];
+        c += (u128)t[2 * i] + (uint64_t)sq;
+        t[2 * i] = (uint64_t)c;
+        c >>= 64;
+        c += (u128)t[2 * i + 1] + (uint64_t)(sq >> 64);
+        t[2 * i + 1] = (uint64_t)c;
+        c >>= 64;
+    }
+    memcpy(r->v, t, sizeof t);
+}
+
+static inline void wide_add(wide *acc, const wide *x) {
+    u128 c = 0;
+    for (int i = 0; i < 8; i++) {
+        c += (u128)acc->v[i] + x->v[i];
+        acc->v[i] = (uint64_t)c;
+        c >>= 64;
+    }
+}
+
+/* acc += a * 2^256 (adding a Montgomery-form value to a product before reduction). */
+static inline void wide_add_high(wide *acc, const fe *a) {
+    u128 c = 0;
+    for (int i = 0; i < 4; i++) {
+        c += (u128)acc->v[i + 4] + a->v[i];
+        acc->v[i + 4] = (uint64_t)c;
+        c >>= 64;
+    }
+}
+
+/* Montgomery reduction T / 2^256 mod p, fully reduced; T < 0.81 * 2^512 (see above). */
+static inline void fe_redc(fe *r, const wide *in) {
+    uint64_t t[8];
+    memcpy(t, in->v, sizeof t);
+    uint64_t carry_hi = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t m = t[i] * P_INV;
+        u128 c = 0;
+        for (int j = 0; j < 4; j++) {
+            c += (u128)m * P_MOD.v[j] + t[i + j];
+            t[i + j] = (uint64_t)c;
+            c >>= 64;
+        }
+        c += (u128)t[i + 4] + carry_hi;
+        t[i + 4] = (uint64_t)c;
+        carry_hi = (uint64_t)(c >> 64);
+    }
+    fe out = {{t[4], t[5], t[6], t[7]}};
+    while (u256_geq(&out, &P_MOD)) u256_sub(&out, &out, &P_MOD);
+    *r = out;
+}
+
+static inline void fe_sqr(fe *r, const fe *a) {
+    wide w;
+    wide_sqr(&w, a);
+    fe_redc(r, &w);
+}
 
 static inline void fe_to_mont(fe *r, const fe *a) { fe_mul(r, a, &R2); }
 
@@ -339,17 +443,17 @@ static inline void fe_pow5(fe *r, const fe *x) {
     fe_mul(r, &x4, x);
 }
 
-/* out[i] = sum_j m[j][i] * in[j] */
+/* out[i] = sum_j m[j][i] * in[j], one reduction per output */
 static inline void mix(fe *state, const fe *m, int t) {
     fe out[MAX_T];
     for (int i = 0; i < t; i++) {
-        fe acc, prod;
-        fe_mul(&acc, &m[i], &state[0]);
+        wide acc, prod;
+        wide_mul(&acc, &m[i], &state[0]);
         for (int j = 1; j < t; j++) {
-            fe_mul(&prod, &m[j * t + i], &state[j]);
-            fe_add(&acc, &acc, &prod);
+            wide_mul(&prod, &m[j * t + i], &state[j]);
+            wide_add(&acc, &prod);
         }
-        out[i] = acc;
+        fe_redc(&out[i], &acc);
     }
     memcpy(state, out, sizeof(fe) * (size_t)t);
 }
@@ -383,18 +487,20 @@ static void poseidon_core(const poseidon_consts *k, const fe *inputs, fe *result
         fe_pow5(&state[0], &state[0]);
         fe_add(&state[0], &state[0], &c[base_c + r]);
         const int off = (2 * t - 1) * r;
-        fe s0, prod;
-        fe_mul(&s0, &s[off], &state[0]);
+        wide acc, prod;
+        wide_mul(&acc, &s[off], &state[0]);
         for (int j = 1; j < t; j++) {
-            fe_mul(&prod, &s[off + j], &state[j]);
-            fe_add(&s0, &s0, &prod);
+            wide_mul(&prod, &s[off + j], &state[j]);
+            wide_add(&acc, &prod);
         }
         const fe x0 = state[0];
         for (int j = 1; j < t; j++) {
-            fe_mul(&prod, &x0, &s[off + t + j - 1]);
-            fe_add(&state[j], &state[j], &prod);
+            /* state[j] + x0 * s: add state[j] * 2^256 to the product, reduce once */
+            wide_mul(&prod, &x0, &s[off + t + j - 1]);
+            wide_add_high(&prod, &state[j]);
+            fe_redc(&state[j], &prod);
         }
-        state[0] = s0;
+        fe_redc(&state[0], &acc);
     }
 
     const int base_c2 = (half + 1) * t + k->n_rounds_p;
@@ -406,13 +512,13 @@ static void poseidon_core(const poseidon_consts *k, const fe *inputs, fe *result
         mix(state, k->m, t);
     }
     for (int i = 0; i < t; i++) fe_pow5(&state[i], &state[i]);
-    fe acc, prod;
-    fe_mul(&acc, &k->m[0], &state[0]);
+    wide acc, prod;
+    wide_mul(&acc, &k->m[0], &state[0]);
     for (int j = 1; j < t; j++) {
-        fe_mul(&prod, &k->m[j * t], &state[j]);
-        fe_add(&acc, &acc, &prod);
+        wide_mul(&prod, &k->m[j * t], &state[j]);
+        wide_add(&acc, &prod);
     }
-    *result = acc;
+    fe_redc(result, &acc);
 }
 
 static PyObject *py_poseidon(PyObject *self, PyObject *arg) {
