@@ -911,6 +911,72 @@ static PyObject *py_eddsa_verify(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
+/* ---- square roots (babyjub._sqrt, same Tonelli-Shanks steps, so the same root) --------- */
+
+static fe SQRT_Q;       /* (p - 1) / 2^28, odd */
+static fe SQRT_Q1H;     /* (q + 1) / 2 */
+static fe SQRT_C0;      /* 5^q in Montgomery form (5 is a non-residue) */
+#define SQRT_S 28
+
+static void u256_shr(fe *r, const fe *a, int k) { /* 0 < k < 64 */
+    for (int i = 0; i < 4; i++) {
+        uint64_t hi = i < 3 ? a->v[i + 1] : 0;
+        r->v[i] = (a->v[i] >> k) | (hi << (64 - k));
+    }
+}
+
+static void sqrt_setup(void) {
+    fe pm1 = P_MOD;
+    pm1.v[0] -= 1;
+    u256_shr(&SQRT_Q, &pm1, SQRT_S);
+    fe q1 = SQRT_Q, one = {{1, 0, 0, 0}};
+    u256_add(&q1, &q1, &one);
+    u256_shr(&SQRT_Q1H, &q1, 1);
+    fe five = {{5, 0, 0, 0}}, five_m;
+    fe_to_mont(&five_m, &five);
+    fe_pow(&SQRT_C0, &five_m, &SQRT_Q);
+}
+
+/* Returns 1 and the root (Montgomery) if n (Montgomery, < p) is a square, else 0. */
+static int fe_sqrt(fe *root_out, const fe *n) {
+    if (u256_is_zero(n)) {
+        *root_out = *n;
+        return 1;
+    }
+    int m = SQRT_S;
+    fe c = SQRT_C0, t, root;
+    fe_pow(&t, n, &SQRT_Q);
+    fe_pow(&root, n, &SQRT_Q1H);
+    while (!fe_eq(&t, &ONE_M)) {
+        int i = 0;
+        fe t2 = t;
+        while (!fe_eq(&t2, &ONE_M)) {
+            fe_sqr(&t2, &t2);
+            i++;
+            if (i >= m) return 0; /* t has order 2^m: n is not a square */
+        }
+        fe b = c;
+        for (int j = 0; j < m - i - 1; j++) fe_sqr(&b, &b);
+        m = i;
+        fe_sqr(&c, &b);
+        fe_mul(&t, &t, &c);
+        fe_mul(&root, &root, &b);
+    }
+    fe chk;
+    fe_sqr(&chk, &root);
+    if (!fe_eq(&chk, n)) return 0; /* unreachable for a prime modulus; belt and braces */
+    *root_out = root;
+    return 1;
+}
+
+static PyObject *py_sqrt(PyObject *self, PyObject *arg) {
+    (void)self;
+    fe n, r;
+    if (fe_from_py(arg, &n) < 0) return NULL;
+    if (!fe_sqrt(&r, &n)) Py_RETURN_NONE;
+    return fe_to_py(&r);
+}
+
 /* ---- module ------------------------------------------------------------------------- */
 
 static PyMethodDef native_methods[] = {
@@ -927,6 +993,9 @@ static PyMethodDef native_methods[] = {
     {"base8_mul", py_base8_mul, METH_O, "base8_mul(k) -> (x, y): k * B8, 0 <= k < 2^256."},
     {"is_on_curve", py_is_on_curve, METH_VARARGS,
      "is_on_curve(x, y) -> bool: ints in [0, r) satisfying the curve equation."},
+    {"sqrt", py_sqrt, METH_O,
+     "sqrt(n) -> int | None: the square root babyjub._sqrt returns (same algorithm), "
+     "n in [0, r)."},
     {"eddsa_verify", py_eddsa_verify, METH_VARARGS,
      "eddsa_verify(ax, ay, msg, r8x, r8y, s) -> bool: eddsa.verify on plain ints."},
     {NULL, NULL, 0, NULL},
@@ -940,6 +1009,7 @@ static struct PyModuleDef native_module = {
 
 PyMODINIT_FUNC PyInit__native(void) {
     field_setup();
+    sqrt_setup();
     PyObject *m = PyModule_Create(&native_module);
     if (m == NULL) return NULL;
     fe praw = P_MOD;

@@ -39,5 +39,8 @@ class NativeModule(Protocol):
     def is_on_curve(self, x: int, y: int, /) -> bool:
         """babyjub.is_on_curve for ints."""
 
+    def sqrt(self, n: int, /) -> int | None:
+        """babyjub._sqrt's root of ``n`` in ``[0, r)``, or ``None`` for a non-residue."""
+
     def eddsa_verify(self, ax: int, ay: int, msg: int, r8x: int, r8y: int, s: int, /) -> bool:
         """eddsa.verify on plain ints (any value; out-of-range verifies False)."""

@@ -278,6 +278,14 @@ def pack(pt: tuple[int, int]) -> bytes:
 
 def _sqrt(n: mpz) -> mpz | None:
     """Square root in ``F_r`` (Tonelli-Shanks; ``r - 1 = 2^28 * q``), or None."""
+    if NATIVE is not None:
+        root = NATIVE.sqrt(int(n % _P))  # same algorithm in C: the same root
+        return None if root is None else mpz(root)
+    return _sqrt_py(n)
+
+
+def _sqrt_py(n: mpz) -> mpz | None:
+    """The pure-Python reference for :func:`_sqrt`."""
     n %= _P
     if n == 0:
         return mpz(0)

@@ -275,6 +275,46 @@ def test_is_on_curve_out_of_range():
     assert bj.is_on_curve((gmpy2.mpz(bj.B8[0]), gmpy2.mpz(bj.B8[1])))
 
 
+@settings(SETTINGS, max_examples=200)
+@given(st.one_of(field, field.map(lambda x: x * x % R)))
+@example(0)
+@example(1)
+@example(R - 1)
+@example(5)
+def test_sqrt_matches_reference(n):
+    ref = bj._sqrt_py(gmpy2.mpz(n))
+    got = NATIVE.sqrt(n)
+    assert got == (None if ref is None else int(ref))
+    assert bj._sqrt(gmpy2.mpz(n)) == ref
+    if got is not None:
+        assert got * got % R == n
+
+
+def test_sqrt_errors():
+    for bad in (R, -1):
+        with pytest.raises(ValueError):
+            NATIVE.sqrt(bad)
+    assert bj._sqrt(gmpy2.mpz(R + 4)) == bj._sqrt_py(gmpy2.mpz(4))
+
+
+@SETTINGS
+@given(st.binary(min_size=32, max_size=32))
+@example(b"\x00" * 32)
+@example((1).to_bytes(32, "little"))
+@example(bytes(31) + b"\x80")
+@example(b"\xff" * 32)
+def test_unpack_matches_reference(data):
+    def run() -> tuple[int, int] | str:
+        try:
+            return bj.unpack(data)
+        except bj.InvalidEncodingError as e:
+            return str(e)
+
+    with pure():
+        ref = run()
+    assert run() == ref
+
+
 # --- EdDSA ---------------------------------------------------------------------------------
 
 
