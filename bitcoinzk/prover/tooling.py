@@ -68,8 +68,8 @@ class Compiled:
 def compile_circuit(shape: CircuitShape, out_dir: Path, wasm: bool = True) -> Compiled:
     """Compile with circom2 at --O2 (groth16py's level), caching the result in `out_dir`."""
     info = out_dir / "compile.json"
-    if info.is_file():
-        data = json.loads(info.read_text())
+    data = json.loads(info.read_text()) if info.is_file() else {}
+    if data.get("version") == 2:
         compiled = Compiled(out_dir, int(data["constraints"]), int(data["wires"]))
         if not wasm or list(out_dir.glob("*_js/*.wasm")):
             return compiled
@@ -85,9 +85,9 @@ def compile_circuit(shape: CircuitShape, out_dir: Path, wasm: bool = True) -> Co
     if proc.returncode != 0 or "Everything went okay" not in text:
         raise RuntimeError(f"circom2 failed:\n{text[-2000:]}")
     nonlinear = int(re.search(r"non-linear constraints: (\d+)", text).group(1))  # type: ignore[union-attr]
-    linear = int(re.search(r"\blinear constraints: (\d+)", text).group(1))  # type: ignore[union-attr]
+    linear = int(re.search(r"^linear constraints: (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
     wires = int(re.search(r"wires: (\d+)", text).group(1))  # type: ignore[union-attr]
-    info.write_text(json.dumps({"constraints": nonlinear + linear, "wires": wires}))
+    info.write_text(json.dumps({"version": 2, "constraints": nonlinear + linear, "wires": wires}))
     return Compiled(out_dir, nonlinear + linear, wires)
 
 

@@ -1,0 +1,71 @@
+"""The prover service (worker process, key kept in memory) and the key cache."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+
+import pytest
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.stf import apply_block
+from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+from bitcoinzk.prover.keys import dev_setup, find_keys, key_files
+from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.prover.witness import build_inputs
+
+from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, SHAPE, Keys, genesis_state
+
+
+def test_circuit_id_names_sources_and_shape() -> None:
+    assert circuit_id(SHAPE) == circuit_id(CircuitShape(2, 1, 4))
+    assert circuit_id(SHAPE) != circuit_id(CircuitShape(2, 1, 5))
+    assert circuit_id(SHAPE) != circuit_id(CircuitShape(3, 1, 4))
+
+
+def test_key_cache_reuses_setup(keys: Keys) -> None:
+    files = dev_setup(SHAPE)  # already made by the `keys` fixture: no second setup
+    assert files.exists() and files.meta()["circuit_id"] == circuit_id(SHAPE)
+    assert find_keys(SHAPE) in (files, key_files(SHAPE, "ceremony"))
+
+
+def test_missing_key_without_dev_setup(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        ProverService(PARAMS, key_dir=tmp_path, allow_dev_setup=False)
+
+
+def test_service_proves_off_the_event_loop(keys: Keys) -> None:
+    from bitcoinzk.l2.types import Transfer
+
+    state = genesis_state()
+    op = Transfer(ALICE_I, 3, CAROL.public_key(), 4_000, 5, 0).signed(ALICE, PARAMS.chain_id)
+    result = apply_block(state, PARAMS, 3, [op])
+
+    async def main(service: ProverService) -> tuple[object, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        proof = await service.prove(result.trace)
+        task.cancel()
+        return proof, ticks
+
+    with ProverService(PARAMS) as service:
+        proof, ticks = asyncio.run(main(service))
+        assert ticks > 10  # the loop kept running while the worker proved
+        assert service.verify(proof.proof, result.public_input)  # type: ignore[attr-defined]
+        bad = copy.deepcopy(build_inputs(result.trace, PARAMS))
+        bad["to"] = [BOB_I, 0]  # published recipient is not the account credited
+        with pytest.raises(ProofError):
+            service.prove_inputs_sync(bad)
+
+
+def test_other_chain_params_are_another_circuit() -> None:
+    wide = ChainParams(1337, 4, 2, 2, 0)
+    assert circuit_id(CircuitShape.of(wide)) != circuit_id(SHAPE)
