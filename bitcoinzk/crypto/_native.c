@@ -78,22 +78,47 @@ static inline uint64_t u256_add(fe *r, const fe *a, const fe *b) {
 /* ---- field arithmetic mod p (inputs and outputs in [0, p)) -------------------------- */
 
 static inline void fe_add(fe *r, const fe *a, const fe *b) {
-    /* a, b < p < 2^254: the sum fits in 256 bits. Branch-free conditional subtraction
-       (the branch would be mispredicted half the time). */
-    fe s, d;
-    u256_add(&s, a, b);
-    uint64_t borrow = u256_sub(&d, &s, &P_MOD);
-    uint64_t keep = (uint64_t)0 - borrow; /* all ones iff s < p */
-    for (int i = 0; i < 4; i++) r->v[i] = (s.v[i] & keep) | (d.v[i] & ~keep);
+    /* a, b < p < 2^254: the sum fits in 256 bits. Unrolled, branch-free conditional
+       subtraction (a branch would be mispredicted half the time). */
+    u128 x = (u128)a->v[0] + b->v[0];
+    const uint64_t s0 = (uint64_t)x;
+    x = (u128)a->v[1] + b->v[1] + (uint64_t)(x >> 64);
+    const uint64_t s1 = (uint64_t)x;
+    x = (u128)a->v[2] + b->v[2] + (uint64_t)(x >> 64);
+    const uint64_t s2 = (uint64_t)x;
+    const uint64_t s3 = a->v[3] + b->v[3] + (uint64_t)(x >> 64);
+    u128 y = (u128)s0 - P_MOD.v[0];
+    const uint64_t d0 = (uint64_t)y;
+    y = (u128)s1 - P_MOD.v[1] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d1 = (uint64_t)y;
+    y = (u128)s2 - P_MOD.v[2] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d2 = (uint64_t)y;
+    y = (u128)s3 - P_MOD.v[3] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d3 = (uint64_t)y;
+    const int lt = (int)((uint64_t)(y >> 64) & 1); /* s < p: keep s */
+    r->v[0] = lt ? s0 : d0;
+    r->v[1] = lt ? s1 : d1;
+    r->v[2] = lt ? s2 : d2;
+    r->v[3] = lt ? s3 : d3;
 }
 
 static inline void fe_sub(fe *r, const fe *a, const fe *b) {
-    fe d, e;
-    uint64_t borrow = u256_sub(&d, a, b);
-    uint64_t mask = (uint64_t)0 - borrow; /* all ones iff a < b */
-    fe pm = {{P_MOD.v[0] & mask, P_MOD.v[1] & mask, P_MOD.v[2] & mask, P_MOD.v[3] & mask}};
-    u256_add(&e, &d, &pm);
-    *r = e;
+    u128 y = (u128)a->v[0] - b->v[0];
+    const uint64_t d0 = (uint64_t)y;
+    y = (u128)a->v[1] - b->v[1] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d1 = (uint64_t)y;
+    y = (u128)a->v[2] - b->v[2] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d2 = (uint64_t)y;
+    y = (u128)a->v[3] - b->v[3] - ((uint64_t)(y >> 64) & 1);
+    const uint64_t d3 = (uint64_t)y;
+    const uint64_t mask = (uint64_t)0 - ((uint64_t)(y >> 64) & 1); /* all ones iff a < b */
+    u128 x = (u128)d0 + (P_MOD.v[0] & mask);
+    r->v[0] = (uint64_t)x;
+    x = (u128)d1 + (P_MOD.v[1] & mask) + (uint64_t)(x >> 64);
+    r->v[1] = (uint64_t)x;
+    x = (u128)d2 + (P_MOD.v[2] & mask) + (uint64_t)(x >> 64);
+    r->v[2] = (uint64_t)x;
+    r->v[3] = d3 + (P_MOD.v[3] & mask) + (uint64_t)(x >> 64);
 }
 
 static inline void fe_neg(fe *r, const fe *a) {
@@ -600,8 +625,12 @@ static void ext_add(ext_pt *r, const ext_pt *p1, const ext_pt *p2) {
     fe_mul(&r->z, &f, &g);
 }
 
-/* dbl-2008-hwcd for general a: exactly the formulas of babyjub.ext_double. */
-static void ext_double(ext_pt *r, const ext_pt *p1) {
+/*
+ * dbl-2008-hwcd for general a: exactly the formulas of babyjub.ext_double. Doubling
+ * never reads T, so with_t = 0 skips computing it when the next operation is another
+ * doubling (the output is then only valid as input to ext_double).
+ */
+static inline void ext_double_t(ext_pt *r, const ext_pt *p1, int with_t) {
     fe a, b, c, d, e, f, g, h, u;
     fe_sqr(&a, &p1->x);
     fe_sqr(&b, &p1->y);
@@ -617,9 +646,11 @@ static void ext_double(ext_pt *r, const ext_pt *p1) {
     fe_sub(&h, &d, &b);
     fe_mul(&r->x, &e, &f);
     fe_mul(&r->y, &g, &h);
-    fe_mul(&r->t, &e, &h);
+    if (with_t) fe_mul(&r->t, &e, &h);
     fe_mul(&r->z, &f, &g);
 }
+
+static void ext_double(ext_pt *r, const ext_pt *p1) { ext_double_t(r, p1, 1); }
 
 static int u256_bit_length(const fe *k) {
     for (int i = 3; i >= 0; i--) {
@@ -652,9 +683,9 @@ static void ext_mul(ext_pt *r, const ext_pt *pt, const fe *k) {
     int top = (u256_bit_length(k) + 3) / 4 * 4 - 4;
     for (int shift = top; shift >= 0; shift -= 4) {
         if (started) {
-            ext_double(&acc, &acc);
-            ext_double(&acc, &acc);
-            ext_double(&acc, &acc);
+            ext_double_t(&acc, &acc, 0);
+            ext_double_t(&acc, &acc, 0);
+            ext_double_t(&acc, &acc, 0);
             ext_double(&acc, &acc);
         }
         unsigned digit = nibble(k, shift);
@@ -891,8 +922,8 @@ static PyObject *py_eddsa_verify(PyObject *self, PyObject *args) {
     if (on_curve(&rx, &ry) && on_curve(&ax, &ay)) {
         ext_pt a8;
         ext_from_affine(&a8, &ax, &ay);
-        ext_double(&a8, &a8);
-        ext_double(&a8, &a8);
+        ext_double_t(&a8, &a8, 0);
+        ext_double_t(&a8, &a8, 0);
         ext_double(&a8, &a8);
         if (!u256_is_zero(&a8.x)) {
             fe in[5] = {rx, ry, ax, ay, msg};
