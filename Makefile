@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/bzk devnet --scenario
+	$(VENV)/bin/bzk devnet
 
 test: $(STAMP)
 	$(PY) -m pytest -q

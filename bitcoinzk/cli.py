@@ -378,17 +378,22 @@ def settle_deploy(
 
 @app.command()
 def devnet(
+    config: Annotated[Path | None, typer.Option(help="TOML configuration (docs/config.md)")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="keep data here (default: temporary)")
+        Path | None, typer.Option(help="data directory (resumes if present)")
     ] = None,
-    transfers: Annotated[int, typer.Option(help="transfers in the scenario")] = 40,
-    scenario: Annotated[bool, typer.Option(help="run the scripted scenario and exit")] = True,
-    port: int = 0,
+    transfers: Annotated[int, typer.Option(help="Layer-2 transfers in the scenario")] = 6,
+    keep_running: Annotated[
+        bool, typer.Option(help="leave everything up instead of running the scenario")
+    ] = False,
 ) -> None:
-    """Run a local devnet: a node on embedded defaults and a scripted scenario."""
+    """Run a local devnet on embedded defaults: Bitcoin regtest, bridge, node, prover, EVM."""
+    from bitcoinzk.node.config import Config
     from bitcoinzk.node.scenario import run_devnet
 
-    code = asyncio.run(run_devnet(console, data_dir, transfers, scenario, port))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    cfg = Config.load(config)
+    code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
     raise typer.Exit(code)
 
 

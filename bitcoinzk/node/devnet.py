@@ -1,26 +1,230 @@
-"""Development wallets and the devnet genesis.
+"""The devnet: every component on embedded defaults, in one process.
 
-Dev keys are derived from their names so every devnet run has the same
-accounts; they are for local play only and must never hold real BTC.
+A regtest Bitcoin chain validated by libbitcoinkernel, a bridge of n signers
+with a deposit watcher, and a Layer-2 node that sequences, proves every block
+and settles it on an embedded EVM. Deposits are credited from Bitcoin,
+withdrawals are paid on Bitcoin once the rollup contract says their batch is
+final. Dev keys are derived from names so each run has the same accounts;
+they are for local play only and must never hold real BTC.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.rpc_server import RpcServer
+from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
+from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.deposit import DepositReveal
+from bitcoinzk.bridge.payout import PayoutBuilder, PayoutResult, SignerNode
+from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.silver import SilverSettlementReader
+from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.watcher import DepositWatcher
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.node.config import Config
+from bitcoinzk.node.server import Node, NodeConfig
+
+log = logging.getLogger(__name__)
 
 DEV_NAMES = ("alice", "bob", "carol", "dave")
-DEV_BALANCE = 10_000_000  # 0.1 BTC each
+DEV_BALANCE = 10_000_000  # 0.1 BTC each (only in the L2-only dev genesis)
 
 
 def dev_key(name: str) -> PrivateKey:
     return PrivateKey(hashlib.sha256(b"bitcoinzk-devnet-" + name.encode()).digest())
 
 
+def dev_bitcoin_wallet(name: str) -> BitcoinWallet:
+    return BitcoinWallet.from_seed(
+        hashlib.sha256(b"bitcoinzk-devnet-btc-" + name.encode()).digest()
+    )
+
+
 def dev_genesis(params: ChainParams, funded: tuple[str, ...] = DEV_NAMES) -> Genesis:
-    """Operator (fee account) first, then each funded dev account, in that order."""
+    """Operator (fee account) first, then each funded dev account, in that order.
+
+    Only for trying Layer-2 alone; the full devnet starts empty and BTC
+    enters through deposits, as on a production chain."""
     allocations = tuple((dev_key(n).public_key(), DEV_BALANCE) for n in funded)
     return Genesis(params, dev_key("operator").public_key(), allocations)
+
+
+@dataclass
+class Devnet:
+    config: Config
+    data_dir: Path
+    btc: RegtestNode = field(init=False)
+    node: Node = field(init=False)
+    payouts: list[PayoutResult] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.params = cfg.chain.params()
+        self.genesis = Genesis(self.params, dev_key("operator").public_key())
+        self.btc = RegtestNode(self.data_dir / "bitcoin")
+        self.btc_rpc: RpcServer | None = None
+        bridge_dir = self.data_dir / "bridge"
+        keys = []
+        for i in range(cfg.bridge.signers):
+            path = bridge_dir / f"signer{i}" / "key.json"
+            if not path.exists():
+                SignerKey.generate().save(path)
+            keys.append(SignerKey.load(path))
+        self.signer_set = SignerSet.of([k.pubkey for k in keys], threshold=cfg.bridge.threshold)
+        self.bridge_store = BridgeStore(bridge_dir / "bridge.sqlite")
+        self.node = Node(
+            NodeConfig(
+                data_dir=self.data_dir / "l2",
+                host=cfg.node.host,
+                port=cfg.node.port,
+                sequencer=SequencerConfig(block_time=cfg.node.block_time, min_fee=cfg.node.min_fee),
+                prove=cfg.prover.enabled,
+                key_dir=Path(cfg.prover.key_dir) if cfg.prover.key_dir else None,
+                settlement=cfg.settlement.rpc or "embedded",
+                evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
+                confirmations=cfg.settlement.confirmations,
+            ),
+            self.genesis,
+        )
+        self.watcher = DepositWatcher(
+            self.btc,
+            self.bridge_store,
+            self.node.sequencer,
+            self.signer_set,
+            confirmations=cfg.bridge.deposit_confirmations,
+        )
+        assert self.node.rollup is not None
+        self.settlement = SilverSettlementReader(self.node.rollup, self.params)
+        chain = NodeChain(self.btc)
+        self.signers = [
+            SignerNode(
+                key,
+                self.signer_set,
+                self.settlement,
+                chain,
+                cfg.bridge.deposit_confirmations,
+                bridge_dir / f"signer{i}" / "signed.json",
+            )
+            for i, key in enumerate(keys)
+        ]
+        for reveal in self._reveals():
+            for signer in self.signers:
+                signer.register_reveal(reveal)
+        self.payout_builder = PayoutBuilder(self.bridge_store, self.signer_set, chain)
+        self.node.bridge_view = self.bridge_view
+
+    def _reveals(self) -> list[DepositReveal]:
+        rows = self.bridge_store.db.execute("SELECT spk FROM reveals").fetchall()
+        return [r for (spk,) in rows if (r := self.bridge_store.reveal_for(bytes(spk))) is not None]
+
+    # --- lifecycle ---
+
+    async def start(self, bitcoin_rpc: bool = False) -> None:
+        await self.node.start()
+        if bitcoin_rpc and self.config.bitcoin.rpc_port:
+            self.btc_rpc = RpcServer(self.btc, port=self.config.bitcoin.rpc_port)
+            self.btc_rpc.register("bzk_getDepositAddress", self.deposit_address_rpc)
+            self.btc_rpc.start()
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._bridge_loop()))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.btc_rpc is not None:
+            self.btc_rpc.stop()
+        await self.node.stop()
+        self.bridge_store.close()
+        self.btc.close()
+
+    async def _bridge_loop(self) -> None:
+        while True:
+            try:
+                self.watcher.poll()
+                await self.pay_withdrawals()
+            except Exception:
+                log.exception("bridge step failed")
+            await asyncio.sleep(0.3)
+
+    # --- bridge operations ---
+
+    def deposit_address(
+        self, recipient: PrivateKey | bytes, refund: BitcoinWallet
+    ) -> DepositReveal:
+        """Reveal a deposit address committed to a Layer-2 key and tell the signers."""
+        raw = recipient.public_key().to_bytes() if isinstance(recipient, PrivateKey) else recipient
+        reveal = DepositReveal(
+            raw, refund.new_key().internal_key, self.config.bridge.refund_timelock
+        )
+        self.watcher.register(reveal)
+        for signer in self.signers:
+            signer.register_reveal(reveal)
+        return reveal
+
+    def deposit_address_rpc(self, recipient: str, refund_key: str) -> dict[str, object]:
+        reveal = DepositReveal(
+            bytes.fromhex(recipient), bytes.fromhex(refund_key), self.config.bridge.refund_timelock
+        )
+        address = self.watcher.register(reveal)
+        for signer in self.signers:
+            signer.register_reveal(reveal)
+        return {"address": address, "timelock": reveal.timelock}
+
+    async def pay_withdrawals(self) -> PayoutResult | None:
+        """Pay every withdrawal of every finalized batch not paid yet (all signers online)."""
+        batches = await self.node.pipeline.run_settlement(self.settlement.finalized_batches)
+        owed = [w for b in batches for w in b.withdrawals]
+        if not owed or not self.payout_builder.unpaid(owed):
+            return None
+        result = self.payout_builder.pay(owed, self.signers, self.config.bridge.payout_fee_rate)
+        if result is not None:
+            self.payouts.append(result)
+            log.info("paid %d withdrawals in %s", len(result.paid), result.tx.txid)
+        return result
+
+    def bridge_view(self) -> dict[str, Any]:
+        deposits = []
+        for row in self.bridge_store.deposits():
+            reveal = self.bridge_store.reveal_for(row.spk)
+            confirmations = self.btc.confirmations(row.block_hash) if row.block_hash else 0
+            deposits.append(
+                {
+                    "txid": row.outpoint.txid,
+                    "vout": row.outpoint.vout,
+                    "amount": row.amount,
+                    "recipient": reveal.recipient.hex() if reveal else None,
+                    "confirmations": confirmations,
+                    "status": row.status,
+                }
+            )
+        withdrawals = []
+        for wid, amount, spk, payout in self.bridge_store.db.execute(
+            "SELECT id, amount, spk, payout_txid FROM withdrawals ORDER BY rowid"
+        ):
+            lookup = self.btc.get_tx(payout) if payout else None
+            confirmations = 0
+            if lookup is not None and lookup.block_hash:
+                confirmations = self.btc.confirmations(lookup.block_hash)
+            withdrawals.append(
+                {
+                    "batch": int(str(wid).split(":")[0]) if ":" in str(wid) else None,
+                    "id": wid,
+                    "amount": amount,
+                    "script_pubkey": bytes(spk).hex(),
+                    "payout_txid": payout,
+                    "confirmations": confirmations,
+                    "status": "paid" if payout else "owed",
+                }
+            )
+        return {"deposits": deposits, "withdrawals": withdrawals}

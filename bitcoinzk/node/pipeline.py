@@ -48,7 +48,8 @@ class BatchPipeline:
         # concurrent use, and commits must be strictly ordered anyway.
         self._evm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settlement")
 
-    async def _settle(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run_settlement(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a settlement-layer call on the one thread that owns the EVM client."""
         return await asyncio.get_running_loop().run_in_executor(self._evm, fn, *args)
 
     def recover(self) -> None:
@@ -116,16 +117,18 @@ class BatchPipeline:
     async def commit(self, number: int) -> None:
         assert self.rollup is not None
         rollup = self.rollup
-        if await self._settle(rollup.batch_count) >= number:
+        if await self.run_settlement(rollup.batch_count) >= number:
             # Committed before a restart, recorded after it.
             self.store.update_batch(number, COMMITTED, committed_at=time.time(), recovered=True)
             return
-        if await self._settle(rollup.batch_count) != number - 1:
+        if await self.run_settlement(rollup.batch_count) != number - 1:
             return  # an earlier batch is not committed yet
         block = self.store.get_block(number)
         batch = self.store.get_batch(number)
         assert block is not None and batch is not None and batch[2] is not None
-        receipt = await self._settle(rollup.commit_batch, block.pubdata, block.new_root, batch[2])
+        receipt = await self.run_settlement(
+            rollup.commit_batch, block.pubdata, block.new_root, batch[2]
+        )
         self.store.update_batch(
             number,
             COMMITTED,
@@ -143,7 +146,7 @@ class BatchPipeline:
         assert batch is not None
         tx = batch[3].get("settlement_tx")
         client = self.rollup.client
-        final = tx is None or await self._settle(client.is_final, bytes.fromhex(tx[2:]))
+        final = tx is None or await self.run_settlement(client.is_final, bytes.fromhex(tx[2:]))
         if final:
             self.store.update_batch(number, FINAL, final_at=time.time())
         return bool(final)

@@ -1,33 +1,35 @@
-"""The devnet scenario behind `make demo`.
+"""The devnet and its scripted scenario behind `make demo`.
 
-Today it covers the Layer-2 leg: a node on embedded defaults, dev accounts
-funded by the devnet genesis, a stream of signed transfers sent over HTTP,
-blocks and receipts printed as they are produced, balances reconciled to the
-sat, clean stop. (Bitcoin deposits/withdrawals, proofs and settlement join
-this scenario as those components land.)
+1. Alice deposits BTC on Bitcoin to her deposit address; blocks are mined;
+   the bridge credits the deposit on Layer-2.
+2. Alice pays Bob, Carol and Dave many Layer-2 transfers.
+3. Every block is proven and committed to the rollup contract, which checks
+   each proof.
+4. Bob withdraws to his Bitcoin address; once the batch is final on the
+   contract the signers pay him on Bitcoin.
+5. A summary, and exit 0 only if every balance reconciles to the satoshi.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import socket
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.devnet import DEV_NAMES, dev_genesis, dev_key
-from bitcoinzk.node.server import Node, NodeConfig
-
-DEVNET_PARAMS = ChainParams(chain_id=1337, tree_depth=24, block_slots=16, block_records=4)
+from bitcoinzk.bitcoin.tx import Tx, TxOut
+from bitcoinzk.l2.types import Transfer, Withdraw
+from bitcoinzk.node.config import Config
+from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
 
 
 def free_port() -> int:
@@ -52,119 +54,308 @@ class Rpc:
         return reply["result"]
 
 
+@dataclass
+class Report:
+    """What the scenario measured, for the summary table and for tests."""
+
+    deposit: int = 0
+    deposit_vbytes: int = 0
+    deposit_fee: int = 0
+    transfers: int = 0
+    transfer_fees: int = 0
+    withdrawal: int = 0
+    withdrawal_fee: int = 0
+    payout_vbytes: int = 0
+    payout_fee: int = 0
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    pubdata_bytes: int = 0
+    btc_before: dict[str, int] = field(default_factory=dict)
+    btc_after: dict[str, int] = field(default_factory=dict)
+    l2_before: dict[str, int] = field(default_factory=dict)
+    l2_after: dict[str, int] = field(default_factory=dict)
+    bridge_before: int = 0
+    bridge_after: int = 0
+    sent_to: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def reconciled(self) -> bool:
+        return bool(self.checks) and all(self.checks.values())
+
+
 async def run_devnet(
-    console: Console, data_dir: Path | None, transfers: int, scenario: bool, port: int
+    console: Console,
+    config: Config,
+    data_dir: Path | None,
+    transfers: int,
+    scenario: bool,
 ) -> int:
     tmp = None
     if data_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bzk-devnet-")
-        data_dir = Path(tmp.name)
-    config = NodeConfig(
-        data_dir=data_dir,
-        port=port or free_port(),
-        sequencer=SequencerConfig(block_time=0.5, min_fee=1),
-    )
-    genesis = dev_genesis(DEVNET_PARAMS)
-    node = Node(config, genesis)
-    await node.start()
-    console.print(f"[bold]bitcoinzk devnet[/bold] node at {node.url} data {data_dir}")
+        if scenario:
+            tmp = tempfile.TemporaryDirectory(prefix="bzk-devnet-")
+            data_dir = Path(tmp.name)
+        else:
+            data_dir = Path(config.node.data_dir)
+    if scenario and config.node.port == 8545:
+        config.node.port = free_port()
+    devnet = Devnet(config, data_dir)
+    await devnet.start(bitcoin_rpc=not scenario)
+    url = devnet.node.url
+    console.print(f"[bold]bitcoinzk devnet[/bold]  L2 RPC {url}  explorer {url}explorer")
+    console.print(f"data directory {data_dir}")
     try:
         if not scenario:
+            if devnet.btc_rpc is not None:
+                console.print(f"bitcoind-compatible RPC at {devnet.btc_rpc.url}")
             console.print("running; Ctrl-C to stop")
-            await asyncio.Event().wait()
-        return await _scenario(console, node, transfers)
+            await _keep_mining(devnet)
+            return 0
+        report = await play(devnet, transfers, console)
+        print_report(console, report)
+        return 0 if report.reconciled else 1
     finally:
-        await node.stop()
+        await devnet.stop()
         if tmp is not None:
             tmp.cleanup()
 
 
-async def _scenario(console: Console, node: Node, transfers: int) -> int:
-    chain_id = node.params.chain_id
-    keys = {name: dev_key(name) for name in DEV_NAMES}
-    rng = random.Random(7)
+async def _keep_mining(devnet: Devnet) -> None:
+    while True:
+        await asyncio.sleep(devnet.config.bitcoin.block_time)
+        devnet.btc.mine(1)
+
+
+def _btc_balance(devnet: Devnet, name: str) -> int:
+    return dev_bitcoin_wallet(name).balance(devnet.btc)
+
+
+def _fee_of(devnet: Devnet, tx: Tx) -> int:
+    spent = 0
+    for txin in tx.vin:
+        lookup = devnet.btc.get_tx(txin.prevout.txid)
+        assert lookup is not None
+        spent += lookup.tx.vout[txin.prevout.vout].value
+    return spent - sum(o.value for o in tx.vout)
+
+
+async def _wait(predicate: Any, timeout: float, what: str, step: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
+    started = time.monotonic()
+    report = Report()
+    btc, params = devnet.btc, devnet.params
+    alice_btc = dev_bitcoin_wallet("alice")
+    bob_btc = dev_bitcoin_wallet("bob")
+    keys = {n: dev_key(n) for n in ("alice", "bob", "carol", "dave")}
+    if alice_btc.balance(btc) < 10_000_000:
+        btc.mine(1, alice_btc.new_key().script_pubkey)
+        btc.mine(100)
     async with aiohttp.ClientSession() as session:
-        rpc = Rpc(session, node.url)
-        before = {n: await rpc("bzk_getAccount", k.public_key().hex()) for n, k in keys.items()}
-        fee_before = (await rpc("bzk_getAccount", node.params.fee_account))["balance"]
-        nonces = {n: before[n]["nonce"] for n in DEV_NAMES}
-        sent: list[tuple[str, str, int, int, str]] = []
-        for _ in range(transfers):
-            src, dst = rng.sample(DEV_NAMES, 2)
-            amount, fee = rng.randrange(1_000, 50_000), rng.choice([1, 2, 5, 10])
-            op = Transfer(
-                before[src]["index"], 0, keys[dst].public_key(), amount, fee, nonces[src]
-            ).signed(keys[src], chain_id)
-            tx_hash = (await rpc("bzk_sendTransaction", op.to_json()))["hash"]
-            nonces[src] += 1
-            sent.append((src, dst, amount, fee, tx_hash))
-        console.print(f"sent {len(sent)} signed transfers over JSON-RPC")
-        receipts: dict[str, Any] = {}
-        shown = 0
-        while len(receipts) < len(sent):
-            await asyncio.sleep(0.2)
-            head = await rpc("bzk_blockNumber")
-            while shown < head:
-                shown += 1
-                blk = await rpc("bzk_getBlock", shown, False)
-                console.print(
-                    f"block {blk['number']:>3}  txs {blk['tx_count']:>3}  fees {blk['fees']:>4}  "
-                    f"pubdata {len(blk['pubdata']) // 2 - 1:>4} B  root {blk['new_root'][:18]}…"
-                )
-            for *_, h in sent:
-                if h not in receipts:
-                    r = await rpc("bzk_getTransactionReceipt", h)
-                    if r and r["status"] != "pending":
-                        receipts[h] = r
-        table = Table(title="receipts (first 10)")
-        for col in ("hash", "from", "to", "amount", "fee", "status", "block"):
-            table.add_column(col)
-        for src, dst, amount, fee, h in sent[:10]:
-            r = receipts[h]
-            table.add_row(
-                h[:12] + "…", src, dst, str(amount), str(fee), r["status"], str(r["block_number"])
-            )
-        console.print(table)
-        after = {n: await rpc("bzk_getAccount", k.public_key().hex()) for n, k in keys.items()}
-        fee_after = (await rpc("bzk_getAccount", node.params.fee_account))["balance"]
-    return _reconcile(console, sent, receipts, before, after, fee_after - fee_before)
+        rpc = Rpc(session, devnet.node.url)
 
+        async def l2_balance(name: str) -> int:
+            account = await rpc("bzk_getAccount", keys[name].public_key().hex())
+            return int(account["balance"]) if account else 0
 
-def _reconcile(
-    console: Console,
-    sent: list[tuple[str, str, int, int, str]],
-    receipts: dict[str, Any],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    fees_collected: int,
-) -> int:
-    expected = {n: before[n]["balance"] for n in before}
-    fees = 0
-    failed = 0
-    for src, dst, amount, fee, h in sent:
-        if receipts[h]["status"] != "included":
-            failed += 1
-            continue
-        expected[src] -= amount + fee
-        expected[dst] += amount
-        fees += fee
-    table = Table(title="balances (sats)")
-    for col in ("account", "before", "after", "expected", "ok"):
-        table.add_column(col)
-    ok = failed == 0 and fees == fees_collected
-    for n in before:
-        good = after[n]["balance"] == expected[n]
-        ok &= good
-        table.add_row(
-            n,
-            str(before[n]["balance"]),
-            str(after[n]["balance"]),
-            str(expected[n]),
-            "yes" if good else "NO",
+        report.btc_before = {n: _btc_balance(devnet, n) for n in ("alice", "bob")}
+        report.l2_before = {n: await l2_balance(n) for n in keys}
+        report.l2_before["fees"] = (await rpc("bzk_getAccount", params.fee_account))["balance"]
+        report.bridge_before = sum(c.output.value for c in devnet.payout_builder.bridge_coins())
+
+        # 1. Deposit on Bitcoin.
+        report.deposit = 5_000_000
+        reveal = devnet.deposit_address(keys["alice"], alice_btc)
+        tx = alice_btc.create_transaction(
+            [TxOut(report.deposit, reveal.script_pubkey(devnet.signer_set))], 2, btc
         )
-    table.add_row(
-        "fees", "", str(fees_collected), str(fees), "yes" if fees == fees_collected else "NO"
+        btc.send_raw_transaction(tx)
+        report.deposit_vbytes, report.deposit_fee = tx.vsize, _fee_of(devnet, tx)
+        console.print(
+            f"1. Alice deposits {report.deposit} sats to "
+            f"{reveal.address(devnet.signer_set)} (tx {tx.txid[:16]}…, {tx.vsize} vB)"
+        )
+        btc.mine(devnet.config.bridge.deposit_confirmations)
+        target = report.l2_before["alice"] + report.deposit
+        await _wait(lambda: _at_least(l2_balance, "alice", target), 120, "the deposit credit")
+        console.print(
+            f"   credited on Layer-2 after "
+            f"{devnet.config.bridge.deposit_confirmations} confirmations"
+        )
+
+        # 2. Transfers.
+        rng = random.Random(11)
+        alice = await rpc("bzk_getAccount", keys["alice"].public_key().hex())
+        nonce = alice["pending_nonce"]
+        hashes = []
+        for _ in range(transfers):
+            to = "bob" if not report.sent_to else rng.choice(("bob", "carol", "dave"))
+            amount, fee = rng.randrange(50, 400) * 1_000, rng.choice((1, 2, 5))
+            op = Transfer(alice["index"], 0, keys[to].public_key(), amount, fee, nonce)
+            hashes.append(
+                (
+                    await rpc(
+                        "bzk_sendTransaction", op.signed(keys["alice"], params.chain_id).to_json()
+                    )
+                )["hash"]
+            )
+            nonce += 1
+            report.transfer_fees += fee
+            report.sent_to[to] = report.sent_to.get(to, 0) + amount
+        report.transfers = transfers
+        console.print(f"2. Alice sends {transfers} Layer-2 transfers")
+        await _wait(lambda: _all_included(rpc, hashes), 300, "the transfers")
+
+        # 3. Bob withdraws.
+        bob = await rpc("bzk_getAccount", keys["bob"].public_key().hex())
+        report.withdrawal, report.withdrawal_fee = max(1_000, bob["balance"] // 2000 * 1000), 10
+        spk = bob_btc.new_key().script_pubkey
+        wop = Withdraw(
+            bob["index"], spk, report.withdrawal, report.withdrawal_fee, bob["pending_nonce"]
+        )
+        whash = (
+            await rpc("bzk_sendTransaction", wop.signed(keys["bob"], params.chain_id).to_json())
+        )["hash"]
+        console.print(f"3. Bob withdraws {report.withdrawal} sats to his Bitcoin address")
+        await _wait(lambda: _all_included(rpc, [whash]), 120, "the withdrawal")
+
+        # 4. Proofs and settlement, with progress bars.
+        head = await rpc("bzk_blockNumber")
+        await _follow_batches(rpc, head, console)
+        report.batches = [await rpc("bzk_getBatch", n) for n in range(1, head + 1)]
+        blocks = [await rpc("bzk_getBlock", n, False) for n in range(1, head + 1)]
+        report.pubdata_bytes = sum(len(b["pubdata"]) // 2 - 1 - 4 for b in blocks)
+
+        # 5. Payout on Bitcoin once the contract says the batch is final.
+        await _wait(lambda: _payout(devnet), 120, "the bridge payout")
+        payout = devnet.payouts[-1]
+        report.payout_vbytes, report.payout_fee = payout.tx.vsize, _fee_of(devnet, payout.tx)
+        btc.mine(1)
+        console.print(
+            f"4. signers paid Bob on Bitcoin: {payout.tx.txid[:16]}… ({payout.tx.vsize} vB)"
+        )
+
+        report.btc_after = {n: _btc_balance(devnet, n) for n in ("alice", "bob")}
+        report.l2_after = {n: await l2_balance(n) for n in keys}
+        report.l2_after["fees"] = (await rpc("bzk_getAccount", params.fee_account))["balance"]
+        report.bridge_after = sum(c.output.value for c in devnet.payout_builder.bridge_coins())
+    report.seconds = time.monotonic() - started
+    _reconcile(report)
+    return report
+
+
+async def _at_least(balance: Any, name: str, target: int) -> bool:
+    return bool(await balance(name) >= target)
+
+
+async def _all_included(rpc: Rpc, hashes: list[str]) -> bool:
+    for h in hashes:
+        receipt = await rpc("bzk_getTransactionReceipt", h)
+        if receipt is None or receipt["status"] == "pending":
+            return False
+        if receipt["status"] != "included":
+            raise RuntimeError(f"transaction {h} {receipt['status']}: {receipt.get('error')}")
+    return True
+
+
+async def _payout(devnet: Devnet) -> bool:
+    return bool(devnet.payouts)
+
+
+async def _follow_batches(rpc: Rpc, head: int, console: Console) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
     )
+    with Progress(*columns, console=console, transient=False) as progress:
+        proven = progress.add_task("proving   ", total=head)
+        committed = progress.add_task("committing", total=head)
+        final = progress.add_task("final     ", total=head)
+        while True:
+            statuses = [(await rpc("bzk_getBatch", n))["status"] for n in range(1, head + 1)]
+            if "failed" in statuses:
+                raise RuntimeError(f"a batch failed: {statuses}")
+            progress.update(
+                proven, completed=sum(s in ("proven", "committed", "final") for s in statuses)
+            )
+            progress.update(committed, completed=sum(s in ("committed", "final") for s in statuses))
+            progress.update(final, completed=sum(s == "final" for s in statuses))
+            if all(s == "final" for s in statuses):
+                return
+            await asyncio.sleep(0.3)
+
+
+def _reconcile(r: Report) -> None:
+    """Bitcoin, Layer-2 and fees must agree to the sat."""
+    delta = {n: r.l2_after[n] - r.l2_before[n] for n in r.l2_before}
+    r.checks = {
+        "Alice on Bitcoin: - deposit - its tx fee": r.btc_after["alice"]
+        == r.btc_before["alice"] - r.deposit - r.deposit_fee,
+        "Bob on Bitcoin: + withdrawal": r.btc_after["bob"] == r.btc_before["bob"] + r.withdrawal,
+        "Alice on L2: + deposit - sent - fees": delta["alice"]
+        == r.deposit - sum(r.sent_to.values()) - r.transfer_fees,
+        "Bob on L2: + received - withdrawal - its fee": delta["bob"]
+        == r.sent_to.get("bob", 0) - r.withdrawal - r.withdrawal_fee,
+        "Carol and Dave on L2: + received": delta["carol"] == r.sent_to.get("carol", 0)
+        and delta["dave"] == r.sent_to.get("dave", 0),
+        "operator: + every L2 fee": delta["fees"] == r.transfer_fees + r.withdrawal_fee,
+        "L2 supply: + deposit - withdrawal": sum(delta.values()) == r.deposit - r.withdrawal,
+        "bridge on Bitcoin: + deposit - withdrawal - payout fee": r.bridge_after - r.bridge_before
+        == r.deposit - r.withdrawal - r.payout_fee,
+    }
+
+
+def print_report(console: Console, r: Report) -> None:
+    proof_times = [b.get("prove_s", 0.0) for b in r.batches]
+    gas = [b.get("commit_gas", 0) for b in r.batches]
+    table = Table(title="devnet summary")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("transfers", f"{r.transfers}"),
+        ("batches (proven + committed + final)", f"{len(r.batches)}"),
+        (
+            "proof time per batch (mean / max)",
+            f"{sum(proof_times) / max(1, len(proof_times)):.1f} s"
+            f" / {max(proof_times, default=0):.1f} s",
+        ),
+        ("settlement gas per transfer", f"{sum(gas) / max(1, r.transfers + 2):,.0f}"),
+        ("pubdata bytes per operation", f"{r.pubdata_bytes / max(1, r.transfers + 2):.1f}"),
+        ("Bitcoin deposit", f"{r.deposit_vbytes} vB, fee {r.deposit_fee} sats"),
+        ("Bitcoin payout", f"{r.payout_vbytes} vB, fee {r.payout_fee} sats"),
+        ("scenario time", f"{r.seconds:.1f} s"),
+    ]
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
-    console.print(json.dumps({"transfers": len(sent), "failed": failed, "reconciled": ok}))
-    return 0 if ok else 1
+    balances = Table(title="balances (sats)")
+    for col in ("who", "Bitcoin before", "Bitcoin after", "Layer-2 before", "Layer-2 after"):
+        balances.add_column(col, justify="right")
+    for n in ("alice", "bob", "carol", "dave", "fees"):
+        balances.add_row(
+            n,
+            str(r.btc_before.get(n, "")),
+            str(r.btc_after.get(n, "")),
+            str(r.l2_before.get(n, "")),
+            str(r.l2_after.get(n, "")),
+        )
+    balances.add_row("bridge", "", str(r.bridge_after), "", "")
+    console.print(balances)
+    for check, ok in r.checks.items():
+        console.print(f"  {'[green]ok[/green]' if ok else '[red]FAIL[/red]'}  {check}")
+    console.print(
+        "[bold green]reconciled[/bold green]"
+        if r.reconciled
+        else "[bold red]NOT reconciled[/bold red]"
+    )
