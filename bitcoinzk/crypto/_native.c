@@ -22,7 +22,7 @@
 
 #define NATIVE_ABI_VERSION 1
 
-typedef unsigned __int128 u128;
+__extension__ typedef unsigned __int128 u128;
 
 typedef struct {
     uint64_t v[4];
@@ -688,12 +688,12 @@ static void ext_mul(ext_pt *r, const ext_pt *pt, const fe *k) {
             ext_double_t(&acc, &acc, 0);
             ext_double(&acc, &acc);
         }
-        unsigned digit = nibble(k, shift);
-        if (digit) {
+        unsigned nib = nibble(k, shift);
+        if (nib) {
             if (started) {
-                ext_add(&acc, &acc, &table[digit]);
+                ext_add(&acc, &acc, &table[nib]);
             } else {
-                acc = table[digit];
+                acc = table[nib];
                 started = 1;
             }
         }
@@ -730,9 +730,9 @@ static void base8_mul(ext_pt *r, const fe *k) {
         unsigned v = (unsigned)((k->v[j / 8] >> (8 * (j % 8))) & 0xFF);
         if (v) {
             if (started) {
-                ext_add(&acc, &acc, &B8_TABLE[j * 256 + v]);
+                ext_add(&acc, &acc, &B8_TABLE[(size_t)j * 256 + v]);
             } else {
-                acc = B8_TABLE[j * 256 + v];
+                acc = B8_TABLE[(size_t)j * 256 + v];
                 started = 1;
             }
         }
@@ -1033,9 +1033,11 @@ static PyMethodDef native_methods[] = {
 };
 
 static struct PyModuleDef native_module = {
-    PyModuleDef_HEAD_INIT, "_native",
-    "BN254 field, circomlib Poseidon and BabyJubJub in C (see bitcoinzk/crypto/_native.c).", -1,
-    native_methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_native",
+    .m_doc = "BN254 field, circomlib Poseidon and BabyJubJub in C (see _native.c).",
+    .m_size = -1,
+    .m_methods = native_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
