@@ -129,8 +129,8 @@ static inline void fe_neg(fe *r, const fe *a) {
     }
 }
 
-/* Montgomery product a * b / 2^256 mod p (CIOS). */
-static inline void fe_mul(fe *r, const fe *a, const fe *b) {
+/* Montgomery product a * b / 2^256 mod p (CIOS), portable C. */
+static inline void fe_mul_c(fe *r, const fe *a, const fe *b) {
     uint64_t t[6] = {0, 0, 0, 0, 0, 0};
     for (int i = 0; i < 4; i++) {
         u128 c = 0;
@@ -163,6 +163,57 @@ static inline void fe_mul(fe *r, const fe *a, const fe *b) {
     *r = out;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(BITCOINZK_NO_ASM)
+#define FE_MUL_ASM 1
+/*
+ * The same product in x86-64 assembly (plain mulq/adc, every x86-64 CPU): the "no-carry"
+ * CIOS variant, valid because p's top limb is < 2^62 (t stays within 4 limbs and the
+ * result within [0, 2p)). ~25% faster Poseidon than the C above, which gcc compiles to
+ * ~380 instructions. Checked against fe_mul_c at import (native_selftest) and in tests.
+ * Per round i:  (A, t0) = t0 + a0*b_i;  m = t0 * P_INV;  C = hi(t0 + m*p0);
+ *   for j = 1..3:  (A, t_j) = t_j + a_j*b_i + A;  (C, t_{j-1}) = t_j + m*p_j + C;
+ *   t3 = C + A.
+ */
+#define FE_MUL_ROUND(I)                                                                   \
+    "movq " #I "*8(%[b]), %[bi]\n\t"                                                      \
+    "movq 0(%[a]), %%rax\n\t mulq %[bi]\n\t addq %%rax, %[t0]\n\t adcq $0, %%rdx\n\t"     \
+    "movq %%rdx, %[A]\n\t"                                                                \
+    "movq %[t0], %[m]\n\t imulq %[inv], %[m]\n\t"                                         \
+    "movq %[p0], %%rax\n\t mulq %[m]\n\t addq %[t0], %%rax\n\t adcq $0, %%rdx\n\t"       \
+    "movq %%rdx, %[C]\n\t"                                                                \
+    "movq 8(%[a]), %%rax\n\t mulq %[bi]\n\t addq %[A], %%rax\n\t adcq $0, %%rdx\n\t"      \
+    "addq %%rax, %[t1]\n\t adcq $0, %%rdx\n\t movq %%rdx, %[A]\n\t"                         \
+    "movq %[p1], %%rax\n\t mulq %[m]\n\t addq %[C], %%rax\n\t adcq $0, %%rdx\n\t"         \
+    "addq %[t1], %%rax\n\t adcq $0, %%rdx\n\t movq %%rax, %[t0]\n\t movq %%rdx, %[C]\n\t"   \
+    "movq 16(%[a]), %%rax\n\t mulq %[bi]\n\t addq %[A], %%rax\n\t adcq $0, %%rdx\n\t"     \
+    "addq %%rax, %[t2]\n\t adcq $0, %%rdx\n\t movq %%rdx, %[A]\n\t"                         \
+    "movq %[p2], %%rax\n\t mulq %[m]\n\t addq %[C], %%rax\n\t adcq $0, %%rdx\n\t"         \
+    "addq %[t2], %%rax\n\t adcq $0, %%rdx\n\t movq %%rax, %[t1]\n\t movq %%rdx, %[C]\n\t"   \
+    "movq 24(%[a]), %%rax\n\t mulq %[bi]\n\t addq %[A], %%rax\n\t adcq $0, %%rdx\n\t"     \
+    "addq %%rax, %[t3]\n\t adcq $0, %%rdx\n\t movq %%rdx, %[A]\n\t"                         \
+    "movq %[p3], %%rax\n\t mulq %[m]\n\t addq %[C], %%rax\n\t adcq $0, %%rdx\n\t"         \
+    "addq %[t3], %%rax\n\t adcq $0, %%rdx\n\t movq %%rax, %[t2]\n\t"                        \
+    "leaq (%%rdx, %[A]), %[t3]\n\t"
+
+static inline void fe_mul_asm(fe *r, const fe *a, const fe *b) {
+    uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, A, C, m, bi;
+    __asm__(FE_MUL_ROUND(0) FE_MUL_ROUND(1) FE_MUL_ROUND(2) FE_MUL_ROUND(3)
+            : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [A] "=&r"(A),
+              [C] "=&r"(C), [m] "=&r"(m), [bi] "=&r"(bi)
+            : [a] "r"(a->v), [b] "r"(b->v), [inv] "m"(P_INV), [p0] "m"(P_MOD.v[0]),
+              [p1] "m"(P_MOD.v[1]), [p2] "m"(P_MOD.v[2]), [p3] "m"(P_MOD.v[3])
+            : "rax", "rdx", "cc", "memory");
+    fe out = {{t0, t1, t2, t3}};
+    if (u256_geq(&out, &P_MOD)) u256_sub(&out, &out, &P_MOD);
+    *r = out;
+}
+
+static inline void fe_mul(fe *r, const fe *a, const fe *b) { fe_mul_asm(r, a, b); }
+#else
+#define FE_MUL_ASM 0
+static inline void fe_mul(fe *r, const fe *a, const fe *b) { fe_mul_c(r, a, b); }
+#endif
+
 /* ---- lazy reduction: 512-bit products, summed, reduced once ---------------------------
  *
  * For a, b < p, a*b < p^2 < 0.036 * 2^512, so up to 17 products (Poseidon's widest
@@ -186,38 +237,6 @@ static inline void wide_mul(wide *r, const fe *a, const fe *b) {
             c >>= 64;
         }
         t[i + 4] = (uint64_t)c;
-    }
-    memcpy(r->v, t, sizeof t);
-}
-
-static inline void wide_sqr(wide *r, const fe *a) {
-    /* cross products a_i a_j (i < j), doubled, plus the squares a_i^2 */
-    uint64_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < 3; i++) {
-        u128 c = 0;
-        uint64_t ai = a->v[i];
-        for (int j = i + 1; j < 4; j++) {
-            c += (u128)a->v[j] * ai + t[i + j];
-            t[i + j] = (uint64_t)c;
-            c >>= 64;
-        }
-        t[i + 4] = (uint64_t)c;
-    }
-    uint64_t top = 0;
-    for (int k = 0; k < 8; k++) {
-        uint64_t nt = t[k] >> 63;
-        t[k] = (t[k] << 1) | top;
-        top = nt;
-    }
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) {
-        u128 sq = (u128)a->v[i] * a->v[i];
-        c += (u128)t[2 * i] + (uint64_t)sq;
-        t[2 * i] = (uint64_t)c;
-        c >>= 64;
-        c += (u128)t[2 * i + 1] + (uint64_t)(sq >> 64);
-        t[2 * i + 1] = (uint64_t)c;
-        c >>= 64;
     }
     memcpy(r->v, t, sizeof t);
 }
@@ -263,11 +282,7 @@ static inline void fe_redc(fe *r, const wide *in) {
     *r = out;
 }
 
-static inline void fe_sqr(fe *r, const fe *a) {
-    wide w;
-    wide_sqr(&w, a);
-    fe_redc(r, &w);
-}
+static inline void fe_sqr(fe *r, const fe *a) { fe_mul(r, a, a); }
 
 static inline void fe_to_mont(fe *r, const fe *a) { fe_mul(r, a, &R2); }
 
@@ -1008,6 +1023,62 @@ static PyObject *py_sqrt(PyObject *self, PyObject *arg) {
     return fe_to_py(&r);
 }
 
+/* ---- self-test of the assembly multiplication against the portable C ------------------ */
+
+static uint64_t xorshift(uint64_t *st) {
+    uint64_t x = *st;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *st = x;
+}
+
+/* A field element < p: random limbs, or values next to 0, p, 2^64 k (carry edges). */
+static void selftest_fe(fe *r, uint64_t *st) {
+    uint64_t kind = xorshift(st) % 6;
+    for (int i = 0; i < 4; i++) r->v[i] = xorshift(st);
+    if (kind == 1) { /* p - small */
+        fe d = {{xorshift(st) & 0xFFFF, 0, 0, 0}};
+        u256_sub(r, &P_MOD, &d);
+        if (u256_is_zero(&d)) r->v[0] -= 1;
+        return;
+    }
+    if (kind == 2) { /* small */
+        r->v[1] = r->v[2] = r->v[3] = 0;
+        r->v[0] &= 0xFF;
+        return;
+    }
+    if (kind == 3) { /* all-ones limbs below the top */
+        r->v[0] = r->v[1] = r->v[2] = ~(uint64_t)0;
+    }
+    if (kind == 4) { /* only the top limb */
+        r->v[0] = r->v[1] = r->v[2] = 0;
+    }
+    r->v[3] %= P_MOD.v[3]; /* now < p */
+}
+
+/* 1 iff fe_mul agrees with fe_mul_c on n pseudo-random pairs (trivially 1 without asm). */
+static int selftest_mul(long n, uint64_t seed) {
+    uint64_t st = seed | 1;
+    for (long i = 0; i < n; i++) {
+        fe a, b, r1, r2;
+        selftest_fe(&a, &st);
+        selftest_fe(&b, &st);
+        fe_mul(&r1, &a, &b);
+        fe_mul_c(&r2, &a, &b);
+        if (!fe_eq(&r1, &r2) || u256_geq(&r1, &P_MOD)) return 0;
+    }
+    return 1;
+}
+
+static PyObject *py_selftest(PyObject *self, PyObject *args) {
+    long n;
+    unsigned long long seed;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "lK:selftest", &n, &seed)) return NULL;
+    return PyBool_FromLong(selftest_mul(n, (uint64_t)seed));
+}
+
 /* ---- module ------------------------------------------------------------------------- */
 
 static PyMethodDef native_methods[] = {
@@ -1027,6 +1098,9 @@ static PyMethodDef native_methods[] = {
     {"sqrt", py_sqrt, METH_O,
      "sqrt(n) -> int | None: the square root babyjub._sqrt returns (same algorithm), "
      "n in [0, r)."},
+    {"selftest", py_selftest, METH_VARARGS,
+     "selftest(n, seed) -> bool: the multiplication in use agrees with the portable C one "
+     "on n pseudo-random pairs."},
     {"eddsa_verify", py_eddsa_verify, METH_VARARGS,
      "eddsa_verify(ax, ay, msg, r8x, r8y, s) -> bool: eddsa.verify on plain ints."},
     {NULL, NULL, 0, NULL},
@@ -1042,6 +1116,10 @@ static struct PyModuleDef native_module = {
 
 PyMODINIT_FUNC PyInit__native(void) {
     field_setup();
+    if (!selftest_mul(2000, 0x9E3779B97F4A7C15ULL)) {
+        PyErr_SetString(PyExc_ImportError, "bitcoinzk.crypto._native: multiplication self-test failed");
+        return NULL;
+    }
     sqrt_setup();
     PyObject *m = PyModule_Create(&native_module);
     if (m == NULL) return NULL;
@@ -1052,7 +1130,8 @@ PyMODINIT_FUNC PyInit__native(void) {
         Py_DECREF(m);
         return NULL;
     }
-    if (PyModule_AddIntConstant(m, "ABI_VERSION", NATIVE_ABI_VERSION) < 0) {
+    if (PyModule_AddIntConstant(m, "ABI_VERSION", NATIVE_ABI_VERSION) < 0 ||
+        PyModule_AddIntConstant(m, "ASM", FE_MUL_ASM) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -11,6 +11,7 @@ class NativeModule(Protocol):
 
     ABI_VERSION: int
     FIELD_MODULUS: int
+    ASM: int
 
     def poseidon_init(
         self,
@@ -41,6 +42,9 @@ class NativeModule(Protocol):
 
     def sqrt(self, n: int, /) -> int | None:
         """babyjub._sqrt's root of ``n`` in ``[0, r)``, or ``None`` for a non-residue."""
+
+    def selftest(self, n: int, seed: int, /) -> bool:
+        """The field multiplication in use agrees with the portable C one on ``n`` pairs."""
 
     def eddsa_verify(self, ax: int, ay: int, msg: int, r8x: int, r8y: int, s: int, /) -> bool:
         """eddsa.verify on plain ints (any value; out-of-range verifies False)."""

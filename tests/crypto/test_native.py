@@ -56,6 +56,13 @@ def test_native_is_loaded():
     assert NATIVE.ABI_VERSION == P_MOD.NATIVE_ABI_VERSION
 
 
+def test_assembly_multiplication_matches_portable_c():
+    """x86-64: the mulq/adc Montgomery product equals the portable C one (both compiled in)."""
+    assert NATIVE.ASM in (0, 1)
+    for seed in (1, 2, 0xDEADBEEF, 2**64 - 1):
+        assert NATIVE.selftest(50_000, seed)
+
+
 # --- strategies ------------------------------------------------------------------------
 
 EDGE_FIELD = [0, 1, 2, 3, R - 1, R - 2, (R - 1) // 2, (R + 1) // 2, 2**128, 2**253, R - 2**64]
