@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from bitcoinzk.l2.store import Store
 from bitcoinzk.prover.service import ProofError, ProverService
-from bitcoinzk.settlement.rollup import Rollup
+from bitcoinzk.settlement.rollup import InvalidProof, Rollup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -126,9 +126,16 @@ class BatchPipeline:
         block = self.store.get_block(number)
         batch = self.store.get_batch(number)
         assert block is not None and batch is not None and batch[2] is not None
-        receipt = await self.run_settlement(
-            rollup.commit_batch, block.pubdata, block.new_root, batch[2]
-        )
+        try:
+            receipt = await self.run_settlement(
+                rollup.commit_batch, block.pubdata, block.new_root, batch[2]
+            )
+        except InvalidProof as exc:
+            # Our own verifier accepted this proof; the contract's did not. The
+            # contract is the judge: stop here, loudly, rather than retry forever.
+            log.error("block %d: the contract rejects its proof: %s", number, exc)
+            self.store.update_batch(number, FAILED, error=f"contract rejected the proof: {exc}")
+            return
         self.store.update_batch(
             number,
             COMMITTED,
