@@ -447,5 +447,13 @@ def bench_bridge(as_json: JsonOpt = False) -> None:
     print(json.dumps(run_bridge()))
 
 
+@bench_app.command("bitvm")
+def bench_bitvm(as_json: JsonOpt = False) -> None:
+    """BitVM gate-check tree sizes and Gold DA vbytes; last line is one JSON object."""
+    from bitcoinzk.bitvm.bench import run_bench
+
+    print(json.dumps(run_bench()))
+
+
 if __name__ == "__main__":
     app()
