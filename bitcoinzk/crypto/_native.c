@@ -250,16 +250,6 @@ static inline void wide_add(wide *acc, const wide *x) {
     }
 }
 
-/* acc += a * 2^256 (adding a Montgomery-form value to a product before reduction). */
-static inline void wide_add_high(wide *acc, const fe *a) {
-    u128 c = 0;
-    for (int i = 0; i < 4; i++) {
-        c += (u128)acc->v[i + 4] + a->v[i];
-        acc->v[i + 4] = (uint64_t)c;
-        c >>= 64;
-    }
-}
-
 /* Montgomery reduction T / 2^256 mod p, fully reduced; T < 0.81 * 2^512 (see above). */
 static inline void fe_redc(fe *r, const wide *in) {
     uint64_t t[8];
@@ -535,10 +525,9 @@ static void poseidon_core(const poseidon_consts *k, const fe *inputs, fe *result
         }
         const fe x0 = state[0];
         for (int j = 1; j < t; j++) {
-            /* state[j] + x0 * s: add state[j] * 2^256 to the product, reduce once */
-            wide_mul(&prod, &x0, &s[off + t + j - 1]);
-            wide_add_high(&prod, &state[j]);
-            fe_redc(&state[j], &prod);
+            fe p1;
+            fe_mul(&p1, &x0, &s[off + t + j - 1]);
+            fe_add(&state[j], &state[j], &p1);
         }
         fe_redc(&state[0], &acc);
     }
