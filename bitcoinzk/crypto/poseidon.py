@@ -10,10 +10,13 @@ Back ends:
 
 - the C extension ``bitcoinzk.crypto._native`` (built by ``pip install -e .``),
   used for every arity when it imported: the same optimised algorithm as
-  :func:`poseidon_gmpy` in 4x64-bit Montgomery arithmetic, ~10-30x faster.
-  It holds no constants of its own: on first use of an arity this module hands
-  it the constants it parsed (see below). ``BITCOINZK_PURE_PYTHON=1`` in the
-  environment disables it (read once, at import).
+  :func:`poseidon_gmpy` in 4x64-bit Montgomery arithmetic, ~6-10x faster than
+  gmpy2 and ~2x faster than light-poseidon for ``n == 2`` (see
+  ``benchmarks/crypto_eddsa.py``). It holds no constants of its own: on first use
+  of an arity this module hands it the constants it parsed (see below).
+  ``BITCOINZK_PURE_PYTHON=1`` in the environment disables it (read once, at
+  import); if it is not built, a ``RuntimeWarning`` says so and the pure-Python
+  back end is used.
 - otherwise ``n == 2`` (every Merkle node) goes to ``light_poseidon_python``
   (Rust), whose Python binding only supports exactly two inputs, and every other
   ``n`` (1..16) runs :func:`poseidon_gmpy`, a gmpy2 implementation of circomlib's
