@@ -91,12 +91,6 @@ def compile_circuit(shape: CircuitShape, out_dir: Path, wasm: bool = True) -> Co
     return Compiled(out_dir, nonlinear + linear, wires)
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, int):
-        return str(value)
-    raise TypeError(type(value).__name__)
-
-
 def write_input_json(inputs: dict[str, object], path: Path) -> None:
     def conv(v: object) -> object:
         if isinstance(v, list):
@@ -108,15 +102,26 @@ def write_input_json(inputs: dict[str, object], path: Path) -> None:
     path.write_text(json.dumps({k: conv(v) for k, v in inputs.items()}))
 
 
-def snarkjs_witness(compiled: Compiled, inputs: dict[str, object], wtns: Path) -> None:
+class WitnessFailed(RuntimeError):
+    """The witness calculator hit a failed constraint (`Assert Failed`)."""
+
+
+def snarkjs_witness_file(wasm: Path, inputs: dict[str, object], wtns: Path) -> None:
     """`snarkjs wtns calculate`: node's witness calculator (checks every constraint)."""
     input_json = wtns.with_suffix(".input.json")
     write_input_json(inputs, input_json)
     proc = subprocess.run(
-        [str(tool("snarkjs")), "wtns", "calculate", str(compiled.wasm), str(input_json), str(wtns)],
+        [str(tool("snarkjs")), "wtns", "calculate", str(wasm), str(input_json), str(wtns)],
         capture_output=True,
         text=True,
         check=False,
     )
+    text = proc.stdout + proc.stderr
+    if "Assert Failed" in text or "Error in template" in text:
+        raise WitnessFailed(text[-1000:])
     if proc.returncode != 0 or not wtns.is_file():
-        raise RuntimeError(f"snarkjs wtns calculate failed: {(proc.stdout + proc.stderr)[-2000:]}")
+        raise RuntimeError(f"snarkjs wtns calculate failed: {text[-2000:]}")
+
+
+def snarkjs_witness(compiled: Compiled, inputs: dict[str, object], wtns: Path) -> None:
+    snarkjs_witness_file(compiled.wasm, inputs, wtns)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import groth16py
 import pytest
@@ -13,6 +15,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.prover.circuit import CircuitShape
 from bitcoinzk.prover.keys import dev_setup
+from bitcoinzk.prover.tooling import compile_circuit, has_tools
 
 PARAMS = ChainParams(chain_id=1337, tree_depth=4, block_slots=2, block_records=1, fee_account=0)
 SHAPE = CircuitShape.of(PARAMS)
@@ -38,9 +41,15 @@ def genesis_state() -> State:
 class Keys:
     pk: groth16py.ProvingKey
     vk: groth16py.VerifyingKey
+    wasm: Path | None
+    """circom2's witness calculator for the same circuit (node), when installed: it
+    stops at the first failed constraint and names it, in well under a second."""
 
 
 @pytest.fixture(scope="session")
 def keys() -> Keys:
     files = dev_setup(SHAPE)  # cached under $BZK_KEY_DIR or ~/.cache/bitcoinzk/keys
-    return Keys(files.load_proving_key(), files.load_verifying_key())
+    wasm = None
+    if has_tools() and os.environ.get("BZK_TEST_NODE_WITNESS", "1") != "0":
+        wasm = compile_circuit(SHAPE, files.directory.parent / "circom2").wasm
+    return Keys(files.load_proving_key(), files.load_verifying_key(), wasm)

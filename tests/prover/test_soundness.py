@@ -11,6 +11,9 @@ One small circuit (B=2, E=1, D=4); its dev keys are made once and cached on disk
 from __future__ import annotations
 
 import copy
+import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,9 +41,10 @@ from bitcoinzk.l2.pubdata import PubdataOp
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockTrace, apply_block
 from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
-from bitcoinzk.prover.circuit import CircuitShape
+from bitcoinzk.prover.circuit import CIRCUITS_DIR, CircuitShape
 from bitcoinzk.prover.public_input import public_input
 from bitcoinzk.prover.service import ProofError, prove_inputs, verify_proof
+from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file
 from bitcoinzk.prover.witness import CircuitInputs, block_data, build_inputs, bytes_to_bits
 
 from .conftest import (
@@ -78,18 +82,73 @@ def deposit(recipient: int, key: Any, amount: int) -> Deposit:
     return Deposit(recipient, key.public_key(), amount, TXID, 1)
 
 
+def rule(template: str, snippet: str) -> str:
+    """Where a rule lives: the line of `snippet` inside `template` (as node reports it)."""
+    for path in CIRCUITS_DIR.glob("*.circom"):
+        lines = path.read_text().splitlines()
+        starts = [i for i, line in enumerate(lines) if line.startswith(f"template {template}(")]
+        if not starts:
+            continue
+        end = next(i for i in range(starts[0] + 1, len(lines)) if lines[i].startswith("}"))
+        hits = [i + 1 for i in range(starts[0], end) if snippet in lines[i]]
+        assert len(hits) == 1, (template, snippet, hits)
+        return rf"{template}_\d+ line: {hits[0]}\b"
+    raise AssertionError(f"no template {template}")
+
+
+# The constraint that must stop each cheat (checked when node's witness calculator is here).
+SIG = rule("Slot", "sig.M <== msg.out")
+NONCE = rule("Slot", "nonceRange.in <== senderNewNonce")
+UNDERFLOW = rule("Slot", "noUnderflow.in <== senderNewBalance")
+TRANSFER_ZERO = rule("Slot", "isAnyTransfer * transferZero.out === 0")
+TRANSFER_MAX = rule("Slot", "transferMax.out === 1")
+F24_CANONICAL = rule("Float24Decoder", "(1 - eIsZero.out) * small.out === 0")
+F5_CANONICAL = rule("Float5Decoder", "mIsZero.out === 0")
+F5_BITS = rule("Float5Decoder", "n2b.in <== in")
+DEPOSIT_ZERO = rule("Slot", "isDeposit * depositZero.out === 0")
+RECORD_MAX = rule("Slot", "recordMax.out === 1")
+WITHDRAW_MIN = rule("Slot", "isWithdraw * withdrawMin.out === 0")
+SENDER_PATH = rule("Slot", "senderUpdate.siblings[k] <== senderSiblings[k]")
+RECEIVER_PATH = rule("Slot", "receiverUpdate.siblings[k] <== receiverSiblings[k]")
+FEE_PATH = rule("FeeCredit", "update.siblings[k] <== siblings[k]")
+SELF = rule("Slot", "selfTransfer.out * isAnyTransfer === 0")
+RECORD_KEY = rule("Slot", "(isDeposit + isTransferNew) * (receiverAx - recAx) === 0")
+RECEIVER_MAX = rule("Slot", "receiverMax.out === 1")
+FEE_MAX = rule("FeeCredit", "overflow.out === 1")
+INDEX = rule("Slot", "toIdx.in <== to")
+SPK_LENGTH = rule("RecordCheck", "isW.out * (1 - inRange) === 0")
+SPK_PADDING = rule("RecordCheck", "byte * padW[p] === 0")
+RECORD_SELECT = rule("RecordSelect", "total === hasRecord")
+NOOP_TO = rule("Slot", "to * (1 - hasReceiver) === 0")
+NOOP_AMOUNT = rule("Slot", "amountF * (1 - isAnyTransfer) === 0")
+UNUSED_RECORD = rule("RecordCheck", "bits[i] * (1 - allowed) === 0")
+
+
 def expect_no_accepted_proof(
-    keys: Keys, inputs: CircuitInputs, claimed_pi: int | None = None
+    keys: Keys, inputs: CircuitInputs, claimed_pi: int | None = None, where: str | None = None
 ) -> None:
     """No proof of `inputs` verifies for the public input the cheater would publish.
 
-    groth16py does not stop at an unsatisfied constraint: it returns a proof that
-    does not verify. So the criterion is the verifier's, as it is on-chain: either
-    proving fails outright, or the proof is rejected for `claimed_pi` (default: the
-    public input computed, honestly, from the cheater's own chunks, records and roots).
+    With node's witness calculator (circom2 build of the same sources) the witness
+    must fail, and `where` (a template name) must be in the failure's trace: the
+    rule under test is what stops it. Otherwise, or if the witness exists (the lie
+    is in what the proof binds), prove with groth16py: it does not stop at an
+    unsatisfied constraint but returns a proof that does not verify, so the
+    criterion is the verifier's, as on-chain: rejected for `claimed_pi` (default:
+    the public input computed honestly from the cheater's own chunks and roots).
     """
     pi = inputs["public_input"] if claimed_pi is None else claimed_pi
     assert isinstance(pi, int)
+    if keys.wasm is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                snarkjs_witness_file(keys.wasm, inputs, Path(tmp) / "w.wtns")
+            except WitnessFailed as exc:
+                trace = str(exc)
+                if where is not None:
+                    assert re.search(where, trace), f"expected {where}, failed at:\n{trace}"
+                return
+        assert where is None, f"the witness was built: {where} did not stop it"
     try:
         proof = prove_inputs(keys.pk, inputs)
     except ProofError:
@@ -205,7 +264,7 @@ def test_differential_stf_vs_circuit(
 
 def test_invalid_signature(keys: Keys) -> None:
     op = transfer(ALICE_I, BOB_I, BOB, 1_000, 1, 0, signer=BOB)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], InvalidSignature))
+    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], InvalidSignature), where=SIG)
 
 
 def test_tampered_signature_scalar(keys: Keys) -> None:
@@ -213,12 +272,12 @@ def test_tampered_signature_scalar(keys: Keys) -> None:
     result = apply_block(state, PARAMS, 1, [transfer(ALICE_I, BOB_I, BOB, 1_000, 1, 0)])
     inputs = build_inputs(result.trace, PARAMS)
     inputs["sig_s"] = [inputs["sig_s"][0] + 1, 0]  # type: ignore[index]
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=SIG)
 
 
 def test_wrong_nonce(keys: Keys) -> None:
     op = transfer(ALICE_I, BOB_I, BOB, 1_000, 1, 1)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], WrongNonce))
+    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], WrongNonce), where=SIG)
 
 
 def test_nonce_overflow(keys: Keys) -> None:
@@ -227,22 +286,28 @@ def test_nonce_overflow(keys: Keys) -> None:
     assert alice is not None
     state.put(ALICE_I, Account(alice.pubkey, alice.balance, MAX_NONCE))
     op = transfer(ALICE_I, BOB_I, BOB, 1_000, 1, MAX_NONCE)
-    expect_no_accepted_proof(keys, rejected(state, [op], NonceOverflow))
+    expect_no_accepted_proof(keys, rejected(state, [op], NonceOverflow), where=NONCE)
 
 
 def test_overspend(keys: Keys) -> None:
     op = transfer(BOB_I, ALICE_I, ALICE, 1_990, 20, 0)  # balance 2000 < 2010
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], InsufficientBalance))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], InsufficientBalance), where=UNDERFLOW
+    )
 
 
 def test_withdraw_overspend(keys: Keys) -> None:
     op = withdraw(BOB_I, 2_000, 1, 0)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], InsufficientBalance))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], InsufficientBalance), where=UNDERFLOW
+    )
 
 
 def test_transfer_amount_zero(keys: Keys) -> None:
     op = transfer(ALICE_I, BOB_I, BOB, 0, 1, 0)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], AmountOutOfRange))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], AmountOutOfRange), where=TRANSFER_ZERO
+    )
 
 
 def test_transfer_amount_above_max_sats(keys: Keys) -> None:
@@ -251,7 +316,7 @@ def test_transfer_amount_above_max_sats(keys: Keys) -> None:
     assert alice is not None
     state.put(ALICE_I, Account(alice.pubkey, MAX_SATS, 0))
     op = transfer(ALICE_I, 5, CAROL, 3 * 10**15, 0, 0)  # Float24-representable, > MAX_SATS
-    expect_no_accepted_proof(keys, rejected(state, [op], AmountOutOfRange))
+    expect_no_accepted_proof(keys, rejected(state, [op], AmountOutOfRange), where=TRANSFER_MAX)
 
 
 def test_amount_not_representable_has_no_encoding(keys: Keys) -> None:
@@ -267,7 +332,7 @@ def test_amount_not_representable_has_no_encoding(keys: Keys) -> None:
         [op.signature.r8y, 0],
         [op.signature.s, 0],
     )  # type: ignore[union-attr]
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=SIG)
 
 
 def test_amount_non_canonical_float(keys: Keys) -> None:
@@ -276,7 +341,7 @@ def test_amount_non_canonical_float(keys: Keys) -> None:
     inputs = build_inputs(result.trace, PARAMS)
     assert inputs["amount"][0] == FLOAT24.encode(100) == 100  # type: ignore[index]
     inputs["amount"] = [(1 << 20) | 10, 0]  # 10 * 10^1: same value, not the smallest e
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=F24_CANONICAL)
 
 
 def test_fee_not_representable(keys: Keys) -> None:
@@ -292,10 +357,10 @@ def test_fee_not_representable(keys: Keys) -> None:
         [op.signature.r8y, 0],
         [op.signature.s, 0],
     )
-    for raw in (9, 32 + 9):  # decodes to 10; does not fit 5 bits
+    for raw, at in ((9, SIG), (32 + 9, F5_BITS)):  # decodes to 10; does not fit 5 bits
         tampered = copy.deepcopy(inputs)
         tampered["fee"] = [raw, 0]
-        expect_no_accepted_proof(keys, tampered)
+        expect_no_accepted_proof(keys, tampered, where=at)
 
 
 def test_fee_non_canonical_float(keys: Keys) -> None:
@@ -304,23 +369,27 @@ def test_fee_non_canonical_float(keys: Keys) -> None:
     inputs = build_inputs(result.trace, PARAMS)
     assert FLOAT5.decode(0b01000) == 0
     inputs["fee"] = [0b01000, 0]  # 0 * 10^1
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=F5_CANONICAL)
 
 
 def test_deposit_amount_zero(keys: Keys) -> None:
-    expect_no_accepted_proof(
-        keys, rejected(genesis_state(), [deposit(3, CAROL, 0)], AmountOutOfRange)
-    )
+    op = deposit(3, CAROL, 0)
+    inputs = rejected(genesis_state(), [op], AmountOutOfRange)
+    expect_no_accepted_proof(keys, inputs, where=DEPOSIT_ZERO)
 
 
 def test_deposit_amount_above_max_sats(keys: Keys) -> None:
     op = deposit(3, CAROL, MAX_SATS + 1)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], AmountOutOfRange))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], AmountOutOfRange), where=RECORD_MAX
+    )
 
 
 def test_withdraw_below_minimum(keys: Keys) -> None:
     op = withdraw(ALICE_I, 999, 1, 0)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], AmountOutOfRange))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], AmountOutOfRange), where=WITHDRAW_MIN
+    )
 
 
 def test_unknown_sender(keys: Keys) -> None:
@@ -335,22 +404,24 @@ def test_unknown_sender(keys: Keys) -> None:
     trace = BlockTrace(
         trace.block_number, state.root, trace.new_root, trace.slots, trace.fee, trace.fees_collected
     )
-    expect_no_accepted_proof(keys, build_inputs(trace, PARAMS))
+    expect_no_accepted_proof(keys, build_inputs(trace, PARAMS), where=SENDER_PATH)
 
 
 def test_self_transfer(keys: Keys) -> None:
     op = transfer(ALICE_I, ALICE_I, ALICE, 1_000, 1, 0)
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], SelfTransfer))
+    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], SelfTransfer), where=SELF)
 
 
 def test_pubkey_mismatch_on_deposit(keys: Keys) -> None:
     op = deposit(ALICE_I, CAROL, 1_000)  # alice's index, carol's key
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], PubkeyMismatch))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], PubkeyMismatch), where=RECORD_KEY
+    )
 
 
 def test_pubkey_mismatch_on_transfer(keys: Keys) -> None:
     op = transfer(ALICE_I, BOB_I, CAROL, 1_000, 1, 0)  # bob's index, carol's key
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], PubkeyMismatch))
+    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], PubkeyMismatch), where=SIG)
 
 
 def test_receiver_balance_overflow(keys: Keys) -> None:
@@ -359,7 +430,7 @@ def test_receiver_balance_overflow(keys: Keys) -> None:
     assert bob is not None
     state.put(BOB_I, Account(bob.pubkey, MAX_SATS - 10, 0))
     op = transfer(ALICE_I, BOB_I, BOB, 100, 1, 0)
-    expect_no_accepted_proof(keys, rejected(state, [op], BalanceOverflow))
+    expect_no_accepted_proof(keys, rejected(state, [op], BalanceOverflow), where=RECEIVER_MAX)
 
 
 def test_fee_account_balance_overflow(keys: Keys) -> None:
@@ -368,7 +439,7 @@ def test_fee_account_balance_overflow(keys: Keys) -> None:
     assert operator is not None
     state.put(0, Account(operator.pubkey, MAX_SATS - 3, 0))
     op = transfer(ALICE_I, BOB_I, BOB, 100, 7, 0)
-    expect_no_accepted_proof(keys, rejected(state, [op], BalanceOverflow))
+    expect_no_accepted_proof(keys, rejected(state, [op], BalanceOverflow), where=FEE_MAX)
 
 
 def test_index_out_of_range(keys: Keys) -> None:
@@ -376,12 +447,14 @@ def test_index_out_of_range(keys: Keys) -> None:
     result = apply_block(state, PARAMS, 1, [transfer(ALICE_I, 3, CAROL, 1_000, 1, 0)])
     inputs = build_inputs(result.trace, PARAMS)
     inputs["to"] = [3 + 2**PARAMS.tree_depth, 0]  # same path bits, index >= 2^D
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=INDEX)
 
 
 def test_withdraw_empty_script(keys: Keys) -> None:
     op = withdraw(ALICE_I, 5_000, 1, 0, spk=b"")
-    expect_no_accepted_proof(keys, rejected(genesis_state(), [op], MalformedOperation))
+    expect_no_accepted_proof(
+        keys, rejected(genesis_state(), [op], MalformedOperation), where=SPK_LENGTH
+    )
 
 
 def test_withdraw_script_padding_must_be_zero(keys: Keys) -> None:
@@ -406,7 +479,7 @@ def test_withdraw_script_padding_must_be_zero(keys: Keys) -> None:
     sig = ALICE.sign(msg)  # the user signed exactly these bytes
     inputs["records"] = [bytes_to_bits(bytes(record))]
     inputs["sig_r8x"], inputs["sig_r8y"], inputs["sig_s"] = [sig.r8x, 0], [sig.r8y, 0], [sig.s, 0]
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=SPK_PADDING)
 
 
 def test_block_too_large_for_records(keys: Keys) -> None:
@@ -417,7 +490,7 @@ def test_block_too_large_for_records(keys: Keys) -> None:
     wide = ChainParams(PARAMS.chain_id, PARAMS.tree_depth, 2, 2, PARAMS.fee_account)
     inputs = build_inputs(lax_block(state, wide, 1, ops), wide)
     inputs["records"] = inputs["records"][:1]  # type: ignore[index]
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=RECORD_SELECT)
 
 
 # --- tampering with what the proof binds ----------------------------------------------
@@ -439,10 +512,10 @@ def test_wrong_merkle_path(keys: Keys) -> None:
     for side in ("receiver_siblings",):
         tampered = copy.deepcopy(inputs)
         tampered[side][0][1] += 1  # type: ignore[index]
-        expect_no_accepted_proof(keys, tampered)
+        expect_no_accepted_proof(keys, tampered, where=RECEIVER_PATH)
     tampered = copy.deepcopy(inputs)
     tampered["fee_siblings"][0] += 1  # type: ignore[index]
-    expect_no_accepted_proof(keys, tampered)
+    expect_no_accepted_proof(keys, tampered, where=FEE_PATH)
 
 
 def test_tampered_pubdata(keys: Keys) -> None:
@@ -467,14 +540,14 @@ def test_tampered_pubdata(keys: Keys) -> None:
     tampered = copy.deepcopy(inputs)
     tampered["amount"][0] ^= 1  # type: ignore[index]
     tampered["public_input"] = tampered_pi
-    expect_no_accepted_proof(keys, tampered)
+    expect_no_accepted_proof(keys, tampered, where=SIG)
 
 
 def test_wrong_fee_account(keys: Keys) -> None:
     result, inputs = _valid_transfer_block()
     tampered = copy.deepcopy(inputs)
     tampered["fee_account"] = BOB_I  # fees credited elsewhere than the leaf on the path
-    expect_no_accepted_proof(keys, tampered)
+    expect_no_accepted_proof(keys, tampered, where=FEE_PATH)
     # fees really credited to bob (path and leaf of bob): the public input names fee account 0
     state = genesis_state()
     bob_fees = ChainParams(PARAMS.chain_id, PARAMS.tree_depth, 2, 1, fee_account=BOB_I)
@@ -492,14 +565,16 @@ def test_deposit_credited_to_another_account(keys: Keys) -> None:
     # the cheater credits index 4 but publishes "to = 3"
     lie = PubdataOp(1, recipient=3, amount=50_000, pubkey=CAROL.public_key(), txid=TXID, vout=1)
     trace = lax_block(state, PARAMS, 1, [deposit(4, CAROL, 50_000)], pubdata=[lie])
-    expect_no_accepted_proof(keys, build_inputs(trace, PARAMS), honest.public_input)
+    expect_no_accepted_proof(
+        keys, build_inputs(trace, PARAMS), honest.public_input, where=RECEIVER_PATH
+    )
     # or credits the amount to index 3 under another key than the record's
     inputs = build_inputs(honest.trace, PARAMS)
     inputs["receiver_ax"], inputs["receiver_ay"] = (
         [DAVE.public_key().x, 0],
         [DAVE.public_key().y, 0],
     )
-    expect_no_accepted_proof(keys, inputs)
+    expect_no_accepted_proof(keys, inputs, where=RECORD_KEY)
 
 
 def test_withdrawal_left_out_of_pubdata(keys: Keys) -> None:
@@ -509,7 +584,7 @@ def test_withdrawal_left_out_of_pubdata(keys: Keys) -> None:
     # the record dropped: amount 0 is below the minimum, and the signature is over 5000
     no_record = copy.deepcopy(inputs)
     no_record["records"] = [[0] * 864]
-    expect_no_accepted_proof(keys, no_record)
+    expect_no_accepted_proof(keys, no_record, where=SPK_LENGTH)
     # the slot published as a NOOP: the debit cannot happen, so the roots cannot match
     as_noop = copy.deepcopy(inputs)
     for name in ("op", "fee", "from"):
@@ -522,14 +597,17 @@ def test_noop_slot_must_be_all_zero(keys: Keys) -> None:
     state = genesis_state()
     one = apply_block(state, PARAMS, 1, [transfer(ALICE_I, BOB_I, BOB, 1_000, 10, 0)])
     inputs = build_inputs(one.trace, PARAMS)
-    for name, value in (("to", 5), ("amount", 7)):
+    for name, value, at in (("to", 5, NOOP_TO), ("amount", 7, NOOP_AMOUNT)):
         tampered = copy.deepcopy(inputs)
         tampered[name][1] = value  # type: ignore[index]
-        expect_no_accepted_proof(keys, tampered)
+        expect_no_accepted_proof(keys, tampered, where=at)
 
 
 def test_unused_record_must_be_zero(keys: Keys) -> None:
-    _, inputs = _valid_transfer_block()
-    tampered = copy.deepcopy(inputs)
-    tampered["records"][0][100] = 1  # type: ignore[index]
-    expect_no_accepted_proof(keys, tampered)
+    ops: list[Operation] = [
+        transfer(ALICE_I, BOB_I, BOB, 1_000, 10, 0),
+        transfer(BOB_I, ALICE_I, ALICE, 1_000, 10, 0),
+    ]
+    inputs = build_inputs(apply_block(genesis_state(), PARAMS, 1, ops).trace, PARAMS)
+    inputs["records"][0][100] = 1  # type: ignore[index]
+    expect_no_accepted_proof(keys, inputs, where=UNUSED_RECORD)
