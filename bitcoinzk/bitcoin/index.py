@@ -10,11 +10,11 @@ and `RegtestNode` resynchronises it with the kernel's tip.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import sqlite
 from .block import Block
 from .tx import OutPoint, TxOut
 
@@ -50,12 +50,9 @@ class Coin:
 
 
 def open_db(path: Path) -> sqlite3.Connection:
-    """SQLite in WAL mode with synchronous=NORMAL: durable at every commit boundary
-    for a process crash, which is the failure the node must survive."""
-    db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    return db
+    """WAL with synchronous=NORMAL: durable at every commit for a process crash, the
+    failure the node must survive; the kernel's own files can rebuild the rest."""
+    return sqlite.open_db(path, "NORMAL")
 
 
 class ChainIndex:
@@ -66,15 +63,8 @@ class ChainIndex:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.transaction(self.db)
 
     # --- chain ---------------------------------------------------------------------------
 

@@ -5,15 +5,12 @@ written in the same SQLite transaction as the decision that causes it."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..bitcoin.index import open_db
 from ..bitcoin.tx import OutPoint
+from ..sqlite import SqliteStore
 from .deposit import DepositReveal
 
 SCHEMA = """
@@ -49,30 +46,9 @@ class DepositRow:
     status: str
 
 
-class BridgeStore:
+class BridgeStore(SqliteStore):
     def __init__(self, path: Path) -> None:
-        self.db: sqlite3.Connection = open_db(path)
-        self.db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        super().__init__(path, SCHEMA)
 
     # --- reveals ---------------------------------------------------------------------------
 
