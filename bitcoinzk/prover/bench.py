@@ -37,7 +37,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockResult, apply_block
 from bitcoinzk.l2.types import Operation, Transfer
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import KeyFiles, default_key_dir, ensure_keys
+from bitcoinzk.prover.keys import KeyFiles, ensure_keys
 from bitcoinzk.prover.service import verify_proof
 from bitcoinzk.prover.snarkjs_timing import write_timing_zkey
 from bitcoinzk.prover.tooling import (
@@ -45,6 +45,7 @@ from bitcoinzk.prover.tooling import (
     ToolUnavailable,
     compile_circuit,
     has_tools,
+    node_build_dir,
     snarkjs_witness,
     tool,
 )
@@ -132,8 +133,7 @@ def run(
     prove_s = total_s
     tools = has_tools()
     if tools:
-        build = (key_dir or default_key_dir()) / circuit_id(shape) / "circom2"
-        compiled = compile_circuit(shape, build)
+        compiled = compile_circuit(shape, node_build_dir(shape, key_dir))
         constraints = compiled.constraints
         with tempfile.TemporaryDirectory(prefix="bzk-bench-") as tmp:
             wtns = Path(tmp) / "witness.wtns"

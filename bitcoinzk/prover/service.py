@@ -29,12 +29,13 @@ import groth16py
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockTrace
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import KeyFiles, default_key_dir, ensure_keys
+from bitcoinzk.prover.keys import KeyFiles, ensure_keys
 from bitcoinzk.prover.tooling import (
     ToolUnavailable,
     WitnessFailed,
     compile_circuit,
     has_tools,
+    node_build_dir,
     snarkjs_witness_file,
 )
 from bitcoinzk.prover.witness import CircuitInputs, build_inputs
@@ -177,7 +178,7 @@ class ProverService:
         """
         if witness == "wasmi" or not has_tools():
             return None
-        build = (key_dir or default_key_dir()) / self.circuit_id / "circom2"
+        build = node_build_dir(self.shape, key_dir)
         if witness == "auto" and not list(build.glob("*_js/*.wasm")):
             return None
         try:

@@ -123,5 +123,24 @@ def snarkjs_witness_file(wasm: Path, inputs: dict[str, object], wtns: Path) -> N
         raise RuntimeError(f"snarkjs wtns calculate failed: {text[-2000:]}")
 
 
+def node_build_dir(shape: CircuitShape, key_dir: Path | None = None) -> Path:
+    """Where the circom2 build of a circuit is cached: beside its keys."""
+    from bitcoinzk.prover.circuit import circuit_id
+    from bitcoinzk.prover.keys import default_key_dir
+
+    return (key_dir or default_key_dir()) / circuit_id(shape) / "circom2"
+
+
+def prepare_node_witness(shape: CircuitShape, key_dir: Path | None = None) -> Path | None:
+    """Compile (once, cached) the circuit for node's witness calculator; None without node.
+
+    A `ProverService` created afterwards (witness="auto") computes witnesses with it:
+    about 5x faster than groth16py's wasmi interpreter (2 s vs 10.6 s at B=4, D=24).
+    """
+    if not has_tools():
+        return None
+    return compile_circuit(shape, node_build_dir(shape, key_dir)).wasm
+
+
 def snarkjs_witness(compiled: Compiled, inputs: dict[str, object], wtns: Path) -> None:
     snarkjs_witness_file(compiled.wasm, inputs, wtns)
