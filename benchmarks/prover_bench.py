@@ -22,6 +22,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=None, help="record slots (default B/4)")
     parser.add_argument("--compare-snarkjs", action="store_true")
     parser.add_argument("--key-dir", type=Path, default=None)
+    parser.add_argument(
+        "--no-node", action="store_true", help="skip circom2/snarkjs (no witness/proof split)"
+    )
     args = parser.parse_args()
     result = run(
         batch_size=args.batch_size,
@@ -29,6 +32,7 @@ def main() -> None:
         compare_snarkjs=args.compare_snarkjs,
         records=args.records,
         key_dir=args.key_dir,
+        use_node=not args.no_node,
     )
     print(json.dumps(result))
 

@@ -92,6 +92,7 @@ def run(
     compare_snarkjs: bool = False,
     records: int | None = None,
     key_dir: Path | None = None,
+    use_node: bool = True,
 ) -> dict[str, object]:
     params = ChainParams(
         chain_id=1337,
@@ -131,7 +132,7 @@ def run(
     constraints: int | None = None
     witness_s: float | None = None
     prove_s = total_s
-    tools = has_tools()
+    tools = use_node and has_tools()
     if tools:
         compiled = compile_circuit(shape, node_build_dir(shape, key_dir))
         constraints = compiled.constraints
