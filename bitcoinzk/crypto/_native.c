@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NATIVE_ABI_VERSION 1
+#define NATIVE_ABI_VERSION 2
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -576,6 +576,75 @@ static PyObject *py_poseidon(PyObject *self, PyObject *arg) {
     return fe_to_py(&out);
 }
 
+#define MERKLE_MAX_DEPTH 32
+
+/*
+ * merkle_path(index, leaf, siblings) -> [node_0 = leaf, node_1, ..., node_n = root]:
+ * node_{k+1} = Poseidon(sibling_k, node_k) if bit k of index is set, else
+ * Poseidon(node_k, sibling_k) -- tree.py's loop, in one call. index is any int (only its
+ * low bits are read, two's complement like Python's >>); leaf and siblings are checked
+ * like poseidon()'s inputs (TypeError / ValueError), siblings a list or tuple of <= 32.
+ */
+static PyObject *py_merkle_path(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "merkle_path expected 3 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *index = args[0], *leaf = args[1], *sibs = args[2];
+    if (!PyLong_Check(index)) {
+        PyErr_Format(PyExc_TypeError, "merkle_path index must be an int, got %.100s",
+                     Py_TYPE(index)->tp_name);
+        return NULL;
+    }
+    if (!PyList_Check(sibs) && !PyTuple_Check(sibs)) {
+        PyErr_SetString(PyExc_TypeError, "merkle_path siblings must be a list or tuple");
+        return NULL;
+    }
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(sibs);
+    if (n > MERKLE_MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "merkle_path takes at most 32 siblings");
+        return NULL;
+    }
+    const poseidon_consts *k = &PC[3];
+    if (!k->ready) {
+        PyErr_SetString(PyExc_LookupError, "Poseidon constants for 2 inputs not installed");
+        return NULL;
+    }
+    /* index mod 2^64 (two's complement for negatives): bits 0..31 as Python's (index >> k) & 1 */
+    const unsigned long long bits = PyLong_AsUnsignedLongLongMask(index);
+    if (bits == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    fe node[MERKLE_MAX_DEPTH + 1], sib[MERKLE_MAX_DEPTH];
+    if (fe_from_py(leaf, &node[0]) < 0) return NULL;
+    PyObject **items = PySequence_Fast_ITEMS(sibs);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (fe_from_py(items[i], &sib[i]) < 0) return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fe in[2];
+        if ((bits >> i) & 1) {
+            in[0] = sib[i];
+            in[1] = node[i];
+        } else {
+            in[0] = node[i];
+            in[1] = sib[i];
+        }
+        poseidon_core(k, in, &node[i + 1]);
+    }
+    PyObject *out = PyList_New(n + 1);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        /* level 0 is the leaf itself (a fresh int only for int subclasses) */
+        PyObject *v = (i == 0 && PyLong_CheckExact(leaf)) ? Py_NewRef(leaf) : fe_to_py(&node[i]);
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
 /* ---- BabyJubJub in extended twisted Edwards coordinates ----------------------------- */
 
 typedef struct {
@@ -1076,6 +1145,10 @@ static PyMethodDef native_methods[] = {
      "(M and P flattened row-major). Idempotent: returns False if already installed."},
     {"poseidon", py_poseidon, METH_O,
      "poseidon(inputs: list[int] | tuple[int, ...]) -> int: circomlib Poseidon(len(inputs))."},
+    {"merkle_path", (PyCFunction)(void (*)(void))py_merkle_path, METH_FASTCALL,
+     "merkle_path(index, leaf, siblings) -> list[int]: the nodes from the leaf (level 0) up "
+     "to the root; bit k of index set: Poseidon(sibling_k, node), else Poseidon(node, "
+     "sibling_k). At most 32 siblings."},
     {"curve_init", py_curve_init, METH_VARARGS,
      "curve_init(a, d, b8x, b8y, l) -> bool: install the BabyJubJub constants (idempotent)."},
     {"scalar_mul", py_scalar_mul, METH_VARARGS,

@@ -28,6 +28,11 @@ class NativeModule(Protocol):
     def poseidon(self, inputs: list[int] | tuple[int, ...], /) -> int:
         """Poseidon of 1..16 ints in ``[0, r)``; ``LookupError`` if the arity is not installed."""
 
+    def merkle_path(
+        self, index: int, leaf: int, siblings: list[int] | tuple[int, ...], /
+    ) -> list[int]:
+        """Nodes from ``leaf`` (level 0) to the root of the path (at most 32 siblings)."""
+
     def curve_init(self, a: int, d: int, b8x: int, b8y: int, l: int, /) -> bool:  # noqa: E741
         """Install BabyJubJub's ``a``, ``d``, ``B8`` and subgroup order ``l``."""
 

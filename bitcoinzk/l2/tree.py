@@ -5,15 +5,19 @@ with level 0 the leaves, so a depth-24 tree costs memory only for what is in
 it; every other node is the root of an empty subtree. Writes go to
 the map on top of a `collections.ChainMap`, which is how the STF gets cheap
 copy-on-write: fork, apply, and either merge or drop the fork.
+
+A write hashes the leaf's whole path in one `merkle_path` call (native when the
+C extension is loaded): siblings are read first, then every node is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 
-from bitcoinzk.crypto.poseidon import poseidon
+from bitcoinzk.crypto.poseidon import merkle_path, poseidon
 from bitcoinzk.l2.params import MAX_TREE_DEPTH
 
 NodeKey = tuple[int, int]
@@ -46,13 +50,18 @@ class MerkleProof:
 
 
 def compute_root(index: int, leaf: int, siblings: tuple[int, ...] | list[int]) -> int:
-    node = leaf
-    for level, sibling in enumerate(siblings):
-        if (index >> level) & 1:
-            node = poseidon([sibling, node])
-        else:
-            node = poseidon([node, sibling])
-    return node
+    return merkle_path(index, leaf, siblings)[-1]
+
+
+def _layers(nodes: Mapping[NodeKey, int]) -> list[Mapping[NodeKey, int]]:
+    """The plain maps a (possibly nested) ChainMap reads through, first match wins.
+
+    Looking a key up in each directly is several times faster than ChainMap.get,
+    which scans its maps twice (`in`, then `[]`) and recurses into nested forks.
+    """
+    if isinstance(nodes, ChainMap):
+        return [layer for m in nodes.maps for layer in _layers(m)]
+    return [nodes]
 
 
 class SparseMerkleTree:
@@ -75,22 +84,33 @@ class SparseMerkleTree:
 
     def siblings(self, index: int) -> tuple[int, ...]:
         self._check(index)
-        return tuple(self._node(level, (index >> level) ^ 1) for level in range(self.depth))
+        return self._siblings(index)
+
+    def _siblings(self, index: int) -> tuple[int, ...]:
+        layers = _layers(self.nodes)
+        zeros = zero_hashes()
+        out = []
+        for level in range(self.depth):
+            key = (level, (index >> level) ^ 1)
+            for layer in layers:
+                node = layer.get(key)
+                if node is not None:
+                    break
+            else:
+                node = zeros[level]
+            out.append(node)
+        return tuple(out)
 
     def proof(self, index: int) -> MerkleProof:
         return MerkleProof(index, self.leaf(index), self.siblings(index))
 
     def set_leaf(self, index: int, value: int) -> None:
         self._check(index)
-        node = value
-        for level in range(self.depth):
-            self.nodes[(level, index >> level)] = node
-            sibling = self._node(level, (index >> level) ^ 1)
-            if (index >> level) & 1:
-                node = poseidon([sibling, node])
-            else:
-                node = poseidon([node, sibling])
-        self.nodes[(self.depth, 0)] = node
+        # No sibling is on the written path, so reading them all first changes nothing.
+        path = merkle_path(index, value, self._siblings(index))
+        nodes = self.nodes
+        for level, node in enumerate(path):
+            nodes[(level, index >> level)] = node  # level == depth: the root, (depth, 0)
 
     def _check(self, index: int) -> None:
         if not 0 <= index < (1 << self.depth):

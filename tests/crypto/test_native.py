@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import cast
 from unittest.mock import patch
@@ -188,6 +188,88 @@ print("ok")
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "ok"
+
+
+# --- Merkle paths ------------------------------------------------------------------------
+
+
+def merkle_loop(index: int, leaf: int, siblings: list[int]) -> list[int]:
+    """The loop SparseMerkleTree.set_leaf ran before merkle_path, on the gmpy2 reference."""
+    node, out = leaf, [leaf]
+    for level, sibling in enumerate(siblings):
+        if (index >> level) & 1:
+            node = P_MOD.poseidon_gmpy([sibling, node])
+        else:
+            node = P_MOD.poseidon_gmpy([node, sibling])
+        out.append(node)
+    return out
+
+
+@SETTINGS
+@example(index=0, leaf=0, siblings=[])
+@example(index=2**32 - 1, leaf=R - 1, siblings=[R - 1] * 32)
+@example(index=-1, leaf=1, siblings=[2, 3])
+@example(index=2**200 + 5, leaf=1, siblings=[2, 3, 4])
+@given(
+    index=st.one_of(st.integers(0, 2**32 - 1), st.integers(-(2**70), 2**70)),
+    leaf=field,
+    siblings=st.lists(field, max_size=32),
+)
+def test_merkle_path_matches_python_loop(index, leaf, siblings):
+    P_MOD.native_install(3)  # the raw native call does not install constants itself
+    expected = merkle_loop(index, leaf, siblings)
+    assert NATIVE.merkle_path(index, leaf, siblings) == expected
+    assert NATIVE.merkle_path(index, leaf, tuple(siblings)) == expected
+    assert P_MOD.merkle_path(index, leaf, siblings) == expected
+    assert P_MOD.merkle_path_python(index, leaf, siblings) == expected
+    with pure():
+        assert P_MOD.merkle_path(index, leaf, siblings) == expected
+
+
+def test_merkle_path_installs_constants_on_first_use():
+    code = (
+        "from bitcoinzk.crypto.poseidon import merkle_path, poseidon_gmpy\n"
+        "assert merkle_path(1, 2, [3]) == [2, poseidon_gmpy([3, 2])]\n"
+        "assert merkle_path(0, 2, []) == [2]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_merkle_path_input_validation():
+    """Native and pure-Python paths raise what poseidon() raises for the same input."""
+    P_MOD.native_install(3)
+    for bad in (R, -1, 2**256, -(2**300), True, 1.0, "1", None):
+        for args in ((5, bad, [1, 2]), (5, 1, [2, bad]), (5, 1, (bad,))):
+            for ctx in (pure, nullcontext):
+                with ctx(), pytest.raises(P_MOD.NotAFieldElementError):
+                    P_MOD.merkle_path(*args)
+            raw_error = TypeError if bad is True or not isinstance(bad, int) else ValueError
+            with pytest.raises(raw_error):
+                NATIVE.merkle_path(*args)
+    for ctx in (pure, nullcontext):
+        with ctx(), pytest.raises(P_MOD.PoseidonError):
+            P_MOD.merkle_path(0, 1, [0] * 33)
+        with ctx(), pytest.raises(TypeError):
+            P_MOD.merkle_path(1.0, 1, [2])
+        # gmpy2 integers, int subclasses and other sequences are accepted, as by poseidon().
+        assert P_MOD.merkle_path(gmpy2.mpz(1), gmpy2.mpz(5), [gmpy2.mpz(7)]) == merkle_loop(
+            1, 5, [7]
+        )
+        assert P_MOD.merkle_path(2, 5, range(3)) == merkle_loop(2, 5, [0, 1, 2])
+
+    class MyInt(int):
+        pass
+
+    out = NATIVE.merkle_path(MyInt(1), MyInt(5), [MyInt(7)])
+    assert out == merkle_loop(1, 5, [7]) and type(out[0]) is int
+    with pytest.raises(ValueError):
+        NATIVE.merkle_path(0, 1, [0] * 33)
+    with pytest.raises(TypeError):
+        NATIVE.merkle_path(0, 1, iter([2]))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        NATIVE.merkle_path(1.0, 1, [2])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        NATIVE.merkle_path(0, 1)  # type: ignore[call-arg]
 
 
 # --- BabyJubJub ----------------------------------------------------------------------------
