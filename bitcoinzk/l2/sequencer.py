@@ -20,9 +20,10 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.mempool import AlreadyKnown, Mempool
 from bitcoinzk.l2.params import MAX_SATS, ChainParams
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockBuilder, BlockResult, BlockTrace
+from bitcoinzk.l2.stf import BlockBuilder, BlockTrace
 from bitcoinzk.l2.store import Receipt, Store, StoredBlock
-from bitcoinzk.l2.types import Deposit, Operation, Transfer, UserOperation, op_hash
+from bitcoinzk.l2.tree import NodeKey
+from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, UserOperation, op_hash
 
 
 class GenesisMismatch(Exception):
@@ -176,104 +177,166 @@ class Sequencer:
             return False
         return pending >= self.max_block_txs or now - self.last_block_time >= self.config.block_time
 
-    def _resolve(self, fork: State, op: Operation) -> Operation:
-        """Give a payment its recipient index: the key's account, or the next free leaf."""
-        if isinstance(op, Transfer):
-            index = fork.index_of(op.recipient_pubkey)
-            return replace(op, recipient=fork.next_free_index() if index is None else index)
-        if isinstance(op, Deposit):
-            index = fork.index_of(op.pubkey)
-            return replace(op, recipient=fork.next_free_index() if index is None else index)
-        return op
+    def candidates(self) -> list[tuple[bytes, Operation]]:
+        """What the next block may take, in order: deposits first (they are already
+        final on Bitcoin and owe no fee), then the mempool's fair order."""
+        out: list[tuple[bytes, Operation]] = [
+            (h, op) for h, (_, op) in sorted(self.deposits.items(), key=lambda kv: kv[1][0])
+        ]
+        out += [(e.tx_hash, e.op) for e in self.mempool.ordered(self.max_block_txs * 2)]
+        return out
 
-    def produce_block(self) -> StoredBlock | None:
+    def begin_block(self) -> tuple[int, list[tuple[bytes, Operation]]] | None:
+        """The next block's number and candidates, or None if there is nothing to do."""
         self.last_block_time = time.monotonic()
         if len(self.mempool) + len(self.deposits) == 0:
             return None
-        number = self.head + 1
-        builder = BlockBuilder(self.state, self.params, number, check_signatures=False)
-        included: list[tuple[bytes, Operation]] = []
-        failed: list[tuple[bytes, str]] = []
-        # Deposits first: they are Bitcoin-final already and owe nobody a fee.
-        candidates: list[tuple[bytes, Operation]] = [
-            (h, op) for h, (_, op) in sorted(self.deposits.items(), key=lambda kv: kv[1][0])
-        ]
-        candidates += [(e.tx_hash, e.op) for e in self.mempool.ordered(self.max_block_txs * 2)]
-        skipped_senders: set[int] = set()
-        for tx_hash, op in candidates:
-            if len(included) >= self.max_block_txs or builder.full:
-                break
-            if not isinstance(op, Deposit) and op.sender in skipped_senders:
-                continue
-            resolved = self._resolve(builder.fork, op)
-            try:
-                builder.add(resolved)
-            except BlockTooLarge:
-                # No room left of the kind this op needs; it waits for the next block.
-                if not isinstance(op, Deposit):
-                    skipped_senders.add(op.sender)
-                continue
-            except InvalidOperation as exc:
-                failed.append((tx_hash, f"{type(exc).__name__}: {exc}"))
-                if not isinstance(op, Deposit):
-                    skipped_senders.add(op.sender)
-                continue
-            included.append((tx_hash, resolved))
-        if not included and not failed:
-            return None
-        result = builder.finish() if included else None
-        return self._commit(number, result, included, failed)
+        return self.head + 1, self.candidates()
 
-    def _commit(
-        self,
-        number: int,
-        result: BlockResult | None,
-        included: list[tuple[bytes, Operation]],
-        failed: list[tuple[bytes, str]],
-    ) -> StoredBlock | None:
-        dropped: list[tuple[bytes, str]] = list(failed)
-        for tx_hash, _ in failed:
+    def produce_block(self) -> StoredBlock | None:
+        """Build and commit the next block in this process."""
+        begun = self.begin_block()
+        if begun is None:
+            return None
+        number, candidates = begun
+        built = build_block(
+            self.state, self.params, number, candidates, self.max_block_txs, self.witness
+        )
+        return None if built is None else self.commit(built)
+
+    def commit(self, built: BuiltBlock) -> StoredBlock | None:
+        """Store a built block atomically, then adopt its state changes."""
+        dropped: list[tuple[bytes, str]] = list(built.failed)
+        for tx_hash, _ in built.failed:
             entry = self.mempool.entries.get(tx_hash)
             if entry is not None:
                 # Later nonces of this sender can never apply now.
                 for later in self.mempool.drop_sender_from(entry.op.sender, entry.op.nonce + 1):
                     dropped.append((later.tx_hash, "dropped: an earlier nonce failed"))
         block = None
+        number = built.number
         with self.store.transaction():
-            if result is not None:
+            if built.included:
                 block = StoredBlock(
                     number=number,
-                    old_root=result.trace.old_root,
-                    new_root=result.trace.new_root,
+                    old_root=built.old_root,
+                    new_root=built.new_root,
                     timestamp=time.time(),
-                    ops=[op.to_json() for _, op in included],
-                    pubdata=result.pubdata.to_bytes(),
-                    public_input=result.public_input,
-                    fees=result.trace.fees_collected,
+                    ops=[op.to_json() for _, op in built.included],
+                    pubdata=built.pubdata,
+                    public_input=built.public_input,
+                    fees=built.fees,
                 )
                 self.store.insert_block(block)
-                accounts, nodes = result.state.changes()
-                self.store.save_state(accounts, nodes)
-                for position, (tx_hash, op) in enumerate(included):
+                self.store.save_state(built.accounts, built.nodes)
+                for position, (tx_hash, op) in enumerate(built.included):
                     self.store.put_receipt(
                         Receipt(tx_hash, "included", number, position, None, _detail(op))
                     )
-                self.store.put_batch(number, "pending", result.public_input, None, {})
-                if self.witness is not None:
-                    self.store.set_batch_inputs(number, self.witness(result.trace))
+                self.store.put_batch(number, "pending", built.public_input, None, {})
+                if built.inputs is not None:
+                    self.store.set_batch_inputs(number, built.inputs)
             for tx_hash, error in dropped:
                 self.store.put_receipt(Receipt(tx_hash, "failed", None, None, error, {}))
-            self.store.remove_from_mempool([h for h, _ in included] + [h for h, _ in dropped])
-        if result is not None:
-            self.state.merge(result.state)
+            hashes = [h for h, _ in built.included] + [h for h, _ in dropped]
+            self.store.remove_from_mempool(hashes)
+        if built.included:
+            self.state.adopt(built.accounts, built.nodes)
             self.head = number
-        for tx_hash, _ in included:
-            self.mempool.remove(tx_hash)
-            self.deposits.pop(tx_hash, None)
-        for tx_hash, _ in dropped:
+        for tx_hash in hashes:
             self.mempool.remove(tx_hash)
             self.deposits.pop(tx_hash, None)
         return block
+
+
+@dataclass(frozen=True)
+class BuiltBlock:
+    """A block as built: what to store, and the state changes to adopt.
+
+    Plain data, so a block can be built in another process (the tree hashing
+    costs about a millisecond per transfer) while this one keeps admitting.
+    """
+
+    number: int
+    included: list[tuple[bytes, Operation]]
+    failed: list[tuple[bytes, str]]
+    old_root: int
+    new_root: int
+    pubdata: bytes
+    public_input: int
+    fees: int
+    accounts: dict[int, Account]
+    nodes: dict[NodeKey, int]
+    inputs: dict[str, Any] | None
+
+
+def resolve_recipient(fork: State, op: Operation) -> Operation:
+    """Give a payment its recipient index: the key's account, or the next free leaf."""
+    if isinstance(op, Transfer):
+        index = fork.index_of(op.recipient_pubkey)
+        return replace(op, recipient=fork.next_free_index() if index is None else index)
+    if isinstance(op, Deposit):
+        index = fork.index_of(op.pubkey)
+        return replace(op, recipient=fork.next_free_index() if index is None else index)
+    return op
+
+
+def build_block(
+    state: State,
+    params: ChainParams,
+    number: int,
+    candidates: list[tuple[bytes, Operation]],
+    max_txs: int,
+    witness: Callable[[BlockTrace], dict[str, Any]] | None = None,
+) -> BuiltBlock | None:
+    """Fill a block from `candidates` in order, dropping what the STF rejects.
+
+    `state` is not modified. Signatures are not checked again: the mempool
+    verified each one against the sender's key, which never changes.
+    """
+    builder = BlockBuilder(state, params, number, check_signatures=False)
+    included: list[tuple[bytes, Operation]] = []
+    failed: list[tuple[bytes, str]] = []
+    skipped_senders: set[int] = set()
+    for tx_hash, op in candidates:
+        if len(included) >= max_txs or builder.full:
+            break
+        if not isinstance(op, Deposit) and op.sender in skipped_senders:
+            continue
+        resolved = resolve_recipient(builder.fork, op)
+        try:
+            builder.add(resolved)
+        except BlockTooLarge:
+            # No room left of the kind this op needs; it waits for the next block.
+            if not isinstance(op, Deposit):
+                skipped_senders.add(op.sender)
+            continue
+        except InvalidOperation as exc:
+            failed.append((tx_hash, f"{type(exc).__name__}: {exc}"))
+            if not isinstance(op, Deposit):
+                skipped_senders.add(op.sender)
+            continue
+        included.append((tx_hash, resolved))
+    if not included and not failed:
+        return None
+    if not included:
+        root = state.root
+        return BuiltBlock(number, [], failed, root, root, b"", 0, 0, {}, {}, None)
+    result = builder.finish()
+    accounts, nodes = result.state.changes()
+    return BuiltBlock(
+        number=number,
+        included=included,
+        failed=failed,
+        old_root=result.trace.old_root,
+        new_root=result.trace.new_root,
+        pubdata=result.pubdata.to_bytes(),
+        public_input=result.public_input,
+        fees=result.trace.fees_collected,
+        accounts=accounts,
+        nodes=nodes,
+        inputs=None if witness is None else witness(result.trace),
+    )
 
 
 def _detail(op: Operation) -> dict[str, Any]:

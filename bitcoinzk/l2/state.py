@@ -73,6 +73,13 @@ class State:
         self.tree.nodes.update(child.tree.nodes.maps[0])
         self.by_pubkey.update(child.by_pubkey.maps[0])
 
+    def adopt(self, accounts: dict[int, Account], nodes: dict[NodeKey, int]) -> None:
+        """Take over writes computed elsewhere (a fork here, or another process)."""
+        self.accounts.update(accounts)
+        for index, account in accounts.items():
+            self.by_pubkey.setdefault(account.pubkey, index)
+        self.tree.nodes.update(nodes)
+
     def changes(self) -> tuple[dict[int, Account], dict[NodeKey, int]]:
         """A fork's own writes, for the store."""
         assert isinstance(self.accounts, ChainMap) and isinstance(self.tree.nodes, ChainMap)

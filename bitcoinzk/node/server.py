@@ -12,6 +12,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from bitcoinzk.l2.errors import (
     UnknownAccount,
 )
 from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.producer import BlockProducer
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
@@ -32,6 +34,7 @@ from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.service import ProverService
+from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
 
@@ -54,6 +57,8 @@ class NodeConfig:
     """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
     evm_key: bytes | None = None
     confirmations: int = 1
+    producer_process: bool = True
+    """Build blocks in a process of their own (tree hashing off the event loop)."""
 
 
 def _app_error(exc: InvalidOperation) -> RpcError:
@@ -80,8 +85,11 @@ class Node:
         self.params = genesis.params
         self.prover = ProverService(self.params, config.key_dir) if config.prove else None
         self.rollup = self._open_settlement() if config.settlement else None
-        witness = self.prover.inputs if self.prover is not None else None
+        witness = partial(build_inputs, params=self.params) if self.prover is not None else None
         self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
+        self.producer = (
+            BlockProducer(self.store.path, genesis, witness) if config.producer_process else None
+        )
         self.pipeline = BatchPipeline(self.store, self.prover, self.rollup)
         self.rpc = Dispatcher()
         self._register()
@@ -123,6 +131,10 @@ class Node:
     # --- lifecycle ---
 
     async def start(self) -> None:
+        if self.producer is not None:
+            self.producer.start()
+            if await self.producer.root() != self.sequencer.state.root:
+                raise RuntimeError("the block producer loaded another state than the node")
         self.verifier = BatchVerifier(self.config.verify_workers)
         self.verifier.start()
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -154,6 +166,8 @@ class Node:
             await self.verifier.close()
         if self.prover is not None:
             self.prover.close()
+        if self.producer is not None:
+            self.producer.close()
         self.store.close()
 
     async def _block_loop(self) -> None:
@@ -162,7 +176,7 @@ class Node:
             await asyncio.sleep(tick)
             try:
                 if self.sequencer.block_due():
-                    block = self.sequencer.produce_block()
+                    block = await self._produce_block()
                     if block is not None:
                         self.stats["included"] += len(block.ops)
                         log.info(
@@ -173,6 +187,23 @@ class Node:
                         )
             except Exception:
                 log.exception("block production failed")
+
+    async def _produce_block(self) -> StoredBlock | None:
+        if self.producer is None:
+            return self.sequencer.produce_block()
+        begun = self.sequencer.begin_block()
+        if begun is None:
+            return None
+        number, candidates = begun
+        built = await self.producer.build(number, candidates, self.sequencer.max_block_txs)
+        if built is None:
+            return None
+        try:
+            return self.sequencer.commit(built)
+        except BaseException:
+            # The producer adopted a block that was not stored: reload it from the store.
+            self.producer.restart()
+            raise
 
     async def _admit_loop(self) -> None:
         """Admit verified operations in groups: one fsync serves the whole group."""

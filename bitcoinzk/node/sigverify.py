@@ -15,25 +15,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import os
-import threading
-import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from bitcoinzk.crypto.eddsa import PublicKey, verify
 from bitcoinzk.l2.types import UserOperation
+from bitcoinzk.procutil import exit_with_parent
 
 Item = tuple[UserOperation, int, int, int]  # op, chain_id, sender ax, sender ay
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: a node killed with -9 must not leave its workers behind."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def verify_items(items: list[Item]) -> list[int | None]:
@@ -66,7 +54,7 @@ class BatchVerifier:
             ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),
-                initializer=_exit_with_parent,
+                initializer=exit_with_parent,
                 initargs=(os.getpid(),),
             )
             if self.workers > 0
