@@ -277,8 +277,6 @@ def apply_block(
     verified each signature against the sender's key (a leaf's key never
     changes, so that verdict cannot go stale). Everyone else checks.
     """
-    if len(ops) > params.block_slots:
-        raise BlockTooLarge(f"{len(ops)} operations, the block has {params.block_slots} slots")
     builder = BlockBuilder(state, params, block_number, check_signatures)
     for op in ops:
         builder.add(op)

@@ -200,12 +200,6 @@ class Store(SqliteStore):
         rows = self.db.execute("SELECT seq, tx_hash, op, received FROM mempool ORDER BY seq")
         return [(s, bytes(h), op_from_json(json.loads(o)), t) for s, h, o, t in rows]
 
-    def in_mempool(self, tx_hash: bytes) -> bool:
-        return (
-            self.db.execute("SELECT 1 FROM mempool WHERE tx_hash=?", (tx_hash,)).fetchone()
-            is not None
-        )
-
     # --- batches (proof lifecycle) ---
 
     def set_batch_inputs(self, number: int, inputs: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ See docs/config.md for the annotated file. Embedded engines are the defaults;
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,3 @@ class Config:
         if unknown:
             raise ValueError(f"unknown sections: {sorted(unknown)}")
         return config
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -63,7 +63,6 @@ class BatchVerifier:
         self.pending: list[tuple[Item, asyncio.Future[int | None]]] = []
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
-        self.verified = 0
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -108,7 +107,6 @@ class BatchVerifier:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            self.verified += len(results)
             for (_, fut), ok in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(ok)
