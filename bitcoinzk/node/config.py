@@ -13,6 +13,8 @@ from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
 
+WITNESS_BACKENDS = frozenset({"node", "wasmi", "auto"})
+
 
 @dataclass
 class ChainSection:
@@ -45,6 +47,7 @@ class NodeSection:
 class ProverSection:
     enabled: bool = True
     key_dir: str = ""  # empty: ~/.cache/bitcoinzk/keys (or $BZK_KEY_DIR)
+    witness: str = "node"  # "node": circom2 JIT witness (compiled once); "wasmi": in-process
 
 
 @dataclass
@@ -102,6 +105,8 @@ class Config:
                 if type(value) is not type(default):
                     raise ValueError(f"{section.name}.{key} must be {type(default).__name__}")
                 setattr(target, key, value)
+        if config.prover.witness not in WITNESS_BACKENDS:
+            raise ValueError(f"prover.witness must be one of {sorted(WITNESS_BACKENDS)}")
         unknown = set(raw) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown sections: {sorted(unknown)}")

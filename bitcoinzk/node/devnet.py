@@ -15,7 +15,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.rpc_server import RpcServer
@@ -33,6 +33,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.prover.service import WitnessBackend
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Devnet:
                 sequencer=SequencerConfig(block_time=cfg.node.block_time, min_fee=cfg.node.min_fee),
                 prove=cfg.prover.enabled,
                 key_dir=Path(cfg.prover.key_dir) if cfg.prover.key_dir else None,
+                witness=cast(WitnessBackend, cfg.prover.witness),
                 settlement=cfg.settlement.rpc or "embedded",
                 evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
                 confirmations=cfg.settlement.confirmations,

@@ -33,7 +33,7 @@ from bitcoinzk.node import explorer
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
 from bitcoinzk.node.sigverify import BatchVerifier
-from bitcoinzk.prover.service import ProverService
+from bitcoinzk.prover.service import ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
@@ -53,6 +53,8 @@ class NodeConfig:
     prove: bool = False
     """Prove every block (a prover process with the key in memory)."""
     key_dir: Path | None = None
+    witness: WitnessBackend = "auto"
+    """Witness backend: "node" (circom2 JIT, compiled once per circuit), "wasmi", "auto"."""
     settlement: str | None = None
     """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
     evm_key: bytes | None = None
@@ -83,7 +85,11 @@ class Node:
         self.genesis = genesis
         self.store = Store(config.data_dir / "node.sqlite")
         self.params = genesis.params
-        self.prover = ProverService(self.params, config.key_dir) if config.prove else None
+        self.prover = (
+            ProverService(self.params, config.key_dir, witness=config.witness)
+            if config.prove
+            else None
+        )
         self.rollup = self._open_settlement() if config.settlement else None
         witness = partial(build_inputs, params=self.params) if self.prover is not None else None
         self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
