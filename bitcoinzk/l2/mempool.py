@@ -125,17 +125,23 @@ class Mempool:
         return dropped
 
     def ordered(self, limit: int | None = None) -> list[Entry]:
-        """Entries in inclusion order: fee, then arrival, each sender in nonce order."""
+        """Entries in inclusion order: fee, then arrival, each sender in nonce order.
+
+        A sender's queue is already in nonce order (admission only takes the next
+        nonce), so only each queue's head competes: O(senders + limit log senders).
+        """
         limit = len(self.entries) if limit is None else limit
-        queues = {s: [q[n] for n in sorted(q)] for s, q in self.by_sender.items()}
-        heap = [(-q[0].op.fee, q[0].seq, s, 0) for s, q in queues.items()]
+        queues = {s: iter(q.values()) for s, q in self.by_sender.items()}
+        heap: list[tuple[int, int, int, Entry]] = []
+        for sender, queue in queues.items():
+            head = next(queue)
+            heap.append((-head.op.fee, head.seq, sender, head))
         heapq.heapify(heap)
         out: list[Entry] = []
         while heap and len(out) < limit:
-            _, _, sender, i = heapq.heappop(heap)
-            queue = queues[sender]
-            out.append(queue[i])
-            if i + 1 < len(queue):
-                nxt = queue[i + 1]
-                heapq.heappush(heap, (-nxt.op.fee, nxt.seq, sender, i + 1))
+            _, _, sender, entry = heapq.heappop(heap)
+            out.append(entry)
+            nxt = next(queues[sender], None)
+            if nxt is not None:
+                heapq.heappush(heap, (-nxt.op.fee, nxt.seq, sender, nxt))
         return out

@@ -1,0 +1,67 @@
+"""Sequencer: blocks from the mempool, deposits once per outpoint, restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bitcoinzk.l2.sequencer import GenesisMismatch, Sequencer, SequencerConfig
+from bitcoinzk.l2.store import Store
+
+from .helpers import PARAMS, genesis, key, transfer
+
+
+def make(tmp_path, gen=None, **config):
+    return Sequencer(Store(tmp_path / "node.sqlite"), gen or genesis(), SequencerConfig(**config))
+
+
+def test_block_takes_mempool_in_order_and_resolves_new_recipients(tmp_path):
+    seq = make(tmp_path)
+    ops = [transfer(1, 2, 1_000), transfer(1, 5, 500, nonce=1)]  # key(5) has no account yet
+    results = seq.admit([(op, op.tx_hash(PARAMS.chain_id)) for op in ops])
+    assert all(r.error is None for r in results)
+    block = seq.produce_block()
+    assert block is not None and block.number == 1 and len(block.ops) == 2
+    new_index = seq.state.index_of(key(5).public_key())
+    assert new_index == block.ops[1]["recipient"] and seq.state.get(new_index).balance == 500
+    assert seq.store.get_receipt(results[1].tx_hash).status == "included"
+    assert len(seq.mempool) == 0 and seq.produce_block() is None
+
+
+def test_deposit_is_credited_once_per_outpoint(tmp_path):
+    seq = make(tmp_path)
+    recipient = key(6).public_key().to_bytes()
+    first = seq.credit_deposit(recipient, 50_000, "ab" * 32, 1)
+    assert seq.credit_deposit(recipient, 50_000, "ab" * 32, 1) == first
+    seq.produce_block()
+    assert seq.credit_deposit(recipient, 50_000, "ab" * 32, 1) == first  # after inclusion too
+    assert seq.produce_block() is None
+    assert seq.state.get(seq.state.index_of(key(6).public_key())).balance == 50_000
+
+
+def test_block_size_cap_leaves_the_rest_for_the_next_block(tmp_path):
+    seq = make(tmp_path, max_block_txs=2)
+    ops = [transfer(1, 2, 10, nonce=n) for n in range(3)]
+    seq.admit([(op, op.tx_hash(PARAMS.chain_id)) for op in ops])
+    assert len(seq.produce_block().ops) == 2
+    assert len(seq.produce_block().ops) == 1
+
+
+def test_restart_keeps_mempool_state_and_head(tmp_path):
+    seq = make(tmp_path)
+    first = transfer(1, 2, 10)
+    seq.admit([(first, first.tx_hash(PARAMS.chain_id))])
+    seq.produce_block()
+    pending = transfer(1, 2, 20, nonce=1)
+    seq.admit([(pending, pending.tx_hash(PARAMS.chain_id))])
+    root, head = seq.state.root, seq.head
+    seq.store.close()
+    again = make(tmp_path)
+    assert (again.state.root, again.head) == (root, head)
+    assert pending.tx_hash(PARAMS.chain_id) in again.mempool.entries
+    assert again.produce_block().number == head + 1
+
+
+def test_data_dir_of_another_chain_is_refused(tmp_path):
+    make(tmp_path).store.close()
+    with pytest.raises(GenesisMismatch):
+        make(tmp_path, gen=genesis((1, 2, 3)))
