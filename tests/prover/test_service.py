@@ -11,8 +11,10 @@ import pytest
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import dev_setup, find_keys, key_files
+from bitcoinzk.prover.keys import dev_setup, find_keys, import_zkey, key_files
 from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.prover.snarkjs_timing import write_timing_zkey
+from bitcoinzk.prover.tooling import compile_circuit, has_tools, node_build_dir
 from bitcoinzk.prover.witness import build_inputs
 
 from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, SHAPE, Keys, genesis_state
@@ -69,3 +71,20 @@ def test_service_proves_off_the_event_loop(keys: Keys) -> None:
 def test_other_chain_params_are_another_circuit() -> None:
     wide = ChainParams(1337, 4, 2, 2, 0)
     assert circuit_id(CircuitShape.of(wide)) != circuit_id(SHAPE)
+
+
+@pytest.mark.skipif(not has_tools(), reason="circom2/snarkjs not installed")
+def test_import_zkey_installs_a_ceremony_key(keys: Keys, tmp_path: Path) -> None:
+    """`bzk keys import` mechanics, with a stand-in .zkey of this circuit's exact shape.
+
+    (A real ceremony .zkey of this circuit needs a 2^18 ptau, which cannot be
+    prepared here; the import path parses and stores it the same way.)
+    """
+    compiled = compile_circuit(SHAPE, node_build_dir(SHAPE))
+    zkey = tmp_path / "final.zkey"
+    write_timing_zkey(compiled.r1cs, zkey)
+    files = import_zkey(zkey, SHAPE, tmp_path / "keys")
+    assert files.source == "ceremony" and files.exists()
+    assert find_keys(SHAPE, tmp_path / "keys") == files
+    assert files.load_verifying_key().n_public == 1
+    assert files.meta()["zkey"] == str(zkey.resolve())
