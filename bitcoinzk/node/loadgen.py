@@ -108,7 +108,7 @@ def run(
     console: Console | None = None,
     block_time: float = 0.5,
 ) -> dict[str, Any]:
-    rate_goal = 2_000  # sign enough to never starve the node below this rate
+    rate_goal = 4_000  # sign enough to never starve the node below this rate
     senders = clients * batch * 2
     per_sender = max(1, int(seconds * rate_goal / senders) + 1)
     say = console.print if console else (lambda *a, **k: None)
