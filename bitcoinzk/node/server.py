@@ -1,8 +1,11 @@
 """The Layer-2 node: sequencer + JSON-RPC API over HTTP (aiohttp).
 
-One process, one event loop. Admission is: parse -> batch signature check in
-worker processes -> mempool rules -> fsynced group commit -> reply. Block
-production runs in the same loop, so it never races admission.
+One event loop owns the mempool and the store. Admission is: parse ->
+signature check in worker processes -> mempool rules -> fsynced group commit
+-> reply. Blocks are built (and their circuit inputs computed) in a producer
+process; the loop then stores each block and adopts its state changes, so
+storing never races admission. Proving and settlement follow in the batch
+pipeline (bitcoinzk/node/pipeline.py).
 """
 
 from __future__ import annotations
