@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.remote import RemoteBitcoin
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
-from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.chain import BitcoinChain, NodeChain, RpcChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.payout import PayoutBuilder, PayoutResult, SignerNode
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.silver import SilverSettlementReader
 from bitcoinzk.bridge.store import BridgeStore
-from bitcoinzk.bridge.watcher import DepositWatcher
+from bitcoinzk.bridge.watcher import BlockSource, DepositWatcher
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
@@ -60,11 +62,25 @@ def dev_genesis(params: ChainParams, funded: tuple[str, ...] = DEV_NAMES) -> Gen
     return Genesis(params, dev_key("operator").public_key(), allocations)
 
 
+def open_bitcoin(
+    rpc_url: str, data_dir: Path
+) -> tuple[RegtestNode | RemoteBitcoin, BlockSource, BitcoinChain]:
+    """The one place the devnet picks its Bitcoin: `bitcoin.rpc` (a bitcoind-compatible
+    node over JSON-RPC) when set, else the embedded regtest chain in `data_dir`.
+    Returns the node the scenario drives, the watcher's block source and the
+    signers' and payout builder's chain."""
+    if rpc_url:
+        rpc = BitcoinRPC(rpc_url)
+        return RemoteBitcoin(rpc), rpc, RpcChain(rpc)
+    node = RegtestNode(data_dir)
+    return node, node, NodeChain(node)
+
+
 @dataclass
 class Devnet:
     config: Config
     data_dir: Path
-    btc: RegtestNode = field(init=False)
+    btc: RegtestNode | RemoteBitcoin = field(init=False)
     node: Node = field(init=False)
     payouts: list[PayoutResult] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -73,7 +89,7 @@ class Devnet:
         cfg = self.config
         self.params = cfg.chain.params()
         self.genesis = Genesis(self.params, dev_key("operator").public_key())
-        self.btc = RegtestNode(self.data_dir / "bitcoin")
+        self.btc, blocks, chain = open_bitcoin(cfg.bitcoin.rpc, self.data_dir / "bitcoin")
         self.btc_rpc: RpcServer | None = None
         bridge_dir = self.data_dir / "bridge"
         keys = []
@@ -100,15 +116,15 @@ class Devnet:
             self.genesis,
         )
         self.watcher = DepositWatcher(
-            self.btc,
+            blocks,
             self.bridge_store,
             self.node.sequencer,
             self.signer_set,
             confirmations=cfg.bridge.deposit_confirmations,
+            network=self.btc.network,
         )
         assert self.node.rollup is not None
         self.settlement = SilverSettlementReader(self.node.rollup, self.params)
-        chain = NodeChain(self.btc)
         self.signers = [
             SignerNode(
                 key,
@@ -134,7 +150,7 @@ class Devnet:
 
     async def start(self, bitcoin_rpc: bool = False) -> None:
         await self.node.start()
-        if bitcoin_rpc and self.config.bitcoin.rpc_port:
+        if bitcoin_rpc and self.config.bitcoin.rpc_port and isinstance(self.btc, RegtestNode):
             self.btc_rpc = RpcServer(self.btc, port=self.config.bitcoin.rpc_port)
             self.btc_rpc.register("bzk_getDepositAddress", self.deposit_address_rpc)
             self.btc_rpc.start()
