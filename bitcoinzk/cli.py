@@ -187,14 +187,7 @@ def account(
     as_json: JsonOpt = False,
 ) -> None:
     """Show an account (balance, nonce, Merkle proof)."""
-    ident: int | str = int(account_id) if account_id.isdigit() else account_id
-    try:
-        result = NodeClient(url).call("bzk_getAccount", ident)
-    except NodeError as exc:
-        _fail(str(exc))
-    if result is None:
-        _fail("no such account")
-    _out(result, as_json)
+    _show(url, "bzk_getAccount", account_id, "no such account", as_json)
 
 
 @app.command()
@@ -204,13 +197,18 @@ def block(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a block."""
-    ident: int | str = int(number) if number.isdigit() else number
+    _show(url, "bzk_getBlock", number, "no such block", as_json)
+
+
+def _show(url: str, method: str, ident: str, missing: str, as_json: bool) -> None:
+    """Look something up by number (digits) or by hex/'latest', and print it."""
+    param: int | str = int(ident) if ident.isdigit() else ident
     try:
-        result = NodeClient(url).call("bzk_getBlock", ident)
+        result = NodeClient(url).call(method, param)
     except NodeError as exc:
         _fail(str(exc))
     if result is None:
-        _fail("no such block")
+        _fail(missing)
     _out(result, as_json)
 
 

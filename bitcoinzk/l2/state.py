@@ -7,7 +7,7 @@ caller `merge()`s the fork back only if the whole block was valid.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.tree import MerkleProof, NodeKey, SparseMerkleTree
@@ -39,10 +39,10 @@ class State:
     def get(self, index: int) -> Account | None:
         return self.accounts.get(index)
 
-    def put(self, index: int, account: Account) -> None:
+    def put(self, index: int, account: Account, siblings: Sequence[int] | None = None) -> None:
         self.accounts[index] = account
         self.by_pubkey.setdefault(account.pubkey, index)
-        self.tree.set_leaf(index, account.leaf())
+        self.tree.set_leaf(index, account.leaf(), siblings)
 
     def index_of(self, pubkey: PublicKey) -> int | None:
         return self.by_pubkey.get(pubkey)

@@ -123,7 +123,7 @@ def write(state: State, index: int, new: Account) -> LeafUpdate:
     old = state.get(index)
     siblings = state.tree.siblings(index)
     before = state.root
-    state.put(index, new)
+    state.put(index, new, siblings)
     return LeafUpdate(index, old, new, siblings, before, state.root)
 
 

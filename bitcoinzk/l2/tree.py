@@ -13,7 +13,7 @@ C extension is loaded): siblings are read first, then every node is written.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -104,10 +104,14 @@ class SparseMerkleTree:
     def proof(self, index: int) -> MerkleProof:
         return MerkleProof(index, self.leaf(index), self.siblings(index))
 
-    def set_leaf(self, index: int, value: int) -> None:
+    def set_leaf(self, index: int, value: int, siblings: Sequence[int] | None = None) -> None:
+        """Write a leaf and its path. `siblings`, if the caller already read them
+        (the STF does, for its trace), saves reading them again."""
         self._check(index)
         # No sibling is on the written path, so reading them all first changes nothing.
-        path = merkle_path(index, value, self._siblings(index))
+        if siblings is None:
+            siblings = self._siblings(index)
+        path = merkle_path(index, value, siblings)
         nodes = self.nodes
         for level, node in enumerate(path):
             nodes[(level, index >> level)] = node  # level == depth: the root, (depth, 0)

@@ -41,24 +41,26 @@ class Wallet:
         return cls(PrivateKey.from_hex(data["seed"]))
 
 
-def sign_transfer(
-    client: NodeClient, key: PrivateKey, to: PublicKey, amount: int, fee: int
-) -> dict[str, Any]:
-    """Look up our index and next nonce, then sign a transfer to `to`'s public key."""
+def _sender(client: NodeClient, key: PrivateKey) -> tuple[int, int, int]:
+    """(chain id, our account index, our next nonce), as the node sees them."""
     info = client.call("bzk_chainInfo")
     account = client.call("bzk_getAccount", key.public_key().hex())
     if account is None:
         raise LookupError("this key has no Layer-2 account yet (deposit first)")
-    op = Transfer(account["index"], 0, to, amount, fee, account["pending_nonce"])
-    return op.signed(key, info["chain_id"]).to_json()
+    return int(info["chain_id"]), int(account["index"]), int(account["pending_nonce"])
+
+
+def sign_transfer(
+    client: NodeClient, key: PrivateKey, to: PublicKey, amount: int, fee: int
+) -> dict[str, Any]:
+    """Sign a transfer to `to`'s public key from our account at its next nonce."""
+    chain_id, index, nonce = _sender(client, key)
+    return Transfer(index, 0, to, amount, fee, nonce).signed(key, chain_id).to_json()
 
 
 def sign_withdraw(
     client: NodeClient, key: PrivateKey, script_pubkey: bytes, amount: int, fee: int
 ) -> dict[str, Any]:
-    info = client.call("bzk_chainInfo")
-    account = client.call("bzk_getAccount", key.public_key().hex())
-    if account is None:
-        raise LookupError("this key has no Layer-2 account")
-    op = Withdraw(account["index"], script_pubkey, amount, fee, account["pending_nonce"])
-    return op.signed(key, info["chain_id"]).to_json()
+    """Sign a withdrawal to a Bitcoin output script from our account at its next nonce."""
+    chain_id, index, nonce = _sender(client, key)
+    return Withdraw(index, script_pubkey, amount, fee, nonce).signed(key, chain_id).to_json()
