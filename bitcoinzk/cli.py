@@ -61,7 +61,7 @@ def node(
     min_fee: int = 1,
     tree_depth: int = 24,
     block_slots: int = 64,
-    block_records: int = 16,
+    block_records: int = 4,
     verify_workers: int | None = None,
     prove: Annotated[bool, typer.Option(help="prove every block")] = False,
     settlement: Annotated[
@@ -237,7 +237,7 @@ def keys_import(
     zkey: Annotated[Path, typer.Argument(help="snarkjs Groth16 .zkey from a ceremony")],
     tree_depth: ShapeDepth = 24,
     block_slots: ShapeSlots = 64,
-    block_records: ShapeRecords = 16,
+    block_records: ShapeRecords = 4,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -256,7 +256,7 @@ def keys_import(
 def keys_setup(
     tree_depth: ShapeDepth = 24,
     block_slots: ShapeSlots = 64,
-    block_records: ShapeRecords = 16,
+    block_records: ShapeRecords = 4,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:

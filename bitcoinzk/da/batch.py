@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import BlockPubdata, public_input_preimage
+from bitcoinzk.l2.params import RECORD_BYTES, ChainParams
+from bitcoinzk.l2.pubdata import WITHDRAW_AMOUNT_BITS, BlockPubdata, public_input_preimage
 from bitcoinzk.l2.types import OP_WITHDRAW
 
-WITHDRAWAL_BYTES = 51
-"""amount:u64 || len:u8 || script_pubkey, zero-padded: the first 51 bytes of a WITHDRAW record."""
+AMOUNT_BYTES = WITHDRAW_AMOUNT_BITS // 8
+WITHDRAWAL_BYTES = AMOUNT_BYTES + RECORD_BYTES
+"""amount:6 (the WITHDRAW chunk's last 6 bytes) || len:u8 || script_pubkey, zero-padded to
+41 (the WITHDRAW record): what the contract hashes per withdrawal."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Withdrawal:
 
     def entry(self) -> bytes:
         spk = self.script_pubkey
-        raw = self.amount.to_bytes(8, "big") + bytes([len(spk)]) + spk
+        raw = self.amount.to_bytes(AMOUNT_BYTES, "big") + bytes([len(spk)]) + spk
         return raw + bytes(WITHDRAWAL_BYTES - len(raw))
 
 
@@ -42,7 +44,7 @@ def withdrawals(pubdata: BlockPubdata) -> list[Withdrawal]:
 
 
 def withdrawals_hash(items: list[Withdrawal]) -> bytes:
-    """h_0 = 0^32, h_(k+1) = sha256(h_k || entry_k): the value Rollup.vy stores per batch.
+    """h_0 = 0^32, h_(k+1) = sha256(h_k || amount:6 || record:35): what Rollup.vy stores.
 
     A chain, not a Merkle tree: the bridge pays a batch's withdrawals together,
     so it never needs to prove one alone, and a chain costs one SHA-256 call per

@@ -9,7 +9,7 @@ by spending it:
         <publisher x-only key> OP_CHECKSIG
         OP_FALSE OP_IF <header:56> <data <= 520> <data <= 520> ... OP_ENDIF
     reveal tx (one per piece): spends that output by the script path;
-        its only output is OP_RETURN "bzk\\x01" (no dust, 66 non-witness bytes)
+        its only output is OP_RETURN "bzk\\x02" (no dust, 66 non-witness bytes)
 
 The envelope never executes (OP_FALSE OP_IF), so it costs only witness bytes
 (1 weight unit each).  The key check in front stops anyone else from spending
@@ -20,7 +20,7 @@ Piece header, 56 bytes, big-endian:
     magic "bzk":3 | version:1 | chain_id:4 | block_number:8
     | index:2 | count:2 | blob_len:4 | sha256(blob):32
 
-Blob (version 1):
+Blob (version 2: pubdata v2, with the deposits' outpoints after the records):
 
     old_root:32 | new_root:32 | public_input:32 | proof:256 | BlockPubdata.to_bytes()
 
@@ -53,7 +53,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, public_input
 
 MAGIC = b"bzk"
-VERSION = 1
+VERSION = 2
 HEADER_BYTES = 56
 PROOF_BYTES = 256
 BLOB_FIXED = 32 * 3 + PROOF_BYTES

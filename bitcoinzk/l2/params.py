@@ -15,11 +15,17 @@ MIN_WITHDRAWAL = 1_000
 MAX_TREE_DEPTH = 24
 """Account indices are 24-bit in pubdata."""
 
-MAX_SCRIPT_PUBKEY = 42
-"""A witness v1..16 program of 40 bytes plus version and push: the longest standard output."""
+MAX_SCRIPT_PUBKEY = 34
+"""P2TR, P2WSH, P2WPKH, P2PKH, P2SH and witness programs of up to 32 bytes: with its
+length byte a script fits a 35-byte record (and two field elements when signed)."""
+
+MAX_WITHDRAWAL = 2**48 - 1
+"""A withdrawal's exact amount is 48 bits of its chunk (docs/protocol.md, "Pubdata")."""
 
 CHUNK_BYTES = 10
-RECORD_BYTES = 108
+RECORD_BYTES = 35
+OUTPOINT_BYTES = 36
+"""A deposit's Bitcoin outpoint, txid:32 || vout:u32, in the pubdata's outpoints section."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class ChainParams:
     chain_id: int = 1337
     tree_depth: int = MAX_TREE_DEPTH
     block_slots: int = 64
-    block_records: int = 16
+    block_records: int = 4
     fee_account: int = 0
 
     def __post_init__(self) -> None:

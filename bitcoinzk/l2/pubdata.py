@@ -4,13 +4,19 @@ Byte layouts (docs/protocol.md, "Pubdata"); all fields big-endian.
 
 Chunk, 10 bytes = 80 bits, one per slot, most significant bit first:
 
-    op:3 | fee:5 (Float5) | from:24 | to:24 | amount:24 (Float24)
+    TRANSFER, TRANSFER_NEW  op:3 | fee:5 (Float5) | from:24 | to:24 | amount:24 (Float24)
+    DEPOSIT                 op:3 | amount:53 | to:24
+    WITHDRAW                op:3 | fee:5 (Float5) | from:24 | amount:48
+    NOOP                    all zero
 
-Record, 108 bytes, one per DEPOSIT, TRANSFER_NEW and WITHDRAW, in slot order:
+Record, 35 bytes, one per DEPOSIT, TRANSFER_NEW and WITHDRAW, in slot order:
 
-    DEPOSIT       amount:8  ax:32  ay:32  txid:32  vout:4
-    TRANSFER_NEW  ax:32  ay:32  zeros:44
-    WITHDRAW      amount:8  len:1  script_pubkey:len  zeros (to 108)
+    DEPOSIT, TRANSFER_NEW  key:32 (PublicKey.to_bytes, circomlib packPoint)  zeros:3
+    WITHDRAW               len:1  script_pubkey:len  zeros (to 35)
+
+Outpoint, 36 bytes, one per DEPOSIT, in slot order: txid:32 (RPC order) vout:4.
+The circuit hashes chunks and records; the outpoints enter the public input
+only through their SHA-256 (audit metadata the circuit never reads).
 
 A plain transfer is 10 bytes, the smallest of the rollups we compare with
 (Hermez 14, zkSync Lite 20, Loopring 22).
@@ -23,7 +29,13 @@ from dataclasses import dataclass
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.floats import FLOAT5, FLOAT24
-from bitcoinzk.l2.params import CHUNK_BYTES, MAX_SCRIPT_PUBKEY, RECORD_BYTES, ChainParams
+from bitcoinzk.l2.params import (
+    CHUNK_BYTES,
+    MAX_SCRIPT_PUBKEY,
+    OUTPOINT_BYTES,
+    RECORD_BYTES,
+    ChainParams,
+)
 from bitcoinzk.l2.types import (
     OP_DEPOSIT,
     OP_NOOP,
@@ -59,7 +71,21 @@ class PubdataOp:
     script_pubkey: bytes = b""
 
     def encode(self) -> tuple[bytes, bytes | None]:
+        """(chunk, record or None); a deposit's outpoint is `outpoint_bytes()`."""
         return _pack(self)
+
+    def outpoint_bytes(self) -> bytes | None:
+        """txid:32 || vout:u32 for a DEPOSIT (its entry in the outpoints section), else None."""
+        if self.op != OP_DEPOSIT:
+            return None
+        if len(self.txid) != 32 or not 0 <= self.vout < 2**32:
+            raise PubdataError("deposit outpoint is malformed")
+        return self.txid + self.vout.to_bytes(4, "big")
+
+
+DEPOSIT_AMOUNT_BITS = 53
+WITHDRAW_AMOUNT_BITS = 48
+_U24 = (1 << 24) - 1
 
 
 def _chunk(op: int, fee: int, sender: int, recipient: int, amount_f24: int) -> bytes:
@@ -67,34 +93,48 @@ def _chunk(op: int, fee: int, sender: int, recipient: int, amount_f24: int) -> b
     return (value | amount_f24).to_bytes(CHUNK_BYTES, "big")
 
 
-def _key_bytes(pubkey: PublicKey) -> bytes:
-    return pubkey.x.to_bytes(32, "big") + pubkey.y.to_bytes(32, "big")
+def _key_record(pubkey: PublicKey) -> bytes:
+    return _pad(pubkey.to_bytes())
 
 
 def _pad(record: bytes) -> bytes:
-    assert len(record) <= RECORD_BYTES
+    if len(record) > RECORD_BYTES:
+        raise PubdataError(f"record longer than {RECORD_BYTES} bytes")
     return record + bytes(RECORD_BYTES - len(record))
 
 
+def _check_index(value: int) -> None:
+    if not 0 <= value <= _U24:
+        raise PubdataError(f"account index {value} is not 24-bit")
+
+
 def _pack(p: PubdataOp) -> tuple[bytes, bytes | None]:
+    _check_index(p.sender)
+    _check_index(p.recipient)
     if p.op == OP_NOOP:
         return NOOP_CHUNK, None
     if p.op == OP_DEPOSIT:
-        assert p.pubkey is not None
-        record = (
-            p.amount.to_bytes(8, "big") + _key_bytes(p.pubkey) + p.txid + p.vout.to_bytes(4, "big")
-        )
-        return _chunk(OP_DEPOSIT, 0, 0, p.recipient, 0), _pad(record)
+        if p.pubkey is None:
+            raise PubdataError("a deposit needs the recipient's key")
+        if not 0 <= p.amount < 1 << DEPOSIT_AMOUNT_BITS:
+            raise PubdataError(f"deposit amount {p.amount} does not fit {DEPOSIT_AMOUNT_BITS} bits")
+        value = (OP_DEPOSIT << 77) | (p.amount << 24) | p.recipient
+        return value.to_bytes(CHUNK_BYTES, "big"), _key_record(p.pubkey)
     if p.op == OP_TRANSFER:
         return _chunk(OP_TRANSFER, p.fee, p.sender, p.recipient, FLOAT24.encode(p.amount)), None
     if p.op == OP_TRANSFER_NEW:
-        assert p.pubkey is not None
+        if p.pubkey is None:
+            raise PubdataError("TRANSFER_NEW needs the recipient's key")
         chunk = _chunk(OP_TRANSFER_NEW, p.fee, p.sender, p.recipient, FLOAT24.encode(p.amount))
-        return chunk, _pad(_key_bytes(p.pubkey))
+        return chunk, _key_record(p.pubkey)
     if p.op == OP_WITHDRAW:
         spk = p.script_pubkey
-        record = p.amount.to_bytes(8, "big") + bytes([len(spk)]) + spk
-        return _chunk(OP_WITHDRAW, p.fee, p.sender, 0, 0), _pad(record)
+        if not 0 <= p.amount < 1 << WITHDRAW_AMOUNT_BITS:
+            raise PubdataError(f"withdrawal amount {p.amount} does not fit 48 bits")
+        if not 1 <= len(spk) <= MAX_SCRIPT_PUBKEY:
+            raise PubdataError(f"script_pubkey must be 1..{MAX_SCRIPT_PUBKEY} bytes")
+        value = (OP_WITHDRAW << 77) | (FLOAT5.encode(p.fee) << 72) | (p.sender << 48) | p.amount
+        return value.to_bytes(CHUNK_BYTES, "big"), _pad(bytes([len(spk)]) + spk)
     raise PubdataError(f"unknown op {p.op}")
 
 
@@ -129,67 +169,69 @@ def pubdata_op(op: Operation, creates_account: bool) -> PubdataOp:
     raise PubdataError(f"not an operation: {op!r}")
 
 
-def _read_key(raw: bytes) -> PublicKey:
+def _read_key(record: bytes) -> PublicKey:
+    if any(record[32:]):
+        raise PubdataError("key record has non-zero padding")
     try:
-        return PublicKey(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
+        return PublicKey.from_bytes(record[:32])
     except Exception as exc:
         raise PubdataError(f"bad public key in record: {exc}") from None
 
 
-def decode_op(chunk: bytes, record: bytes | None) -> PubdataOp:
+def decode_op(chunk: bytes, record: bytes | None, outpoint: bytes | None = None) -> PubdataOp:
+    """One slot back from its chunk, its record (DEPOSIT, TRANSFER_NEW, WITHDRAW) and its
+    outpoint (DEPOSIT); raises PubdataError for anything that is not a canonical encoding."""
     if len(chunk) != CHUNK_BYTES:
         raise PubdataError("chunk must be 10 bytes")
     value = int.from_bytes(chunk, "big")
     op = value >> 77
-    fee = FLOAT5.decode((value >> 72) & 0x1F)
-    sender = (value >> 48) & 0xFFFFFF
-    recipient = (value >> 24) & 0xFFFFFF
-    amount_f24 = value & 0xFFFFFF
-    if not FLOAT5.is_canonical((value >> 72) & 0x1F) or not FLOAT24.is_canonical(amount_f24):
-        raise PubdataError("non-canonical float encoding")
-    if op in (OP_DEPOSIT, OP_TRANSFER_NEW, OP_WITHDRAW):
+    if needs_record(op):
         if record is None or len(record) != RECORD_BYTES:
             raise PubdataError(f"op {op} needs a {RECORD_BYTES}-byte record")
+    elif record is not None:
+        raise PubdataError(f"op {op} has no record")
     if op == OP_DEPOSIT:
         assert record is not None
-        if fee or sender or amount_f24:
-            raise PubdataError("deposit chunk has non-zero unused fields")
+        if outpoint is None or len(outpoint) != OUTPOINT_BYTES:
+            raise PubdataError(f"a deposit needs a {OUTPOINT_BYTES}-byte outpoint")
         return PubdataOp(
             OP_DEPOSIT,
-            recipient=recipient,
-            amount=int.from_bytes(record[0:8], "big"),
-            pubkey=_read_key(record[8:72]),
-            txid=record[72:104],
-            vout=int.from_bytes(record[104:108], "big"),
+            recipient=value & _U24,
+            amount=(value >> 24) & ((1 << DEPOSIT_AMOUNT_BITS) - 1),
+            pubkey=_read_key(record),
+            txid=outpoint[:32],
+            vout=int.from_bytes(outpoint[32:36], "big"),
         )
+    if outpoint is not None:
+        raise PubdataError(f"op {op} has no outpoint")
+    fee_f5 = (value >> 72) & 0x1F
+    if not FLOAT5.is_canonical(fee_f5):
+        raise PubdataError("non-canonical float encoding")
+    fee = FLOAT5.decode(fee_f5)
+    sender = (value >> 48) & _U24
     if op in (OP_TRANSFER, OP_TRANSFER_NEW):
-        pubkey = None
-        if op == OP_TRANSFER_NEW:
-            assert record is not None
-            if any(record[64:]):
-                raise PubdataError("TRANSFER_NEW record has non-zero padding")
-            pubkey = _read_key(record[0:64])
+        amount_f24 = value & _U24
+        if not FLOAT24.is_canonical(amount_f24):
+            raise PubdataError("non-canonical float encoding")
         return PubdataOp(
             op,
             sender=sender,
-            recipient=recipient,
+            recipient=(value >> 24) & _U24,
             amount=FLOAT24.decode(amount_f24),
             fee=fee,
-            pubkey=pubkey,
+            pubkey=_read_key(record) if record is not None else None,
         )
     if op == OP_WITHDRAW:
         assert record is not None
-        if recipient or amount_f24:
-            raise PubdataError("withdraw chunk has non-zero unused fields")
-        length = record[8]
-        if not 1 <= length <= MAX_SCRIPT_PUBKEY or any(record[9 + length :]):
+        length = record[0]
+        if not 1 <= length <= MAX_SCRIPT_PUBKEY or any(record[1 + length :]):
             raise PubdataError("withdraw record has a bad script length or padding")
         return PubdataOp(
             OP_WITHDRAW,
             sender=sender,
-            amount=int.from_bytes(record[0:8], "big"),
+            amount=value & ((1 << WITHDRAW_AMOUNT_BITS) - 1),
             fee=fee,
-            script_pubkey=record[9 : 9 + length],
+            script_pubkey=record[1 : 1 + length],
         )
     if op == OP_NOOP and value == 0:
         return PubdataOp(OP_NOOP)
@@ -200,50 +242,79 @@ def needs_record(op: int) -> bool:
     return op in (OP_DEPOSIT, OP_TRANSFER_NEW, OP_WITHDRAW)
 
 
+def count_deposits(chunks: bytes) -> int:
+    """DEPOSIT chunks among `chunks`: each has one entry in the outpoints section."""
+    return sum(1 for c in range(0, len(chunks), CHUNK_BYTES) if chunks[c] >> 5 == OP_DEPOSIT)
+
+
 @dataclass(frozen=True)
 class BlockPubdata:
-    """The used chunks and records of one block, as published (no padding)."""
+    """The used chunks, records and deposit outpoints of one block, as published (no padding)."""
 
     chunks: bytes
     records: bytes
+    outpoints: bytes = b""
 
     def ops(self) -> list[PubdataOp]:
-        if len(self.chunks) % CHUNK_BYTES or len(self.records) % RECORD_BYTES:
-            raise PubdataError("pubdata lengths are not whole chunks and records")
+        if (
+            len(self.chunks) % CHUNK_BYTES
+            or len(self.records) % RECORD_BYTES
+            or len(self.outpoints) % OUTPOINT_BYTES
+        ):
+            raise PubdataError("pubdata lengths are not whole chunks, records and outpoints")
         out: list[PubdataOp] = []
-        r = 0
+        r = o = 0
         for c in range(0, len(self.chunks), CHUNK_BYTES):
             chunk = self.chunks[c : c + CHUNK_BYTES]
-            record = None
-            if needs_record(chunk[0] >> 5):
+            op = chunk[0] >> 5
+            record: bytes | None = None
+            outpoint: bytes | None = None
+            if needs_record(op):
                 if r + RECORD_BYTES > len(self.records):
                     raise PubdataError("missing record")
                 record = self.records[r : r + RECORD_BYTES]
                 r += RECORD_BYTES
-            decoded = decode_op(chunk, record)
+            if op == OP_DEPOSIT:
+                if o + OUTPOINT_BYTES > len(self.outpoints):
+                    raise PubdataError("missing deposit outpoint")
+                outpoint = self.outpoints[o : o + OUTPOINT_BYTES]
+                o += OUTPOINT_BYTES
+            decoded = decode_op(chunk, record, outpoint)
             if decoded.op == OP_NOOP:
                 raise PubdataError("NOOP inside published pubdata")
             out.append(decoded)
         if r != len(self.records):
             raise PubdataError("unused records")
+        if o != len(self.outpoints):
+            raise PubdataError("unused deposit outpoints")
         return out
 
     @classmethod
     def from_ops(cls, ops: list[PubdataOp]) -> BlockPubdata:
-        chunks, records = [], []
+        chunks, records, outpoints = [], [], []
         for p in ops:
             chunk, record = p.encode()
             chunks.append(chunk)
             if record is not None:
                 records.append(record)
-        return cls(b"".join(chunks), b"".join(records))
+            outpoint = p.outpoint_bytes()
+            if outpoint is not None:
+                outpoints.append(outpoint)
+        return cls(b"".join(chunks), b"".join(records), b"".join(outpoints))
 
     def to_bytes(self) -> bytes:
-        """Self-delimiting form for DA: u16 chunk count, u16 record count, then the data."""
+        """Self-delimiting form for DA and calldata:
+        n_chunks:u16 || n_records:u16 || chunks || records || outpoints (36 per DEPOSIT)."""
         n_chunks = len(self.chunks) // CHUNK_BYTES
         n_records = len(self.records) // RECORD_BYTES
-        return (
-            n_chunks.to_bytes(2, "big") + n_records.to_bytes(2, "big") + self.chunks + self.records
+        return b"".join(
+            [
+                n_chunks.to_bytes(2, "big"),
+                n_records.to_bytes(2, "big"),
+                self.chunks,
+                self.records,
+                self.outpoints,
+            ]
         )
 
     @classmethod
@@ -252,10 +323,14 @@ class BlockPubdata:
             raise PubdataError("pubdata shorter than its header")
         n_chunks = int.from_bytes(raw[0:2], "big")
         n_records = int.from_bytes(raw[2:4], "big")
-        end = 4 + n_chunks * CHUNK_BYTES
-        if len(raw) != end + n_records * RECORD_BYTES:
-            raise PubdataError("pubdata length does not match its header")
-        return cls(raw[4:end], raw[end:])
+        chunks_end = 4 + n_chunks * CHUNK_BYTES
+        records_end = chunks_end + n_records * RECORD_BYTES
+        if len(raw) < records_end:
+            raise PubdataError("pubdata shorter than its header says")
+        chunks = raw[4:chunks_end]
+        if len(raw) != records_end + OUTPOINT_BYTES * count_deposits(chunks):
+            raise PubdataError("outpoints do not match the block's deposits")
+        return cls(chunks, raw[chunks_end:records_end], raw[records_end:])
 
 
 def public_input_preimage(
@@ -273,6 +348,7 @@ def public_input_preimage(
             old_root.to_bytes(32, "big"),
             new_root.to_bytes(32, "big"),
             params.fee_account.to_bytes(3, "big"),
+            hashlib.sha256(pubdata.outpoints).digest(),
             pubdata.chunks,
             bytes((params.block_slots - n_chunks) * CHUNK_BYTES),
             pubdata.records,

@@ -29,7 +29,14 @@ from bitcoinzk.l2.errors import (
     WrongNonce,
 )
 from bitcoinzk.l2.floats import FLOAT5, FLOAT24
-from bitcoinzk.l2.params import MAX_NONCE, MAX_SATS, MAX_SCRIPT_PUBKEY, MIN_WITHDRAWAL, ChainParams
+from bitcoinzk.l2.params import (
+    MAX_NONCE,
+    MAX_SATS,
+    MAX_SCRIPT_PUBKEY,
+    MAX_WITHDRAWAL,
+    MIN_WITHDRAWAL,
+    ChainParams,
+)
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, pubdata_op, public_input
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
@@ -140,9 +147,10 @@ def check_transfer_amounts(op: Transfer) -> None:
 def check_withdraw_fields(op: Withdraw) -> None:
     if not 1 <= len(op.script_pubkey) <= MAX_SCRIPT_PUBKEY:
         raise MalformedOperation(f"script_pubkey must be 1..{MAX_SCRIPT_PUBKEY} bytes")
-    if not MIN_WITHDRAWAL <= op.amount <= MAX_SATS:
+    if not MIN_WITHDRAWAL <= op.amount <= min(MAX_SATS, MAX_WITHDRAWAL):
         raise AmountOutOfRange(
-            f"withdrawal amount {op.amount} outside {MIN_WITHDRAWAL}..{MAX_SATS}"
+            f"withdrawal amount {op.amount} outside {MIN_WITHDRAWAL}..{MAX_SATS} "
+            f"or not below 2^48 (its pubdata field)"
         )
     check_fee(op.fee)
 

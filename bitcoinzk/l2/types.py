@@ -13,6 +13,7 @@ from typing import Any
 from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey, Signature
 from bitcoinzk.crypto.poseidon import poseidon
 from bitcoinzk.l2.errors import MalformedOperation
+from bitcoinzk.l2.params import MAX_SCRIPT_PUBKEY, RECORD_BYTES
 
 OP_NOOP = 0
 OP_DEPOSIT = 1
@@ -35,12 +36,13 @@ class Account:
 
 
 def script_pubkey_fields(script_pubkey: bytes) -> tuple[int, int]:
-    """Two field elements carrying `len || script || padding` (43 bytes)."""
-    if len(script_pubkey) > 42:
-        raise MalformedOperation("script_pubkey longer than 42 bytes")
-    padded = bytes([len(script_pubkey)]) + script_pubkey
-    padded = padded + bytes(43 - len(padded))
-    return int.from_bytes(padded[:22], "big"), int.from_bytes(padded[22:43], "big")
+    """(spk_hi, spk_lo): `dest35 = len || script || zero padding` (35 bytes, the WITHDRAW
+    record) as two field elements, `int(dest35[0:17])` and `int(dest35[17:35])`."""
+    if len(script_pubkey) > MAX_SCRIPT_PUBKEY:
+        raise MalformedOperation(f"script_pubkey longer than {MAX_SCRIPT_PUBKEY} bytes")
+    dest = bytes([len(script_pubkey)]) + script_pubkey
+    dest = dest + bytes(RECORD_BYTES - len(dest))
+    return int.from_bytes(dest[:17], "big"), int.from_bytes(dest[17:RECORD_BYTES], "big")
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,9 @@ class Withdraw:
     signature: Signature | None = None
 
     def message(self, chain_id: int) -> int:
-        spk0, spk1 = script_pubkey_fields(self.script_pubkey)
+        spk_hi, spk_lo = script_pubkey_fields(self.script_pubkey)
         return poseidon(
-            [OP_WITHDRAW, chain_id, self.sender, spk0, spk1, self.amount, self.fee, self.nonce]
+            [OP_WITHDRAW, chain_id, self.sender, spk_hi, spk_lo, self.amount, self.fee, self.nonce]
         )
 
     def signed(self, key: PrivateKey, chain_id: int) -> Withdraw:
@@ -226,7 +228,7 @@ def user_op_from_json(obj: Any) -> UserOperation:
     if kind == "withdraw":
         return Withdraw(
             sender=_int(obj, "sender", hi=2**24 - 1),
-            script_pubkey=_hex(obj, "script_pubkey", max_size=42),
+            script_pubkey=_hex(obj, "script_pubkey", max_size=MAX_SCRIPT_PUBKEY),
             amount=_int(obj, "amount"),
             fee=_int(obj, "fee"),
             nonce=_int(obj, "nonce"),

@@ -109,7 +109,11 @@ def bench_settle(
     verify_gas = 0
     for n in sorted(sizes):
         params = ChainParams(
-            chain_id=1337, tree_depth=24, block_slots=n, block_records=max(1, n // 4), fee_account=0
+            chain_id=1337,
+            tree_depth=24,
+            block_slots=n,
+            block_records=max(1, n // 16),
+            fee_account=0,
         )
         rollup = deploy(client, vk, params, genesis_root=1, verifier=verifier)
         pubdata = transfer_batch(n)

@@ -67,7 +67,7 @@ def test_batches_with_real_proofs_survive_hostile_envelopes(funded, batches: Bat
     h0 = pieces[0][0]
     garbage = [
         (b"xyz" + h0.encode()[3:], pieces[0][1]),  # wrong magic
-        (b"bzk\x02" + h0.encode()[4:], pieces[0][1]),  # unknown version
+        (b"bzk\x01" + h0.encode()[4:], pieces[0][1]),  # unknown (older) version
         (PieceHeader(PARAMS.chain_id, 2, 5, 5, h0.blob_len, h0.digest).encode(), b"x"),  # bad index
         (PieceHeader(PARAMS.chain_id, 2, 0, 1, h0.blob_len, h0.digest).encode(), b"x" * 9),
         (PieceHeader(PARAMS.chain_id, 3, 0, 3, 400, bytes(32)).encode(), b"never completes"),

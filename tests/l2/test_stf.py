@@ -157,6 +157,18 @@ REJECTIONS = [
         None,
     ),
     (
+        "withdraw script of 35 bytes (records hold 34)",
+        lambda: replace(withdraw(1, 5_000), script_pubkey=b"\x51" + bytes(34)),
+        errors.MalformedOperation,
+        None,
+    ),
+    (
+        "withdraw amount not below 2^48 (its chunk field)",
+        lambda: withdraw(1, 2**48),
+        errors.AmountOutOfRange,
+        None,
+    ),
+    (
         "withdraw bad signature",
         lambda: replace(withdraw(1, 5_000), script_pubkey=b"\x51"),
         errors.InvalidSignature,

@@ -8,19 +8,22 @@
         the chain parameters (docs/protocol.md, "The public input"):
 
             preimage = chain_id:u32 || block_number:u64 || old_root:32
-                       || new_root:32 || fee_account:u24
+                       || new_root:32 || fee_account:u24 || outpoints_digest:32
                        || chunks (SLOTS * 10 bytes, zero-padded)
-                       || records (RECORDS * 108 bytes, zero-padded)
+                       || records (RECORDS * 35 bytes, zero-padded)
+            outpoints_digest = sha256(outpoints)   (36 bytes per DEPOSIT chunk)
             public_input = uint256(sha256(preimage)) mod 2**253
 
-        The calldata carries only the used chunks and records (the padding is
-        added here, where zero bytes cost no calldata gas), so the batch data in
-        calldata is the data-availability copy a full node rebuilds the state from.
+        The calldata carries only the used chunks and records and the deposits'
+        outpoints (the padding is added here, where zero bytes cost no calldata
+        gas), so the batch data in calldata is the data-availability copy a full
+        node rebuilds the state from.
 
-        Gas (docs/settlement.md): the preimage is laid out by HASHER, a 47-byte
+        Gas (docs/settlement.md): the preimage is laid out by HASHER, a 71-byte
         contract this one creates in its constructor from the constant
         HASHER_INITCODE. It copies the header and the used chunks and records
-        from its calldata straight to their fixed offsets in fresh (zero) memory
+        from its calldata straight to their fixed offsets in fresh (zero) memory,
+        hashes the outpoints (copied past the preimage) into their digest's place
         and calls the SHA-256 precompile over the whole padded preimage: one
         buffer, no padding copied, no byte loop. Vyper has no way to write at an
         offset of a byte buffer, so in Vyper alone the padded preimage costs three
@@ -41,13 +44,16 @@ SLOTS: constant(uint256) = 2
 RECORDS: constant(uint256) = 1
 
 CHUNK_BYTES: constant(uint256) = 10
-RECORD_BYTES: constant(uint256) = 108
+RECORD_BYTES: constant(uint256) = 35
+OUTPOINT_BYTES: constant(uint256) = 36
 CHUNKS_MAX: constant(uint256) = SLOTS * CHUNK_BYTES
 RECORDS_MAX: constant(uint256) = RECORDS * RECORD_BYTES
-# batch_data = n_chunks:u16 || n_records:u16 || chunks || records  (BlockPubdata.to_bytes)
-BATCH_MAX: constant(uint256) = 4 + CHUNKS_MAX + RECORDS_MAX
+# batch_data = n_chunks:u16 || n_records:u16 || chunks || records || outpoints
+# (BlockPubdata.to_bytes); every deposit has a record, so at most RECORDS outpoints.
+BATCH_MAX: constant(uint256) = 4 + CHUNKS_MAX + RECORDS_MAX + RECORDS * OUTPOINT_BYTES
 HEADER_BYTES: constant(uint256) = 79  # chain_id:4 block_number:8 old_root new_root fee_account:3
-RECORDS_AT: constant(uint256) = HEADER_BYTES + CHUNKS_MAX
+DIGEST_BYTES: constant(uint256) = 32  # sha256(outpoints), right after the header
+RECORDS_AT: constant(uint256) = HEADER_BYTES + DIGEST_BYTES + CHUNKS_MAX
 PREIMAGE_BYTES: constant(uint256) = RECORDS_AT + RECORDS_MAX
 PI_MASK: constant(uint256) = (1 << 253) - 1
 SNARK_SCALAR_FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
@@ -55,20 +61,25 @@ SNARK_SCALAR_FIELD: constant(uint256) = 2188824287183927522224640574525727508854
 OP_DEPOSIT: constant(uint256) = 1
 OP_TRANSFER_NEW: constant(uint256) = 3
 OP_WITHDRAW: constant(uint256) = 4
-# A withdrawal, as the bridge pays it: amount:u64 || len:u8 || script_pubkey, padded to 51.
-WITHDRAWAL_BYTES: constant(uint256) = 51
+# A withdrawal, as the bridge pays it: amount:6 (the WITHDRAW chunk's last 6 bytes)
+# || record:35 (len:u8 || script_pubkey, zero-padded).
+WITHDRAW_AMOUNT_BYTES: constant(uint256) = 6
 
-# The preimage hasher's creation code (runtime: 47 bytes after the 9-byte constructor).
-# Calldata: chunk_len:32 || records_at:32 || preimage_len:32 || header:79 || batch_data
-#   calldatacopy(0, 0x60, 79)                        header
-#   calldatacopy(79, 0xb3, chunk_len)                chunks (batch_data[4:4+chunk_len])
-#   calldatacopy(records_at, 0xb3 + chunk_len, calldatasize - 0xb3 - chunk_len)   records
-#   staticcall(gas, 0x02, 0, preimage_len, 0, 32) or revert; return(0, 32)
-# Memory between the chunks and records_at, and after the records, is never
-# written, so it is zero: the padding costs neither calldata nor a copy.
-# Source and a check that it hashes docs/protocol.md's preimage:
-# tests/settlement/test_hasher.py.
-HASHER_INITCODE: constant(Bytes[56]) = x"602f8060095f395ff3604f60605f375f358060b3604f3760b301803603906020353760205f6040355f60025afa602a575f5ffd5b60205ff3"
+# The preimage hasher's creation code (runtime: 71 bytes after the 9-byte constructor).
+# Calldata: chunk_len:32 || records_len:32 || records_at:32 || preimage_len:32 || header:79
+#           || batch_data                   (header at 0x80, batch_data at 0xcf, chunks at 0xd3)
+#   calldatacopy(0, 0x80, 79)                                  header
+#   calldatacopy(111, 0xd3, chunk_len)                         chunks
+#   calldatacopy(records_at, 0xd3 + chunk_len, records_len)    records
+#   o = 0xd3 + chunk_len + records_len                         outpoints: the rest
+#   calldatacopy(preimage_len, o, calldatasize - o)            (past the preimage)
+#   staticcall(gas, 0x02, preimage_len, calldatasize - o, 79, 32)   digest at 79
+#   staticcall(gas, 0x02, 0, preimage_len, 0, 32); revert unless both succeeded; return(0, 32)
+# Memory between the chunks and records_at, and after the records up to
+# preimage_len, is never written, so it is zero: the padding costs neither
+# calldata nor a copy. Source and a check that it hashes docs/protocol.md's
+# preimage: tests/settlement/test_hasher.py.
+HASHER_INITCODE: constant(Bytes[80]) = x"60478060095f395ff3604f60805f375f358060d3606f3760d301602035808260403537018036038082606035376020604f8260603560025afa60205f6060355f60025afa166042575f5ffd5b60205ff3"
 
 
 event Deployed:
@@ -150,7 +161,7 @@ def _commitment(new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes3
 def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[8]):
     """
     @notice Accept the next block's new state root with its validity proof.
-    @param batch_data The block's used chunks and records (BlockPubdata.to_bytes()).
+    @param batch_data The block's used chunks, records and outpoints (BlockPubdata.to_bytes()).
     @param new_root The state root after the block.
     @param proof Groth16 proof: a.x a.y b.x.c1 b.x.c0 b.y.c1 b.y.c0 c.x c.y.
     """
@@ -165,11 +176,48 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
     n_records: uint256 = counts & 65535
     assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
     chunk_len: uint256 = n_chunks * CHUNK_BYTES
-    assert len(batch_data) == 4 + chunk_len + n_records * RECORD_BYTES, "rollup: batch data length"
+    records_len: uint256 = n_records * RECORD_BYTES
+    assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
+    # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
+    # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
+    # byte per slot up to the last record (every deposit has one); nothing without records.
+    w_hash: bytes32 = empty(bytes32)
+    w_count: uint256 = 0
+    n_deposits: uint256 = 0
+    if n_records != 0:
+        r: uint256 = 0
+        at: uint256 = 4 + chunk_len
+        for i: uint256 in range(SLOTS):
+            if r == n_records or i == n_chunks:
+                break
+            c: uint256 = 4 + i * CHUNK_BYTES
+            op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
+            if op == OP_WITHDRAW:
+                w_hash = sha256(
+                    concat(
+                        w_hash,
+                        slice(batch_data, c + CHUNK_BYTES - WITHDRAW_AMOUNT_BYTES, WITHDRAW_AMOUNT_BYTES),
+                        slice(batch_data, at, RECORD_BYTES),
+                    )
+                )
+                w_count += 1
+                r += 1
+                at += RECORD_BYTES
+            elif op == OP_DEPOSIT:
+                n_deposits += 1
+                r += 1
+                at += RECORD_BYTES
+            elif op == OP_TRANSFER_NEW:
+                r += 1
+                at += RECORD_BYTES
+    assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
+        "rollup: batch data length"
+    )
     out: Bytes[32] = raw_call(
         HASHER,
         concat(
             convert(chunk_len, bytes32),
+            convert(records_len, bytes32),
             convert(RECORDS_AT, bytes32),
             convert(PREIMAGE_BYTES, bytes32),
             convert(convert(CHAIN_ID, uint32), bytes4),
@@ -191,25 +239,6 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
         [convert(digest, uint256) & PI_MASK],
     )
     assert ok, "rollup: invalid proof"
-    # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || first 51 bytes of the
-    # record). Reads one chunk byte per slot up to the last record; nothing without records.
-    w_hash: bytes32 = empty(bytes32)
-    w_count: uint256 = 0
-    if n_records != 0:
-        r: uint256 = 0
-        at: uint256 = 4 + chunk_len
-        for i: uint256 in range(SLOTS):
-            if r == n_records or i == n_chunks:
-                break
-            op: uint256 = convert(slice(batch_data, 4 + i * CHUNK_BYTES, 1), uint256) >> 5
-            if op == OP_WITHDRAW:
-                w_hash = sha256(concat(w_hash, slice(batch_data, at, WITHDRAWAL_BYTES)))
-                w_count += 1
-                r += 1
-                at += RECORD_BYTES
-            elif op == OP_DEPOSIT or op == OP_TRANSFER_NEW:
-                r += 1
-                at += RECORD_BYTES
     self.batch_count = batch_number
     self.state_root = new_root
     self.batch_commitments[batch_number] = self._commitment(new_root, digest, w_hash)
@@ -277,11 +306,21 @@ def publicInputOf(batch_data: Bytes[BATCH_MAX], new_root: uint256) -> uint256:
     n_records: uint256 = counts & 65535
     assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
     chunk_len: uint256 = n_chunks * CHUNK_BYTES
-    assert len(batch_data) == 4 + chunk_len + n_records * RECORD_BYTES, "rollup: batch data length"
+    records_len: uint256 = n_records * RECORD_BYTES
+    n_deposits: uint256 = 0
+    for i: uint256 in range(SLOTS):
+        if i == n_chunks:
+            break
+        if convert(slice(batch_data, 4 + i * CHUNK_BYTES, 1), uint256) >> 5 == OP_DEPOSIT:
+            n_deposits += 1
+    assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
+        "rollup: batch data length"
+    )
     out: Bytes[32] = raw_call(
         HASHER,
         concat(
             convert(chunk_len, bytes32),
+            convert(records_len, bytes32),
             convert(RECORDS_AT, bytes32),
             convert(PREIMAGE_BYTES, bytes32),
             convert(convert(CHAIN_ID, uint32), bytes4),
