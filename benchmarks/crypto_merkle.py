@@ -1,6 +1,9 @@
 """
 The sequencer's Merkle hot path on one core: tree writes at depth 24 and a whole block.
 
+At depth 24 the 8-ary account tree has 8 levels, so a leaf write is 8 native
+Poseidon(8) (one ``merkle_path`` call) and a sibling read fetches 56 nodes.
+
     python benchmarks/crypto_merkle.py
     BITCOINZK_PURE_PYTHON=1 python benchmarks/crypto_merkle.py
 

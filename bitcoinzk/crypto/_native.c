@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NATIVE_ABI_VERSION 2
+#define NATIVE_ABI_VERSION 3
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -576,14 +576,19 @@ static PyObject *py_poseidon(PyObject *self, PyObject *arg) {
     return fe_to_py(&out);
 }
 
-#define MERKLE_MAX_DEPTH 32
+#define MERKLE_ARITY 8
+#define MERKLE_SIBLINGS (MERKLE_ARITY - 1) /* per level */
+#define MERKLE_MAX_LEVELS 8
+#define MERKLE_MAX_SIBLINGS (MERKLE_MAX_LEVELS * MERKLE_SIBLINGS)
 
 /*
- * merkle_path(index, leaf, siblings) -> [node_0 = leaf, node_1, ..., node_n = root]:
- * node_{k+1} = Poseidon(sibling_k, node_k) if bit k of index is set, else
- * Poseidon(node_k, sibling_k) -- tree.py's loop, in one call. index is any int (only its
- * low bits are read, two's complement like Python's >>); leaf and siblings are checked
- * like poseidon()'s inputs (TypeError / ValueError), siblings a list or tuple of <= 32.
+ * merkle_path(index, leaf, siblings) -> [node_0 = leaf, node_1, ..., node_L = root] up an
+ * 8-ary tree: at level k the node sits at child position p_k = (index >> 3k) & 7, and
+ * node_{k+1} = Poseidon(8) of the 8 children in order, i.e. siblings[7k : 7k + 7] with
+ * node_k inserted at position p_k -- tree.py's loop, in one call. index is any int (only
+ * its low bits are read, two's complement like Python's >>); leaf and siblings are checked
+ * like poseidon()'s inputs (TypeError / ValueError), siblings a list or tuple whose length
+ * is a multiple of 7 and at most 56 (ValueError otherwise).
  */
 static PyObject *py_merkle_path(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -601,34 +606,34 @@ static PyObject *py_merkle_path(PyObject *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "merkle_path siblings must be a list or tuple");
         return NULL;
     }
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(sibs);
-    if (n > MERKLE_MAX_DEPTH) {
-        PyErr_SetString(PyExc_ValueError, "merkle_path takes at most 32 siblings");
+    const Py_ssize_t n_sibs = PySequence_Fast_GET_SIZE(sibs);
+    if (n_sibs > MERKLE_MAX_SIBLINGS || n_sibs % MERKLE_SIBLINGS != 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "merkle_path takes 7 siblings per level and at most 8 levels (56)");
         return NULL;
     }
-    const poseidon_consts *k = &PC[3];
+    const Py_ssize_t n = n_sibs / MERKLE_SIBLINGS; /* levels */
+    const poseidon_consts *k = &PC[MERKLE_ARITY + 1];
     if (!k->ready) {
-        PyErr_SetString(PyExc_LookupError, "Poseidon constants for 2 inputs not installed");
+        PyErr_SetString(PyExc_LookupError, "Poseidon constants for 8 inputs not installed");
         return NULL;
     }
-    /* index mod 2^64 (two's complement for negatives): bits 0..31 as Python's (index >> k) & 1 */
+    /* index mod 2^64 (two's complement for negatives): bits 0..23 as Python's (index >> 3k) & 7 */
     const unsigned long long bits = PyLong_AsUnsignedLongLongMask(index);
     if (bits == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    fe node[MERKLE_MAX_DEPTH + 1], sib[MERKLE_MAX_DEPTH];
+    fe node[MERKLE_MAX_LEVELS + 1], sib[MERKLE_MAX_SIBLINGS];
     if (fe_from_py(leaf, &node[0]) < 0) return NULL;
     PyObject **items = PySequence_Fast_ITEMS(sibs);
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = 0; i < n_sibs; i++) {
         if (fe_from_py(items[i], &sib[i]) < 0) return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        fe in[2];
-        if ((bits >> i) & 1) {
-            in[0] = sib[i];
-            in[1] = node[i];
-        } else {
-            in[0] = node[i];
-            in[1] = sib[i];
-        }
+        const int pos = (int)((bits >> (3 * i)) & 7);
+        const fe *level_sibs = &sib[i * MERKLE_SIBLINGS];
+        fe in[MERKLE_ARITY];
+        for (int j = 0; j < pos; j++) in[j] = level_sibs[j];
+        in[pos] = node[i];
+        for (int j = pos + 1; j < MERKLE_ARITY; j++) in[j] = level_sibs[j - 1];
         poseidon_core(k, in, &node[i + 1]);
     }
     PyObject *out = PyList_New(n + 1);
@@ -1147,8 +1152,8 @@ static PyMethodDef native_methods[] = {
      "poseidon(inputs: list[int] | tuple[int, ...]) -> int: circomlib Poseidon(len(inputs))."},
     {"merkle_path", (PyCFunction)(void (*)(void))py_merkle_path, METH_FASTCALL,
      "merkle_path(index, leaf, siblings) -> list[int]: the nodes from the leaf (level 0) up "
-     "to the root; bit k of index set: Poseidon(sibling_k, node), else Poseidon(node, "
-     "sibling_k). At most 32 siblings."},
+     "to the root of an 8-ary tree: node_{k+1} = Poseidon(8) of siblings[7k:7k+7] with node_k "
+     "inserted at child position (index >> 3k) & 7. 7 siblings per level, at most 56."},
     {"curve_init", py_curve_init, METH_VARARGS,
      "curve_init(a, d, b8x, b8y, l) -> bool: install the BabyJubJub constants (idempotent)."},
     {"scalar_mul", py_scalar_mul, METH_VARARGS,

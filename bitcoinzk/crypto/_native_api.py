@@ -31,7 +31,7 @@ class NativeModule(Protocol):
     def merkle_path(
         self, index: int, leaf: int, siblings: list[int] | tuple[int, ...], /
     ) -> list[int]:
-        """Nodes from ``leaf`` (level 0) to the root of the path (at most 32 siblings)."""
+        """Nodes from ``leaf`` (level 0) to the root of an 8-ary path (7 siblings a level, <=56)."""
 
     def curve_init(self, a: int, d: int, b8x: int, b8y: int, l: int, /) -> bool:  # noqa: E741
         """Install BabyJubJub's ``a``, ``d``, ``B8`` and subgroup order ``l``."""

@@ -17,15 +17,16 @@ Back ends:
   ``BITCOINZK_PURE_PYTHON=1`` in the environment disables it (read once, at
   import); if it is not built, a ``RuntimeWarning`` says so and the pure-Python
   back end is used.
-- otherwise ``n == 2`` (every Merkle node) goes to ``light_poseidon_python``
+- otherwise ``n == 2`` goes to ``light_poseidon_python``
   (Rust), whose Python binding only supports exactly two inputs, and every other
-  ``n`` (1..16) runs :func:`poseidon_gmpy`, a gmpy2 implementation of circomlib's
+  ``n`` (1..16, including the ``Poseidon(8)`` of every Merkle node) runs
+  :func:`poseidon_gmpy`, a gmpy2 implementation of circomlib's
   *optimised* Poseidon (the ``C``/``S``/``M``/``P`` form of ``PoseidonEx`` in
   ``poseidon.circom``) that is also the reference the native code is tested against.
 
-:func:`merkle_path` hashes a whole Merkle path (leaf to root) in one call. With
-the extension that saves only the Python round trip per level (~1 us of the
-~18 us a native Poseidon(2) costs here): the hashing itself dominates.
+:func:`merkle_path` hashes a whole path of the 8-ary account tree (leaf to root)
+in one call. With the extension that saves only the Python round trip per level:
+the hashing itself dominates.
 
 The constants are read, on first use of an arity, from circomlib's own
 ``poseidon_constants.circom`` as vendored in the pinned ``groth16py`` wheel --
@@ -206,7 +207,7 @@ def _check_inputs(inputs: Sequence[int]) -> None:
 
 _HASHER2 = light_poseidon_python.Hasher(2)
 
-NATIVE_ABI_VERSION = 2
+NATIVE_ABI_VERSION = 3
 """The ``ABI_VERSION`` of ``_native.c`` this Python code was written against."""
 
 
@@ -282,14 +283,26 @@ def poseidon(inputs: Sequence[int]) -> int:
     return poseidon_gmpy(inputs)
 
 
-MAX_MERKLE_DEPTH = 32
-"""The most siblings :func:`merkle_path` takes (the native code's fixed-size buffers)."""
+MERKLE_ARITY = 8
+"""Children per node of the trees :func:`merkle_path` hashes (a node is ``Poseidon(8)``)."""
+
+MERKLE_SIBLINGS_PER_LEVEL = MERKLE_ARITY - 1
+"""Siblings per level: the parent's other 7 children."""
+
+MAX_MERKLE_LEVELS = 8
+"""The most levels :func:`merkle_path` takes (the native code's fixed-size buffers)."""
+
+MAX_MERKLE_SIBLINGS = MAX_MERKLE_LEVELS * MERKLE_SIBLINGS_PER_LEVEL
+"""The most siblings :func:`merkle_path` takes: 56."""
 
 
 def _check_merkle_inputs(index: int, leaf: int, siblings: Sequence[int]) -> None:
     operator.index(index)  # TypeError for a non-integer index
-    if len(siblings) > MAX_MERKLE_DEPTH:
-        raise PoseidonError(f"a Merkle path has at most {MAX_MERKLE_DEPTH} siblings")
+    if len(siblings) > MAX_MERKLE_SIBLINGS or len(siblings) % MERKLE_SIBLINGS_PER_LEVEL:
+        raise PoseidonError(
+            f"a Merkle path has {MERKLE_SIBLINGS_PER_LEVEL} siblings per level and at most "
+            f"{MAX_MERKLE_LEVELS} levels ({MAX_MERKLE_SIBLINGS}), got {len(siblings)}"
+        )
     for what, x in (("leaf", leaf), *((f"sibling {i}", s) for i, s in enumerate(siblings))):
         if isinstance(x, bool) or not isinstance(x, int | type(_R)):
             raise NotAFieldElementError(f"{what} is {type(x).__name__}, not int")
@@ -299,44 +312,47 @@ def _check_merkle_inputs(index: int, leaf: int, siblings: Sequence[int]) -> None
 
 def merkle_path_python(index: int, leaf: int, siblings: Sequence[int]) -> list[int]:
     """
-    The reference for :func:`merkle_path`: one :func:`poseidon` call per level.
+    The reference for :func:`merkle_path`: one ``Poseidon(8)`` call per level.
 
     Takes exactly what :func:`merkle_path` takes and raises the same errors.
     """
     _check_merkle_inputs(index, leaf, siblings)
     index = operator.index(index)
+    per = MERKLE_SIBLINGS_PER_LEVEL
     node = int(leaf)
     path = [node]
-    for level, sibling in enumerate(siblings):
-        if (index >> level) & 1:
-            node = poseidon([sibling, node])
-        else:
-            node = poseidon([node, sibling])
+    for level in range(len(siblings) // per):
+        pos = (index >> (3 * level)) & (MERKLE_ARITY - 1)
+        others = [int(s) for s in siblings[per * level : per * level + per]]
+        node = poseidon([*others[:pos], node, *others[pos:]])
         path.append(node)
     return path
 
 
 def merkle_path(index: int, leaf: int, siblings: Sequence[int]) -> list[int]:
     """
-    Hash a leaf up a binary Poseidon Merkle tree; return every node on the way.
+    Hash a leaf up an 8-ary Poseidon Merkle tree; return every node on the way.
 
-    ``path[0]`` is ``leaf`` and ``path[k + 1]`` is ``Poseidon(siblings[k], path[k])``
-    if bit ``k`` of ``index`` is set, else ``Poseidon(path[k], siblings[k])``; so
-    ``path[-1]`` is the root. ``index`` is any integer (only bits ``0..len(siblings)-1``
-    are read); ``leaf`` and ``siblings`` must be field elements, as for
-    :func:`poseidon` (:class:`NotAFieldElementError`), and there may be at most
-    :data:`MAX_MERKLE_DEPTH` siblings (:class:`PoseidonError`).
+    ``siblings`` is flat: level ``k`` (0 = leaves) occupies ``siblings[7k : 7k + 7]``,
+    the parent's other 7 children in child order. The node at level ``k`` is child
+    ``p_k = (index >> 3k) & 7`` of its parent, so ``path[0]`` is ``leaf`` and
+    ``path[k + 1]`` is ``Poseidon(8)`` of ``siblings[7k : 7k + 7]`` with ``path[k]``
+    inserted at position ``p_k``; ``path[-1]`` is the root (``len(siblings) // 7 + 1``
+    entries). ``index`` is any integer (only bits ``0..3L-1`` are read); ``leaf`` and
+    ``siblings`` must be field elements, as for :func:`poseidon`
+    (:class:`NotAFieldElementError`), and ``len(siblings)`` must be a multiple of 7
+    and at most :data:`MAX_MERKLE_SIBLINGS` (:class:`PoseidonError`).
 
-    With the C extension the whole path is one native call (the 24 Poseidon(2) of
-    a depth-24 write without 24 round trips through Python).
+    With the C extension the whole path is one native call (the 8 Poseidon(8) of
+    a depth-24 write without 8 round trips through Python).
     """
     native = NATIVE
     if native is None:
         return merkle_path_python(index, leaf, siblings)
     try:
         return native.merkle_path(index, leaf, siblings)  # type: ignore[arg-type]
-    except LookupError:  # first Poseidon(2) in this process
-        native_install(3)
+    except LookupError:  # first Poseidon(8) in this process
+        native_install(MERKLE_ARITY + 1)
     except (TypeError, ValueError):  # not plain ints / a list or tuple: check below
         pass
     _check_merkle_inputs(index, leaf, siblings)  # raises the precise error for invalid input
@@ -346,7 +362,9 @@ def merkle_path(index: int, leaf: int, siblings: Sequence[int]) -> list[int]:
 __all__ = [
     "FIELD_MODULUS",
     "MAX_INPUTS",
-    "MAX_MERKLE_DEPTH",
+    "MAX_MERKLE_LEVELS",
+    "MAX_MERKLE_SIBLINGS",
+    "MERKLE_ARITY",
     "NATIVE",
     "InvalidArityError",
     "NotAFieldElementError",

@@ -15,6 +15,15 @@ MIN_WITHDRAWAL = 1_000
 MAX_TREE_DEPTH = 24
 """Account indices are 24-bit in pubdata."""
 
+TREE_ARITY = 8
+"""The account tree is 8-ary: a node is ``Poseidon`` of its 8 children. In the
+Groth16 circuit a path then costs 8 x Poseidon(8) = 8 x 402 constraints at depth
+24 instead of 24 x Poseidon(2) = 24 x 240 for a binary tree."""
+
+LEVEL_BITS = 3
+"""Index bits consumed per tree level (``2**LEVEL_BITS == TREE_ARITY``): the child
+position at level ``k`` is ``(index >> 3k) & 7``."""
+
 MAX_SCRIPT_PUBKEY = 34
 """P2TR, P2WSH, P2WPKH, P2PKH, P2SH and witness programs of up to 32 bytes: with its
 length byte a script fits a 35-byte record (and two field elements when signed)."""
@@ -41,8 +50,13 @@ class ChainParams:
     def __post_init__(self) -> None:
         if not 0 <= self.chain_id < 2**32:
             raise ValueError("chain_id must be a u32")
-        if not 1 <= self.tree_depth <= MAX_TREE_DEPTH:
-            raise ValueError(f"tree_depth must be in 1..{MAX_TREE_DEPTH}")
+        if not (
+            LEVEL_BITS <= self.tree_depth <= MAX_TREE_DEPTH and self.tree_depth % LEVEL_BITS == 0
+        ):
+            raise ValueError(
+                f"tree_depth must be a multiple of {LEVEL_BITS} in {LEVEL_BITS}..{MAX_TREE_DEPTH} "
+                f"(the account tree is {TREE_ARITY}-ary), got {self.tree_depth}"
+            )
         if self.block_slots < 1 or self.block_records < 1:
             raise ValueError("a block needs at least one slot and one record")
         if not 0 <= self.fee_account < 2**self.tree_depth:
@@ -51,3 +65,8 @@ class ChainParams:
     @property
     def capacity(self) -> int:
         return 1 << self.tree_depth
+
+    @property
+    def levels(self) -> int:
+        """Levels of the 8-ary account tree above the leaves (``tree_depth // 3``)."""
+        return self.tree_depth // LEVEL_BITS

@@ -44,7 +44,10 @@ from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
 
 @dataclass(frozen=True)
 class LeafUpdate:
-    """One leaf write, with the Merkle siblings that were valid at that moment."""
+    """One leaf write, with the Merkle siblings that were valid at that moment.
+
+    `siblings` is flat, 7 per level of the 8-ary tree: level k (0 = leaves) is
+    `siblings[7k : 7k + 7]`, the parent's other children in child order."""
 
     index: int
     old: Account | None

@@ -1,8 +1,13 @@
-"""The account tree: a binary sparse Merkle tree of Poseidon hashes.
+"""The account tree: an 8-ary sparse Merkle tree of Poseidon hashes.
+
+`depth` is the number of index bits (capacity 2^depth, a multiple of 3); the
+tree has `depth // 3` levels above the leaves and node (k+1, j) is
+Poseidon(node(k, 8j), ..., node(k, 8j+7)). Siblings are flat: level k's 7 other
+children of the parent, in child order, at `siblings[7k : 7k+7]`.
 
 Only nodes on the path of a written leaf are stored, keyed by (level, index)
-with level 0 the leaves, so a depth-24 tree costs memory only for what is in
-it; every other node is the root of an empty subtree. Writes go to
+with level 0 the leaves and level `depth // 3` the root, so a depth-24 tree costs
+memory only for what is in it; every other node is the root of an empty subtree. Writes go to
 the map on top of a `collections.ChainMap`, which is how the STF gets cheap
 copy-on-write: fork, apply, and either merge or drop the fork.
 
@@ -18,17 +23,18 @@ from dataclasses import dataclass
 from functools import cache
 
 from bitcoinzk.crypto.poseidon import merkle_path, poseidon
-from bitcoinzk.l2.params import MAX_TREE_DEPTH
+from bitcoinzk.l2.params import LEVEL_BITS, MAX_TREE_DEPTH, TREE_ARITY
 
 NodeKey = tuple[int, int]
 
 
 @cache
 def zero_hashes() -> tuple[int, ...]:
-    """`z[k]` is the root of an empty subtree of height k (z[0] = empty leaf = 0)."""
+    """`z[k]` is the root of an empty subtree of k levels (z[0] = empty leaf = 0,
+    z[k+1] = Poseidon([z[k]] * 8))."""
     zs = [0]
-    for _ in range(MAX_TREE_DEPTH):
-        zs.append(poseidon([zs[-1], zs[-1]]))
+    for _ in range(MAX_TREE_DEPTH // LEVEL_BITS):
+        zs.append(poseidon([zs[-1]] * TREE_ARITY))
     return tuple(zs)
 
 
@@ -66,9 +72,10 @@ def _layers(nodes: Mapping[NodeKey, int]) -> list[Mapping[NodeKey, int]]:
 
 class SparseMerkleTree:
     def __init__(self, depth: int, nodes: MutableMapping[NodeKey, int] | None = None) -> None:
-        if not 1 <= depth <= MAX_TREE_DEPTH:
-            raise ValueError(f"depth must be in 1..{MAX_TREE_DEPTH}")
+        if not (LEVEL_BITS <= depth <= MAX_TREE_DEPTH and depth % LEVEL_BITS == 0):
+            raise ValueError(f"depth must be a multiple of {LEVEL_BITS} in 3..{MAX_TREE_DEPTH}")
         self.depth = depth
+        self.levels = depth // LEVEL_BITS
         self.nodes: MutableMapping[NodeKey, int] = nodes if nodes is not None else {}
 
     def _node(self, level: int, index: int) -> int:
@@ -76,7 +83,7 @@ class SparseMerkleTree:
 
     @property
     def root(self) -> int:
-        return self._node(self.depth, 0)
+        return self._node(self.levels, 0)
 
     def leaf(self, index: int) -> int:
         self._check(index)
@@ -90,15 +97,21 @@ class SparseMerkleTree:
         layers = _layers(self.nodes)
         zeros = zero_hashes()
         out = []
-        for level in range(self.depth):
-            key = (level, (index >> level) ^ 1)
-            for layer in layers:
-                node = layer.get(key)
-                if node is not None:
-                    break
-            else:
-                node = zeros[level]
-            out.append(node)
+        for level in range(self.levels):
+            here = index >> (LEVEL_BITS * level)
+            first = here & ~(TREE_ARITY - 1)
+            zero = zeros[level]
+            for child in range(first, first + TREE_ARITY):
+                if child == here:
+                    continue
+                key = (level, child)
+                for layer in layers:
+                    node = layer.get(key)
+                    if node is not None:
+                        break
+                else:
+                    node = zero
+                out.append(node)
         return tuple(out)
 
     def proof(self, index: int) -> MerkleProof:
@@ -114,7 +127,8 @@ class SparseMerkleTree:
         path = merkle_path(index, value, siblings)
         nodes = self.nodes
         for level, node in enumerate(path):
-            nodes[(level, index >> level)] = node  # level == depth: the root, (depth, 0)
+            # level == levels: the root, (levels, 0)
+            nodes[(level, index >> (LEVEL_BITS * level))] = node
 
     def _check(self, index: int) -> None:
         if not 0 <= index < (1 << self.depth):

@@ -19,7 +19,7 @@ WITNESS_BACKENDS = frozenset({"node", "wasmi", "auto"})
 @dataclass
 class ChainSection:
     chain_id: int = 1337
-    tree_depth: int = 8
+    tree_depth: int = 9
     block_slots: int = 2
     block_records: int = 1
     fee_account: int = 0

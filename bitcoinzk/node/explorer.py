@@ -676,8 +676,15 @@ class Explorer:
         proof = state.proof(index)
         root = state.root
         verifies = compute_root(index, proof.leaf, proof.siblings) == root
+        # 7 siblings per level of the 8-ary tree, labelled "level.child position".
+        positions = [
+            (level, j if j < (index >> (3 * level)) & 7 else j + 1)
+            for level in range(len(proof.siblings) // 7)
+            for j in range(7)
+        ]
         siblings = "<br>".join(
-            f"<code>{level}: {e(hex(s))}</code>" for level, s in enumerate(proof.siblings)
+            f"<code>{level}.{child}: {e(hex(s))}</code>"
+            for (level, child), s in zip(positions, proof.siblings, strict=True)
         )
         pairs = [
             ("index", _num(index)),

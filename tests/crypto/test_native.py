@@ -194,29 +194,51 @@ print("ok")
 
 
 def merkle_loop(index: int, leaf: int, siblings: list[int]) -> list[int]:
-    """The loop SparseMerkleTree.set_leaf ran before merkle_path, on the gmpy2 reference."""
+    """The 8-ary path computed from poseidon_gmpy directly: at level k, insert the node
+    at child position (index >> 3k) & 7 among siblings[7k : 7k + 7]."""
     node, out = leaf, [leaf]
-    for level, sibling in enumerate(siblings):
-        if (index >> level) & 1:
-            node = P_MOD.poseidon_gmpy([sibling, node])
-        else:
-            node = P_MOD.poseidon_gmpy([node, sibling])
+    for level in range(len(siblings) // 7):
+        children = list(siblings[7 * level : 7 * level + 7])
+        children.insert((index >> (3 * level)) & 7, node)
+        node = P_MOD.poseidon_gmpy(children)
         out.append(node)
     return out
 
 
+def test_merkle_path_vectors():
+    """Hand-placed children: position p_k of each level holds the node below."""
+    z1 = P_MOD.poseidon_gmpy([0] * 8)
+    assert P_MOD.merkle_path(0, 0, [0] * 7) == [0, z1]
+    sibs = list(range(1, 8))
+    assert P_MOD.merkle_path(0, 9, sibs)[1] == P_MOD.poseidon_gmpy([9, 1, 2, 3, 4, 5, 6, 7])
+    assert P_MOD.merkle_path(7, 9, sibs)[1] == P_MOD.poseidon_gmpy([1, 2, 3, 4, 5, 6, 7, 9])
+    assert P_MOD.merkle_path(3, 9, sibs)[1] == P_MOD.poseidon_gmpy([1, 2, 3, 9, 4, 5, 6, 7])
+    # index 0o52 = 42: position 2 at level 0, position 5 at level 1
+    n1 = P_MOD.poseidon_gmpy([1, 2, 9, 3, 4, 5, 6, 7])
+    n2 = P_MOD.poseidon_gmpy([11, 12, 13, 14, 15, n1, 16, 17])
+    path = [9, n1, n2]
+    assert P_MOD.merkle_path(0o52, 9, [*sibs, *range(11, 18)]) == path
+    assert P_MOD.merkle_path_python(0o52, 9, [*sibs, *range(11, 18)]) == path
+    with pure():
+        assert P_MOD.merkle_path(0o52, 9, [*sibs, *range(11, 18)]) == path
+
+
+def _flat_siblings(levels: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(field, min_size=7 * levels, max_size=7 * levels)
+
+
 @SETTINGS
 @example(index=0, leaf=0, siblings=[])
-@example(index=2**32 - 1, leaf=R - 1, siblings=[R - 1] * 32)
-@example(index=-1, leaf=1, siblings=[2, 3])
-@example(index=2**200 + 5, leaf=1, siblings=[2, 3, 4])
+@example(index=2**24 - 1, leaf=R - 1, siblings=[R - 1] * 56)
+@example(index=-1, leaf=1, siblings=list(range(2, 16)))
+@example(index=2**200 + 5, leaf=1, siblings=list(range(2, 23)))
 @given(
-    index=st.one_of(st.integers(0, 2**32 - 1), st.integers(-(2**70), 2**70)),
+    index=st.one_of(st.integers(0, 2**24 - 1), st.integers(-(2**70), 2**70)),
     leaf=field,
-    siblings=st.lists(field, max_size=32),
+    siblings=st.integers(0, 8).flatmap(_flat_siblings),
 )
 def test_merkle_path_matches_python_loop(index, leaf, siblings):
-    P_MOD.native_install(3)  # the raw native call does not install constants itself
+    P_MOD.native_install(9)  # the raw native call does not install constants itself
     expected = merkle_loop(index, leaf, siblings)
     assert NATIVE.merkle_path(index, leaf, siblings) == expected
     assert NATIVE.merkle_path(index, leaf, tuple(siblings)) == expected
@@ -229,7 +251,8 @@ def test_merkle_path_matches_python_loop(index, leaf, siblings):
 def test_merkle_path_installs_constants_on_first_use():
     code = (
         "from bitcoinzk.crypto.poseidon import merkle_path, poseidon_gmpy\n"
-        "assert merkle_path(1, 2, [3]) == [2, poseidon_gmpy([3, 2])]\n"
+        "s = list(range(3, 10))\n"
+        "assert merkle_path(1, 2, s) == [2, poseidon_gmpy([3, 2, *range(4, 10)])]\n"
         "assert merkle_path(0, 2, []) == [2]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -237,9 +260,10 @@ def test_merkle_path_installs_constants_on_first_use():
 
 def test_merkle_path_input_validation():
     """Native and pure-Python paths raise what poseidon() raises for the same input."""
-    P_MOD.native_install(3)
+    P_MOD.native_install(9)
+    six = [1, 2, 3, 4, 5, 6]
     for bad in (R, -1, 2**256, -(2**300), True, 1.0, "1", None):
-        for args in ((5, bad, [1, 2]), (5, 1, [2, bad]), (5, 1, (bad,))):
+        for args in ((5, bad, [1] * 7), (5, 1, [*six, bad]), (5, 1, (bad, *six))):
             for ctx in (pure, nullcontext):
                 with ctx(), pytest.raises(P_MOD.NotAFieldElementError):
                     P_MOD.merkle_path(*args)
@@ -247,27 +271,29 @@ def test_merkle_path_input_validation():
             with pytest.raises(raw_error):
                 NATIVE.merkle_path(*args)
     for ctx in (pure, nullcontext):
-        with ctx(), pytest.raises(P_MOD.PoseidonError):
-            P_MOD.merkle_path(0, 1, [0] * 33)
+        for n in (1, 6, 8, 13, 57, 63):  # not 7 per level, or more than 8 levels
+            with ctx(), pytest.raises(P_MOD.PoseidonError):
+                P_MOD.merkle_path(0, 1, [0] * n)
         with ctx(), pytest.raises(TypeError):
-            P_MOD.merkle_path(1.0, 1, [2])
+            P_MOD.merkle_path(1.0, 1, [2] * 7)
         # gmpy2 integers, int subclasses and other sequences are accepted, as by poseidon().
-        assert P_MOD.merkle_path(gmpy2.mpz(1), gmpy2.mpz(5), [gmpy2.mpz(7)]) == merkle_loop(
-            1, 5, [7]
+        assert P_MOD.merkle_path(gmpy2.mpz(1), gmpy2.mpz(5), [gmpy2.mpz(7)] * 7) == merkle_loop(
+            1, 5, [7] * 7
         )
-        assert P_MOD.merkle_path(2, 5, range(3)) == merkle_loop(2, 5, [0, 1, 2])
+        assert P_MOD.merkle_path(2, 5, range(14)) == merkle_loop(2, 5, list(range(14)))
 
     class MyInt(int):
         pass
 
-    out = NATIVE.merkle_path(MyInt(1), MyInt(5), [MyInt(7)])
-    assert out == merkle_loop(1, 5, [7]) and type(out[0]) is int
-    with pytest.raises(ValueError):
-        NATIVE.merkle_path(0, 1, [0] * 33)
+    out = NATIVE.merkle_path(MyInt(1), MyInt(5), [MyInt(7)] * 7)
+    assert out == merkle_loop(1, 5, [7] * 7) and type(out[0]) is int
+    for n in (1, 6, 8, 57, 63):
+        with pytest.raises(ValueError):
+            NATIVE.merkle_path(0, 1, [0] * n)
     with pytest.raises(TypeError):
-        NATIVE.merkle_path(0, 1, iter([2]))  # type: ignore[arg-type]
+        NATIVE.merkle_path(0, 1, iter([2] * 7))  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        NATIVE.merkle_path(1.0, 1, [2])  # type: ignore[arg-type]
+        NATIVE.merkle_path(1.0, 1, [2] * 7)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         NATIVE.merkle_path(0, 1)  # type: ignore[call-arg]
 

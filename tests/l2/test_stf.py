@@ -52,11 +52,13 @@ def test_trace_chains_roots_and_siblings_prove_each_update():
             if update is None:
                 continue
             assert update.root_before == root
+            assert len(update.siblings) == 7 * PARAMS.levels  # flat, 7 per 8-ary level
             old_leaf = update.old.leaf() if update.old else 0
             assert compute_root(update.index, old_leaf, update.siblings) == root
             root = compute_root(update.index, update.new.leaf(), update.siblings)
             assert root == update.root_after
     assert trace.fee.root_before == root
+    assert len(trace.fee.siblings) == 7 * PARAMS.levels
     assert trace.fee.root_after == trace.new_root == result.state.root
 
 

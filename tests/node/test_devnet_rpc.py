@@ -24,7 +24,7 @@ from bitcoinzk.node.scenario import free_port, play
 async def _run(data_dir: Path, url: str) -> None:
     config = Config.from_dict(
         {
-            "chain": {"tree_depth": 4, "block_slots": 2, "block_records": 1, "chain_id": 7},
+            "chain": {"tree_depth": 6, "block_slots": 2, "block_records": 1, "chain_id": 7},
             "node": {"port": free_port(), "block_time": 0.2},
             "bitcoin": {"rpc": url},
             "bridge": {"deposit_confirmations": 2},

@@ -1,7 +1,7 @@
 """The explorer pages of a real node: over plain HTTP, and in a real headless Chromium.
 
 One node runs for the whole module (in its own thread and event loop) with the
-prover and the embedded settlement at the smallest circuit (D=4 B=2 E=1, keys
+prover and the embedded settlement at the smallest circuit (D=6 B=2 E=1, keys
 cached), and has proven, committed and finalised its batches before any page is
 read. A second node without a prover serves the bridge and failed-batch views.
 """
@@ -30,7 +30,7 @@ from bitcoinzk.node.scenario import Rpc, free_port
 from bitcoinzk.node.server import Node, NodeConfig
 from tests.l2.helpers import genesis, key, transfer, withdraw
 
-PARAMS = ChainParams(chain_id=7, tree_depth=4, block_slots=2, block_records=1, fee_account=0)
+PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PLAYWRIGHT = ROOT / "build" / "playwright" / "node_modules" / "playwright-core"
@@ -245,7 +245,7 @@ def test_account_lookup(devnode):
         ("/explorer/tx/0x" + "ab" * 31, 400),
         ("/explorer/tx/0x" + "ab" * 32, 404),
         ("/explorer/account?q=abc", 400),
-        ("/explorer/account?q=16", 400),
+        ("/explorer/account?q=64", 400),
         ("/explorer/account?q=9", 404),
         ("/explorer/account?q=" + "ff" * 32, 400),
         ("/explorer/nothing/here", 404),

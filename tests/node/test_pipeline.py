@@ -15,7 +15,7 @@ from bitcoinzk.node.server import Node, NodeConfig
 from tests.l2.helpers import genesis, transfer, withdraw
 
 # The smallest real circuit: the same shape the prover and settlement tests cache keys for.
-PARAMS = ChainParams(chain_id=7, tree_depth=4, block_slots=2, block_records=1, fee_account=0)
+PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 
 
 async def _run(data_dir: Path) -> None:

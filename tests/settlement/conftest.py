@@ -1,4 +1,4 @@
-"""Real batch-circuit proofs (B=2, E=1, D=4) of real STF blocks, and both EVM backends.
+"""Real batch-circuit proofs (B=2, E=1, D=6) of real STF blocks, and both EVM backends.
 
 Proving costs ~17 s a block here, so proofs are cached on disk by verifying
 key and public input: they are still real Groth16 proofs of STF traces, made
@@ -30,7 +30,7 @@ from bitcoinzk.settlement.anvil import AnvilUnavailable, find_anvil, start_anvil
 from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
 from bitcoinzk.settlement.contracts import vk_digest
 
-PARAMS = ChainParams(chain_id=1337, tree_depth=4, block_slots=2, block_records=1, fee_account=0)
+PARAMS = ChainParams(chain_id=1337, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 SHAPE = CircuitShape.of(PARAMS)
 OTHER_KEY = hashlib.sha256(b"bitcoinzk test: not the sequencer").digest()
 
