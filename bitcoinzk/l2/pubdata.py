@@ -5,7 +5,9 @@ Byte layouts (docs/protocol.md, "Pubdata"); all fields big-endian.
 Chunk, 10 bytes = 80 bits, one per slot, most significant bit first:
 
     TRANSFER, TRANSFER_NEW  op:3 | fee:5 (Float5) | from:24 | to:24 | amount:24 (Float24)
-    DEPOSIT                 op:3 | amount:53 | to:24
+    DEPOSIT                 op:3 | amount_hi:29 | to:24 | amount_lo:24
+                            (amount:53 = amount_hi:29 || amount_lo:24; `to` sits
+                            where a transfer's does, so the circuit reads one field)
     WITHDRAW                op:3 | fee:5 (Float5) | from:24 | amount:48
     NOOP                    all zero
 
@@ -118,7 +120,8 @@ def _pack(p: PubdataOp) -> tuple[bytes, bytes | None]:
             raise PubdataError("a deposit needs the recipient's key")
         if not 0 <= p.amount < 1 << DEPOSIT_AMOUNT_BITS:
             raise PubdataError(f"deposit amount {p.amount} does not fit {DEPOSIT_AMOUNT_BITS} bits")
-        value = (OP_DEPOSIT << 77) | (p.amount << 24) | p.recipient
+        amount_hi, amount_lo = p.amount >> 24, p.amount & _U24
+        value = (OP_DEPOSIT << 77) | (amount_hi << 48) | (p.recipient << 24) | amount_lo
         return value.to_bytes(CHUNK_BYTES, "big"), _key_record(p.pubkey)
     if p.op == OP_TRANSFER:
         return _chunk(OP_TRANSFER, p.fee, p.sender, p.recipient, FLOAT24.encode(p.amount)), None
@@ -196,8 +199,9 @@ def decode_op(chunk: bytes, record: bytes | None, outpoint: bytes | None = None)
             raise PubdataError(f"a deposit needs a {OUTPOINT_BYTES}-byte outpoint")
         return PubdataOp(
             OP_DEPOSIT,
-            recipient=value & _U24,
-            amount=(value >> 24) & ((1 << DEPOSIT_AMOUNT_BITS) - 1),
+            recipient=(value >> 24) & _U24,
+            amount=(((value >> 48) & ((1 << (DEPOSIT_AMOUNT_BITS - 24)) - 1)) << 24)
+            | (value & _U24),
             pubkey=_read_key(record),
             txid=outpoint[:32],
             vout=int.from_bytes(outpoint[32:36], "big"),

@@ -53,7 +53,7 @@ from bitcoinzk.prover.witness import build_inputs
 
 
 def default_records(batch_size: int) -> int:
-    return max(1, batch_size // 4)
+    return max(1, batch_size // 16)
 
 
 def transfer_block(params: ChainParams) -> BlockResult:

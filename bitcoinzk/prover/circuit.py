@@ -22,10 +22,10 @@ CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
 TOP_TEMPLATE = "BatchCircuit"
 CIRCOM_PRAGMA = "2.1.0"
 
-HEADER_BITS = 32 + 64 + 256 + 256 + 24
-"""chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24."""
+HEADER_BITS = 32 + 64 + 256 + 256 + 24 + 256
+"""chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24, outpoints_digest."""
 CHUNK_BITS = 80
-RECORD_BITS = 864
+RECORD_BITS = 280
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class CircuitShape:
     def __post_init__(self) -> None:
         if self.slots < 1 or self.records < 1:
             raise ValueError("a batch circuit needs at least one slot and one record")
-        if not 1 <= self.depth <= MAX_TREE_DEPTH:
-            raise ValueError(f"depth must be in 1..{MAX_TREE_DEPTH}")
+        if not 3 <= self.depth <= MAX_TREE_DEPTH or self.depth % 3:
+            raise ValueError(f"depth must be a multiple of 3 in 3..{MAX_TREE_DEPTH}")
 
     @classmethod
     def of(cls, params: ChainParams) -> CircuitShape:

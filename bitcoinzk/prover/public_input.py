@@ -1,8 +1,9 @@
 """The batch proof's one public input, computed in Python independently of the circuit.
 
     preimage = chain_id:u32 || block_number:u64 || old_root:32 || new_root:32
-               || fee_account:u24 || chunks (B * 10 bytes, NOOP-padded)
-               || records (E * 108 bytes, zero-padded)
+               || fee_account:u24 || outpoints_digest:32 || chunks (B * 10 bytes,
+               NOOP-padded) || records (E * 35 bytes, zero-padded)
+    outpoints_digest = sha256(the deposits' outpoints, 36 bytes each)
     public_input = int(sha256(preimage)) mod 2^253
 
 (docs/protocol.md, "The public input"). This module deliberately does not call
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from bitcoinzk.prover.circuit import CircuitShape
 
 CHUNK_BYTES = 10
-RECORD_BYTES = 108
+RECORD_BYTES = 35
 PUBLIC_INPUT_BITS = 253
 FIELD_MODULUS = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
 
@@ -34,6 +35,7 @@ def preimage(
     old_root: int,
     new_root: int,
     fee_account: int,
+    outpoints_digest: bytes,
     chunks: Sequence[bytes],
     records: Sequence[bytes],
 ) -> bytes:
@@ -42,7 +44,9 @@ def preimage(
             f"{len(chunks)} chunks / {len(records)} records do not fit {shape.label}"
         )
     if any(len(c) != CHUNK_BYTES for c in chunks) or any(len(r) != RECORD_BYTES for r in records):
-        raise PublicInputError("chunks are 10 bytes and records 108 bytes")
+        raise PublicInputError(f"chunks are {CHUNK_BYTES} bytes and records {RECORD_BYTES} bytes")
+    if len(outpoints_digest) != 32:
+        raise PublicInputError("the outpoints digest is 32 bytes")
     if not (0 <= old_root < FIELD_MODULUS and 0 <= new_root < FIELD_MODULUS):
         raise PublicInputError("roots must be field elements")
     if not 0 <= fee_account < 2**24:
@@ -53,6 +57,7 @@ def preimage(
         old_root.to_bytes(32, "big"),
         new_root.to_bytes(32, "big"),
         fee_account.to_bytes(3, "big"),
+        outpoints_digest,
         *chunks,
         bytes(CHUNK_BYTES * (shape.slots - len(chunks))),
         *records,
@@ -70,11 +75,22 @@ def public_input(
     old_root: int,
     new_root: int,
     fee_account: int,
+    outpoints_digest: bytes,
     chunks: Sequence[bytes],
     records: Sequence[bytes],
 ) -> int:
     """What the verifier (contract, BitVM game, or `verify_proof`) checks the proof against."""
     digest = hashlib.sha256(
-        preimage(shape, chain_id, block_number, old_root, new_root, fee_account, chunks, records)
+        preimage(
+            shape,
+            chain_id,
+            block_number,
+            old_root,
+            new_root,
+            fee_account,
+            outpoints_digest,
+            chunks,
+            records,
+        )
     ).digest()
     return int.from_bytes(digest, "big") % (1 << PUBLIC_INPUT_BITS)

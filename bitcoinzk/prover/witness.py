@@ -2,7 +2,8 @@
 
 The STF (`bitcoinzk.l2.stf.apply_block`) returns a `BlockTrace`: per slot the op,
 its pubdata, and the sender-side then receiver-side `LeafUpdate` with the Merkle
-siblings valid at that moment; then the fee account's update. This module maps
+siblings valid at that moment (7 per level of the 8-ary tree); then the fee
+account's update. This module maps
 that, field by field, onto the inputs of `BatchCircuit(B, E, D)`
 (circuits/batch.circom). It decides nothing: every rule is the circuit's to
 check, so a trace the STF would reject yields inputs the circuit rejects.
@@ -13,12 +14,14 @@ slot is a disabled update with zero inputs; unused records are zero.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.pubdata import PubdataOp
 from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
-from bitcoinzk.l2.types import Account, Deposit
+from bitcoinzk.l2.types import OP_DEPOSIT, OP_TRANSFER_NEW, Account, Deposit
 from bitcoinzk.prover.circuit import RECORD_BITS, CircuitShape
 from bitcoinzk.prover.public_input import CHUNK_BYTES, RECORD_BYTES, public_input
 
@@ -38,8 +41,11 @@ class BlockData:
     old_root: int
     new_root: int
     fee_account: int
+    outpoints_digest: bytes
     chunks: tuple[bytes, ...]
     records: tuple[bytes, ...]
+    record_x: tuple[int, ...]
+    """Per record, the x of the key it packs (0 for a withdrawal): a witness, not data."""
 
     def public_input(self, shape: CircuitShape) -> int:
         return public_input(
@@ -49,27 +55,42 @@ class BlockData:
             self.old_root,
             self.new_root,
             self.fee_account,
+            self.outpoints_digest,
             self.chunks,
             self.records,
         )
 
 
+def outpoint_bytes(p: PubdataOp) -> bytes:
+    """A deposit's outpoint as published: txid:32 (RPC byte order) || vout:u32."""
+    return p.txid + p.vout.to_bytes(4, "big")
+
+
 def block_data(trace: BlockTrace, params: ChainParams) -> BlockData:
     chunks: list[bytes] = []
     records: list[bytes] = []
+    record_x: list[int] = []
+    outpoints: list[bytes] = []
     for slot in trace.slots:
-        chunk, record = slot.pubdata.encode()
+        p = slot.pubdata
+        chunk, record = p.encode()
         chunks.append(chunk)
         if record is not None:
             records.append(record)
+            is_key = p.op in (OP_DEPOSIT, OP_TRANSFER_NEW) and p.pubkey is not None
+            record_x.append(p.pubkey.x if is_key and p.pubkey else 0)
+        if p.op == OP_DEPOSIT:
+            outpoints.append(outpoint_bytes(p))
     return BlockData(
         params.chain_id,
         trace.block_number,
         trace.old_root,
         trace.new_root,
         params.fee_account,
+        hashlib.sha256(b"".join(outpoints)).digest(),
         tuple(chunks),
         tuple(records),
+        tuple(record_x),
     )
 
 
@@ -79,17 +100,30 @@ def bytes_to_bits(data: bytes) -> list[int]:
 
 
 def chunk_fields(chunk: bytes) -> tuple[int, int, int, int, int]:
-    """(op, fee Float5, from, to, amount Float24) of a 10-byte chunk."""
+    """The raw fields (op:3, f:5, a:24, b:24, c:24) of a 10-byte chunk; what each holds
+    depends on the op (docs/protocol.md, "Pubdata"), which is the circuit's to check."""
     if len(chunk) != CHUNK_BYTES:
         raise WitnessBuildError("a chunk is 10 bytes")
     v = int.from_bytes(chunk, "big")
     return v >> 77, (v >> 72) & 0x1F, (v >> 48) & 0xFFFFFF, (v >> 24) & 0xFFFFFF, v & 0xFFFFFF
 
 
-def _siblings(update: LeafUpdate, depth: int) -> list[int]:
-    if len(update.siblings) != depth:
+def _children(update: LeafUpdate, depth: int) -> list[list[int]]:
+    """Per level, the parent's 8 children: the 7 siblings with a 0 at the path's own
+    position (the circuit puts the node being written there; it never reads the 0)."""
+    levels = depth // 3
+    if len(update.siblings) != 7 * levels:
         raise WitnessBuildError(f"{len(update.siblings)} siblings for a depth-{depth} circuit")
-    return list(update.siblings)
+    out = []
+    for k in range(levels):
+        sibs = list(update.siblings[7 * k : 7 * k + 7])
+        p = (update.index >> (3 * k)) & 7
+        out.append([*sibs[:p], 0, *sibs[p:]])
+    return out
+
+
+def _no_children(depth: int) -> list[list[int]]:
+    return [[0] * 8 for _ in range(depth // 3)]
 
 
 def _account_fields(account: Account) -> tuple[int, int, int, int]:
@@ -100,22 +134,24 @@ def empty_inputs(shape: CircuitShape) -> dict[str, Any]:
     """All-NOOP inputs (before the header and fee account are filled in)."""
     b, e, d = shape.slots, shape.records, shape.depth
     zeros = [0] * b
+    no_digest = [0] * 256
     return {
         "public_input": 0,
         "chain_id": 0,
         "block_number": 0,
         "old_root": 0,
         "fee_account": 0,
+        "outpoints_digest": no_digest,
         "op": list(zeros),
-        "fee": list(zeros),
-        "amount": list(zeros),
-        "from": list(zeros),
-        "to": list(zeros),
+        "chunk_f": list(zeros),
+        "chunk_a": list(zeros),
+        "chunk_b": list(zeros),
+        "chunk_c": list(zeros),
         "sender_ax": list(zeros),
         "sender_ay": list(zeros),
         "sender_balance": list(zeros),
         "sender_nonce": list(zeros),
-        "sender_siblings": [[0] * d for _ in range(b)],
+        "sender_children": [_no_children(d) for _ in range(b)],
         "sig_r8x": list(zeros),
         "sig_r8y": list(zeros),
         "sig_s": list(zeros),
@@ -124,13 +160,14 @@ def empty_inputs(shape: CircuitShape) -> dict[str, Any]:
         "receiver_ay": list(zeros),
         "receiver_balance": list(zeros),
         "receiver_nonce": list(zeros),
-        "receiver_siblings": [[0] * d for _ in range(b)],
+        "receiver_children": [_no_children(d) for _ in range(b)],
         "records": [[0] * RECORD_BITS for _ in range(e)],
+        "record_x": [0] * e,
         "fee_ax": 0,
         "fee_ay": 0,
         "fee_balance": 0,
         "fee_nonce": 0,
-        "fee_siblings": [0] * d,
+        "fee_children": _no_children(d),
     }
 
 
@@ -142,12 +179,12 @@ def _set(inputs: dict[str, Any], name: str, s: int, value: object) -> None:
 
 def _fill_slot(inputs: dict[str, Any], s: int, slot: SlotTrace, depth: int) -> None:
     chunk, _ = slot.pubdata.encode()
-    op, fee_f, sender, recipient, amount_f = chunk_fields(chunk)
+    op, f, a, b, c = chunk_fields(chunk)
     _set(inputs, "op", s, op)
-    _set(inputs, "fee", s, fee_f)
-    _set(inputs, "from", s, sender)
-    _set(inputs, "to", s, recipient)
-    _set(inputs, "amount", s, amount_f)
+    _set(inputs, "chunk_f", s, f)
+    _set(inputs, "chunk_a", s, a)
+    _set(inputs, "chunk_b", s, b)
+    _set(inputs, "chunk_c", s, c)
 
     if slot.sender is not None:
         if slot.sender.old is None:
@@ -157,7 +194,7 @@ def _fill_slot(inputs: dict[str, Any], s: int, slot: SlotTrace, depth: int) -> N
         _set(inputs, "sender_ay", s, ay)
         _set(inputs, "sender_balance", s, balance)
         _set(inputs, "sender_nonce", s, nonce)
-        _set(inputs, "sender_siblings", s, _siblings(slot.sender, depth))
+        _set(inputs, "sender_children", s, _children(slot.sender, depth))
         if isinstance(slot.op, Deposit) or slot.op.signature is None:
             raise WitnessBuildError(f"slot {s}: a signed operation without a signature")
         sig = slot.op.signature
@@ -177,7 +214,7 @@ def _fill_slot(inputs: dict[str, Any], s: int, slot: SlotTrace, depth: int) -> N
             _set(inputs, "receiver_ay", s, ay)
             _set(inputs, "receiver_balance", s, balance)
             _set(inputs, "receiver_nonce", s, nonce)
-        _set(inputs, "receiver_siblings", s, _siblings(slot.receiver, depth))
+        _set(inputs, "receiver_children", s, _children(slot.receiver, depth))
 
 
 def build_inputs(trace: BlockTrace, params: ChainParams) -> CircuitInputs:
@@ -195,16 +232,18 @@ def build_inputs(trace: BlockTrace, params: ChainParams) -> CircuitInputs:
     inputs["block_number"] = data.block_number
     inputs["old_root"] = data.old_root
     inputs["fee_account"] = data.fee_account
+    inputs["outpoints_digest"] = bytes_to_bits(data.outpoints_digest)
 
     for s, slot in enumerate(trace.slots):
         _fill_slot(inputs, s, slot, shape.depth)
     rows: list[object] = []
     for record in data.records:
         if len(record) != RECORD_BYTES:
-            raise WitnessBuildError("a record is 108 bytes")
+            raise WitnessBuildError(f"a record is {RECORD_BYTES} bytes")
         rows.append(bytes_to_bits(record))
     rows += [[0] * RECORD_BITS for _ in range(shape.records - len(data.records))]
     inputs["records"] = rows
+    inputs["record_x"] = [*data.record_x, *[0] * (shape.records - len(data.records))]
 
     fee = trace.fee
     if fee.old is None:
@@ -214,5 +253,5 @@ def build_inputs(trace: BlockTrace, params: ChainParams) -> CircuitInputs:
     inputs["fee_ay"] = ay
     inputs["fee_balance"] = balance
     inputs["fee_nonce"] = nonce
-    inputs["fee_siblings"] = _siblings(fee, shape.depth)
+    inputs["fee_children"] = _children(fee, shape.depth)
     return dict(inputs)

@@ -77,12 +77,13 @@ def test_chunk_layout_is_as_documented():
 
 
 def test_deposit_layout_is_as_documented():
-    """op:3 | amount:53 | to:24; record = packed key || 3 zeros; outpoint = txid || vout."""
+    """op:3 | amount_hi:29 | to:24 | amount_lo:24; record = packed key || 3 zeros;
+    outpoint = txid || vout."""
     chunk, record = DEPOSIT.encode()
     value = int.from_bytes(chunk, "big")
     assert value >> 77 == OP_DEPOSIT
-    assert (value >> 24) & (2**53 - 1) == MAX_SATS
-    assert value & 0xFFFFFF == 0xABCDEF
+    assert ((value >> 48) & (2**29 - 1)) << 24 | (value & 0xFFFFFF) == MAX_SATS
+    assert (value >> 24) & 0xFFFFFF == 0xABCDEF
     assert record == key(1).public_key().to_bytes() + bytes(3)
     assert len(record) == RECORD_BYTES == 35
     assert DEPOSIT.outpoint_bytes() == TXID + bytes([1, 2, 3, 4])

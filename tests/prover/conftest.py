@@ -1,4 +1,4 @@
-"""Shared fixtures: one small circuit (B=2, E=1, D=4), keys made once and cached on disk."""
+"""Shared fixtures: one small circuit (B=2, E=1, D=6), keys made once and cached on disk."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bitcoinzk.prover.circuit import CircuitShape
 from bitcoinzk.prover.keys import dev_setup
 from bitcoinzk.prover.tooling import compile_circuit, has_tools
 
-PARAMS = ChainParams(chain_id=1337, tree_depth=4, block_slots=2, block_records=1, fee_account=0)
+PARAMS = ChainParams(chain_id=1337, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 SHAPE = CircuitShape.of(PARAMS)
 
 

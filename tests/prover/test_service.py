@@ -21,9 +21,9 @@ from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, SHAPE, Keys, genesis
 
 
 def test_circuit_id_names_sources_and_shape() -> None:
-    assert circuit_id(SHAPE) == circuit_id(CircuitShape(2, 1, 4))
-    assert circuit_id(SHAPE) != circuit_id(CircuitShape(2, 1, 5))
-    assert circuit_id(SHAPE) != circuit_id(CircuitShape(3, 1, 4))
+    assert circuit_id(SHAPE) == circuit_id(CircuitShape(2, 1, 6))
+    assert circuit_id(SHAPE) != circuit_id(CircuitShape(2, 1, 9))
+    assert circuit_id(SHAPE) != circuit_id(CircuitShape(3, 1, 6))
 
 
 def test_key_cache_reuses_setup(keys: Keys) -> None:
@@ -63,13 +63,13 @@ def test_service_proves_off_the_event_loop(keys: Keys) -> None:
         assert ticks > 10  # the loop kept running while the worker proved
         assert service.verify(proof.proof, result.public_input)  # type: ignore[attr-defined]
         bad = copy.deepcopy(build_inputs(result.trace, PARAMS))
-        bad["to"] = [BOB_I, 0]  # published recipient is not the account credited
+        bad["chunk_b"] = [BOB_I, 0]  # published recipient is not the account credited
         with pytest.raises(ProofError):
             service.prove_inputs_sync(bad)
 
 
 def test_other_chain_params_are_another_circuit() -> None:
-    wide = ChainParams(1337, 4, 2, 2, 0)
+    wide = ChainParams(1337, 6, 2, 2, 0)
     assert circuit_id(CircuitShape.of(wide)) != circuit_id(SHAPE)
 
 

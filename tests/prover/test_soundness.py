@@ -5,12 +5,14 @@ Python computes on its own. Negative: for every STF rejection rule, the inputs a
 cheating sequencer would feed the prover yield no accepted proof: the witness
 fails (a constraint breaks) or the proof does not verify for the claimed data.
 
-One small circuit (B=2, E=1, D=4); its dev keys are made once and cached on disk.
+One small circuit (B=2, E=1, D=6: two levels of the 8-ary tree); its dev keys are
+made once and cached on disk.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 import tempfile
 from pathlib import Path
@@ -42,6 +44,7 @@ from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockTrace, apply_block
 from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
 from bitcoinzk.prover.circuit import CIRCUITS_DIR, CircuitShape
+from bitcoinzk.prover.public_input import FIELD_MODULUS as R
 from bitcoinzk.prover.public_input import public_input
 from bitcoinzk.prover.service import ProofError, prove_inputs, verify_proof
 from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file
@@ -58,6 +61,7 @@ from .conftest import (
     SHAPE,
     Keys,
     genesis_state,
+    key,
 )
 from .helpers import lax_block
 
@@ -102,26 +106,29 @@ NONCE = rule("Slot", "nonceRange.in <== senderNewNonce")
 UNDERFLOW = rule("Slot", "noUnderflow.in <== senderNewBalance")
 TRANSFER_ZERO = rule("Slot", "isAnyTransfer * transferZero.out === 0")
 TRANSFER_MAX = rule("Slot", "transferMax.out === 1")
-F24_CANONICAL = rule("Float24Decoder", "(1 - eIsZero.out) * small.out === 0")
-F5_CANONICAL = rule("Float5Decoder", "mIsZero.out === 0")
+F24_CANONICAL = rule("Float24Decoder", "nonCanonical * enabled === 0")
+F5_CANONICAL = rule("Float5Decoder", "nonCanonical * enabled === 0")
 F5_BITS = rule("Float5Decoder", "n2b.in <== in")
 DEPOSIT_ZERO = rule("Slot", "isDeposit * depositZero.out === 0")
-RECORD_MAX = rule("Slot", "recordMax.out === 1")
+DEPOSIT_MAX = rule("Slot", "depositMax.out === 1")
 WITHDRAW_MIN = rule("Slot", "isWithdraw * withdrawMin.out === 0")
-SENDER_PATH = rule("Slot", "senderUpdate.siblings[k] <== senderSiblings[k]")
-RECEIVER_PATH = rule("Slot", "receiverUpdate.siblings[k] <== receiverSiblings[k]")
-FEE_PATH = rule("FeeCredit", "update.siblings[k] <== siblings[k]")
+SENDER_PATH = rule("Slot", "senderUpdate.children <== senderChildren")
+RECEIVER_PATH = rule("Slot", "receiverUpdate.children <== receiverChildren")
+FEE_PATH = rule("FeeCredit", "update.children <== children")
 SELF = rule("Slot", "selfTransfer.out * isAnyTransfer === 0")
 RECORD_KEY = rule("Slot", "(isDeposit + isTransferNew) * (receiverAx - recAx) === 0")
 RECEIVER_MAX = rule("Slot", "receiverMax.out === 1")
 FEE_MAX = rule("FeeCredit", "overflow.out === 1")
-INDEX = rule("Slot", "toIdx.in <== to")
+INDEX = rule("Slot", "toIdx.isIndex <== hasReceiver")
 SPK_LENGTH = rule("RecordCheck", "isW.out * (1 - inRange) === 0")
-SPK_PADDING = rule("RecordCheck", "byte * padW[p] === 0")
+SPK_PADDING = rule("RecordCheck", "byte[p] * padW[p] === 0")
 RECORD_SELECT = rule("RecordSelect", "total === hasRecord")
-NOOP_TO = rule("Slot", "to * (1 - hasReceiver) === 0")
-NOOP_AMOUNT = rule("Slot", "amountF * (1 - isAnyTransfer) === 0")
-UNUSED_RECORD = rule("RecordCheck", "bits[i] * (1 - allowed) === 0")
+NOOP = rule("Slot", "isNoop * (chunkF + chunkA + chunkB + chunkC) === 0")
+UNUSED_RECORD = rule("RecordCheck", "byte[p] * (1 - allowed) === 0")
+KEY_BIT254 = rule("UnpackPoint", "enabled * bits[249] === 0")
+KEY_CANONICAL = rule("UnpackPoint", "yCanon.out * enabled === 0")
+KEY_CURVE = rule("UnpackPoint", "(168700 * x2 + y2 - 1 - 168696 * x2y2) * enabled === 0")
+KEY_SIGN = rule("UnpackPoint", "(high.out - sign) * enabled === 0")
 
 
 def expect_no_accepted_proof(
@@ -185,6 +192,7 @@ def test_public_input_matches_stf_and_pubdata_module() -> None:
             result.trace.old_root,
             result.trace.new_root,
             0,
+            data.outpoints_digest,
             data.chunks,
             data.records,
         )
@@ -339,8 +347,8 @@ def test_amount_non_canonical_float(keys: Keys) -> None:
     state = genesis_state()
     result = apply_block(state, PARAMS, 1, [transfer(ALICE_I, BOB_I, BOB, 100, 1, 0)])
     inputs = build_inputs(result.trace, PARAMS)
-    assert inputs["amount"][0] == FLOAT24.encode(100) == 100  # type: ignore[index]
-    inputs["amount"] = [(1 << 20) | 10, 0]  # 10 * 10^1: same value, not the smallest e
+    assert inputs["chunk_c"][0] == FLOAT24.encode(100) == 100  # type: ignore[index]
+    inputs["chunk_c"] = [(1 << 20) | 10, 0]  # 10 * 10^1: same value, not the smallest e
     expect_no_accepted_proof(keys, inputs, where=F24_CANONICAL)
 
 
@@ -359,7 +367,7 @@ def test_fee_not_representable(keys: Keys) -> None:
     )
     for raw, at in ((9, SIG), (32 + 9, F5_BITS)):  # decodes to 10; does not fit 5 bits
         tampered = copy.deepcopy(inputs)
-        tampered["fee"] = [raw, 0]
+        tampered["chunk_f"] = [raw, 0]
         expect_no_accepted_proof(keys, tampered, where=at)
 
 
@@ -368,7 +376,7 @@ def test_fee_non_canonical_float(keys: Keys) -> None:
     result = apply_block(state, PARAMS, 1, [transfer(ALICE_I, BOB_I, BOB, 1_000, 0, 0)])
     inputs = build_inputs(result.trace, PARAMS)
     assert FLOAT5.decode(0b01000) == 0
-    inputs["fee"] = [0b01000, 0]  # 0 * 10^1
+    inputs["chunk_f"] = [0b01000, 0]  # 0 * 10^1
     expect_no_accepted_proof(keys, inputs, where=F5_CANONICAL)
 
 
@@ -381,7 +389,7 @@ def test_deposit_amount_zero(keys: Keys) -> None:
 def test_deposit_amount_above_max_sats(keys: Keys) -> None:
     op = deposit(3, CAROL, MAX_SATS + 1)
     expect_no_accepted_proof(
-        keys, rejected(genesis_state(), [op], AmountOutOfRange), where=RECORD_MAX
+        keys, rejected(genesis_state(), [op], AmountOutOfRange), where=DEPOSIT_MAX
     )
 
 
@@ -446,40 +454,32 @@ def test_index_out_of_range(keys: Keys) -> None:
     state = genesis_state()
     result = apply_block(state, PARAMS, 1, [transfer(ALICE_I, 3, CAROL, 1_000, 1, 0)])
     inputs = build_inputs(result.trace, PARAMS)
-    inputs["to"] = [3 + 2**PARAMS.tree_depth, 0]  # same path bits, index >= 2^D
+    inputs["chunk_b"] = [3 + 2**PARAMS.tree_depth, 0]  # same path bits, index >= 2^D
     expect_no_accepted_proof(keys, inputs, where=INDEX)
 
 
+def _withdraw_with_record(record: bytes) -> CircuitInputs:
+    """A cheater's inputs for a 5,000-sat withdrawal whose record is `record`, which the
+    user signed (so only the record rules can stop it)."""
+    result = apply_block(genesis_state(), PARAMS, 1, [withdraw(ALICE_I, 5_000, 1, 0)])
+    inputs = build_inputs(result.trace, PARAMS)
+    hi, lo = int.from_bytes(record[:17], "big"), int.from_bytes(record[17:], "big")
+    sig = ALICE.sign(poseidon([4, CHAIN, ALICE_I, hi, lo, 5_000, 1, 0]))
+    inputs["records"] = [bytes_to_bits(record)]
+    inputs["sig_r8x"], inputs["sig_r8y"], inputs["sig_s"] = [sig.r8x, 0], [sig.r8y, 0], [sig.s, 0]
+    return inputs
+
+
 def test_withdraw_empty_script(keys: Keys) -> None:
-    op = withdraw(ALICE_I, 5_000, 1, 0, spk=b"")
-    expect_no_accepted_proof(
-        keys, rejected(genesis_state(), [op], MalformedOperation), where=SPK_LENGTH
-    )
+    with pytest.raises(MalformedOperation):
+        apply_block(genesis_state(), PARAMS, 1, [Withdraw(ALICE_I, b"", 5_000, 1, 0)])
+    expect_no_accepted_proof(keys, _withdraw_with_record(bytes(35)), where=SPK_LENGTH)
 
 
 def test_withdraw_script_padding_must_be_zero(keys: Keys) -> None:
-    state = genesis_state()
-    result = apply_block(state, PARAMS, 1, [withdraw(ALICE_I, 5_000, 1, 0)])
-    inputs = build_inputs(result.trace, PARAMS)
-    record = bytearray(block_data(result.trace, PARAMS).records[0])
-    record[8 + 1 + len(P2WPKH)] = 0xAA  # a byte after the script, inside spk43
-    spk43 = bytes(record[8:51])
-    msg = poseidon(
-        [
-            4,
-            CHAIN,
-            ALICE_I,
-            int.from_bytes(spk43[:22], "big"),
-            int.from_bytes(spk43[22:], "big"),
-            5_000,
-            1,
-            0,
-        ]
-    )
-    sig = ALICE.sign(msg)  # the user signed exactly these bytes
-    inputs["records"] = [bytes_to_bits(bytes(record))]
-    inputs["sig_r8x"], inputs["sig_r8y"], inputs["sig_s"] = [sig.r8x, 0], [sig.r8y, 0], [sig.s, 0]
-    expect_no_accepted_proof(keys, inputs, where=SPK_PADDING)
+    record = bytearray(bytes([len(P2WPKH)]) + P2WPKH + bytes(35 - 1 - len(P2WPKH)))
+    record[1 + len(P2WPKH)] = 0xAA  # a byte after the script
+    expect_no_accepted_proof(keys, _withdraw_with_record(bytes(record)), where=SPK_PADDING)
 
 
 def test_block_too_large_for_records(keys: Keys) -> None:
@@ -490,6 +490,7 @@ def test_block_too_large_for_records(keys: Keys) -> None:
     wide = ChainParams(PARAMS.chain_id, PARAMS.tree_depth, 2, 2, PARAMS.fee_account)
     inputs = build_inputs(lax_block(state, wide, 1, ops), wide)
     inputs["records"] = inputs["records"][:1]  # type: ignore[index]
+    inputs["record_x"] = inputs["record_x"][:1]  # type: ignore[index]
     expect_no_accepted_proof(keys, inputs, where=RECORD_SELECT)
 
 
@@ -509,12 +510,17 @@ def _valid_transfer_block() -> tuple[Any, CircuitInputs]:
 
 def test_wrong_merkle_path(keys: Keys) -> None:
     _, inputs = _valid_transfer_block()
-    for side in ("receiver_siblings",):
+    # children[slot][level][child]: slot 0 pays index 2 (child 2 at level 0), so child 1
+    # is a real sibling; one level up every index here is child 0, so child 5 is too
+    for side, level, child in (("receiver_children", 0, 1), ("receiver_children", 1, 5)):
         tampered = copy.deepcopy(inputs)
-        tampered[side][0][1] += 1  # type: ignore[index]
+        tampered[side][0][level][child] += 1  # type: ignore[index]
         expect_no_accepted_proof(keys, tampered, where=RECEIVER_PATH)
     tampered = copy.deepcopy(inputs)
-    tampered["fee_siblings"][0] += 1  # type: ignore[index]
+    tampered["sender_children"][1][0][3] += 1  # type: ignore[index]
+    expect_no_accepted_proof(keys, tampered, where=SENDER_PATH)
+    tampered = copy.deepcopy(inputs)
+    tampered["fee_children"][0][1] += 1  # type: ignore[index]
     expect_no_accepted_proof(keys, tampered, where=FEE_PATH)
 
 
@@ -532,13 +538,14 @@ def test_tampered_pubdata(keys: Keys) -> None:
         result.trace.old_root,
         result.trace.new_root,
         0,
+        data.outpoints_digest,
         [bytes(chunk), data.chunks[1]],
         data.records,
     )
     assert not verify_proof(keys.vk, proof, tampered_pi)
     # and a witness whose chunk says 1001 fails: the user signed 1000
     tampered = copy.deepcopy(inputs)
-    tampered["amount"][0] ^= 1  # type: ignore[index]
+    tampered["chunk_c"][0] ^= 1  # type: ignore[index]
     tampered["public_input"] = tampered_pi
     expect_no_accepted_proof(keys, tampered, where=SIG)
 
@@ -565,9 +572,10 @@ def test_deposit_credited_to_another_account(keys: Keys) -> None:
     # the cheater credits index 4 but publishes "to = 3"
     lie = PubdataOp(1, recipient=3, amount=50_000, pubkey=CAROL.public_key(), txid=TXID, vout=1)
     trace = lax_block(state, PARAMS, 1, [deposit(4, CAROL, 50_000)], pubdata=[lie])
-    expect_no_accepted_proof(
-        keys, build_inputs(trace, PARAMS), honest.public_input, where=RECEIVER_PATH
-    )
+    # Indices 3 and 4 are both empty children of one parent, so the witness's path for 4
+    # also opens 3; the circuit then credits 3, as published, and the cheater's paths for
+    # the state after (here the fee account's) no longer fit.
+    expect_no_accepted_proof(keys, build_inputs(trace, PARAMS), honest.public_input, where=FEE_PATH)
     # or credits the amount to index 3 under another key than the record's
     inputs = build_inputs(honest.trace, PARAMS)
     inputs["receiver_ax"], inputs["receiver_ay"] = (
@@ -583,13 +591,13 @@ def test_withdrawal_left_out_of_pubdata(keys: Keys) -> None:
     inputs = build_inputs(honest.trace, PARAMS)
     # the record dropped: amount 0 is below the minimum, and the signature is over 5000
     no_record = copy.deepcopy(inputs)
-    no_record["records"] = [[0] * 864]
+    no_record["records"] = [[0] * 280]
     expect_no_accepted_proof(keys, no_record, where=SPK_LENGTH)
     # the slot published as a NOOP: the debit cannot happen, so the roots cannot match
     as_noop = copy.deepcopy(inputs)
-    for name in ("op", "fee", "from"):
+    for name in ("op", "chunk_f", "chunk_a", "chunk_b", "chunk_c"):
         as_noop[name] = [0, 0]
-    as_noop["records"] = [[0] * 864]
+    as_noop["records"] = [[0] * 280]
     expect_no_accepted_proof(keys, as_noop, honest.public_input)
 
 
@@ -597,10 +605,10 @@ def test_noop_slot_must_be_all_zero(keys: Keys) -> None:
     state = genesis_state()
     one = apply_block(state, PARAMS, 1, [transfer(ALICE_I, BOB_I, BOB, 1_000, 10, 0)])
     inputs = build_inputs(one.trace, PARAMS)
-    for name, value, at in (("to", 5, NOOP_TO), ("amount", 7, NOOP_AMOUNT)):
+    for name, value in (("chunk_b", 5), ("chunk_c", 7), ("chunk_f", 1)):
         tampered = copy.deepcopy(inputs)
         tampered[name][1] = value  # type: ignore[index]
-        expect_no_accepted_proof(keys, tampered, where=at)
+        expect_no_accepted_proof(keys, tampered, where=NOOP)
 
 
 def test_unused_record_must_be_zero(keys: Keys) -> None:
@@ -611,3 +619,76 @@ def test_unused_record_must_be_zero(keys: Keys) -> None:
     inputs = build_inputs(apply_block(genesis_state(), PARAMS, 1, ops).trace, PARAMS)
     inputs["records"][0][100] = 1  # type: ignore[index]
     expect_no_accepted_proof(keys, inputs, where=UNUSED_RECORD)
+
+
+# --- records: packed keys and withdrawal scripts ------------------------------------------
+
+
+def _deposit_inputs() -> tuple[Any, CircuitInputs]:
+    honest = apply_block(genesis_state(), PARAMS, 1, [deposit(3, CAROL, 50_000)])
+    return honest, build_inputs(honest.trace, PARAMS)
+
+
+def test_record_key_other_root(keys: Keys) -> None:
+    # -x is on the curve with the same y: the sign bit in the record rules it out
+    _, inputs = _deposit_inputs()
+    x = CAROL.public_key().x
+    inputs["record_x"] = [R - x]
+    inputs["receiver_ax"] = [R - x, 0]
+    expect_no_accepted_proof(keys, inputs, where=KEY_SIGN)
+
+
+def test_record_key_off_curve(keys: Keys) -> None:
+    _, inputs = _deposit_inputs()
+    inputs["record_x"] = [CAROL.public_key().x + 1]
+    expect_no_accepted_proof(keys, inputs, where=KEY_CURVE)
+
+
+def test_record_key_y_not_canonical(keys: Keys) -> None:
+    # y + r packs the same point mod r: a second encoding that readers reject. It is caught
+    # by the 254-bit bound when y + r >= 2^254, else by the comparison with r.
+    small_y = next(k for k in map(key, range(6, 99)) if k.public_key().y + R < 2**254)
+    for owner, where in ((CAROL, KEY_BIT254), (small_y, KEY_CANONICAL)):
+        pub = owner.public_key()
+        honest = apply_block(genesis_state(), PARAMS, 1, [deposit(3, owner, 50_000)])
+        inputs = build_inputs(honest.trace, PARAMS)
+        record = bytearray((pub.y + R).to_bytes(32, "little") + bytes(3))
+        record[31] |= 0x80 if pub.x > (R - 1) // 2 else 0
+        inputs["records"] = [bytes_to_bits(bytes(record))]
+        expect_no_accepted_proof(keys, inputs, where=where)
+
+
+def test_withdraw_script_too_long(keys: Keys) -> None:
+    long_spk = bytes([0x51, 33]) + bytes(33)  # 35 bytes: one more than a record holds
+    with pytest.raises(MalformedOperation):
+        apply_block(genesis_state(), PARAMS, 1, [Withdraw(ALICE_I, long_spk, 5_000, 1, 0)])
+    # the cheater's record: length 35, then the first 34 script bytes
+    record = bytes([35]) + long_spk[:34]
+    expect_no_accepted_proof(keys, _withdraw_with_record(record), where=SPK_LENGTH)
+
+
+def test_withdraw_amount_beyond_48_bits(keys: Keys) -> None:
+    # the STF rejects 2^48 sats; the chunk has 48 bits for it, so b would need 25 bits
+    op = withdraw(ALICE_I, 2**48, 1, 0)
+    with pytest.raises(AmountOutOfRange):
+        apply_block(genesis_state(), PARAMS, 1, [op])
+    result = apply_block(genesis_state(), PARAMS, 1, [withdraw(ALICE_I, 5_000, 1, 0)])
+    inputs = build_inputs(result.trace, PARAMS)
+    inputs["chunk_b"] = [1 << 24, 0]
+    inputs["chunk_c"] = [0, 0]
+    expect_no_accepted_proof(keys, inputs, where=INDEX)
+
+
+def test_outpoints_bound_by_the_proof(keys: Keys) -> None:
+    honest, inputs = _deposit_inputs()
+    proof = prove_inputs(keys.pk, inputs)
+    assert verify_proof(keys.vk, proof, honest.public_input)
+    data = block_data(honest.trace, PARAMS)
+    other = hashlib.sha256(bytes(reversed(TXID)) + (1).to_bytes(4, "big")).digest()
+    args = (CHAIN, 1, honest.trace.old_root, honest.trace.new_root, 0)
+    assert public_input(SHAPE, *args, data.outpoints_digest, data.chunks, data.records) == (
+        honest.public_input
+    )
+    assert not verify_proof(
+        keys.vk, proof, public_input(SHAPE, *args, other, data.chunks, data.records)
+    )

@@ -42,7 +42,7 @@ template FeeCredit(D) {
     signal input ay;
     signal input balance;
     signal input nonce;
-    signal input siblings[D];
+    signal input children[D \ 3][8];
     signal output rootOut;
 
     signal newBalance <== balance + total;
@@ -67,32 +67,33 @@ template FeeCredit(D) {
     update.rootIn <== rootIn;
     update.oldLeaf <== oldLeaf.out;
     update.newLeaf <== newLeaf.out;
-    for (var k = 0; k < D; k++) {
-        update.indexBits[k] <== feeAccountBits[k];
-        update.siblings[k] <== siblings[k];
-    }
+    update.indexBits <== feeAccountBits;
+    update.children <== children;
     rootOut <== update.rootOut;
 }
 
 template BatchCircuit(B, E, D) {
+    var L = D \ 3;
     signal input public_input;
 
     signal input chain_id;
     signal input block_number;
     signal input old_root;
     signal input fee_account;
+    signal input outpoints_digest[256];   // sha256 of the deposits' outpoints, MSB first
 
+    // each slot's chunk: op:3 | f:5 | a:24 | b:24 | c:24 (slot.circom says what each holds)
     signal input op[B];
-    signal input fee[B];          // Float5, as in the chunk
-    signal input amount[B];       // Float24, as in the chunk
-    signal input from[B];
-    signal input to[B];
+    signal input chunk_f[B];
+    signal input chunk_a[B];
+    signal input chunk_b[B];
+    signal input chunk_c[B];
 
     signal input sender_ax[B];
     signal input sender_ay[B];
     signal input sender_balance[B];
     signal input sender_nonce[B];
-    signal input sender_siblings[B][D];
+    signal input sender_children[B][L][8];
     signal input sig_r8x[B];
     signal input sig_r8y[B];
     signal input sig_s[B];
@@ -102,15 +103,16 @@ template BatchCircuit(B, E, D) {
     signal input receiver_ay[B];
     signal input receiver_balance[B];
     signal input receiver_nonce[B];
-    signal input receiver_siblings[B][D];
+    signal input receiver_children[B][L][8];
 
-    signal input records[E][864];
+    signal input records[E][280];
+    signal input record_x[E];             // a key record's x (its packing holds y and x's sign)
 
     signal input fee_ax;
     signal input fee_ay;
     signal input fee_balance;
     signal input fee_nonce;
-    signal input fee_siblings[D];
+    signal input fee_children[L][8];
 
     // --- ops and which record each slot consumes ---------------------------------------
     component flags[B];
@@ -126,11 +128,9 @@ template BatchCircuit(B, E, D) {
     }
 
     // --- records: each knows the op that consumed it (0 = unused) ------------------------
-    component views[E];
     component checks[E];
     signal recOpPart[E][B];
     for (var j = 0; j < E; j++) {
-        views[j] = RecordViews();
         checks[j] = RecordCheck();
         var recOp = 0;
         for (var s = 0; s < B; s++) {
@@ -138,10 +138,8 @@ template BatchCircuit(B, E, D) {
             recOp += recOpPart[j][s];
         }
         checks[j].recOp <== recOp;
-        for (var i = 0; i < 864; i++) {
-            views[j].bits[i] <== records[j][i];
-            checks[j].bits[i] <== records[j][i];
-        }
+        checks[j].bits <== records[j];
+        checks[j].x <== record_x[j];
     }
 
     // --- slots, chaining the root ---------------------------------------------------------
@@ -152,11 +150,10 @@ template BatchCircuit(B, E, D) {
         picks[s] = RecordPick(E);
         for (var j = 0; j < E; j++) {
             picks[s].sel[j] <== recSel[s].sel[j];
-            picks[s].amount[j] <== views[j].amount;
             picks[s].ax[j] <== checks[j].ax;
             picks[s].ay[j] <== checks[j].ay;
-            picks[s].spk0[j] <== views[j].spk0;
-            picks[s].spk1[j] <== views[j].spk1;
+            picks[s].spkHi[j] <== checks[j].spkHi;
+            picks[s].spkLo[j] <== checks[j].spkLo;
         }
 
         slots[s] = Slot(D);
@@ -171,19 +168,19 @@ template BatchCircuit(B, E, D) {
         slots[s].isTransfer <== flags[s].isTransfer;
         slots[s].isTransferNew <== flags[s].isTransferNew;
         slots[s].isWithdraw <== flags[s].isWithdraw;
-        slots[s].feeF <== fee[s];
-        slots[s].amountF <== amount[s];
-        slots[s].from <== from[s];
-        slots[s].to <== to[s];
-        slots[s].recAmount <== picks[s].outAmount;
+        slots[s].chunkF <== chunk_f[s];
+        slots[s].chunkA <== chunk_a[s];
+        slots[s].chunkB <== chunk_b[s];
+        slots[s].chunkC <== chunk_c[s];
         slots[s].recAx <== picks[s].outAx;
         slots[s].recAy <== picks[s].outAy;
-        slots[s].recSpk0 <== picks[s].outSpk0;
-        slots[s].recSpk1 <== picks[s].outSpk1;
+        slots[s].recSpkHi <== picks[s].outSpkHi;
+        slots[s].recSpkLo <== picks[s].outSpkLo;
         slots[s].senderAx <== sender_ax[s];
         slots[s].senderAy <== sender_ay[s];
         slots[s].senderBalance <== sender_balance[s];
         slots[s].senderNonce <== sender_nonce[s];
+        slots[s].senderChildren <== sender_children[s];
         slots[s].sigR8x <== sig_r8x[s];
         slots[s].sigR8y <== sig_r8y[s];
         slots[s].sigS <== sig_s[s];
@@ -192,16 +189,14 @@ template BatchCircuit(B, E, D) {
         slots[s].receiverAy <== receiver_ay[s];
         slots[s].receiverBalance <== receiver_balance[s];
         slots[s].receiverNonce <== receiver_nonce[s];
-        for (var k = 0; k < D; k++) {
-            slots[s].senderSiblings[k] <== sender_siblings[s][k];
-            slots[s].receiverSiblings[k] <== receiver_siblings[s][k];
-        }
+        slots[s].receiverChildren <== receiver_children[s];
         feeTotal += slots[s].fee;
     }
 
     // --- fees to the fee account, once --------------------------------------------------------
     component feeIdx = AccountIndex(D);
     feeIdx.in <== fee_account;
+    feeIdx.isIndex <== 1;
     component feeCredit = FeeCredit(D);
     feeCredit.rootIn <== slots[B - 1].rootOut;
     feeCredit.total <== feeTotal;
@@ -209,17 +204,15 @@ template BatchCircuit(B, E, D) {
     feeCredit.ay <== fee_ay;
     feeCredit.balance <== fee_balance;
     feeCredit.nonce <== fee_nonce;
-    for (var k = 0; k < D; k++) {
-        feeCredit.feeAccountBits[k] <== feeIdx.bits[k];
-        feeCredit.siblings[k] <== fee_siblings[k];
-    }
+    feeCredit.feeAccountBits <== feeIdx.bits;
+    feeCredit.children <== fee_children;
     signal new_root <== feeCredit.rootOut;
 
     // --- the public input -------------------------------------------------------------------
     // chain_id:u32 || block_number:u64 || old_root:32 || new_root:32 || fee_account:u24
-    // || chunks (B * 80 bits) || records (E * 864 bits)
-    var HEADER = 32 + 64 + 256 + 256 + 24;
-    var NBITS = HEADER + 80 * B + 864 * E;
+    // || outpoints_digest:32 || chunks (B * 80 bits) || records (E * 280 bits)
+    var HEADER = 32 + 64 + 256 + 256 + 24 + 256;
+    var NBITS = HEADER + 80 * B + 280 * E;
     component sha = Sha256(NBITS);
     component chainBits = UintBits(32);
     chainBits.in <== chain_id;
@@ -236,11 +229,15 @@ template BatchCircuit(B, E, D) {
         sha.in[352 + i] <== newBits.out[i];
     }
     for (var i = 0; i < 24; i++) { sha.in[608 + i] <== feeIdx.bits24[23 - i]; }
+    for (var i = 0; i < 256; i++) {
+        outpoints_digest[i] * (outpoints_digest[i] - 1) === 0;
+        sha.in[632 + i] <== outpoints_digest[i];
+    }
     for (var s = 0; s < B; s++) {
         for (var i = 0; i < 80; i++) { sha.in[HEADER + 80 * s + i] <== slots[s].chunkBits[i]; }
     }
     for (var j = 0; j < E; j++) {
-        for (var i = 0; i < 864; i++) { sha.in[HEADER + 80 * B + 864 * j + i] <== records[j][i]; }
+        for (var i = 0; i < 280; i++) { sha.in[HEADER + 80 * B + 280 * j + i] <== records[j][i]; }
     }
 
     var digest = 0;

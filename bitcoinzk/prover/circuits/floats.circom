@@ -11,6 +11,7 @@ include "comparators.circom";
 // (otherwise e-1 with mantissa 10*m would also fit).
 template Float24Decoder() {
     signal input in;
+    signal input enabled;     // the canonical rule applies only where the field is a Float24
     signal output value;
     signal output bits[24];   // LSB first
 
@@ -32,12 +33,14 @@ template Float24Decoder() {
     component small = LessThan(20);
     small.in[0] <== m;
     small.in[1] <== 104858;   // ceil(2^20 / 10)
-    (1 - eIsZero.out) * small.out === 0;
+    signal nonCanonical <== (1 - eIsZero.out) * small.out;
+    nonCanonical * enabled === 0;
 }
 
 // Float5: e = top 2 bits, m = low 3 bits (fees 0..7000). Canonical: e > 0 only if m > 0.
 template Float5Decoder() {
     signal input in;
+    signal input enabled;     // the canonical rule applies only where the field is a Float5
     signal output value;
     signal output bits[5];    // LSB first
 
@@ -51,5 +54,6 @@ template Float5Decoder() {
 
     component mIsZero = IsZero();
     mIsZero.in <== m;
-    (n2b.out[3] + n2b.out[4]) * mIsZero.out === 0;
+    signal nonCanonical <== (n2b.out[3] + n2b.out[4]) * mIsZero.out;
+    nonCanonical * enabled === 0;
 }

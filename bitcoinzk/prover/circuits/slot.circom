@@ -58,71 +58,63 @@ template RecordSelect(E) {
 // The fields of the selected record (all zero if none is selected).
 template RecordPick(E) {
     signal input sel[E];
-    signal input amount[E];
     signal input ax[E];
     signal input ay[E];
-    signal input spk0[E];
-    signal input spk1[E];
-    signal output outAmount;
+    signal input spkHi[E];
+    signal input spkLo[E];
     signal output outAx;
     signal output outAy;
-    signal output outSpk0;
-    signal output outSpk1;
+    signal output outSpkHi;
+    signal output outSpkLo;
 
-    signal pa[E];
     signal px[E];
     signal py[E];
-    signal p0[E];
-    signal p1[E];
-    var a = 0;
+    signal ph[E];
+    signal pl[E];
     var x = 0;
     var y = 0;
-    var s0 = 0;
-    var s1 = 0;
+    var hi = 0;
+    var lo = 0;
     for (var j = 0; j < E; j++) {
-        pa[j] <== sel[j] * amount[j];
         px[j] <== sel[j] * ax[j];
         py[j] <== sel[j] * ay[j];
-        p0[j] <== sel[j] * spk0[j];
-        p1[j] <== sel[j] * spk1[j];
-        a += pa[j];
+        ph[j] <== sel[j] * spkHi[j];
+        pl[j] <== sel[j] * spkLo[j];
         x += px[j];
         y += py[j];
-        s0 += p0[j];
-        s1 += p1[j];
+        hi += ph[j];
+        lo += pl[j];
     }
-    outAmount <== a;
     outAx <== x;
     outAy <== y;
-    outSpk0 <== s0;
-    outSpk1 <== s1;
+    outSpkHi <== hi;
+    outSpkLo <== lo;
 }
 
 template Slot(D) {
     signal input rootIn;
     signal input chainId;
-    // the op (flags from OpFlags) and its chunk fields
+    // the op (flags from OpFlags) and its chunk's raw fields: op:3 | f:5 | a:24 | b:24 | c:24
     signal input op;
     signal input isDeposit;
     signal input isTransfer;
     signal input isTransferNew;
     signal input isWithdraw;
-    signal input feeF;       // Float5
-    signal input amountF;    // Float24
-    signal input from;
-    signal input to;
+    signal input chunkF;
+    signal input chunkA;
+    signal input chunkB;
+    signal input chunkC;
     // the record this slot consumed (RecordPick; zero if none)
-    signal input recAmount;
     signal input recAx;
     signal input recAy;
-    signal input recSpk0;
-    signal input recSpk1;
+    signal input recSpkHi;
+    signal input recSpkLo;
     // sender leaf, path and signature
     signal input senderAx;
     signal input senderAy;
     signal input senderBalance;
     signal input senderNonce;
-    signal input senderSiblings[D];
+    signal input senderChildren[D \ 3][8];
     signal input sigR8x;
     signal input sigR8y;
     signal input sigS;
@@ -132,43 +124,50 @@ template Slot(D) {
     signal input receiverAy;
     signal input receiverBalance;
     signal input receiverNonce;
-    signal input receiverSiblings[D];
+    signal input receiverChildren[D \ 3][8];
 
     signal output rootOut;
     signal output fee;
-    signal output chunkBits[80];   // op:3 fee:5 from:24 to:24 amount:24, MSB first
+    signal output chunkBits[80];   // MSB first
 
     var isAnyTransfer = isTransfer + isTransferNew;
     var hasSender = isAnyTransfer + isWithdraw;
     var hasReceiver = isDeposit + isAnyTransfer;
+    var isNoop = 1 - isDeposit - isAnyTransfer - isWithdraw;
 
-    // --- chunk fields: decoded, canonical, and zero where the op has none ---------------
-    component feeDec = Float5Decoder();
-    feeDec.in <== feeF;
-    feeF * (1 - hasSender) === 0;
-    fee <== feeDec.value;
+    // --- the chunk's fields, per op (docs/protocol.md, "Pubdata") -------------------------
+    //   TRANSFER(_NEW)  f = fee (Float5), a = from, b = to, c = amount (Float24)
+    //   DEPOSIT         f|a|c = amount:53, b = to
+    //   WITHDRAW        f = fee (Float5), a = from, b|c = amount:48
+    //   NOOP            all zero
+    component feeDec = Float5Decoder();          // range-checks f to 5 bits
+    feeDec.in <== chunkF;
+    feeDec.enabled <== hasSender;
+    fee <== hasSender * feeDec.value;
 
-    component amountDec = Float24Decoder();
-    amountDec.in <== amountF;
-    amountF * (1 - isAnyTransfer) === 0;
+    component amountDec = Float24Decoder();      // range-checks c to 24 bits
+    amountDec.in <== chunkC;
+    amountDec.enabled <== isAnyTransfer;
 
-    component fromIdx = AccountIndex(D);   // IndexOutOfRange
-    fromIdx.in <== from;
-    from * (1 - hasSender) === 0;
-    component toIdx = AccountIndex(D);
-    toIdx.in <== to;
-    to * (1 - hasReceiver) === 0;
+    component fromIdx = AccountIndex(D);         // IndexOutOfRange; range-checks a
+    fromIdx.in <== chunkA;
+    fromIdx.isIndex <== hasSender;
+    component toIdx = AccountIndex(D);           // range-checks b
+    toIdx.in <== chunkB;
+    toIdx.isIndex <== hasReceiver;
+
+    isNoop * (chunkF + chunkA + chunkB + chunkC) === 0;   // each is range-checked: no wrap
 
     // SelfTransfer
     component selfTransfer = IsEqual();
-    selfTransfer.in[0] <== from;
-    selfTransfer.in[1] <== to;
+    selfTransfer.in[0] <== chunkA;
+    selfTransfer.in[1] <== chunkB;
     selfTransfer.out * isAnyTransfer === 0;
 
     // --- amounts: AmountOutOfRange ---------------------------------------------------------
-    signal depositAmount <== isDeposit * recAmount;
-    signal withdrawAmount <== isWithdraw * recAmount;
-    signal transferAmount <== amountDec.value;   // 0 unless a transfer (amountF = 0)
+    signal transferAmount <== isAnyTransfer * amountDec.value;
+    signal depositAmount <== isDeposit * (chunkF * (1 << 48) + chunkA * (1 << 24) + chunkC);
+    signal withdrawAmount <== isWithdraw * (chunkB * (1 << 24) + chunkC);
 
     component transferMax = LessThan(72);        // value < 2^20 * 10^15 < 2^70
     transferMax.in[0] <== transferAmount;
@@ -178,14 +177,14 @@ template Slot(D) {
     transferZero.in <== transferAmount;
     isAnyTransfer * transferZero.out === 0;
 
-    component recordMax = LessThan(64);          // a record amount is a u64
-    recordMax.in[0] <== depositAmount + withdrawAmount;
-    recordMax.in[1] <== MAX_SATS() + 1;
-    recordMax.out === 1;
+    component depositMax = LessThan(54);         // a deposit amount is 53 bits
+    depositMax.in[0] <== depositAmount;
+    depositMax.in[1] <== MAX_SATS() + 1;
+    depositMax.out === 1;
     component depositZero = IsZero();
     depositZero.in <== depositAmount;
     isDeposit * depositZero.out === 0;
-    component withdrawMin = LessThan(64);
+    component withdrawMin = LessThan(48);        // a withdrawal amount is 48 bits (< MAX_SATS)
     withdrawMin.in[0] <== withdrawAmount;
     withdrawMin.in[1] <== MIN_WITHDRAWAL();
     isWithdraw * withdrawMin.out === 0;
@@ -215,22 +214,20 @@ template Slot(D) {
     senderUpdate.rootIn <== rootIn;
     senderUpdate.oldLeaf <== senderOld.out;
     senderUpdate.newLeaf <== senderNew.out;
-    for (var k = 0; k < D; k++) {
-        senderUpdate.indexBits[k] <== fromIdx.bits[k];
-        senderUpdate.siblings[k] <== senderSiblings[k];
-    }
+    senderUpdate.indexBits <== fromIdx.bits;
+    senderUpdate.children <== senderChildren;
 
     // --- InvalidSignature: the sender's key signed exactly this operation -----------------
     // transfer: Poseidon(2, chain_id, from, to_ax, to_ay, amount, fee, nonce)
-    // withdraw: Poseidon(4, chain_id, from, spk0, spk1, amount, fee, nonce)
+    // withdraw: Poseidon(4, chain_id, from, spk_hi, spk_lo, amount, fee, nonce)
     signal msgX1 <== isAnyTransfer * receiverAx;
-    signal msgX2 <== isWithdraw * recSpk0;
+    signal msgX2 <== isWithdraw * recSpkHi;
     signal msgY1 <== isAnyTransfer * receiverAy;
-    signal msgY2 <== isWithdraw * recSpk1;
+    signal msgY2 <== isWithdraw * recSpkLo;
     component msg = Poseidon(8);
     msg.inputs[0] <== 2 * isAnyTransfer + 4 * isWithdraw;
     msg.inputs[1] <== chainId;
-    msg.inputs[2] <== from;
+    msg.inputs[2] <== chunkA;
     msg.inputs[3] <== msgX1 + msgX2;
     msg.inputs[4] <== msgY1 + msgY2;
     msg.inputs[5] <== transferAmount + withdrawAmount;
@@ -278,10 +275,8 @@ template Slot(D) {
     receiverUpdate.rootIn <== senderUpdate.rootOut;
     receiverUpdate.oldLeaf <== receiverOldLeaf;
     receiverUpdate.newLeaf <== receiverNew.out;
-    for (var k = 0; k < D; k++) {
-        receiverUpdate.indexBits[k] <== toIdx.bits[k];
-        receiverUpdate.siblings[k] <== receiverSiblings[k];
-    }
+    receiverUpdate.indexBits <== toIdx.bits;
+    receiverUpdate.children <== receiverChildren;
     rootOut <== receiverUpdate.rootOut;
 
     // --- the chunk ------------------------------------------------------------------------
