@@ -417,16 +417,21 @@ def bench_prove(
     batch_size: Annotated[int, typer.Option(help="operation slots B")] = 4,
     tree_depth: ShapeDepth = 24,
     compare_snarkjs: bool = False,
+    node_witness: Annotated[
+        bool, typer.Option(help="also time node's witness (circom2 build; B <= ~48)")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Witness and proof time for one batch; last line is one JSON object."""
     from bitcoinzk.prover.bench import run as run_prove
 
-    print(
-        json.dumps(
-            run_prove(batch_size=batch_size, tree_depth=tree_depth, compare_snarkjs=compare_snarkjs)
-        )
+    result = run_prove(
+        batch_size=batch_size,
+        tree_depth=tree_depth,
+        compare_snarkjs=compare_snarkjs,
+        use_node=node_witness,
     )
+    print(json.dumps(result))
 
 
 @bench_app.command("settle")

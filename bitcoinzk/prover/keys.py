@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import groth16py
 
@@ -117,6 +121,35 @@ def _base_meta(shape: CircuitShape, source: KeySource) -> dict[str, object]:
     }
 
 
+@contextmanager
+def _stdout_to(sink: IO[bytes]) -> Iterator[None]:
+    """Send file descriptor 1 to `sink`: groth16py's embedded compiler prints its report
+    (constraint counts) there from Rust, out of reach of `sys.stdout`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(sink.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def compiler_report(text: str) -> dict[str, int]:
+    """`constraints` (non-linear + linear, what Groth16 pays for) and `wires` from a circom
+    compiler report; empty if the report does not have them."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    nonlinear = re.search(r"non-linear constraints: (\d+)", text)
+    linear = re.search(r"^linear constraints: (\d+)", text, re.M)
+    wires = re.search(r"wires: (\d+)", text)
+    if not (nonlinear and linear and wires):
+        return {}
+    return {
+        "constraints": int(nonlinear.group(1)) + int(linear.group(1)),
+        "wires": int(wires.group(1)),
+    }
+
+
 def dev_setup(shape: CircuitShape, key_dir: Path | None = None, force: bool = False) -> KeyFiles:
     """Development keys from a single-party setup, made once per circuit and cached.
 
@@ -129,9 +162,13 @@ def dev_setup(shape: CircuitShape, key_dir: Path | None = None, force: bool = Fa
     with tempfile.TemporaryDirectory(prefix="bzk-circuit-") as tmp:
         main = write_main(shape, Path(tmp))
         start = time.perf_counter()
-        pk, vk = groth16py.setup_circom(str(main), link_libraries())
+        with tempfile.TemporaryFile() as report:
+            with _stdout_to(report):
+                pk, vk = groth16py.setup_circom(str(main), link_libraries())
+            report.seek(0)
+            text = report.read().decode(errors="replace")
         elapsed = time.perf_counter() - start
-    meta = _base_meta(shape, "dev")
+    meta: dict[str, object] = {**_base_meta(shape, "dev"), **compiler_report(text)}
     meta["setup_s"] = round(elapsed, 3)
     _store(files, pk, vk, meta)
     return files
