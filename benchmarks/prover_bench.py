@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--tree-depth", type=int, default=24)
-    parser.add_argument("--records", type=int, default=None, help="record slots (default B/4)")
+    parser.add_argument("--records", type=int, default=None, help="record slots (default B/16)")
     parser.add_argument("--compare-snarkjs", action="store_true")
     parser.add_argument("--key-dir", type=Path, default=None)
     parser.add_argument(

@@ -64,6 +64,9 @@ def node(
     block_records: int = 4,
     verify_workers: int | None = None,
     prove: Annotated[bool, typer.Option(help="prove every block")] = False,
+    prove_parallel: Annotated[
+        int, typer.Option(help="blocks proven at once, one key (a proof uses one core)")
+    ] = 1,
     settlement: Annotated[
         str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
     ] = None,
@@ -89,6 +92,7 @@ def node(
         ),
         verify_workers=verify_workers,
         prove=prove,
+        prove_parallel=prove_parallel,
         key_dir=key_dir,
         settlement=settlement,
         evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,

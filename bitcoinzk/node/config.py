@@ -48,6 +48,7 @@ class ProverSection:
     enabled: bool = True
     key_dir: str = ""  # empty: ~/.cache/bitcoinzk/keys (or $BZK_KEY_DIR)
     witness: str = "node"  # "node": circom2 JIT witness (compiled once); "wasmi": in-process
+    parallel: int = 1  # blocks proven at once with one key; a proof uses one core
 
 
 @dataclass
@@ -105,6 +106,8 @@ class Config:
                 if type(value) is not type(default):
                     raise ValueError(f"{section.name}.{key} must be {type(default).__name__}")
                 setattr(target, key, value)
+        if config.prover.parallel < 1:
+            raise ValueError("prover.parallel must be at least 1")
         if config.prover.witness not in WITNESS_BACKENDS:
             raise ValueError(f"prover.witness must be one of {sorted(WITNESS_BACKENDS)}")
         unknown = set(raw) - {f.name for f in fields(cls)}

@@ -109,6 +109,7 @@ class Devnet:
                 prove=cfg.prover.enabled,
                 key_dir=Path(cfg.prover.key_dir) if cfg.prover.key_dir else None,
                 witness=cast(WitnessBackend, cfg.prover.witness),
+                prove_parallel=cfg.prover.parallel,
                 settlement=cfg.settlement.rpc or "embedded",
                 evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
                 confirmations=cfg.settlement.confirmations,

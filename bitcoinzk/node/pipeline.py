@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from bitcoinzk.l2.store import Store
 from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.prover.witness import CircuitInputs
 from bitcoinzk.settlement.rollup import InvalidProof, Rollup
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class BatchPipeline:
         if self.prover is not None:
             pending = self.store.batches_with_status(PENDING)
             if pending:
-                await self.prove(pending[0])
+                await self.prove(pending[: self.prover.parallel])
                 return True
         if self.rollup is not None:
             proven = self.store.batches_with_status(PROVEN)
@@ -85,34 +86,38 @@ class BatchPipeline:
                 return True
         return False
 
-    async def prove(self, number: int) -> None:
+    async def prove(self, numbers: list[int]) -> None:
+        """Prove these pending blocks at once (the prover runs `parallel` proofs side by
+        side; commits stay in order whichever proof finishes first)."""
         assert self.prover is not None
-        inputs = self.store.get_batch_inputs(number)
-        if inputs is None:
-            self.store.update_batch(number, FAILED, error="no circuit inputs stored for this block")
+        batches: list[tuple[int, CircuitInputs]] = []
+        for number in numbers:
+            inputs = self.store.get_batch_inputs(number)
+            if inputs is None:
+                self.store.update_batch(number, FAILED, error="no circuit inputs stored")
+                continue
+            self.store.update_batch(number, PROVING, proving_started=time.time())
+            batches.append((number, inputs))
+        if not batches:
             return
-        self.store.update_batch(number, PROVING, proving_started=time.time())
         started = time.perf_counter()
-        try:
-            proof = await self.prover.prove_inputs(inputs)
-        except ProofError as exc:
-            # The STF accepted this block but the circuit refuses it: a bug, never skipped.
-            log.error("block %d does not prove: %s", number, exc)
-            self.store.update_batch(number, FAILED, error=str(exc))
-            return
-        if not self.prover.verify(proof.proof, proof.public_input):
-            self.store.update_batch(number, FAILED, error="proof does not verify")
-            return
-        self.store.update_batch(
-            number,
-            PROVEN,
-            proof.proof,
-            prove_s=round(proof.prove_s, 3),
-            total_prove_s=round(time.perf_counter() - started, 3),
-            circuit_id=proof.circuit_id,
-            proven_at=time.time(),
-        )
-        log.info("block %d proven in %.2f s", number, proof.prove_s)
+        results = await self.prover.prove_many([inputs for _, inputs in batches])
+        for (number, _), proof in zip(batches, results, strict=True):
+            if isinstance(proof, ProofError):
+                # The STF accepted this block but the circuit refuses it: a bug, never skipped.
+                log.error("block %d does not prove: %s", number, proof)
+                self.store.update_batch(number, FAILED, error=str(proof))
+                continue
+            self.store.update_batch(
+                number,
+                PROVEN,
+                proof.proof,
+                prove_s=round(proof.prove_s, 3),
+                total_prove_s=round(time.perf_counter() - started, 3),
+                circuit_id=proof.circuit_id,
+                proven_at=time.time(),
+            )
+            log.info("block %d proven in %.2f s", number, proof.prove_s)
 
     async def commit(self, number: int) -> None:
         assert self.rollup is not None

@@ -58,6 +58,8 @@ class NodeConfig:
     key_dir: Path | None = None
     witness: WitnessBackend = "auto"
     """Witness backend: "node" (circom2 JIT, compiled once per circuit), "wasmi", "auto"."""
+    prove_parallel: int = 1
+    """Blocks proven at once, sharing one key (a proof uses one core)."""
     settlement: str | None = None
     """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
     evm_key: bytes | None = None
@@ -89,7 +91,9 @@ class Node:
         self.store = Store(config.data_dir / "node.sqlite")
         self.params = genesis.params
         self.prover = (
-            ProverService(self.params, config.key_dir, witness=config.witness)
+            ProverService(
+                self.params, config.key_dir, witness=config.witness, parallel=config.prove_parallel
+            )
             if config.prove
             else None
         )

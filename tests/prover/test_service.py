@@ -68,6 +68,36 @@ def test_service_proves_off_the_event_loop(keys: Keys) -> None:
             service.prove_inputs_sync(bad)
 
 
+def test_parallel_proofs_share_one_key(keys: Keys) -> None:
+    from bitcoinzk.l2.types import Transfer
+
+    state = genesis_state()
+    first = apply_block(
+        state,
+        PARAMS,
+        3,
+        [Transfer(ALICE_I, 3, CAROL.public_key(), 4_000, 5, 0).signed(ALICE, 1337)],
+    )
+    second = apply_block(
+        first.state,
+        PARAMS,
+        4,
+        [Transfer(ALICE_I, 3, CAROL.public_key(), 1_000, 5, 1).signed(ALICE, 1337)],
+    )
+    bad = copy.deepcopy(build_inputs(second.trace, PARAMS))
+    bad["chunk_b"] = [BOB_I, 0]
+    many = [build_inputs(first.trace, PARAMS), bad, build_inputs(second.trace, PARAMS)]
+    with ProverService(PARAMS, parallel=2) as service:
+        out = asyncio.run(service.prove_many(many))
+    assert [type(x).__name__ for x in out] == ["BatchProof", "ProofError", "BatchProof"]
+    for result, proof in ((first, out[0]), (second, out[2])):
+        assert not isinstance(proof, ProofError)
+        assert proof.public_input == result.public_input
+        assert service.verify(proof.proof, result.public_input)
+    with pytest.raises(ValueError):
+        ProverService(PARAMS, parallel=0)
+
+
 def test_other_chain_params_are_another_circuit() -> None:
     wide = ChainParams(1337, 6, 2, 2, 0)
     assert circuit_id(CircuitShape.of(wide)) != circuit_id(SHAPE)
