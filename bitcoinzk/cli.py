@@ -424,6 +424,9 @@ def bench_prove(
     node_witness: Annotated[
         bool, typer.Option(help="also time node's witness (circom2 build; B <= ~48)")
     ] = True,
+    parallel: Annotated[
+        int, typer.Option(help="also prove this many copies at once, one key (prover.parallel)")
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Witness and proof time for one batch; last line is one JSON object."""
@@ -434,6 +437,7 @@ def bench_prove(
         tree_depth=tree_depth,
         compare_snarkjs=compare_snarkjs,
         use_node=node_witness,
+        parallel=parallel,
     )
     print(json.dumps(result))
 
