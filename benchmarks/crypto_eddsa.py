@@ -74,9 +74,9 @@ def cases() -> list[tuple[str, Callable[[], object]]]:
 
 
 # The sequencer's crypto per accepted transaction: message hash Poseidon(8), one
-# signature check, and at inclusion two leaf hashes Poseidon(4) plus 2 x 24 Merkle
-# nodes Poseidon(2).
-PER_TX = {"poseidon n= 8": 1, "eddsa verify": 1, "poseidon n= 4": 2, "poseidon n= 2": 48}
+# signature check, and at inclusion two leaf hashes Poseidon(4) plus 2 x 8 Merkle
+# nodes Poseidon(8) (the 8-ary tree at depth 24).
+PER_TX = {"poseidon n= 8": 17, "eddsa verify": 1, "poseidon n= 4": 2}
 
 
 def main() -> None:
@@ -96,7 +96,7 @@ def main() -> None:
     line = f"{'per transaction':22s} {tx_pure:11.1f}"
     if native:
         line += f" {tx_native:12.1f} {tx_pure / tx_native:8.1f}x"
-    print(line + "   (Poseidon(8) + verify + 2 Poseidon(4) + 48 Poseidon(2))")
+    print(line + "   (17 Poseidon(8) + verify + 2 Poseidon(4))")
     keys = [ed.PrivateKey(bytes([i]) * 32) for i in range(16)]
     items = [(keys[i % 16].public_key(), i, keys[i % 16].sign(i)) for i in range(256)]
     for label, ctx in (("pure", pure), ("native", None)):
