@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import PubdataOp
 from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
-from bitcoinzk.l2.types import OP_DEPOSIT, OP_TRANSFER_NEW, Account, Deposit
+from bitcoinzk.l2.types import Account, Deposit
 from bitcoinzk.prover.circuit import RECORD_BITS, CircuitShape
 from bitcoinzk.prover.public_input import CHUNK_BYTES, RECORD_BYTES, public_input
 
@@ -61,11 +60,6 @@ class BlockData:
         )
 
 
-def outpoint_bytes(p: PubdataOp) -> bytes:
-    """A deposit's outpoint as published: txid:32 (RPC byte order) || vout:u32."""
-    return p.txid + p.vout.to_bytes(4, "big")
-
-
 def block_data(trace: BlockTrace, params: ChainParams) -> BlockData:
     chunks: list[bytes] = []
     records: list[bytes] = []
@@ -77,10 +71,11 @@ def block_data(trace: BlockTrace, params: ChainParams) -> BlockData:
         chunks.append(chunk)
         if record is not None:
             records.append(record)
-            is_key = p.op in (OP_DEPOSIT, OP_TRANSFER_NEW) and p.pubkey is not None
-            record_x.append(p.pubkey.x if is_key and p.pubkey else 0)
-        if p.op == OP_DEPOSIT:
-            outpoints.append(outpoint_bytes(p))
+            # only key records (DEPOSIT, TRANSFER_NEW) carry a pubkey
+            record_x.append(p.pubkey.x if p.pubkey is not None else 0)
+        outpoint = p.outpoint_bytes()
+        if outpoint is not None:
+            outpoints.append(outpoint)
     return BlockData(
         params.chain_id,
         trace.block_number,
