@@ -8,19 +8,21 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.l2.sequencer import GenesisMismatch, SequencerConfig
 from bitcoinzk.node.client import NodeClient, NodeError
 from bitcoinzk.node.devnet import dev_genesis
 from bitcoinzk.node.server import NodeConfig, serve
 from bitcoinzk.node.wallet import Wallet, sign_transfer, sign_withdraw
+from bitcoinzk.settlement.rollup import DeploymentMismatch
 
 app = typer.Typer(help="bitcoinzk: a Bitcoin Layer-2 ZK rollup", no_args_is_help=True)
 wallet_app = typer.Typer(help="Layer-2 key files", no_args_is_help=True)
@@ -43,8 +45,9 @@ def _out(data: Any, as_json: bool) -> None:
         console.print_json(data=data)
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+def _fail(message: str) -> NoReturn:
+    # one line whatever the terminal width, and the message is never read as markup
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -98,7 +101,10 @@ def node(
         evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
         confirmations=confirmations,
     )
-    asyncio.run(serve(config, gen))
+    try:
+        asyncio.run(serve(config, gen))
+    except (DeploymentMismatch, GenesisMismatch) as exc:
+        _fail(str(exc))
 
 
 @wallet_app.command("new")
@@ -283,24 +289,42 @@ def prove(
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove a stored block offline from its circuit inputs and record the proof."""
+    """Prove a pending block offline from its circuit inputs and record the proof.
+
+    Only a pending block: once proven, its proof is what gets (or got) settled, and
+    `bzk_getBatch` must keep returning the proof in the settlement transaction."""
     from bitcoinzk.l2.store import Store
+    from bitcoinzk.node.pipeline import PENDING, PROVEN
     from bitcoinzk.prover.service import ProverService
 
+    if not (data_dir / "node.sqlite").is_file():
+        _fail(f"no node data in {data_dir}")
     store = Store(data_dir / "node.sqlite")
     meta = store.get_meta("genesis")
     if meta is None:
         _fail(f"no node data in {data_dir}")
-    genesis = Genesis.from_json(json.loads(meta or "{}"))
+    genesis = Genesis.from_json(json.loads(meta))
+
+    def status() -> str | None:
+        batch = store.get_batch(number)
+        return None if batch is None else batch[0]
+
+    if status() is None:
+        _fail(f"no block {number} in {data_dir}")
+    if status() != PENDING:
+        _fail(f"block {number} is {status()}: only a pending block is proven here")
     inputs = store.get_batch_inputs(number)
     if inputs is None:
         _fail(f"block {number} has no stored circuit inputs (was the node run with --prove?)")
     with ProverService(genesis.params, key_dir) as service, console.status("proving …"):
-        proof = service.prove_inputs_sync(inputs or {})
+        proof = service.prove_inputs_sync(inputs)
         ok = service.verify(proof.proof, proof.public_input)
     if ok:
         with store.transaction():
-            store.update_batch(number, "proven", proof.proof, prove_s=round(proof.prove_s, 3))
+            # a running node may have proven it meanwhile; its proof stands
+            if status() != PENDING:
+                _fail(f"block {number} became {status()} while proving; its proof is kept")
+            store.update_batch(number, PROVEN, proof.proof, prove_s=round(proof.prove_s, 3))
     _out({**proof.to_json(), "verified": ok}, as_json)
     if not ok:
         raise typer.Exit(1)
@@ -395,7 +419,10 @@ def devnet(
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     cfg = Config.load(config)
-    code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
+    try:
+        code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
+    except (DeploymentMismatch, GenesisMismatch) as exc:
+        _fail(str(exc))
     raise typer.Exit(code)
 
 

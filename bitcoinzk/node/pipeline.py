@@ -6,7 +6,10 @@ go to the settlement contract strictly in block order, because the contract
 chains each batch onto the root it stored last. Each step is recorded in the
 store before the next starts, so a restarted node resumes where it stopped:
 a batch found "proving" is proven again, and a batch the contract already has
-is recognised instead of committed twice.
+is recognised instead of committed twice -- only after checking that the
+contract's batch of that number is this very block (`Rollup.settled_batch_matches`):
+a contract of another chain, or one that outlived this node's database, is
+refused at start (`check_settled_chain`) and never taken for ours.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, TypeVar
 from bitcoinzk.l2.store import Store
 from bitcoinzk.prover.service import ProofError, ProverService
 from bitcoinzk.prover.witness import CircuitInputs
-from bitcoinzk.settlement.rollup import InvalidProof, Rollup
+from bitcoinzk.settlement.rollup import DeploymentMismatch, InvalidProof, Rollup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,18 +122,74 @@ class BatchPipeline:
             )
             log.info("block %d proven in %.2f s", number, proof.prove_s)
 
+    def check_settled_chain(self) -> None:
+        """At start: refuse a contract whose batches are not this node's blocks.
+
+        The contract chains every batch onto the root it stored last, and a batch's
+        hash covers its number and both roots, so the contract's latest batch being
+        this node's block of that number means the two chains agree up to there;
+        later blocks are checked one by one as they commit (`_settled`). Raises
+        DeploymentMismatch with a one-line reason.
+        """
+        assert self.rollup is not None
+        count = self.rollup.batch_count()
+        head = self.store.head()
+        if count > head:
+            raise DeploymentMismatch(
+                f"the rollup at {self.rollup.address} holds {count} batches but this node has "
+                f"{head} blocks: settlement.json belongs to another data directory "
+                "(node.sqlite deleted or replaced?)"
+            )
+        if count and not self._settled_sync(count):
+            raise DeploymentMismatch(
+                f"the rollup at {self.rollup.address} holds another batch {count} than this "
+                f"node's block {count}: it settles another chain"
+            )
+        for number in self.store.batches_with_status(FINAL):
+            if number > count:
+                raise DeploymentMismatch(
+                    f"this node recorded batch {number} as final but the rollup at "
+                    f"{self.rollup.address} holds only {count}: another contract or a reset chain"
+                )
+        for number in self.store.batches_with_status(COMMITTED):
+            if number > count:  # its commit is gone (a reorg): commit it again
+                self.store.update_batch(number, PROVEN, settlement_tx=None)
+
+    def _settled_sync(self, number: int) -> bool:
+        """Whether the contract's batch `number` is exactly this node's block `number`."""
+        assert self.rollup is not None
+        block = self.store.get_block(number)
+        if block is None:
+            return False
+        return self.rollup.settled_batch_matches(
+            number, block.pubdata, block.old_root, block.new_root
+        )
+
+    async def _settled(self, number: int) -> bool:
+        return await self.run_settlement(self._settled_sync, number)
+
     async def commit(self, number: int) -> None:
         assert self.rollup is not None
         rollup = self.rollup
-        if await self.run_settlement(rollup.batch_count) >= number:
-            # Committed before a restart, recorded after it.
-            self.store.update_batch(number, COMMITTED, committed_at=time.time(), recovered=True)
+        count = await self.run_settlement(rollup.batch_count)
+        if count >= number:
+            # Committed before a restart, recorded after it -- if it is this very block.
+            await self._adopt_commit(number)
             return
-        if await self.run_settlement(rollup.batch_count) != number - 1:
+        if count != number - 1:
             return  # an earlier batch is not committed yet
         block = self.store.get_block(number)
         batch = self.store.get_batch(number)
         assert block is not None and batch is not None and batch[2] is not None
+        settled_root = await self.run_settlement(rollup.state_root)
+        if settled_root != block.old_root:
+            # The proof would fail as "invalid proof"; say what is actually wrong.
+            self._diverged(
+                number,
+                f"the contract's state root is {hex(settled_root)}, block "
+                f"{number} builds on {hex(block.old_root)}",
+            )
+            return
         try:
             receipt = await self.run_settlement(
                 rollup.commit_batch, block.pubdata, block.new_root, batch[2]
@@ -152,13 +211,49 @@ class BatchPipeline:
         )
         log.info("block %d committed, gas %d", number, receipt.gas_used)
 
-    async def finalize(self, number: int) -> bool:
+    async def _adopt_commit(self, number: int) -> None:
+        """The contract has a batch `number`: ours (committed before a restart) or not."""
         assert self.rollup is not None
+        if not await self._settled(number):
+            self._diverged(number, f"the contract's batch {number} is another block")
+            return
+        tx = await self.run_settlement(self.rollup.settlement_tx_of, number)
+        self.store.update_batch(
+            number,
+            COMMITTED,
+            settlement_tx=None if tx is None else "0x" + tx.hex(),
+            committed_at=time.time(),
+            recovered=True,
+        )
+
+    def _diverged(self, number: int, why: str) -> None:
+        """The contract settles another chain than this node's: nothing more can commit."""
+        log.error("block %d cannot settle: %s", number, why)
+        self.store.update_batch(number, FAILED, error=why)
+
+    async def finalize(self, number: int) -> bool:
+        """Final = the contract still holds this block as batch `number` and the
+        transaction that put it there has its confirmations. Without a known
+        transaction nothing is final."""
+        assert self.rollup is not None
+        rollup = self.rollup
         batch = self.store.get_batch(number)
         assert batch is not None
         tx = batch[3].get("settlement_tx")
-        client = self.rollup.client
-        final = tx is None or await self.run_settlement(client.is_final, bytes.fromhex(tx[2:]))
+        if tx is None:
+            found = await self.run_settlement(rollup.settlement_tx_of, number)
+            if found is None:
+                return False
+            tx = "0x" + found.hex()
+            self.store.update_batch(number, COMMITTED, settlement_tx=tx)
+        if not await self._settled(number):
+            if await self.run_settlement(rollup.batch_count) < number:
+                # its commit was dropped (a reorg): commit it again
+                self.store.update_batch(number, PROVEN, settlement_tx=None)
+            else:
+                self._diverged(number, f"the contract's batch {number} is another block")
+            return False
+        final = await self.run_settlement(rollup.client.is_final, bytes.fromhex(tx[2:]))
         if final:
             self.store.update_batch(number, FINAL, final_at=time.time())
         return bool(final)

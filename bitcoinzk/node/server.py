@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import groth16py
 from aiohttp import web
 
 from bitcoinzk.crypto.eddsa import PublicKey
@@ -36,6 +37,8 @@ from bitcoinzk.node import explorer
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
 from bitcoinzk.node.sigverify import BatchVerifier
+from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+from bitcoinzk.prover.keys import find_keys
 from bitcoinzk.prover.service import ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
@@ -97,13 +100,23 @@ class Node:
             if config.prove
             else None
         )
-        self.rollup = self._open_settlement() if config.settlement else None
-        witness = partial(build_inputs, params=self.params) if self.prover is not None else None
-        self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
+        self.rollup: Rollup | None = None
+        try:
+            self.rollup = self._open_settlement() if config.settlement else None
+            witness = partial(build_inputs, params=self.params) if self.prover is not None else None
+            self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
+            self.pipeline = BatchPipeline(self.store, self.prover, self.rollup)
+            if self.rollup is not None:
+                self.pipeline.check_settled_chain()
+        except BaseException:
+            # refused at start (another chain's contract, another genesis): leave no file open
+            if self.rollup is not None:
+                self.rollup.client.close()
+            self.store.close()
+            raise
         self.producer = (
             BlockProducer(self.store.path, genesis, witness) if config.producer_process else None
         )
-        self.pipeline = BatchPipeline(self.store, self.prover, self.rollup)
         self.rpc = Dispatcher()
         self._register()
         self.verifier: BatchVerifier | None = None
@@ -128,8 +141,17 @@ class Node:
         )
         path = self.config.data_dir / "settlement.json"
         if path.exists():
-            return Rollup(client, Deployment.load(path))
+            rollup = Rollup(client, Deployment.load(path))
+            try:
+                rollup.check_deployment(
+                    self.params, self.genesis.state().root, self._verifying_key(), self._circuit()
+                )
+            except BaseException:
+                client.close()
+                raise
+            return rollup
         if self.prover is None:
+            client.close()
             raise RuntimeError("deploying the rollup contract needs the prover's verifying key")
         rollup = deploy(
             client,
@@ -140,6 +162,20 @@ class Node:
         )
         rollup.deployment.save(path)
         return rollup
+
+    def _circuit(self) -> str:
+        return circuit_id(CircuitShape.of(self.params))
+
+    def _verifying_key(self) -> groth16py.VerifyingKey | None:
+        """The key this node's proofs verify under: the prover's, else the cached one
+        (a node that does not prove may still commit `bzk prove` proofs)."""
+        if self.prover is not None:
+            return self.prover.vk
+        files = find_keys(CircuitShape.of(self.params), self.config.key_dir)
+        if files is None:
+            log.warning("no verifying key for this circuit: the rollup's verifier is not checked")
+            return None
+        return files.load_verifying_key()
 
     # --- lifecycle ---
 

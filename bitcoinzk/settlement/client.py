@@ -130,6 +130,10 @@ class EvmClient(ABC):
         """Read-only call at the latest block."""
 
     @abstractmethod
+    def code(self, address: str) -> bytes:
+        """The code deployed at `address` at the latest block (empty: no contract)."""
+
+    @abstractmethod
     def block_number(self) -> int: ...
 
     @abstractmethod
@@ -369,6 +373,11 @@ class EmbeddedClient(EvmClient):
             raise TransactionReverted(revert_reason(bytes(computation.output)))
         return bytes(computation.output)
 
+    def code(self, address: str) -> bytes:
+        with self.chain.lock:
+            state = self.chain.env.evm.vm.state
+            return bytes(state.get_code(bytes.fromhex(to_checksum_address(address)[2:])))
+
     def block_number(self) -> int:
         return self.chain.height
 
@@ -579,6 +588,9 @@ class Web3Client(EvmClient):
             data_hex = exc.data if isinstance(exc.data, str) else None
             reason = revert_reason(bytes.fromhex(data_hex[2:])) if data_hex else str(exc.message)
             raise TransactionReverted(reason.removeprefix("execution reverted: ")) from None
+
+    def code(self, address: str) -> bytes:
+        return bytes(self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address))))
 
     def block_number(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))

@@ -47,12 +47,14 @@ class StaleVerifier(ContractError):
 
 @dataclass(frozen=True)
 class CompiledContract:
-    """ABI and creation bytecode of one compiled source."""
+    """ABI, creation bytecode and deployed (runtime) code of one compiled source."""
 
     name: str
     abi: list[dict[str, Any]]
     bytecode: bytes
     source_sha256: str
+    runtime: bytes = b""
+    """What `eth_getCode` returns once deployed (for a contract without immutables)."""
 
 
 def vk_digest(vk: groth16py.VerifyingKey) -> str:
@@ -133,20 +135,30 @@ def compile_source(source: str, name: str) -> CompiledContract:
     cached = _cache_dir() / f"{name}-{digest[:24]}.json"
     if cached.is_file():
         data = json.loads(cached.read_text())
-        return CompiledContract(name, data["abi"], bytes.fromhex(data["bytecode"]), digest)
+        if "runtime" in data:  # entries written before the runtime was kept are recompiled
+            return CompiledContract(
+                name,
+                data["abi"],
+                bytes.fromhex(data["bytecode"]),
+                digest,
+                bytes.fromhex(data["runtime"]),
+            )
     try:
         out = compiler.compile_code(
-            source, contract_path=f"{name}.vy", output_formats=["abi", "bytecode"]
+            source,
+            contract_path=f"{name}.vy",
+            output_formats=["abi", "bytecode", "bytecode_runtime"],
         )
     except Exception as exc:  # vyper raises many exception types; all mean "does not compile"
         raise ContractError(f"{name}.vy does not compile: {exc}") from exc
     bytecode = bytes.fromhex(str(out["bytecode"]).removeprefix("0x"))
+    runtime = bytes.fromhex(str(out["bytecode_runtime"]).removeprefix("0x"))
     abi = list(out["abi"])
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"abi": abi, "bytecode": bytecode.hex()}))
+    tmp.write_text(json.dumps({"abi": abi, "bytecode": bytecode.hex(), "runtime": runtime.hex()}))
     tmp.replace(cached)
-    return CompiledContract(name, abi, bytecode, digest)
+    return CompiledContract(name, abi, bytecode, digest, runtime)
 
 
 def compile_rollup(params: ChainParams) -> CompiledContract:

@@ -20,15 +20,18 @@ from typing import Any
 import groth16py
 from eth_utils.address import to_checksum_address
 
+from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.settlement.abi import Abi, Event
-from bitcoinzk.settlement.client import EvmClient, TransactionReverted
+from bitcoinzk.settlement.client import EvmClient, EvmError, TransactionReverted
 from bitcoinzk.settlement.contracts import (
     CompiledContract,
     compile_rollup,
     compile_source,
     compile_verifier,
     rollup_source,
+    vk_digest,
 )
 
 PROOF_BYTES = 256
@@ -48,6 +51,13 @@ class NotSequencer(BatchRejected):
 
 class MalformedBatch(BatchRejected):
     """The calldata is not a well-formed batch for this contract's block size."""
+
+
+class DeploymentMismatch(EvmError):
+    """The rollup a node was pointed at was not deployed for this node's chain.
+
+    Its message is one line naming every value that differs, for the CLI to print.
+    """
 
 
 def _typed(exc: TransactionReverted) -> BatchRejected:
@@ -97,6 +107,16 @@ class Deployment:
     @classmethod
     def load(cls, path: Path) -> Deployment:
         return cls.from_json(json.loads(path.read_text()))
+
+    def params(self) -> ChainParams:
+        """The chain values the contract binds into every batch hash (the tree depth is
+        not one of them, so the default stands in for it)."""
+        return ChainParams(
+            chain_id=self.chain_id,
+            block_slots=self.block_slots,
+            block_records=self.block_records,
+            fee_account=self.fee_account,
+        )
 
 
 @dataclass(frozen=True)
@@ -220,6 +240,81 @@ class Rollup:
 
     def sequencer(self) -> str:
         return str(to_checksum_address(self._view("sequencer")))
+
+    def settled_batch_matches(
+        self, batch_number: int, batch_data: bytes, old_root: int, new_root: int
+    ) -> bool:
+        """Whether the contract's batch `batch_number` is exactly this block.
+
+        `isBatch` compares the one slot the contract stores per batch,
+        keccak256(new_root || batch_hash || withdrawals_hash), with the same values
+        computed here from the block; batch_hash covers the block number, both
+        roots, the chain values and the whole pubdata. So "the contract holds
+        some batch n" never passes for "the contract holds this block n".
+        """
+        pubdata = BlockPubdata.from_bytes(batch_data)
+        digest = batch_hash(self.deployment.params(), batch_number, old_root, new_root, pubdata)
+        return self.is_batch(batch_number, new_root, digest, withdrawals_hash(withdrawals(pubdata)))
+
+    def settlement_tx_of(self, batch_number: int) -> bytes | None:
+        """The transaction that committed `batch_number` (from its BatchCommitted event)."""
+        for event in self.events():
+            if event.name == "BatchCommitted" and int(event.args["batch_number"]) == batch_number:
+                return event.tx_hash
+        return None
+
+    def check_deployment(
+        self,
+        params: ChainParams,
+        genesis_root: int,
+        vk: groth16py.VerifyingKey | None,
+        circuit: str = "unknown",
+    ) -> None:
+        """Raise DeploymentMismatch unless this contract was deployed for this chain.
+
+        Read from the chain itself, not from settlement.json (a copy from another
+        data directory names another deployment): the genesis root, the chain id
+        and fee account bound into every proof, the block shape the contract was
+        compiled for, the verifier's code (the one `vk` generates), and that this
+        client signs as the sequencer. A node settling to another chain's contract
+        would see its batch count and take it for its own.
+        """
+        where = f"settlement.json names rollup {self.address}"
+        if not self.client.code(self.address):
+            raise DeploymentMismatch(f"{where}, but there is no contract there on this chain")
+        try:
+            on_chain = {
+                "genesis root": hex(int(self._view("GENESIS_ROOT"))),
+                "chain id": int(self._view("CHAIN_ID")),
+                "fee account": int(self._view("FEE_ACCOUNT")),
+                "shape (slots, records)": self.shape(),
+            }
+            verifier = str(to_checksum_address(self._view("VERIFIER")))
+            sequencer = self.sequencer()
+        except (EvmError, ValueError) as exc:
+            raise DeploymentMismatch(f"{where}, which is not a bitcoinzk rollup ({exc})") from None
+        mine: dict[str, object] = {
+            "genesis root": hex(genesis_root),
+            "chain id": params.chain_id,
+            "fee account": params.fee_account,
+            "shape (slots, records)": (params.block_slots, params.block_records),
+        }
+        wrong = [
+            f"{name} {on_chain[name]} on the contract, {mine[name]} here"
+            for name in mine
+            if on_chain[name] != mine[name]
+        ]
+        if vk is not None:
+            expected = compile_verifier(vk, circuit).runtime
+            if self.client.code(verifier) != expected:
+                wrong.append(
+                    f"its verifier {verifier} is not the one for this node's verifying key "
+                    f"sha256={vk_digest(vk)[:16]}…"
+                )
+        if sequencer != to_checksum_address(self.client.sender):
+            wrong.append(f"its sequencer is {sequencer}, this node signs as {self.client.sender}")
+        if wrong:
+            raise DeploymentMismatch(f"{where}, deployed for another chain: " + "; ".join(wrong))
 
     def public_input_of(self, batch_data: bytes, new_root: int) -> int:
         return int(self._view("publicInputOf", batch_data, new_root))

@@ -16,6 +16,7 @@ import pytest
 from bitcoinzk.node.client import NodeClient
 from bitcoinzk.node.scenario import free_port
 from tests.l2.helpers import genesis
+from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
 
 
 class NodeProcess:

@@ -72,3 +72,38 @@ def test_wallet_send_account_block(node, tmp_path):
         app, ["send", *to, "--amount", "1234567", "--wallet", str(alice_file), *url]
     )
     assert odd.exit_code == 1 and "nearest lower: 1234560" in odd.output
+
+
+def test_prove_refuses_every_block_but_a_pending_one(tmp_path):
+    """`bzk prove N` on a settled block would replace the proof its settlement
+    transaction carries (and move it back to proven): refused, nothing changed."""
+    from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
+    from bitcoinzk.l2.store import Store
+    from tests.l2.helpers import genesis, transfer
+
+    data = tmp_path / "node"
+    store = Store(data / "node.sqlite")
+    sequencer = Sequencer(store, genesis(), SequencerConfig())
+    for nonce in range(3):
+        op = transfer(1, 2, 10, nonce=nonce)
+        assert sequencer.admit([(op, sequencer.tx_hash(op))])[0].error is None
+        assert sequencer.produce_block() is not None
+    settled = bytes(range(256))
+    store.update_batch(1, "final", settled, settlement_tx="0x" + "ab" * 32)
+    store.update_batch(2, "committed", settled, settlement_tx="0x" + "cd" * 32)
+    store.update_batch(3, "proven", settled)
+    before = [store.get_batch(n) for n in (1, 2, 3)]
+    for number, status in ((1, "final"), (2, "committed"), (3, "proven")):
+        result = runner.invoke(app, ["prove", str(number), "--data-dir", str(data)])
+        assert result.exit_code == 1
+        assert result.output.strip() == (
+            f"error: block {number} is {status}: only a pending block is proven here"
+        )
+    assert [store.get_batch(n) for n in (1, 2, 3)] == before
+    result = runner.invoke(app, ["prove", "9", "--data-dir", str(data)])
+    assert result.exit_code == 1 and "no block 9" in result.output
+    store.close()
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, ["prove", "1", "--data-dir", str(missing)])
+    assert result.exit_code == 1 and "no node data" in result.output
+    assert not missing.exists()
