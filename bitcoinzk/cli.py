@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from bitcoinzk import safejson
 from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.httprpc import BODY_TIMEOUT, HEADER_TIMEOUT, HttpLimits
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import GenesisMismatch, SequencerConfig
@@ -76,11 +78,17 @@ def node(
     evm_key: Annotated[str | None, typer.Option(help="EVM private key hex (sequencer)")] = None,
     confirmations: int = 1,
     key_dir: Annotated[Path | None, typer.Option(help="proving key cache")] = None,
+    http_header_timeout: Annotated[
+        float, typer.Option(help="seconds a connection has to send a request's headers")
+    ] = HEADER_TIMEOUT,
+    http_body_timeout: Annotated[
+        float, typer.Option(help="seconds a request's body has to arrive after its headers")
+    ] = BODY_TIMEOUT,
 ) -> None:
     """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if genesis is not None:
-        gen = Genesis.from_json(json.loads(genesis.read_text()))
+        gen = Genesis.from_json(safejson.load_path(genesis))
     else:
         params = ChainParams(
             tree_depth=tree_depth, block_slots=block_slots, block_records=block_records
@@ -100,6 +108,7 @@ def node(
         settlement=settlement,
         evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
         confirmations=confirmations,
+        http=HttpLimits(header_timeout=http_header_timeout, body_timeout=http_body_timeout),
     )
     try:
         asyncio.run(serve(config, gen))
@@ -384,11 +393,7 @@ def settle_deploy(
     from bitcoinzk.settlement.client import open_client
     from bitcoinzk.settlement.rollup import deploy
 
-    gen = (
-        Genesis.from_json(json.loads(genesis.read_text()))
-        if genesis
-        else dev_genesis(ChainParams())
-    )
+    gen = Genesis.from_json(safejson.load_path(genesis)) if genesis else dev_genesis(ChainParams())
     shape = CircuitShape.of(gen.params)
     files = ensure_keys(shape, key_dir, True)
     client = open_client(

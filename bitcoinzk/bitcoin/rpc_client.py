@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bitcoinzk import safejson
+
 from .block import Block
 from .tx import OutPoint, Tx, TxOut
 
@@ -102,13 +104,15 @@ class BitcoinRPC:
         if resp.status == 401:
             raise RPCTransportError("authentication failed (HTTP 401)")
         try:
-            reply = json.loads(raw, parse_float=Decimal)
+            reply = safejson.loads(raw, parse_float=Decimal)
         except ValueError as e:
             raise RPCTransportError(f"{method}: HTTP {resp.status}, not JSON: {raw[:80]!r}") from e
         if not isinstance(reply, dict):
             raise RPCTransportError(f"{method}: unexpected reply {reply!r:.80}")
         err = reply.get("error")
         if err is not None:
+            if not isinstance(err, dict) or not isinstance(err.get("code", -1), int):
+                raise RPCTransportError(f"{method}: malformed error {err!r:.80}")
             raise RPCError(int(err.get("code", -1)), str(err.get("message", "")))
         if "result" not in reply:
             raise RPCTransportError(f"{method}: reply without result")

@@ -23,6 +23,8 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from bitcoinzk import httprpc
+
 from .block import Block, bits_to_target
 from .mempool import MempoolRejection
 from .node import RegtestNode
@@ -377,8 +379,10 @@ class RpcServer:
         port: int = 0,
         user: str | None = None,
         password: str | None = None,
+        limits: httprpc.HttpLimits | None = None,
     ) -> None:
         self.methods = NodeRPC(node)
+        self.limits = limits or httprpc.HttpLimits()
         self.host = host
         self.port = port
         self._auth = None
@@ -413,10 +417,10 @@ class RpcServer:
             raise RuntimeError("RPC server did not start")
 
     async def _start(self) -> None:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app = httprpc.application(self.limits)
         app.router.add_post("/", self._handle)
         app.router.add_post("/wallet/{name}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = httprpc.runner(app, self.limits)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -450,15 +454,36 @@ class RpcServer:
                     status=401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'}
                 )
         try:
-            body = json.loads(await request.text())
-        except ValueError:
-            reply = {"result": None, "error": {"code": RPC_PARSE_ERROR, "message": "Parse error"}}
-            return web.json_response(reply, status=500)
+            body = httprpc.decode(await httprpc.read_body(request, self.limits), self.limits)
+        except httprpc.RequestRejected as e:
+            # bitcoind answers a request it cannot parse with HTTP 500 and a 1.0-style error.
+            status = 500 if e.code == RPC_PARSE_ERROR else e.status
+            reply = {"result": None, "error": {"code": e.code, "message": e.message}, "id": None}
+            return web.json_response(reply, status=status)
+        except httprpc.BodyTimeout:
+            return web.Response(status=408)  # never sent: the connection is closed
         if isinstance(body, list):
-            replies = [self._dispatch(r)[0] for r in body]
-            return web.json_response(replies)
+            return web.Response(text=self._batch(body), content_type="application/json")
         reply, status = self._dispatch(body)
         return web.json_response(reply, status=status)
+
+    def _batch(self, requests: list[Any]) -> str:
+        """The batch's replies as one JSON array; once the reply passes `max_reply_bytes`,
+        the remaining items are refused unanswered (each a small error), so that the
+        reply's size stays bounded whatever the batch asks for."""
+        parts: list[str] = []
+        size = 0
+        for req in requests:
+            if size <= self.limits.max_reply_bytes:
+                reply = self._dispatch(req)[0]
+            else:
+                rid = req.get("id") if isinstance(req, dict) else None
+                err = {"code": RPC_MISC_ERROR, "message": "batch reply too large: not run"}
+                reply = {"result": None, "error": err, "id": rid}
+            part = json.dumps(reply)
+            size += len(part)
+            parts.append(part)
+        return "[" + ",".join(parts) + "]"
 
     def _dispatch(self, req: Any) -> tuple[dict[str, Any], int]:
         if not isinstance(req, dict):

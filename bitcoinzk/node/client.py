@@ -8,6 +8,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from bitcoinzk import safejson
+
+PARSE_ERROR = -32700
+
 
 class NodeError(Exception):
     def __init__(self, code: int, message: str) -> None:
@@ -30,10 +34,23 @@ class NodeClient:
             self.url, data=body, headers={"Content-Type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            reply = json.loads(exc.read() or b"{}")
-        if "error" in reply:
-            raise NodeError(reply["error"]["code"], reply["error"]["message"])
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    reply = safejson.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                reply = safejson.loads(exc.read() or b"{}")
+        except ValueError as exc:
+            raise NodeError(PARSE_ERROR, f"the node's reply is not JSON: {exc}") from None
+        if not isinstance(reply, dict):
+            raise NodeError(PARSE_ERROR, "the node's reply is not a JSON-RPC object")
+        error = reply.get("error")
+        if error is not None:
+            if not isinstance(error, dict):
+                raise NodeError(PARSE_ERROR, "the node's reply has a malformed error")
+            code = error.get("code")
+            raise NodeError(
+                code if isinstance(code, int) else PARSE_ERROR, str(error.get("message", ""))
+            )
+        if "result" not in reply:
+            raise NodeError(PARSE_ERROR, "the node's reply has no result")
         return reply["result"]

@@ -8,17 +8,18 @@ the code of the typed exception that rejected the request (bitcoinzk.l2.errors,
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
+from bitcoinzk import httprpc
+
+PARSE_ERROR = httprpc.PARSE_ERROR
+INVALID_REQUEST = httprpc.INVALID_REQUEST
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
-MAX_BATCH = 1000
+DEFAULT_LIMITS = httprpc.HttpLimits()
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,13 @@ class Dispatcher:
 
         return register
 
-    async def handle(self, body: bytes) -> Any | None:
+    async def handle(self, body: bytes, limits: httprpc.HttpLimits = DEFAULT_LIMITS) -> Any | None:
         """Answer a request body; None when nothing is to be sent (notifications only)."""
         try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(None, RpcError(PARSE_ERROR, "Parse error: body is not valid JSON"))
+            request = httprpc.decode(body, limits)
+        except httprpc.RequestRejected as exc:
+            return _error(None, RpcError(exc.code, exc.message))
         if isinstance(request, list):
-            if not request:
-                return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: empty batch"))
-            if len(request) > MAX_BATCH:
-                return _error(None, RpcError(INVALID_REQUEST, f"batch larger than {MAX_BATCH}"))
             answers = await asyncio.gather(*(self._one(r) for r in request))
             replies = [a for a in answers if a is not None]
             return replies or None

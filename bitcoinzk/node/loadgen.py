@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from rich.console import Console
 
+from bitcoinzk import safejson
 from bitcoinzk.crypto.eddsa import PrivateKey, verify, verify_batch
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import CHUNK_BYTES, ChainParams
@@ -96,7 +97,7 @@ async def _client(
                 return
             order = order[batch:] + order[:batch]
             async with session.post(url, json=body) as response:
-                replies = await response.json()
+                replies = await response.json(loads=safejson.loads)
             for r in replies:
                 counts["accepted" if "result" in r else "rejected"] += 1
 
@@ -210,4 +211,4 @@ def _call(url: str, method: str, *params: Any) -> Any:
     ).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())["result"]
+        return safejson.loads(r.read())["result"]

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bitcoinzk import safejson
 from bitcoinzk.bitcoin.tx import Tx, TxOut
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.config import Config
@@ -48,7 +49,7 @@ class Rpc:
         self.ids += 1
         body = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": list(params)}
         async with self.session.post(self.url, json=body) as response:
-            reply = await response.json()
+            reply = await response.json(loads=safejson.loads)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']['message']}")
         return reply["result"]

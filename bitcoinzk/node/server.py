@@ -22,6 +22,7 @@ from typing import Any
 import groth16py
 from aiohttp import web
 
+from bitcoinzk import httprpc
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.errors import (
     InvalidOperation,
@@ -46,8 +47,6 @@ from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1 << 20
-
 
 @dataclass
 class NodeConfig:
@@ -69,6 +68,8 @@ class NodeConfig:
     confirmations: int = 1
     producer_process: bool = True
     """Build blocks in a process of their own (tree hashing off the event loop)."""
+    http: httprpc.HttpLimits = field(default_factory=httprpc.HttpLimits)
+    """Body, batch and reply sizes; header and body timeouts (slowloris)."""
 
 
 def _app_error(exc: InvalidOperation) -> RpcError:
@@ -186,11 +187,11 @@ class Node:
                 raise RuntimeError("the block producer loaded another state than the node")
         self.verifier = BatchVerifier(self.config.verify_workers)
         self.verifier.start()
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app = httprpc.application(self.config.http)
         app.router.add_post("/", self._http_rpc)
         app.router.add_get("/health", self._health)
         explorer.setup(app, self)
-        self.runner = web.AppRunner(app, access_log=None)
+        self.runner = httprpc.runner(app, self.config.http)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.host, self.config.port)
         await site.start()
@@ -282,20 +283,15 @@ class Node:
 
     async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            body = await httprpc.read_body(request, self.config.http)
+        except httprpc.RequestRejected as exc:
+            error = {"code": exc.code, "message": exc.message}
             return web.json_response(
-                {
-                    "jsonrpc": "2.0",
-                    "id": None,
-                    "error": {
-                        "code": -32600,
-                        "message": f"request body over {MAX_BODY_BYTES} bytes",
-                    },
-                },
-                status=413,
+                {"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status
             )
-        reply = await self.rpc.handle(body)
+        except httprpc.BodyTimeout:
+            return web.Response(status=408)  # never sent: the connection is closed
+        reply = await self.rpc.handle(body, self.config.http)
         if reply is None:
             return web.Response(status=204)
         return web.json_response(reply)

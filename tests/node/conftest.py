@@ -20,7 +20,14 @@ from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared 
 
 
 class NodeProcess:
-    def __init__(self, data_dir: Path, genesis_path: Path, block_time: float = 0.2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        genesis_path: Path,
+        block_time: float = 0.2,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.extra_args = extra_args
         self.data_dir = data_dir
         self.genesis_path = genesis_path
         self.block_time = block_time
@@ -48,6 +55,7 @@ class NodeProcess:
                 str(self.block_time),
                 "--verify-workers",
                 "1",
+                *self.extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
