@@ -490,6 +490,27 @@ def bench_bridge(as_json: JsonOpt = False) -> None:
     print(json.dumps(run_bridge()))
 
 
+@bench_app.command("chaos")
+def bench_chaos(
+    kills: Annotated[
+        int, typer.Option(help="kill -9s of the devnet (at least 10 for the goal)")
+    ] = 10,
+    seed: Annotated[int, typer.Option(help="seeds the users, the workload and the kill plan")] = 1,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="keep the devnet's data and log here (default: a temp dir)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """kill -9 a devnet in every phase, restart, audit the money; last line is one JSON object."""
+    from bitcoinzk.node.chaos import run as run_chaos
+
+    result = run_chaos(
+        kills=kills, seed=seed, data_dir=data_dir, console=None if as_json else console
+    )
+    print(json.dumps(result))
+    sys.stdout.flush()
+
+
 @bench_app.command("bitvm")
 def bench_bitvm(as_json: JsonOpt = False) -> None:
     """BitVM gate-check tree sizes and Gold DA vbytes; last line is one JSON object."""
