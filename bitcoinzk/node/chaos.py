@@ -530,7 +530,7 @@ class Driver:
         self.hold = threading.Event()
         self.stop = threading.Event()
         self.error: BaseException | None = None
-        self.max_lag = 3
+        self.max_lag = 4
 
     # --- Bitcoin --------------------------------------------------------------------------
 
@@ -728,7 +728,7 @@ class Chaos:
         phase_timeout: float = 120.0,
         recovery_timeout: float = 180.0,
         drain_timeout: float = 600.0,
-        interval: float = 1.0,
+        interval: float = 0.5,
     ) -> None:
         self.workdir = workdir
         self.kills_wanted = kills
@@ -999,7 +999,7 @@ class Chaos:
         # Inflow to deposit addresses the driver did not make (none expected) still counts.
         result = audit(flows, reserves, facts, deposit_inflow)
         tree = self.devnet.stop()
-        self.orphans += reap_orphans(tree, grace=3.0)
+        stop_orphans = reap_orphans(tree, grace=3.0)
         by_phase = Counter(k.phase for k in self.kills)
         recoveries = self.recoveries or [0.0]
         errors = _log_errors(self.devnet.log_path)
@@ -1013,8 +1013,10 @@ class Chaos:
             "recovery_s_mean": round(sum(recoveries) / len(recoveries), 2),
             "failed_recoveries": self.failed_recoveries,
             "phase_timeouts": self.phase_timeouts,
-            "orphans_left": len(self.orphans),
-            "orphans": sorted({p.cmd for p in self.orphans}),
+            "orphans_left": len(self.orphans) + len(stop_orphans),
+            "orphans_after_kill": len(self.orphans),
+            "orphans_after_stop": len(stop_orphans),
+            "orphans": sorted({p.cmd for p in self.orphans + stop_orphans}),
             "admitted_unacked": len(d.admitted_unacked),
             "rejected": dict(d.rejected),
             "sweep_supported": sweep,
