@@ -6,13 +6,28 @@ import os
 import threading
 import time
 
+PARENT_POLL_S = 0.2
+
 
 def exit_with_parent(parent: int) -> None:
-    """Worker initializer: a parent killed with -9 must not leave its workers behind."""
+    """Worker initializer: a parent killed with -9 must not leave its workers behind.
+
+    Every worker the node, the devnet or `bzk prove` starts (signature checks, the
+    block producer, the prover holding its ~0.5 GB key) calls this first thing. A
+    daemon thread watches the parent pid: once the parent is gone the worker is
+    reparented and exits at once. With the workers gone, multiprocessing's resource
+    tracker sees its pipe close and exits too (it holds no other reference).
+
+    Why not prctl(PR_SET_PDEATHSIG): the kernel sends it when the *thread* that
+    created the child ends, and pool workers are created by whichever thread first
+    submits work (e.g. an `asyncio.to_thread` worker), so it would also kill
+    healthy workers. The prover computes in native code that releases the GIL, so
+    the watcher still runs during a proof.
+    """
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(0.5)
+            time.sleep(PARENT_POLL_S)
         os._exit(0)
 
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

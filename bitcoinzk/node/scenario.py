@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import socket
 import tempfile
 import time
@@ -101,23 +102,43 @@ async def run_devnet(
             data_dir = Path(config.node.data_dir)
     if scenario and config.node.port == 8545:
         config.node.port = free_port()
-    devnet = Devnet(config, data_dir)
-    await devnet.start(bitcoin_rpc=not scenario)
-    url = devnet.node.url
-    console.print(f"[bold]bitcoinzk devnet[/bold]  L2 RPC {url}  explorer {url}explorer")
-    console.print(f"data directory {data_dir}")
+    # SIGTERM stops the devnet as Ctrl-C does: the running step is cancelled and
+    # everything below is shut down (workers, prover, chains), nothing left behind.
+    terminated = asyncio.Event()
+    main = asyncio.current_task()
+    assert main is not None
+
+    def on_sigterm() -> None:
+        terminated.set()
+        main.cancel()
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    devnet: Devnet | None = None
     try:
+        devnet = Devnet(config, data_dir)
+        await devnet.start(bitcoin_rpc=not scenario)
+        url = devnet.node.url
+        console.print(f"[bold]bitcoinzk devnet[/bold]  L2 RPC {url}  explorer {url}explorer")
+        console.print(f"data directory {data_dir}")
         if not scenario:
             if devnet.btc_rpc is not None:
                 console.print(f"bitcoind-compatible RPC at {devnet.btc_rpc.url}")
-            console.print("running; Ctrl-C to stop")
+            console.print("running; Ctrl-C or SIGTERM to stop")
             await _keep_mining(devnet)
             return 0
         report = await play(devnet, transfers, console)
         print_report(console, report)
         return 0 if report.reconciled else 1
+    except asyncio.CancelledError:
+        if not terminated.is_set():
+            raise
+        console.print("stopped (SIGTERM)")
+        return 0 if not scenario else 1
     finally:
-        await devnet.stop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        if devnet is not None:
+            await devnet.stop()
         if tmp is not None:
             tmp.cleanup()
 

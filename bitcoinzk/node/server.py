@@ -432,19 +432,21 @@ def _block_json(block: StoredBlock, full: bool) -> dict[str, Any]:
 
 
 async def serve(config: NodeConfig, genesis: Genesis, ready: asyncio.Event | None = None) -> None:
-    """Run a node until SIGINT/SIGTERM."""
-    node = Node(config, genesis)
-    await node.start()
+    """Run a node until SIGINT/SIGTERM (either one stops it cleanly, also while starting)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("node listening on %s (head %d)", node.url, node.sequencer.head)
-    print(f"bzk node listening on {node.url} head={node.sequencer.head}", flush=True)
-    if ready:
-        ready.set()
-    await stop.wait()
-    await node.stop()
+    node = Node(config, genesis)
+    try:
+        await node.start()
+        log.info("node listening on %s (head %d)", node.url, node.sequencer.head)
+        print(f"bzk node listening on {node.url} head={node.sequencer.head}", flush=True)
+        if ready:
+            ready.set()
+        await stop.wait()
+    finally:
+        await node.stop()
 
 
 __all__ = ["Node", "NodeConfig", "serve"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -28,6 +29,7 @@ import groth16py
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockTrace
+from bitcoinzk.procutil import exit_with_parent
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import KeyFiles, ensure_keys
 from bitcoinzk.prover.tooling import (
@@ -105,8 +107,9 @@ _WORKER_WASM: Path | None = None
 _WORKER_THREADS: ThreadPoolExecutor | None = None
 
 
-def _worker_init(pk_path: str, vk_path: str, wasm: str | None, parallel: int) -> None:
+def _worker_init(pk_path: str, vk_path: str, wasm: str | None, parallel: int, parent: int) -> None:
     global _WORKER_PK, _WORKER_VK, _WORKER_WASM, _WORKER_THREADS
+    exit_with_parent(parent)  # before the key: loading it takes a while
     _WORKER_PK = groth16py.ProvingKey.load(pk_path)
     _WORKER_VK = groth16py.VerifyingKey.load(vk_path)
     _WORKER_WASM = Path(wasm) if wasm else None
@@ -218,6 +221,7 @@ class ProverService:
                 str(self.keys.verifying_key),
                 self.witness_wasm,
                 self.parallel,
+                os.getpid(),
             ),
         )
         if wait:
@@ -225,9 +229,15 @@ class ProverService:
                 f.result()
 
     def close(self) -> None:
+        """Stop the workers now, a proof in flight included: the node marks an
+        unfinished proof pending again at its next start, while waiting for it
+        could hold a shutdown (SIGTERM, Ctrl-C) for minutes."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            # ProcessPoolExecutor has no public way to stop a running task before 3.14
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ProverService:
         self.start()
