@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
+import json
 import os
 import random
 import signal
@@ -42,9 +44,11 @@ import bitcoinzk
 from bitcoinzk.bitcoin.remote import RemoteBitcoin
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError, RPCTransportError
 from bitcoinzk.bitcoin.script import script_from_address
-from bitcoinzk.bitcoin.tx import Tx, TxOut
+from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
 from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
+from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.client import NodeClient, NodeError
@@ -457,8 +461,8 @@ class Watch:
         rows = _read(self.node_db, "SELECT count(*) FROM mempool")
         return int(rows[0][0]) if rows else 0
 
-    def payouts(self) -> int:
-        rows = _read(self.bridge_db, "SELECT count(*) FROM payouts")
+    def count(self, table: str) -> int:
+        rows = _read(self.bridge_db, f"SELECT count(*) FROM {table}")
         return int(rows[0][0]) if rows else 0
 
     def tables(self) -> set[str]:
@@ -468,27 +472,23 @@ class Watch:
     def sweep_supported(self) -> bool:
         return "sweeps" in self.tables()
 
-    def sweep_in_flight(self) -> bool:
-        """A sweep recorded by the bridge whose transaction is not confirmed yet, or
-        credited deposits not yet swept (the sweep is being built and signed)."""
-        if not self.sweep_supported():
-            return False
-        cols = {str(r[1]) for r in _read(self.bridge_db, "PRAGMA table_info(sweeps)")}
-        if "status" in cols:
-            rows = _read(
-                self.bridge_db, "SELECT count(*) FROM sweeps WHERE status NOT IN ('confirmed')"
-            )
-            if rows and int(rows[0][0]) > 0:
-                return True
-        rows = _read(self.bridge_db, "SELECT count(*) FROM deposits WHERE status='credited'")
-        return bool(rows and int(rows[0][0]) > 0)
-
 
 # ---------------------------------------------------------------------------------------
 # The driver: deposits, transfers and withdrawals through the real RPCs, kills or not.
 # ---------------------------------------------------------------------------------------
 
 DOWN = (OSError, RPCTransportError)
+
+
+def _split(outpoint: str) -> tuple[str, int]:
+    txid, vout = outpoint.split(":")
+    return txid, int(vout)
+
+
+def deposit_hash(txid: str, vout: int) -> str:
+    """The Layer-2 hash of the deposit of this outpoint (`Deposit.tx_hash`)."""
+    raw = hashlib.sha256(b"bzk-deposit" + bytes.fromhex(txid) + vout.to_bytes(4, "big"))
+    return "0x" + raw.hexdigest()
 
 
 def _key(seed: int, name: str) -> bytes:
@@ -500,6 +500,8 @@ class Deposited:
     outpoint: str
     amount: int
     user: int
+    refund: SignerKey
+    reveal: DepositReveal
 
 
 class Driver:
@@ -510,12 +512,13 @@ class Driver:
     def __init__(self, devnet: DevnetProcess, seed: int, users: int, chain_id: int) -> None:
         self.devnet = devnet
         self.rng = random.Random(seed)
+        self.seed = seed
         self.chain_id = chain_id
         self.node = NodeClient(devnet.node_url, timeout=10)
         self.btc = BitcoinRPC(devnet.btc_url, timeout=30)
         self.keys = [PrivateKey(_key(seed, f"user{i}")) for i in range(users)]
         self.funder = BitcoinWallet.from_seed(_key(seed, "funder"))
-        self.refunds = BitcoinWallet.from_seed(_key(seed, "refunds"))
+        self.refunds = BitcoinWallet.from_seed(_key(seed, "refunds"))  # where refunds would go
         self.payee = BitcoinWallet.from_seed(_key(seed, "payee"))
         self.index: dict[int, int] = {}  # user -> L2 account index
         self.nonce: dict[int, int] = {}
@@ -553,16 +556,20 @@ class Driver:
     def deposit(self, users: list[int], amount: int) -> None:
         """One Bitcoin transaction paying a fresh deposit address of each user."""
         outputs = []
+        reveals: list[tuple[SignerKey, DepositReveal]] = []
         for u in users:
-            refund = self.refunds.new_key().internal_key.hex()
-            recipient = self.keys[u].public_key().to_bytes().hex()
+            refund = SignerKey(_key(self.seed, f"refund{len(self.deposits) + len(reveals)}"))
+            recipient = self.keys[u].public_key().to_bytes()
             reply = self._btc_retry(
-                partial(self.btc.call, "bzk_getDepositAddress", recipient, refund),
+                partial(
+                    self.btc.call, "bzk_getDepositAddress", recipient.hex(), refund.pubkey[1:].hex()
+                ),
                 "bzk_getDepositAddress",
             )
             spk = script_from_address(str(reply["address"]), "regtest")
             self.deposit_spks.add(spk)
             outputs.append(TxOut(amount, spk))
+            reveals.append((refund, DepositReveal(recipient, refund.pubkey[1:], reply["timelock"])))
         remote = RemoteBitcoin(self.btc)
         tx = self._btc_retry(
             lambda: self.funder.create_transaction(outputs, 2.0, remote), "funding a deposit"
@@ -577,7 +584,8 @@ class Driver:
 
         self._btc_retry(send, "sending a deposit")
         for n, u in enumerate(users):
-            self.deposits.append(Deposited(outpoint_key(tx.txid, n), amount, u))
+            refund, reveal = reveals[n]
+            self.deposits.append(Deposited(outpoint_key(tx.txid, n), amount, u, refund, reveal))
 
     # --- Layer-2 ----------------------------------------------------------------------------
 
@@ -711,9 +719,10 @@ port = {node_port}
 block_time = 0.5
 [bitcoin]
 rpc_port = {btc_port}
-block_time = 1.0
+block_time = 2.0
 [bridge]
 deposit_confirmations = 2
+refund_timelock = 288
 """
 
 
@@ -751,6 +760,7 @@ class Chaos:
         self.phase_timeouts = 0
         self.orphans: list[ProcId] = []
         self.paid: set[str] = set()
+        self.sweeps_confirmed: set[str] = set()
 
     # --- phases -----------------------------------------------------------------------------
 
@@ -775,6 +785,39 @@ class Chaos:
             return True
         return False
 
+    def _sweep_active(self) -> bool:
+        """A sweep recorded and not confirmed (broadcast or about to be), or a credited
+        deposit in no sweep whose Layer-2 block is final: the next bridge cycle sweeps
+        it (signing)."""
+        if not self.watch.sweep_supported():
+            return False
+        d = self.driver
+        db = self.watch.bridge_db
+        try:
+            for (txid,) in _read(db, "SELECT txid FROM sweeps"):
+                if txid in self.sweeps_confirmed:
+                    continue
+                try:
+                    found = d.btc.call("getrawtransaction", txid, True)
+                except RPCError:
+                    return True  # recorded, not broadcast yet
+                if not found.get("blockhash"):
+                    return True
+                self.sweeps_confirmed.add(str(txid))
+            unswept = _read(
+                db,
+                "SELECT txid, vout FROM deposits WHERE status='credited' AND NOT EXISTS "
+                "(SELECT 1 FROM swept s WHERE s.txid=deposits.txid AND s.vout=deposits.vout)",
+            )
+            batches = self.watch.batches()
+            for txid, vout in unswept:
+                receipt = d.node.call("bzk_getTransactionReceipt", deposit_hash(txid, vout))
+                if receipt and receipt.get("block_number") not in (None, *batches):
+                    return True
+        except (*DOWN, NodeError):
+            return False
+        return False
+
     def active(self, phase: str) -> bool:
         if phase == "block":
             return self.watch.mempool() > 0
@@ -786,7 +829,7 @@ class Chaos:
             statuses = set(self.watch.batches().values())
             return "proven" in statuses and not statuses & {"pending", "proving"}
         if phase == "sweep":
-            return self.watch.sweep_in_flight()
+            return self._sweep_active()
         if phase == "payout":
             return self._withdrawal_unpaid_final()
         return False
@@ -804,7 +847,9 @@ class Chaos:
             return "random" + (f"({'+'.join(sorted(seen))})" if seen else "")
         if phase == "payout":
             self.driver.want_withdrawal.set()
-        if phase in ("commit", "payout"):
+        if phase == "sweep":
+            self.driver.deposit([self.rng.randrange(len(self.driver.keys))], 300_000)
+        if phase in ("commit", "payout", "sweep"):
             # Hold new blocks back so the prover catches up and batches settle.
             self.driver.hold.set()
         try:
@@ -816,11 +861,12 @@ class Chaos:
         deadline = time.monotonic() + self.phase_timeout
         while time.monotonic() < deadline:
             if self.active(phase):
-                if phase == "payout" and self.rng.random() < 0.5:
-                    # The other half of the payout window: recorded, maybe broadcast.
-                    before = self.watch.payouts()
+                if phase in ("payout", "sweep") and self.rng.random() < 0.5:
+                    # The other half of the window: recorded, maybe broadcast.
+                    table = "payouts" if phase == "payout" else "sweeps"
+                    before = self.watch.count(table)
                     until = time.monotonic() + 10
-                    while self.watch.payouts() == before and time.monotonic() < until:
+                    while self.watch.count(table) == before and time.monotonic() < until:
                         time.sleep(0.02)
                     return phase
                 time.sleep(self.rng.uniform(0.0, {"block": 0.5, "prove": 3.0}.get(phase, 0.3)))
@@ -882,7 +928,8 @@ class Chaos:
 
     def drain(self) -> bool:
         """Wait until every admitted transaction is in a block, every batch final,
-        every deposit credited and every withdrawal paid and confirmed."""
+        every deposit credited (and swept, when the bridge sweeps) and every
+        withdrawal paid and confirmed."""
         d = self.driver
         deadline = time.monotonic() + self.drain_timeout
         hashes = [*d.acked, *d.admitted_unacked]
@@ -899,7 +946,11 @@ class Chaos:
                     credited = {op for op, _ in facts.credits}
                     done = all(dep.outpoint in credited for dep in d.deposits)
                     paid = all(d.btc.scan_script(spk) for spk, _ in facts.withdrawals)
-                    if done and paid:
+                    swept = not self.watch.sweep_supported() or all(
+                        d.btc.get_txout(OutPoint(*_split(dep.outpoint)), False) is None
+                        for dep in d.deposits
+                    )
+                    if done and paid and swept:
                         return True
             except (*DOWN, NodeError, RPCError):
                 pass
@@ -927,12 +978,74 @@ class Chaos:
         }
         return L2Facts(credits, withdrawals, total, receipts)
 
+    def signer_set(self) -> SignerSet:
+        """From the public keys in the signers' key files (their secrets stay unread)."""
+        keys = sorted((self.devnet.data_dir / "bridge").glob("signer*/key.json"))
+        pubkeys = [bytes.fromhex(json.loads(p.read_text())["pubkey"]) for p in keys]
+        return SignerSet.of(pubkeys, BridgeSection().threshold)
+
     def custody_spks(self) -> set[bytes]:
         """The signer set's own output script (payout change, swept deposits)."""
-        keys = sorted((self.devnet.data_dir / "bridge").glob("signer*/key.json"))
-        pubkeys = [SignerKey.load(p).pubkey for p in keys]
-        signer_set = SignerSet.of(pubkeys, BridgeSection().threshold)
-        return {signer_set.main_output().script_pubkey}
+        return {self.signer_set().main_output().script_pubkey}
+
+    def bridge_book(self) -> dict[str, int] | None:
+        """The bridge's own book (`bitcoinzk.bridge.sweep.reserves`, once the bridge
+        sweeps), read from its store after the devnet stopped."""
+        try:
+            sweep = importlib.import_module("bitcoinzk.bridge.sweep")
+        except ImportError:
+            return None
+        store = BridgeStore(self.watch.bridge_db)
+        try:
+            r = sweep.reserves(store)
+        finally:
+            store.close()
+        return {
+            "reserves": int(r.total),
+            "surplus": int(r.surplus),
+            "credited": int(r.credited),
+            "withdrawn": int(r.withdrawn),
+        }
+
+    def refund_attack(self) -> tuple[int, int]:
+        """Issue 11's double pay: every depositor, once its refund leaf matures, tries to
+        take its deposit back while Layer-2 keeps the credit.  Returns (attempts,
+        accepted); the accepted ones are mined and show up as leaks in the audit."""
+        d = self.driver
+        btc = d.btc
+        signer_set = self.signer_set()
+        todo = []
+        for dep in d.deposits:
+            op = OutPoint(*_split(dep.outpoint))
+            found = btc.call("getrawtransaction", op.txid, True)
+            if not found.get("blockhash"):
+                continue
+            height = int(btc.call("getblockheader", found["blockhash"], True)["height"])
+            todo.append((dep, op, height + dep.reveal.timelock))
+        if not todo:
+            return 0, 0
+        # BIP-68: spendable in the block at height + timelock, so from the mempool one before.
+        need = max(h for _, _, h in todo) - 1 - btc.getblockcount()
+        burn = d.refunds.new_key().script_pubkey
+        remote = RemoteBitcoin(btc)
+        while need > 0:
+            step = min(need, 25)
+            self.driver._btc_retry(partial(remote.mine, step), "mining to the refund height")
+            need -= step
+        to = d.refunds.new_key().script_pubkey
+        accepted = 0
+        for dep, op, _ in todo:
+            tx = refund_transaction(
+                dep.reveal, signer_set, op, dep.amount, dep.refund, to, fee=1_000
+            )
+            try:
+                btc.send_transaction(tx)
+            except RPCError:
+                continue  # swept: the refund leaf spends nothing any more
+            accepted += 1
+            self.say(f"  refund of credited deposit {dep.outpoint} ACCEPTED")
+        remote.mine(1, burn)
+        return len(todo), accepted
 
     def bitcoin_flows(self, withdrawal_spks: set[bytes]) -> tuple[BridgeFlows, set[bytes]]:
         btc = self.driver.btc
@@ -989,6 +1102,8 @@ class Chaos:
             raise d.error
         self.say("settling …")
         drained = self.drain()
+        attempts, refunds = self.refund_attack()
+        self.say(f"refund attack: {refunds} of {attempts} credited deposits refunded")
         facts = self.l2_facts()
         withdrawal_spks = {spk for spk, _ in facts.withdrawals}
         flows, bridge_spks = self.bitcoin_flows(withdrawal_spks)
@@ -1000,6 +1115,13 @@ class Chaos:
         result = audit(flows, reserves, facts, deposit_inflow)
         tree = self.devnet.stop()
         stop_orphans = reap_orphans(tree, grace=3.0)
+        book = self.bridge_book()
+        agrees = book is None or book == {
+            "reserves": result.reserves_sats - result.uncredited_sats,
+            "surplus": result.surplus_sats,
+            "credited": sum(a for _, a in facts.credits),
+            "withdrawn": sum(a for _, a in facts.withdrawals),
+        }
         by_phase = Counter(k.phase for k in self.kills)
         recoveries = self.recoveries or [0.0]
         errors = _log_errors(self.devnet.log_path)
@@ -1007,7 +1129,11 @@ class Chaos:
             "kills": len(self.kills),
             "kills_by_phase": {p: by_phase.get(p, 0) for p in PHASES},
             **{k: v for k, v in result.to_json().items() if k != "reconciled"},
-            "reconciled": result.reconciled,
+            "reconciled": result.reconciled and agrees,
+            "bridge_book": book,
+            "bridge_book_agrees": agrees if book is not None else None,
+            "refund_attempts": attempts,
+            "refunds_accepted": refunds,
             "drained": drained,
             "recovery_s_max": round(max(recoveries), 2),
             "recovery_s_mean": round(sum(recoveries) / len(recoveries), 2),
@@ -1053,17 +1179,19 @@ def run(
         signal.signal(signal.SIGTERM, terminate)
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        chaos = Chaos(data_dir, kills, seed, say=say, **options)
-        try:
-            return chaos.run()
-        finally:
-            chaos.devnet.stop()
+        return _run_in(data_dir, kills, seed, say, options)
     with tempfile.TemporaryDirectory(prefix="bzk-chaos-") as tmp:
-        chaos = Chaos(Path(tmp), kills, seed, say=say, **options)
-        try:
-            return chaos.run()
-        finally:
-            chaos.devnet.stop()
+        return _run_in(Path(tmp), kills, seed, say, options)
+
+
+def _run_in(
+    workdir: Path, kills: int, seed: int, say: Callable[[str], None], options: dict[str, Any]
+) -> dict[str, Any]:
+    chaos = Chaos(workdir, kills, seed, say=say, **options)
+    try:
+        return chaos.run()
+    finally:
+        reap_orphans(chaos.devnet.stop(), grace=3.0)  # also when interrupted
 
 
 __all__ = ["Audit", "BridgeFlows", "Chaos", "L2Facts", "audit", "run", "walk_bridge"]

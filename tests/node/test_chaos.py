@@ -140,3 +140,12 @@ def test_orphans_of_a_killed_parent_are_found_and_reaped():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_deposit_hash_is_the_layer2_hash_of_the_deposit():
+    from bitcoinzk.crypto.eddsa import PrivateKey
+    from bitcoinzk.l2.types import Deposit
+    from bitcoinzk.node.chaos import deposit_hash
+
+    op = Deposit(0, PrivateKey(b"\x07" * 32).public_key(), 5_000, bytes(range(32)), 3)
+    assert deposit_hash(bytes(range(32)).hex(), 3) == "0x" + op.tx_hash().hex()
