@@ -756,6 +756,7 @@ class Chaos:
         self.driver = Driver(self.devnet, seed, users, chain_id=7)
         self.kills: list[Kill] = []
         self.recoveries: list[float] = []
+        self.answers: list[float] = []
         self.failed_recoveries = 0
         self.phase_timeouts = 0
         self.orphans: list[ProcId] = []
@@ -882,6 +883,8 @@ class Chaos:
         return self.watch.head(), {n: _stage(s) for n, s in self.watch.batches().items()}
 
     def kill_and_recover(self, phase: str) -> None:
+        # Traffic first, so transactions are in flight whatever the phase.
+        time.sleep(self.rng.uniform(5.0, 15.0))
         observed = self._wait_phase(phase)
         mark = self._progress_mark()
         tree = self.devnet.kill9()
@@ -904,6 +907,7 @@ class Chaos:
             self.failed_recoveries += 1
             self.say("  the devnet did not come back: see devnet.log")
             return None
+        self.answers.append(time.monotonic() - started)
         head, stages = mark
         deadline = started + self.recovery_timeout
         while time.monotonic() < deadline:
@@ -1137,6 +1141,7 @@ class Chaos:
             "drained": drained,
             "recovery_s_max": round(max(recoveries), 2),
             "recovery_s_mean": round(sum(recoveries) / len(recoveries), 2),
+            "answer_s_max": round(max(self.answers or [0.0]), 2),
             "failed_recoveries": self.failed_recoveries,
             "phase_timeouts": self.phase_timeouts,
             "orphans_left": len(self.orphans) + len(stop_orphans),
