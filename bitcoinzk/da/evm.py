@@ -10,9 +10,9 @@ one the proofs were about, root for root.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.da.batch import Withdrawal, batch_hash, withdrawals, withdrawals_hash
@@ -41,10 +41,15 @@ class ReplayMismatch(DataUnavailable):
 
 
 class _Event(Protocol):
-    name: str
-    args: dict[str, object]
-    tx_hash: bytes
-    block_number: int
+    # read-only: the settlement layer's Event is a frozen dataclass
+    @property
+    def name(self) -> str: ...
+    @property
+    def args(self) -> dict[str, Any]: ...
+    @property
+    def tx_hash(self) -> bytes: ...
+    @property
+    def block_number(self) -> int: ...
 
 
 class _Rollup(Protocol):
@@ -52,11 +57,11 @@ class _Rollup(Protocol):
 
     def events(
         self, from_block: int | None = None, to_block: int | None = None
-    ) -> list[_Event]: ...
+    ) -> Sequence[_Event]: ...
 
     def transaction_input(self, tx_hash: bytes) -> bytes: ...
 
-    def decode_commit(self, calldata: bytes) -> tuple[bytes, int, bytes]: ...
+    def decode_commit(self, calldata: bytes, index: int = 0) -> tuple[bytes, int, bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -141,19 +146,26 @@ class EvmBatchReader:
         self.params = params
 
     def batches(self, from_block: int | None = None) -> Iterator[PublishedBatch]:
+        # One transaction may commit several batches: the i-th BatchCommitted event of a
+        # transaction is the i-th batch of its calldata.
+        tx = b""
+        index = 0
         for event in self.rollup.events(from_block):
             if event.name != "BatchCommitted":
                 continue
-            yield self.decode(event)
+            index = index + 1 if event.tx_hash == tx else 0
+            tx = event.tx_hash
+            yield self.decode(event, index)
 
-    def decode(self, event: _Event) -> PublishedBatch:
+    def decode(self, event: _Event, index: int = 0) -> PublishedBatch:
+        """The batch of `event`, the `index`-th batch its transaction commits."""
         a = event.args
         number, old_root, new_root = (
             int(str(a[k])) for k in ("batch_number", "old_root", "new_root")
         )
         calldata = self.rollup.transaction_input(event.tx_hash)
         try:
-            batch_data, call_root, proof = self.rollup.decode_commit(calldata)
+            batch_data, call_root, proof = self.rollup.decode_commit(calldata, index)
             pubdata = BlockPubdata.from_bytes(batch_data)
             items = withdrawals(pubdata)
         except (ValueError, PubdataError) as exc:

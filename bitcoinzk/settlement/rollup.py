@@ -2,7 +2,7 @@
 
 The node's batch lifecycle maps onto this module as:
 
-    proven     ->  commit_batch(...)                 -> committed (CommitReceipt.tx_hash)
+    proven     ->  commit_batches([...])             -> committed (CommitReceipt.tx_hash)
     committed  ->  rollup.client.is_final(tx_hash)   -> final (after N confirmations)
 
 Every revert is raised as a typed `BatchRejected` subclass, so callers can tell
@@ -13,12 +13,15 @@ Every revert is raised as a typed `BatchRejected` subclass, so callers can tell
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import groth16py
+from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
@@ -26,6 +29,7 @@ from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.settlement.abi import Abi, Event
 from bitcoinzk.settlement.client import EvmClient, EvmError, TransactionReverted
 from bitcoinzk.settlement.contracts import (
+    MAX_BATCHES,
     CompiledContract,
     compile_rollup,
     compile_source,
@@ -67,6 +71,37 @@ def _typed(exc: TransactionReverted) -> BatchRejected:
     if "invalid proof" in reason or reason.startswith("verifier-"):
         return InvalidProof(reason, exc.tx_hash)
     return MalformedBatch(reason, exc.tx_hash)
+
+
+def next_chain_hash(
+    previous: bytes, new_root: int, batch_hash: bytes, withdrawals_hash: bytes
+) -> bytes:
+    """c_n = keccak256(c_(n-1) || new_root || batch_hash || withdrawals_hash), c_0 = 0.
+
+    The contract stores this chain at the last batch of each commit; a node that
+    recomputes it from its own blocks checks every committed batch at once.
+    """
+    return keccak(previous + new_root.to_bytes(32, "big") + batch_hash + withdrawals_hash)
+
+
+GENESIS_CHAIN_HASH = bytes(32)
+SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+def batch_weights(proofs: Sequence[bytes], inputs: Sequence[int]) -> list[int]:
+    """The weights r_i the verifier's `verifyBatch` gives k proofs (docs/settlement.md).
+
+    r_0 = 1; r_i = keccak256(seed || i) mod r with seed = keccak256(abi.encode(proofs,
+    inputs)): fixed by the proofs and the public inputs the contract recomputed, so a
+    submitter cannot pick them, only re-roll them by changing a proof.
+    """
+    seed = keccak(
+        abi_encode(["uint256[8][]", "uint256[]"], [[proof_words(p) for p in proofs], list(inputs)])
+    )
+    return [1] + [
+        int.from_bytes(keccak(seed + i.to_bytes(32, "big")), "big") % SCALAR_FIELD
+        for i in range(1, len(proofs))
+    ]
 
 
 def proof_words(proof: bytes) -> list[int]:
@@ -134,6 +169,10 @@ class CommitReceipt:
     withdrawals: int
     # gas before the EIP-7623 calldata floor, when the client can tell (embedded py-evm)
     standard_gas: int | None = None
+    chain_hash: bytes = GENESIS_CHAIN_HASH
+    batches_in_tx: int = 1
+    """How many batches the transaction committed: gas_used and calldata_bytes are the
+    whole transaction's, shared by that many batches."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +186,7 @@ class CommittedBatch:
     withdrawals_hash: bytes
     withdrawals: int
     tx_hash: bytes
+    chain_hash: bytes = GENESIS_CHAIN_HASH
 
 
 def rollup_abi() -> Abi:
@@ -180,25 +220,27 @@ class Rollup:
     def batch_count(self) -> int:
         return int(self._view("batch_count"))
 
-    def batch_commitment_of(self, batch_number: int) -> bytes:
-        """keccak256(new_root || batch_hash || withdrawals_hash): the one slot a batch stores."""
-        return bytes(self._view("batchCommitmentOf", batch_number))
+    def chain_hash_of(self, batch_number: int) -> bytes:
+        """The stored chain hash c_n: non-zero only where a commit ended (zero for n = 0)."""
+        return bytes(self._view("chainHashOf", batch_number))
 
-    def is_batch(
-        self, batch_number: int, new_root: int, batch_hash: bytes, withdrawals_hash: bytes
-    ) -> bool:
-        return bool(self._view("isBatch", batch_number, new_root, batch_hash, withdrawals_hash))
+    def head(self) -> tuple[int, int, bytes]:
+        """(batch_count, state root, c_batch_count), read in one call."""
+        count, root, chain = self._view("head")
+        return int(count), int(root), bytes(chain)
 
     def committed(self) -> list[CommittedBatch]:
         """Every committed batch, from the BatchCommitted events, each checked on-chain.
 
-        The contract stores one commitment per batch; the values are in its events.
-        A value is returned only once `isBatch` confirms the contract committed exactly it.
+        The events carry each batch's values and its chain hash c_n; this recomputes
+        the chain from the values and requires the stored c_n wherever a commit ended
+        (the last batch of each transaction), so a value is returned only once the
+        contract's own storage vouches for it.
         """
         out: list[CommittedBatch] = []
-        for event in self.events():
-            if event.name != "BatchCommitted":
-                continue
+        chain = GENESIS_CHAIN_HASH
+        events = [e for e in self.events() if e.name == "BatchCommitted"]
+        for i, event in enumerate(events):
             a = event.args
             batch = CommittedBatch(
                 int(a["batch_number"]),
@@ -208,9 +250,14 @@ class Rollup:
                 bytes(a["withdrawals_hash"]),
                 int(a["withdrawals"]),
                 event.tx_hash,
+                bytes(a["chain_hash"]),
             )
-            if batch.batch_number != len(out) + 1 or not self.is_batch(
-                batch.batch_number, batch.new_root, batch.batch_hash, batch.withdrawals_hash
+            chain = next_chain_hash(chain, batch.new_root, batch.batch_hash, batch.withdrawals_hash)
+            last_of_tx = i + 1 == len(events) or events[i + 1].tx_hash != event.tx_hash
+            if (
+                batch.batch_number != len(out) + 1
+                or batch.chain_hash != chain
+                or (last_of_tx and self.chain_hash_of(batch.batch_number) != chain)
             ):
                 raise BatchRejected(
                     f"event for batch {batch.batch_number} does not match the chain"
@@ -335,40 +382,65 @@ class Rollup:
             "roots": [self.root_of(0)] + [b.new_root for b in batches],
             "batch_hashes": [b.batch_hash for b in batches],
             "withdrawals": [b.withdrawals_hash for b in batches],
-            "commitments": [self.batch_commitment_of(n) for n in range(1, count + 1)],
+            "chain_hashes": [self.chain_hash_of(n) for n in range(count + 1)],
         }
 
     # --- transactions ------------------------------------------------------------
 
     def commit_calldata(self, batch_data: bytes, new_root: int, proof: bytes) -> bytes:
-        return self.abi.encode_call("commitBatch", batch_data, new_root, proof_words(proof))
+        return self.commits_calldata([(batch_data, new_root, proof)])
+
+    def commits_calldata(self, batches: Sequence[tuple[bytes, int, bytes]]) -> bytes:
+        return self.abi.encode_call(
+            "commitBatches",
+            [b for b, _, _ in batches],
+            [r for _, r, _ in batches],
+            [proof_words(p) for _, _, p in batches],
+        )
 
     def commit_batch(self, batch_data: bytes, new_root: int, proof: bytes) -> CommitReceipt:
         """Commit the next batch; raises a BatchRejected subclass if the contract refuses."""
-        data = self.commit_calldata(batch_data, new_root, proof)
+        return self.commit_batches([(batch_data, new_root, proof)])[0]
+
+    def commit_batches(self, batches: Sequence[tuple[bytes, int, bytes]]) -> list[CommitReceipt]:
+        """Commit the next k batches (batch_data, new_root, proof) in one transaction,
+        their proofs checked by one batched pairing check; all or nothing."""
+        if not 1 <= len(batches) <= MAX_BATCHES:
+            raise ValueError(f"commit 1 to {MAX_BATCHES} batches at once, not {len(batches)}")
+        data = self.commits_calldata(batches)
         try:
             receipt = self.client.send(self.address, data)
         except TransactionReverted as exc:
             raise _typed(exc) from None
+        out: list[CommitReceipt] = []
         for log in receipt.logs:
             event = self.abi.decode_log(
                 list(log.topics), log.data, log.block_number, log.tx_hash, log.log_index
             )
             if event is not None and event.name == "BatchCommitted":
                 a = event.args
-                return CommitReceipt(
-                    int(a["batch_number"]),
-                    receipt.tx_hash,
-                    receipt.block_number,
-                    receipt.gas_used,
-                    len(data),
-                    int(a["new_root"]),
-                    bytes(a["batch_hash"]),
-                    bytes(a["withdrawals_hash"]),
-                    int(a["withdrawals"]),
-                    receipt.standard_gas,
+                out.append(
+                    CommitReceipt(
+                        int(a["batch_number"]),
+                        receipt.tx_hash,
+                        receipt.block_number,
+                        receipt.gas_used,
+                        len(data),
+                        int(a["new_root"]),
+                        bytes(a["batch_hash"]),
+                        bytes(a["withdrawals_hash"]),
+                        int(a["withdrawals"]),
+                        receipt.standard_gas,
+                        bytes(a["chain_hash"]),
+                        len(batches),
+                    )
                 )
-        raise BatchRejected("commitBatch succeeded without a BatchCommitted event", receipt.tx_hash)
+        if len(out) != len(batches):
+            raise BatchRejected(
+                f"commitBatches logged {len(out)} BatchCommitted events for {len(batches)} batches",
+                receipt.tx_hash,
+            )
+        return out
 
     def set_sequencer(self, address: str) -> None:
         try:
@@ -379,10 +451,20 @@ class Rollup:
     def transaction_input(self, tx_hash: bytes) -> bytes:
         return self.client.transaction_input(tx_hash)
 
-    def decode_commit(self, calldata: bytes) -> tuple[bytes, int, bytes]:
-        """(batch_data, new_root, proof) from a commitBatch transaction's calldata."""
-        batch_data, new_root, words = self.abi.decode_call("commitBatch", calldata)
-        return bytes(batch_data), int(new_root), b"".join(w.to_bytes(32, "big") for w in words)
+    def decode_commits(self, calldata: bytes) -> list[tuple[bytes, int, bytes]]:
+        """[(batch_data, new_root, proof)] from a commitBatches transaction's calldata."""
+        datas, roots, proofs = self.abi.decode_call("commitBatches", calldata)
+        return [
+            (bytes(d), int(r), b"".join(w.to_bytes(32, "big") for w in words))
+            for d, r, words in zip(datas, roots, proofs, strict=True)
+        ]
+
+    def decode_commit(self, calldata: bytes, index: int = 0) -> tuple[bytes, int, bytes]:
+        """(batch_data, new_root, proof) of the `index`-th batch a commit transaction carries."""
+        commits = self.decode_commits(calldata)
+        if not 0 <= index < len(commits):
+            raise ValueError(f"the commit carries {len(commits)} batches, no index {index}")
+        return commits[index]
 
     def events(self, from_block: int | None = None, to_block: int | None = None) -> list[Event]:
         start = self.deployment.deploy_block if from_block is None else from_block

@@ -72,7 +72,7 @@ def test_contract_walk_matches_python(gas_key) -> None:
     receipt = rollup.commit_batch(plain.to_bytes(), 3, _proof(pk, plain, 2, 2, 3))
     assert receipt.withdrawals == 0 and receipt.withdrawals_hash == bytes(32)
     # the DA reader recovers both batches, deposits' outpoints included
-    reader = EvmBatchReader(rollup, PARAMS)  # type: ignore[arg-type]
+    reader = EvmBatchReader(rollup, PARAMS)
     published = list(reader.batches())
     assert [b.pubdata for b in published] == [pubdata, plain]
     deposits = [op for op in published[0].pubdata.ops() if op.op == OP_DEPOSIT]

@@ -28,20 +28,25 @@
         buffer, no padding copied, no byte loop. Vyper has no way to write at an
         offset of a byte buffer, so in Vyper alone the padded preimage costs three
         block-sized buffers in one frame, and EVM memory cost is quadratic.
-        Per batch, one new storage slot: a commitment to (new_root, batch_hash,
-        withdrawals_hash); BatchCommitted carries the values themselves.
+        commitBatches takes up to MAX_BATCHES blocks and checks all their proofs
+        with one pairing call of k + 3 pairs (the verifier's verifyBatch), so the
+        fixed cost of a verification is shared. Per call, one new storage slot:
+        the hash chain of the batches committed so far (chain_hashes);
+        BatchCommitted carries each batch's values and its link of the chain.
 
         SLOTS and RECORDS are compile-time constants: bitcoinzk.settlement
         rewrites their two lines for the chain's block_slots and block_records.
 """
 
 interface Verifier:
-    def verifyProof(
-        a: uint256[2], b: uint256[2][2], c: uint256[2], input: uint256[1]
+    def verifyBatch(
+        proofs: DynArray[uint256[8], MAX_BATCHES], inputs: DynArray[uint256, MAX_BATCHES]
     ) -> bool: view
 
 SLOTS: constant(uint256) = 2
 RECORDS: constant(uint256) = 1
+# proofs per commitBatches call; the verifier's verifyBatch takes as many
+MAX_BATCHES: constant(uint256) = 16
 
 CHUNK_BYTES: constant(uint256) = 10
 RECORD_BYTES: constant(uint256) = 35
@@ -98,6 +103,7 @@ event BatchCommitted:
     batch_hash: bytes32
     withdrawals_hash: bytes32
     withdrawals: uint256
+    chain_hash: bytes32
 
 event SequencerChanged:
     previous: indexed(address)
@@ -114,10 +120,14 @@ sequencer: public(address)
 batch_count: public(uint256)
 # the state root after the latest batch (the genesis root before any)
 state_root: uint256
-# batch number -> keccak256(new_root || batch_hash || withdrawals_hash), see batchCommitment;
-# batch_hash is the full SHA-256 of the public-input preimage, withdrawals_hash the
-# chained hash of the batch's withdrawals (zero when it has none).
-batch_commitments: HashMap[uint256, bytes32]
+# The chain of committed batches: c_0 = 0,
+#   c_n = keccak256(c_(n-1) || new_root_n || batch_hash_n || withdrawals_hash_n)
+# (batch_hash: the full SHA-256 of the public-input preimage; withdrawals_hash: the
+# chained hash of the batch's withdrawals, zero when it has none). Stored only for the
+# last batch of each commitBatches call, one new slot per call, not per batch; every
+# BatchCommitted event carries its c_n, and anyone holding the events recomputes the
+# chain and meets a stored value at the end of each call.
+chain_hashes: HashMap[uint256, bytes32]
 
 
 @deploy
@@ -153,103 +163,119 @@ def __init__(
 
 @internal
 @pure
-def _commitment(new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes32) -> bytes32:
-    return keccak256(concat(convert(new_root, bytes32), batch_hash, withdrawals_hash))
+def _chain(
+    previous: bytes32, new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes32
+) -> bytes32:
+    return keccak256(concat(previous, convert(new_root, bytes32), batch_hash, withdrawals_hash))
 
 
 @external
-def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[8]):
+def commitBatches(
+    batches: DynArray[Bytes[BATCH_MAX], MAX_BATCHES],
+    new_roots: DynArray[uint256, MAX_BATCHES],
+    proofs: DynArray[uint256[8], MAX_BATCHES],
+):
     """
-    @notice Accept the next block's new state root with its validity proof.
-    @param batch_data The block's used chunks, records and outpoints (BlockPubdata.to_bytes()).
-    @param new_root The state root after the block.
-    @param proof Groth16 proof: a.x a.y b.x.c1 b.x.c0 b.y.c1 b.y.c0 c.x c.y.
+    @notice Accept the next k blocks' state roots, their proofs checked in one pairing call.
+    @param batches Each block's used chunks, records and outpoints (BlockPubdata.to_bytes()).
+    @param new_roots The state root after each block.
+    @param proofs Groth16 proofs: a.x a.y b.x.c1 b.x.c0 b.y.c1 b.y.c0 c.x c.y.
+    @dev k = 1 is the single-block commit (verifyBatch then costs what verifyProof does).
+         One bad proof, root or byte anywhere reverts the whole call: nothing is recorded.
     """
     assert msg.sender == self.sequencer, "rollup: not the sequencer"
-    assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
-    batch_number: uint256 = self.batch_count + 1
+    k: uint256 = len(batches)
+    assert k >= 1 and len(new_roots) == k and len(proofs) == k, "rollup: batch count"
+    batch_number: uint256 = self.batch_count
     old_root: uint256 = self.state_root
-    # Kept in one function: every Bytes argument of an internal call is a copy.
-    assert len(batch_data) >= 4, "rollup: batch data too short"
-    counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
-    n_chunks: uint256 = counts >> 16
-    n_records: uint256 = counts & 65535
-    assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
-    chunk_len: uint256 = n_chunks * CHUNK_BYTES
-    records_len: uint256 = n_records * RECORD_BYTES
-    assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
-    # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
-    # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
-    # byte per slot up to the last record (every deposit has one); nothing without records.
-    w_hash: bytes32 = empty(bytes32)
-    w_count: uint256 = 0
-    n_deposits: uint256 = 0
-    if n_records != 0:
-        r: uint256 = 0
-        at: uint256 = 4 + chunk_len
-        for i: uint256 in range(SLOTS):
-            if r == n_records or i == n_chunks:
-                break
-            c: uint256 = 4 + i * CHUNK_BYTES
-            op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
-            if op == OP_WITHDRAW:
-                w_hash = sha256(
-                    concat(
-                        w_hash,
-                        slice(batch_data, c + CHUNK_BYTES - WITHDRAW_AMOUNT_BYTES, WITHDRAW_AMOUNT_BYTES),
-                        slice(batch_data, at, RECORD_BYTES),
+    link: bytes32 = self.chain_hashes[batch_number]
+    inputs: DynArray[uint256, MAX_BATCHES] = []
+    for j: uint256 in range(k, bound=MAX_BATCHES):
+        batch_number += 1
+        new_root: uint256 = new_roots[j]
+        assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
+        batch_data: Bytes[BATCH_MAX] = batches[j]
+        # Kept in one function: every Bytes argument of an internal call is a copy.
+        assert len(batch_data) >= 4, "rollup: batch data too short"
+        counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
+        n_chunks: uint256 = counts >> 16
+        n_records: uint256 = counts & 65535
+        assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
+        chunk_len: uint256 = n_chunks * CHUNK_BYTES
+        records_len: uint256 = n_records * RECORD_BYTES
+        assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
+        # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
+        # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
+        # byte per slot up to the last record (every deposit has one); nothing without records.
+        w_hash: bytes32 = empty(bytes32)
+        w_count: uint256 = 0
+        n_deposits: uint256 = 0
+        if n_records != 0:
+            r: uint256 = 0
+            at: uint256 = 4 + chunk_len
+            for i: uint256 in range(SLOTS):
+                if r == n_records or i == n_chunks:
+                    break
+                c: uint256 = 4 + i * CHUNK_BYTES
+                op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
+                if op == OP_WITHDRAW:
+                    w_hash = sha256(
+                        concat(
+                            w_hash,
+                            slice(batch_data, c + CHUNK_BYTES - WITHDRAW_AMOUNT_BYTES, WITHDRAW_AMOUNT_BYTES),
+                            slice(batch_data, at, RECORD_BYTES),
+                        )
                     )
-                )
-                w_count += 1
-                r += 1
-                at += RECORD_BYTES
-            elif op == OP_DEPOSIT:
-                n_deposits += 1
-                r += 1
-                at += RECORD_BYTES
-            elif op == OP_TRANSFER_NEW:
-                r += 1
-                at += RECORD_BYTES
-    assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
-        "rollup: batch data length"
-    )
-    out: Bytes[32] = raw_call(
-        HASHER,
-        concat(
-            convert(chunk_len, bytes32),
-            convert(records_len, bytes32),
-            convert(RECORDS_AT, bytes32),
-            convert(PREIMAGE_BYTES, bytes32),
-            convert(convert(CHAIN_ID, uint32), bytes4),
-            convert(convert(batch_number, uint64), bytes8),
-            convert(old_root, bytes32),
-            convert(new_root, bytes32),
-            slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
-            batch_data,
-        ),
-        max_outsize=32,
-        is_static_call=True,
-    )
-    assert len(out) == 32, "rollup: hasher"
-    digest: bytes32 = extract32(out, 0)
-    ok: bool = staticcall Verifier(VERIFIER).verifyProof(
-        [proof[0], proof[1]],
-        [[proof[2], proof[3]], [proof[4], proof[5]]],
-        [proof[6], proof[7]],
-        [convert(digest, uint256) & PI_MASK],
-    )
+                    w_count += 1
+                    r += 1
+                    at += RECORD_BYTES
+                elif op == OP_DEPOSIT:
+                    n_deposits += 1
+                    r += 1
+                    at += RECORD_BYTES
+                elif op == OP_TRANSFER_NEW:
+                    r += 1
+                    at += RECORD_BYTES
+        assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
+            "rollup: batch data length"
+        )
+        out: Bytes[32] = raw_call(
+            HASHER,
+            concat(
+                convert(chunk_len, bytes32),
+                convert(records_len, bytes32),
+                convert(RECORDS_AT, bytes32),
+                convert(PREIMAGE_BYTES, bytes32),
+                convert(convert(CHAIN_ID, uint32), bytes4),
+                convert(convert(batch_number, uint64), bytes8),
+                convert(old_root, bytes32),
+                convert(new_root, bytes32),
+                slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+                batch_data,
+            ),
+            max_outsize=32,
+            is_static_call=True,
+        )
+        assert len(out) == 32, "rollup: hasher"
+        digest: bytes32 = extract32(out, 0)
+        inputs.append(convert(digest, uint256) & PI_MASK)
+        link = self._chain(link, new_root, digest, w_hash)
+        # Logged before the proofs are checked: a failed check reverts the logs too.
+        log BatchCommitted(
+            batch_number=batch_number,
+            old_root=old_root,
+            new_root=new_root,
+            batch_hash=digest,
+            withdrawals_hash=w_hash,
+            withdrawals=w_count,
+            chain_hash=link,
+        )
+        old_root = new_root
+    ok: bool = staticcall Verifier(VERIFIER).verifyBatch(proofs, inputs)
     assert ok, "rollup: invalid proof"
     self.batch_count = batch_number
-    self.state_root = new_root
-    self.batch_commitments[batch_number] = self._commitment(new_root, digest, w_hash)
-    log BatchCommitted(
-        batch_number=batch_number,
-        old_root=old_root,
-        new_root=new_root,
-        batch_hash=digest,
-        withdrawals_hash=w_hash,
-        withdrawals=w_count,
-    )
+    self.state_root = old_root
+    self.chain_hashes[batch_number] = link
 
 
 @external
@@ -270,30 +296,20 @@ def stateRoot() -> uint256:
 
 @view
 @external
-def batchCommitmentOf(batch_number: uint256) -> bytes32:
-    """@notice keccak256(new_root || batch_hash || withdrawals_hash) of a committed batch.
+def chainHashOf(batch_number: uint256) -> bytes32:
+    """@notice c_n if batch n ended a commitBatches call (or n = 0: zero), else zero.
 
-    The values are in the batch's BatchCommitted event; this binds them.
+    The BatchCommitted events carry every c_n; this anchors the chain they form.
     """
-    assert 1 <= batch_number and batch_number <= self.batch_count, "rollup: no such batch"
-    return self.batch_commitments[batch_number]
+    assert batch_number <= self.batch_count, "rollup: no such batch"
+    return self.chain_hashes[batch_number]
 
 
 @view
 @external
-def isBatch(
-    batch_number: uint256, new_root: uint256, batch_hash: bytes32, withdrawals_hash: bytes32
-) -> bool:
-    """@notice Whether batch `batch_number` was committed with exactly these values.
-
-    For contracts (and anyone) holding a BatchCommitted event: the root after the
-    batch, the full SHA-256 of its public-input preimage and its withdrawals hash.
-    """
-    if batch_number == 0 or batch_number > self.batch_count:
-        return False
-    return self.batch_commitments[batch_number] == self._commitment(
-        new_root, batch_hash, withdrawals_hash
-    )
+def head() -> (uint256, uint256, bytes32):
+    """@notice (batch_count, state root, c_batch_count) read at one block."""
+    return self.batch_count, self.state_root, self.chain_hashes[self.batch_count]
 
 
 @view

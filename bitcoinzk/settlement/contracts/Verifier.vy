@@ -81,3 +81,90 @@ def verifyProof(a: uint256[2], b: uint256[2][2], c: uint256[2], input: uint256[N
         vk_x, GAMMA2,
         c, DELTA2,
     )
+
+# --- bitcoinzk: batched verification (bitcoinzk/settlement/contracts.py) ---
+MAX_BATCHES: constant(uint256) = 16
+PAIRS_MAX: constant(uint256) = (MAX_BATCHES + 3) * 6
+
+
+@internal
+@view
+def _scale(p: uint256[2], s: uint256) -> uint256[2]:
+    # the first proof's weight is 1: a k=1 batch costs what verifyProof costs
+    if s == 1:
+        return p
+    return ecmul(p, s)
+
+
+@external
+@view
+def verifyBatch(
+    proofs: DynArray[uint256[8], MAX_BATCHES], inputs: DynArray[uint256, MAX_BATCHES]
+) -> bool:
+    # Each proof i must satisfy e(A_i, B_i) = e(alpha, beta) e(vk_x_i, gamma) e(C_i, delta).
+    # With weights r_i (r_0 = 1, r_i = keccak256(seed || i) mod r, seed = keccak256 of all
+    # proofs and inputs) the k checks become one product of k + 3 pairings:
+    #   prod e(r_i A_i, B_i) * e(-sum r_i vk_x_i, gamma) * e(-sum r_i C_i, delta)
+    #                        * e(-(sum r_i) alpha, beta) == 1
+    # and sum r_i vk_x_i = (sum r_i) IC[0] + (sum r_i x_i) IC[1]: two ecmuls for all k.
+    # A bad proof passes only if the weights, fixed by the proofs themselves, cancel its
+    # error: probability 1/r per attempt (r ~ 2^254), so no submitter can aim for it.
+    n: uint256 = len(proofs)
+    assert n >= 1 and n == len(inputs), "verifier-batch-size"
+    seed: bytes32 = keccak256(abi_encode(proofs, inputs))
+    pairs: uint256[PAIRS_MAX] = empty(uint256[PAIRS_MAX])
+    r_sum: uint256 = 0
+    rx_sum: uint256 = 0
+    c_sum: uint256[2] = [0, 0]
+    for i: uint256 in range(n, bound=MAX_BATCHES):
+        p: uint256[8] = proofs[i]
+        x: uint256 = inputs[i]
+        assert p[0] < PRIME_Q and p[1] < PRIME_Q, "verifier-aX-gte-prime-q"
+        assert p[6] < PRIME_Q and p[7] < PRIME_Q, "verifier-cX-gte-prime-q"
+        assert p[2] < PRIME_Q and p[3] < PRIME_Q, "verifier-bX-gte-prime-q"
+        assert p[4] < PRIME_Q and p[5] < PRIME_Q, "verifier-bX-gte-prime-q"
+        assert x < SNARK_SCALAR_FIELD, "verifier-gte-snark-scalar-field"
+        r: uint256 = 1
+        if i > 0:
+            r = convert(keccak256(concat(seed, convert(i, bytes32))), uint256) % SNARK_SCALAR_FIELD
+        a: uint256[2] = self._scale([p[0], p[1]], r)
+        at: uint256 = i * 6
+        pairs[at] = a[0]
+        pairs[at + 1] = a[1]
+        pairs[at + 2] = p[2]
+        pairs[at + 3] = p[3]
+        pairs[at + 4] = p[4]
+        pairs[at + 5] = p[5]
+        c_sum = ecadd(c_sum, self._scale([p[6], p[7]], r))
+        r_sum = uint256_addmod(r_sum, r, SNARK_SCALAR_FIELD)
+        rx: uint256 = uint256_mulmod(r, x, SNARK_SCALAR_FIELD)
+        rx_sum = uint256_addmod(rx_sum, rx, SNARK_SCALAR_FIELD)
+    vk_x: uint256[2] = self._negate(ecadd(self._scale(IC[0], r_sum), ecmul(IC[1], rx_sum)))
+    c_neg: uint256[2] = self._negate(c_sum)
+    alpha: uint256[2] = self._negate(self._scale(ALFA1, r_sum))
+    at: uint256 = n * 6
+    pairs[at] = vk_x[0]
+    pairs[at + 1] = vk_x[1]
+    pairs[at + 2] = GAMMA2[0][0]
+    pairs[at + 3] = GAMMA2[0][1]
+    pairs[at + 4] = GAMMA2[1][0]
+    pairs[at + 5] = GAMMA2[1][1]
+    pairs[at + 6] = c_neg[0]
+    pairs[at + 7] = c_neg[1]
+    pairs[at + 8] = DELTA2[0][0]
+    pairs[at + 9] = DELTA2[0][1]
+    pairs[at + 10] = DELTA2[1][0]
+    pairs[at + 11] = DELTA2[1][1]
+    pairs[at + 12] = alpha[0]
+    pairs[at + 13] = alpha[1]
+    pairs[at + 14] = BETA2[0][0]
+    pairs[at + 15] = BETA2[0][1]
+    pairs[at + 16] = BETA2[1][0]
+    pairs[at + 17] = BETA2[1][1]
+    result: Bytes[32] = raw_call(
+        0x0000000000000000000000000000000000000008,
+        slice(abi_encode(pairs), 0, (n + 3) * 192),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    return extract32(result, 0, output_type=uint256) != 0
