@@ -84,6 +84,13 @@ def node(
     http_body_timeout: Annotated[
         float, typer.Option(help="seconds a request's body has to arrive after its headers")
     ] = BODY_TIMEOUT,
+    max_backlog: Annotated[
+        int,
+        typer.Option(help="refuse transactions while this many blocks await proofs (0: no bound)"),
+    ] = 32,
+    commit_max: Annotated[
+        int, typer.Option(help="proven batches per commit transaction (one batched pairing check)")
+    ] = 16,
 ) -> None:
     """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -109,6 +116,8 @@ def node(
         evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
         confirmations=confirmations,
         http=HttpLimits(header_timeout=http_header_timeout, body_timeout=http_body_timeout),
+        max_backlog=max_backlog,
+        commit_max=commit_max,
     )
     try:
         asyncio.run(serve(config, gen))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.settlement.contracts import MAX_BATCHES
 
 WITNESS_BACKENDS = frozenset({"node", "wasmi", "auto"})
 
@@ -49,6 +50,7 @@ class ProverSection:
     key_dir: str = ""  # empty: ~/.cache/bitcoinzk/keys (or $BZK_KEY_DIR)
     witness: str = "node"  # "node": circom2 JIT witness (compiled once); "wasmi": in-process
     parallel: int = 1  # blocks proven at once with one key; a proof uses one core
+    max_backlog: int = 32  # refuse transactions while this many blocks await proofs (0: never)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class SettlementSection:
     rpc: str = ""  # empty: embedded py-evm in the data directory
     evm_key: str = ""  # empty: the embedded chain's dev key
     confirmations: int = 1
+    commit_max: int = 16  # batches per commitBatches transaction, proofs checked together
 
 
 @dataclass
@@ -108,6 +111,10 @@ class Config:
                 setattr(target, key, value)
         if config.prover.parallel < 1:
             raise ValueError("prover.parallel must be at least 1")
+        if config.prover.max_backlog < 0:
+            raise ValueError("prover.max_backlog must be 0 (no bound) or more")
+        if not 1 <= config.settlement.commit_max <= MAX_BATCHES:
+            raise ValueError(f"settlement.commit_max must be 1..{MAX_BATCHES}")
         if config.prover.witness not in WITNESS_BACKENDS:
             raise ValueError(f"prover.witness must be one of {sorted(WITNESS_BACKENDS)}")
         unknown = set(raw) - {f.name for f in fields(cls)}

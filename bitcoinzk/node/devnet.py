@@ -110,6 +110,8 @@ class Devnet:
                 key_dir=Path(cfg.prover.key_dir) if cfg.prover.key_dir else None,
                 witness=cast(WitnessBackend, cfg.prover.witness),
                 prove_parallel=cfg.prover.parallel,
+                max_backlog=cfg.prover.max_backlog,
+                commit_max=cfg.settlement.commit_max,
                 settlement=cfg.settlement.rpc or "embedded",
                 evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
                 confirmations=cfg.settlement.confirmations,

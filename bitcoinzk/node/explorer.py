@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.tree import compute_root
+from bitcoinzk.node.pipeline import final_latency
 
 if TYPE_CHECKING:
     from bitcoinzk.node.server import Node
@@ -100,6 +101,14 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str) ->
 def _kv(pairs: Iterable[tuple[str, str]]) -> str:
     rows = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in pairs)
     return f'<table class="kv">{rows}</table>'
+
+
+def batch_gas(info: dict[str, Any]) -> float | None:
+    """A batch's share of its commit transaction's gas (split evenly among its batches)."""
+    gas = info.get("commit_gas")
+    if not gas:
+        return None
+    return float(gas) / max(1, int(info.get("batches_in_tx", 1)))
 
 
 def _chart(
@@ -267,12 +276,24 @@ class Explorer:
         ops_in = {n: len(ops) for n, _, ops, _, _ in blocks}
         counts = self.status_counts()
         total_ops = node.store.db.execute("SELECT COUNT(*) FROM receipts WHERE status='included'")
+        latency = final_latency(node.store)
         stats = [
             ("head block", _num(node.sequencer.head)),
             ("operations included", _num(total_ops.fetchone()[0])),
             ("accounts", _num(node.sequencer.state.num_accounts)),
             ("mempool", _num(len(node.sequencer.mempool))),
             *((f"batches {s}", _num(counts.get(s, 0))) for s in STATUSES if counts.get(s)),
+            (
+                "inclusion → final p50 / p95",
+                f"{_num(latency['p50_s'], 1)} s / {_num(latency['p95_s'], 1)} s"
+                if latency["p50_s"] is not None
+                else '<span class="muted">—</span>',
+            ),
+            *(
+                [("proving backlog", f"{_num(node.proving_backlog())} blocks")]
+                if node.prover is not None
+                else []
+            ),
             (
                 "state root",
                 f'<code title="{e(hex(node.sequencer.state.root))}">'
@@ -310,7 +331,7 @@ class Explorer:
         )
         batch_rows = []
         for n, status, info in batches[:LATEST]:
-            gas = info.get("commit_gas")
+            gas = batch_gas(info)
             ops = ops_in.get(n)
             tx = info.get("settlement_tx")
             batch_rows.append(
@@ -365,9 +386,9 @@ class Explorer:
                 )
         ops_in = {n: len(ops) for n, _, ops, _, _ in window}
         gas_per_op = [
-            (n, info["commit_gas"] / ops_in[n])
+            (n, (batch_gas(info) or 0) / ops_in[n])
             for n, _, info in sorted(batches[:CHART_WINDOW])
-            if info.get("commit_gas") and ops_in.get(n)
+            if batch_gas(info) and ops_in.get(n)
         ]
         pubdata_per_op = [(n, size / len(ops)) for n, _, ops, size, _ in window if ops]
         return [
@@ -377,7 +398,8 @@ class Explorer:
                 gas_per_op,
                 "gas per operation",
                 "line",
-                "Commit gas of each committed batch divided by its operations.",
+                "Commit gas of each committed batch (its share of a transaction that "
+                "committed several) divided by its operations.",
             ),
             _chart(
                 "Cost: pubdata bytes per transfer",
@@ -550,7 +572,7 @@ class Explorer:
                 else '<span class="muted">not proven yet</span>',
             ),
         ]
-        gas = info.get("commit_gas")
+        gas = batch_gas(info)
         if gas and ops:
             pairs.append(("commit gas per operation", _num(gas / ops)))
         if block and ops:

@@ -1,30 +1,43 @@
 """The batch lifecycle: pending -> proving -> proven -> committed -> final.
 
 Every block is one batch. The prover works in its own process (it keeps the
-proving key in memory), so block production never waits for a proof; commits
-go to the settlement contract strictly in block order, because the contract
-chains each batch onto the root it stored last. Each step is recorded in the
-store before the next starts, so a restarted node resumes where it stopped:
-a batch found "proving" is proven again, and a batch the contract already has
-is recognised instead of committed twice -- only after checking that the
-contract's batch of that number is this very block (`Rollup.settled_batch_matches`):
-a contract of another chain, or one that outlived this node's database, is
-refused at start (`check_settled_chain`) and never taken for ours.
+proving key in memory), so block production never waits for a proof. Proving
+and settlement run as two loops side by side: as soon as a proof lands, every
+proven batch that follows the contract's last one in an unbroken run (up to
+MAX_BATCHES) is committed in one `commitBatches` call, whose proofs the contract
+checks with one batched pairing check. A backlog of proofs therefore never holds
+back commits of what is already proven, and the more proofs wait, the more share
+one transaction's fixed cost. Commits go strictly in block order, because the
+contract chains each batch onto the root it stored last.
+
+Each step is recorded in the store before the next starts, so a restarted node
+resumes where it stopped: a batch found "proving" is proven again, and a batch
+the contract already has is recognised instead of committed twice -- only after
+checking that the contract's batch of that number is this very block
+(`Rollup.settled_batch_matches`): a contract of another chain, or one that
+outlived this node's database, is refused at start (`check_settled_chain`) and
+never taken for ours.
+
+The prover is anything with `parallel` and `prove_many(inputs) -> [proof or
+ProofError]` (`BlockProver`): the local `ProverService`, or a fleet. Results may
+finish in any order; only commits are ordered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bitcoinzk.l2.store import Store
-from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.prover.service import BatchProof, ProofError
 from bitcoinzk.prover.witness import CircuitInputs
+from bitcoinzk.settlement.contracts import MAX_BATCHES
 from bitcoinzk.settlement.rollup import DeploymentMismatch, InvalidProof, Rollup
 
 log = logging.getLogger(__name__)
@@ -40,17 +53,44 @@ PENDING, PROVING, PROVEN, COMMITTED, FINAL, FAILED = (
 )
 
 
+class BlockProver(Protocol):
+    """What the pipeline needs of a prover: prove up to `parallel` blocks at once."""
+
+    @property
+    def parallel(self) -> int: ...
+
+    async def prove_many(self, many: list[CircuitInputs]) -> list[BatchProof | ProofError]:
+        """Per block, in the order given, its proof or the ProofError that stopped it."""
+        ...
+
+
 @dataclass
 class BatchPipeline:
     store: Store
-    prover: ProverService | None
+    prover: BlockProver | None
     rollup: Rollup | None = None
     poll: float = 0.2
+    commit_max: int = MAX_BATCHES
+    """Batches per commitBatches transaction at most (the contract takes MAX_BATCHES)."""
 
     def __post_init__(self) -> None:
         # One thread owns every settlement call: the EVM client is not built for
         # concurrent use, and commits must be strictly ordered anyway.
         self._evm = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settlement")
+        if not 1 <= self.commit_max <= MAX_BATCHES:
+            raise ValueError(f"commit_max must be 1..{MAX_BATCHES}")
+        self.backlog = 0
+        """Blocks waiting for a proof (pending or proving): what admission bounds."""
+        self.backlog_max = 0
+        self.refresh_backlog()
+
+    def refresh_backlog(self) -> int:
+        """Recount the blocks without a proof (after a block is stored or proven)."""
+        self.backlog = len(self.store.batches_with_status(PENDING)) + len(
+            self.store.batches_with_status(PROVING)
+        )
+        self.backlog_max = max(self.backlog_max, self.backlog)
+        return self.backlog
 
     async def run_settlement(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a settlement-layer call on the one thread that owns the EVM client."""
@@ -62,10 +102,19 @@ class BatchPipeline:
             self.store.update_batch(number, PENDING)
 
     async def run(self) -> None:
+        """Prove and settle side by side until cancelled."""
         self.recover()
+        loops = []
+        if self.prover is not None:
+            loops.append(self._loop(self.prove_step))
+        if self.rollup is not None:
+            loops.append(self._loop(self.settle_step))
+        await asyncio.gather(*loops)
+
+    async def _loop(self, step: Callable[[], Any]) -> None:
         while True:
             try:
-                worked = await self.step()
+                worked = await step()
             except Exception:
                 log.exception("batch pipeline step failed")
                 worked = False
@@ -73,21 +122,38 @@ class BatchPipeline:
                 await asyncio.sleep(self.poll)
 
     async def step(self) -> bool:
-        """Advance the oldest batch that can move; True if something moved."""
-        if self.prover is not None:
-            pending = self.store.batches_with_status(PENDING)
-            if pending:
-                await self.prove(pending[: self.prover.parallel])
-                return True
-        if self.rollup is not None:
-            proven = self.store.batches_with_status(PROVEN)
-            if proven:
-                await self.commit(proven[0])
-                return True
-            committed = self.store.batches_with_status(COMMITTED)
-            if committed and await self.finalize(committed[0]):
-                return True
-        return False
+        """One step of each loop (for callers that drive the pipeline by hand)."""
+        proved = await self.prove_step() if self.prover is not None else False
+        settled = await self.settle_step() if self.rollup is not None else False
+        return proved or settled
+
+    async def prove_step(self) -> bool:
+        """Prove up to `parallel` pending blocks, oldest first; True if any were."""
+        assert self.prover is not None
+        pending = self.store.batches_with_status(PENDING)
+        self.refresh_backlog()
+        if not pending:
+            return False
+        await self.prove(pending[: self.prover.parallel])
+        self.refresh_backlog()
+        return True
+
+    async def settle_step(self) -> bool:
+        """Commit the proven run after the contract's last batch, then mark what is final."""
+        assert self.rollup is not None
+        proven = self.store.batches_with_status(PROVEN)
+        worked = False
+        if proven:
+            count = await self.run_settlement(self.rollup.batch_count)
+            ready = ready_run(proven, count, self.commit_max)
+            if ready:
+                await self.commit(ready)
+                worked = True
+        for number in self.store.batches_with_status(COMMITTED):
+            if not await self.finalize(number):
+                break  # batches become final in order
+            worked = True
+        return worked
 
     async def prove(self, numbers: list[int]) -> None:
         """Prove these pending blocks at once (the prover runs `parallel` proofs side by
@@ -168,48 +234,66 @@ class BatchPipeline:
     async def _settled(self, number: int) -> bool:
         return await self.run_settlement(self._settled_sync, number)
 
-    async def commit(self, number: int) -> None:
-        assert self.rollup is not None
+    async def commit(self, numbers: list[int]) -> None:
+        """Commit these consecutive proven batches in one transaction (all or none)."""
+        assert self.rollup is not None and numbers
         rollup = self.rollup
         count = await self.run_settlement(rollup.batch_count)
-        if count >= number:
+        for number in [n for n in numbers if n <= count]:
             # Committed before a restart, recorded after it -- if it is this very block.
             await self._adopt_commit(number)
-            return
-        if count != number - 1:
-            return  # an earlier batch is not committed yet
-        block = self.store.get_block(number)
-        batch = self.store.get_batch(number)
-        assert block is not None and batch is not None and batch[2] is not None
+        numbers = [n for n in numbers if n > count]
+        if not numbers or numbers[0] != count + 1:
+            return  # nothing left, or an earlier batch is not committed yet
+        first = self.store.get_block(numbers[0])
+        assert first is not None
         settled_root = await self.run_settlement(rollup.state_root)
-        if settled_root != block.old_root:
-            # The proof would fail as "invalid proof"; say what is actually wrong.
+        if settled_root != first.old_root:
+            # The proofs would fail as "invalid proof"; say what is actually wrong.
             self._diverged(
-                number,
+                numbers[0],
                 f"the contract's state root is {hex(settled_root)}, block "
-                f"{number} builds on {hex(block.old_root)}",
+                f"{numbers[0]} builds on {hex(first.old_root)}",
             )
             return
+        commits: list[tuple[bytes, int, bytes]] = []
+        for number in numbers:
+            block = self.store.get_block(number)
+            batch = self.store.get_batch(number)
+            assert block is not None and batch is not None and batch[2] is not None
+            commits.append((block.pubdata, block.new_root, batch[2]))
         try:
-            receipt = await self.run_settlement(
-                rollup.commit_batch, block.pubdata, block.new_root, batch[2]
-            )
+            receipts = await self.run_settlement(rollup.commit_batches, commits)
         except InvalidProof as exc:
-            # Our own verifier accepted this proof; the contract's did not. The
-            # contract is the judge: stop here, loudly, rather than retry forever.
-            log.error("block %d: the contract rejects its proof: %s", number, exc)
-            self.store.update_batch(number, FAILED, error=f"contract rejected the proof: {exc}")
+            # Our own verifier accepted these proofs; the contract's did not. The
+            # contract is the judge: find the culprit one by one (a k = 1 commit of
+            # a good batch goes through), and stop at it, loudly, rather than retry.
+            if len(numbers) > 1:
+                log.warning("batches %s rejected together: retrying one at a time", numbers)
+                await self.commit(numbers[:1])
+                return
+            log.error("block %d: the contract rejects its proof: %s", numbers[0], exc)
+            self.store.update_batch(numbers[0], FAILED, error=f"contract rejected the proof: {exc}")
             return
-        self.store.update_batch(
-            number,
-            COMMITTED,
-            settlement_tx="0x" + receipt.tx_hash.hex(),
-            settlement_block=receipt.block_number,
-            commit_gas=receipt.gas_used,
-            calldata_bytes=receipt.calldata_bytes,
-            committed_at=time.time(),
+        now = time.time()
+        for number, receipt in zip(numbers, receipts, strict=True):
+            self.store.update_batch(
+                number,
+                COMMITTED,
+                settlement_tx="0x" + receipt.tx_hash.hex(),
+                settlement_block=receipt.block_number,
+                commit_gas=receipt.gas_used,
+                calldata_bytes=receipt.calldata_bytes,
+                batches_in_tx=receipt.batches_in_tx,
+                chain_hash="0x" + receipt.chain_hash.hex(),
+                committed_at=now,
+            )
+        log.info(
+            "blocks %d-%d committed in one transaction, gas %d",
+            numbers[0],
+            numbers[-1],
+            receipts[0].gas_used,
         )
-        log.info("block %d committed, gas %d", number, receipt.gas_used)
 
     async def _adopt_commit(self, number: int) -> None:
         """The contract has a batch `number`: ours (committed before a restart) or not."""
@@ -255,8 +339,66 @@ class BatchPipeline:
             return False
         final = await self.run_settlement(rollup.client.is_final, bytes.fromhex(tx[2:]))
         if final:
-            self.store.update_batch(number, FINAL, final_at=time.time())
+            now = time.time()
+            block = self.store.get_block(number)
+            assert block is not None
+            self.store.update_batch(
+                number,
+                FINAL,
+                final_at=now,
+                # inclusion -> final for every transaction of the block
+                latency_final_s=round(now - block.timestamp, 3),
+                tx_count=len(block.ops),
+            )
         return bool(final)
+
+
+def ready_run(proven: list[int], batch_count: int, limit: int) -> list[int]:
+    """The proven batches that extend the contract's chain without a gap, at most `limit`.
+
+    Proofs may land in any order; a batch is committed once it and every batch
+    before it are proven. Batches the contract already has (a restart between the
+    commit and recording it) come first so `commit` records them.
+    """
+    already = [n for n in proven if n <= batch_count]
+    run: list[int] = []
+    for n in proven:
+        if n <= batch_count:
+            continue
+        if n != batch_count + 1 + len(run) or len(run) == limit:
+            break
+        run.append(n)
+    return already + run
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values` by the nearest-rank method."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
+    return ordered[rank - 1]
+
+
+def final_latency(store: Store, last: int = 256) -> dict[str, Any]:
+    """Inclusion -> final latency of the transactions of the last `last` final blocks.
+
+    Per transaction (a block's latency counts once per transaction it holds): p50, p95
+    and max in seconds, None before anything is final.
+    """
+    samples: list[float] = []
+    for number in store.batches_with_status(FINAL)[-last:]:
+        batch = store.get_batch(number)
+        assert batch is not None
+        info = batch[3]
+        if "latency_final_s" in info:
+            samples += [float(info["latency_final_s"])] * max(1, int(info.get("tx_count", 1)))
+    if not samples:
+        return {"p50_s": None, "p95_s": None, "max_s": None, "transactions": 0}
+    return {
+        "p50_s": round(percentile(samples, 0.5), 2),
+        "p95_s": round(percentile(samples, 0.95), 2),
+        "max_s": round(max(samples), 2),
+        "transactions": len(samples),
+    }
 
 
 def batch_summary(store: Store, number: int) -> dict[str, Any] | None:

@@ -36,13 +36,14 @@ from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
 from bitcoinzk.node import explorer
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
-from bitcoinzk.node.pipeline import BatchPipeline, batch_summary
+from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import find_keys
 from bitcoinzk.prover.service import ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
+from bitcoinzk.settlement.contracts import MAX_BATCHES
 from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,17 @@ class NodeConfig:
     """Build blocks in a process of their own (tree hashing off the event loop)."""
     http: httprpc.HttpLimits = field(default_factory=httprpc.HttpLimits)
     """Body, batch and reply sizes; header and body timeouts (slowloris)."""
+    max_backlog: int = 32
+    """Refuse new transactions while this many blocks (stored without a proof, plus the
+    mempool in blocks) wait for the prover; 0: never (no bound: the backlog grows)."""
+    commit_max: int = MAX_BATCHES
+    """Batches committed in one transaction at most (their proofs checked together)."""
+
+
+class ProvingBacklog(InvalidOperation):
+    """The prover is behind by `max_backlog` blocks: new transactions wait their turn."""
+
+    code = -32023
 
 
 def _app_error(exc: InvalidOperation) -> RpcError:
@@ -106,7 +118,9 @@ class Node:
             self.rollup = self._open_settlement() if config.settlement else None
             witness = partial(build_inputs, params=self.params) if self.prover is not None else None
             self.sequencer = Sequencer(self.store, genesis, config.sequencer, witness)
-            self.pipeline = BatchPipeline(self.store, self.prover, self.rollup)
+            self.pipeline = BatchPipeline(
+                self.store, self.prover, self.rollup, commit_max=config.commit_max
+            )
             if self.rollup is not None:
                 self.pipeline.check_settled_chain()
         except BaseException:
@@ -125,7 +139,7 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
         self.admit_queue: list[tuple[UserOperation, bytes, asyncio.Future[Any]]] = []
         self.admit_event = asyncio.Event()
-        self.stats = {"accepted": 0, "rejected": 0, "included": 0}
+        self.stats = {"accepted": 0, "rejected": 0, "included": 0, "busy": 0}
         self.bridge_view: Callable[[], dict[str, Any]] | None = None
         """Set by whoever runs the bridge beside this node (the devnet): returns
         {"deposits": [{"txid", "vout", "amount", "recipient", "confirmations",
@@ -279,6 +293,12 @@ class Node:
                     self.stats["rejected"] += 1
                     fut.set_exception(_app_error(result.error))
 
+    def proving_backlog(self) -> int:
+        """Blocks waiting for a proof: stored ones, plus the mempool counted in blocks."""
+        per_block = max(1, self.sequencer.max_block_txs)
+        queued = len(self.sequencer.mempool.entries)
+        return self.pipeline.backlog + (queued + per_block - 1) // per_block
+
     # --- HTTP ---
 
     async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
@@ -306,6 +326,15 @@ class Node:
 
         @rpc.method("bzk_sendTransaction")
         async def send_transaction(tx: Any) -> dict[str, Any]:
+            backlog = self.proving_backlog()
+            bound = self.config.max_backlog
+            if self.prover is not None and bound and backlog >= bound:
+                self.stats["busy"] += 1
+                raise _app_error(
+                    ProvingBacklog(
+                        f"busy: proving backlog {backlog} >= {bound} blocks, retry later"
+                    )
+                )
             try:
                 op = user_op_from_json(tx)
             except InvalidOperation as exc:
@@ -391,6 +420,10 @@ class Node:
                 "min_fee": self.sequencer.config.min_fee,
                 "block_time": self.sequencer.config.block_time,
                 "stats": dict(self.stats),
+                "proving_backlog": self.proving_backlog() if self.prover is not None else 0,
+                "proving_backlog_max": self.pipeline.backlog_max,
+                "max_backlog": self.config.max_backlog,
+                "latency_final": final_latency(self.store),
             }
 
         @rpc.method("bzk_getBatch")

@@ -293,15 +293,43 @@ class Rollup:
     ) -> bool:
         """Whether the contract's batch `batch_number` is exactly this block.
 
-        `isBatch` compares the one slot the contract stores per batch,
-        keccak256(new_root || batch_hash || withdrawals_hash), with the same values
-        computed here from the block; batch_hash covers the block number, both
-        roots, the chain values and the whole pubdata. So "the contract holds
-        some batch n" never passes for "the contract holds this block n".
+        The values (roots, batch_hash, withdrawals_hash) are computed here from the
+        block; batch_hash covers the block number, both roots, the chain values and
+        the whole pubdata. They must equal the batch's BatchCommitted event, whose
+        chain link c_n must follow from c_(n-1) and them, and the chain continued
+        over the rest of that transaction's batches must equal the one word the
+        contract stored for it (`chainHashOf`). So "the contract holds some batch
+        n" never passes for "the contract holds this block n".
         """
         pubdata = BlockPubdata.from_bytes(batch_data)
         digest = batch_hash(self.deployment.params(), batch_number, old_root, new_root, pubdata)
-        return self.is_batch(batch_number, new_root, digest, withdrawals_hash(withdrawals(pubdata)))
+        w_hash = withdrawals_hash(withdrawals(pubdata))
+        events = [e for e in self.events() if e.name == "BatchCommitted"]
+        at = next(
+            (i for i, e in enumerate(events) if int(e.args["batch_number"]) == batch_number), None
+        )
+        if at is None:
+            return False
+        a = events[at].args
+        if (int(a["old_root"]), int(a["new_root"]), bytes(a["batch_hash"])) != (
+            old_root,
+            new_root,
+            digest,
+        ) or bytes(a["withdrawals_hash"]) != w_hash:
+            return False
+        chain = GENESIS_CHAIN_HASH if at == 0 else bytes(events[at - 1].args["chain_hash"])
+        tx = events[at].tx_hash
+        for event in events[at:]:
+            if event.tx_hash != tx:
+                break
+            e = event.args
+            chain = next_chain_hash(
+                chain, int(e["new_root"]), bytes(e["batch_hash"]), bytes(e["withdrawals_hash"])
+            )
+            if bytes(e["chain_hash"]) != chain:
+                return False
+            last = int(e["batch_number"])
+        return self.chain_hash_of(last) == chain
 
     def settlement_tx_of(self, batch_number: int) -> bytes | None:
         """The transaction that committed `batch_number` (from its BatchCommitted event)."""

@@ -178,6 +178,10 @@ def test_overview_shows_blocks_batches_charts(devnode):
         assert f'href="/explorer/batch/{b["number"]}"' in body
         assert f'href="/explorer/tx/{b["settlement_tx"]}"' in body
     assert body.count("status-final") >= len(batches)
+    # every batch is final: inclusion -> final latency has figures, the backlog is empty
+    assert "inclusion → final p50 / p95" in body
+    assert re.search(r"[0-9.]+ s / [0-9.]+ s", body)
+    assert "0 blocks" in body
     assert "No bridge attached to this node." in body
     # Three inline SVG charts, each with data.
     assert body.count('<svg class="chart"') == 3

@@ -248,7 +248,7 @@ def test_another_batch_n_is_never_taken_for_this_block(
     # Someone else's batch 1 lands before ours (the contract counts 1 now).
     b1 = batches.blocks[0]
     rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
-    asyncio.run(pipeline.commit(1))
+    asyncio.run(pipeline.commit([1]))
     status, _, _, info = store.get_batch(1) or ("", 0, None, {})
     assert status == FAILED and "the contract's batch 1 is another block" in info["error"]
     # A block built on our block 1 is not sent to fail as "invalid proof": its old root is
@@ -260,7 +260,7 @@ def test_another_batch_n_is_never_taken_for_this_block(
         [Transfer(2, 1, ALICE.public_key(), 1_000, 10, 0).signed(BOB, PARAMS.chain_id)],
     )
     _store_block(store, 2, b2, PROVEN)
-    asyncio.run(pipeline.commit(2))
+    asyncio.run(pipeline.commit([2]))
     status, _, _, info = store.get_batch(2) or ("", 0, None, {})
     assert status == FAILED and "the contract's state root is" in info["error"]
     assert rollup.batch_count() == 1
@@ -294,7 +294,7 @@ def test_own_batch_is_adopted_with_its_transaction_then_final(
     receipt = rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
     pipeline = BatchPipeline(store, None, rollup)
     pipeline.check_settled_chain()
-    asyncio.run(pipeline.commit(1))
+    asyncio.run(pipeline.commit([1]))
     status, _, _, info = store.get_batch(1) or ("", 0, None, {})
     assert status == COMMITTED and info["recovered"] is True
     assert info["settlement_tx"] == "0x" + receipt.tx_hash.hex()
