@@ -129,6 +129,8 @@ def test_admission_refuses_while_the_proving_backlog_is_at_its_bound(tmp_path: P
                     session, node.url, transfer(1, 2, 1_000, params=PARAMS).to_json()
                 )
                 assert "result" in first, first
+                # in the mempool or in block 1, unproven either way (a proof takes seconds)
+                assert node.proving_backlog() == 1, (node.pipeline.backlog, node.sequencer.head)
                 second = transfer(1, 2, 2_000, nonce=1, params=PARAMS).to_json()
                 busy = await _send(session, node.url, second)
                 error = busy.get("error")
