@@ -5,17 +5,21 @@ Roles:
   from its *own* sources, that the payout is owed: it reads the finalized
   batches from the settlement layer (`SettlementReader`), checks every
   `Deposit` in them against its own view of Bitcoin (outpoint confirmed,
-  paying the revealed address of that recipient, with that amount, credited
-  once), and checks that every output pays a finalized withdrawal, or change
-  back to the bridge.  An unbacked deposit halts it for good (alarm in the log
-  and in `alarms`): a sequencer that mints BTC on Layer-2 must not be able to
-  drain the bridge.  It also remembers which withdrawal it signed in which
-  transaction and never signs a different payout for the same withdrawal.
-- `PayoutBuilder` is the coordinator.  It picks bridge UTXOs, builds one
-  transaction for all unpaid withdrawals, runs the signing rounds (MuSig2 key
-  path when all n signers answer, the k-of-n leaf otherwise), and persists the
-  payout before broadcasting it, so a restart rebroadcasts the same transaction
-  instead of paying twice.
+  paying the revealed address of that recipient, with that amount less the
+  deposit fee, credited once, and either unspent or spent by a sweep this
+  signer reviewed), and checks that every output pays a finalized withdrawal
+  (less the withdrawal fee), or change back to the bridge.  An unbacked deposit
+  halts it for good (alarm in the log and in `alarms`): a sequencer that mints
+  BTC on Layer-2, or a depositor who refunds a credited deposit, must not be
+  able to drain the bridge.  It also remembers which withdrawal and which
+  deposit it signed in which transaction and never signs a different payout for
+  the same withdrawal or a different sweep for the same deposit.
+- `PayoutBuilder` is the coordinator.  It picks bridge UTXOs (swept deposits
+  and change: never a raw deposit output), builds one transaction for all unpaid
+  withdrawals, runs the signing rounds (MuSig2 key path when all n signers
+  answer, the k-of-n leaf otherwise), and persists the payout before
+  broadcasting it, so a restart rebroadcasts the same transaction instead of
+  paying twice.  Sweeps (`sweep.py`) go through the same signers and rounds.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..bitcoin.policy import dust_threshold
 from ..bitcoin.script import TaprootOutput
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from .chain import BitcoinChain
 from .deposit import MULTISIG_LEAF, DepositReveal
+from .fees import MAX_SWEEP_INPUTS, FeePolicy, fee_for
 from .signers import NonceCommitment, SignerKey, SignerSet, aggregate, keypath_session
 from .store import BridgeStore
 
@@ -93,13 +99,19 @@ class SettlementReader(Protocol):
 @dataclass
 class PayoutRequest:
     """What the coordinator asks signers to sign: the unsigned tx, the outputs it
-    spends with their Taproot trees, and the withdrawals it claims to pay."""
+    spends with their Taproot trees, and the withdrawals it claims to pay (a
+    payout), or no withdrawals and `sweep` set (a sweep of credited deposits)."""
 
     tx: Tx
     spent: list[TxOut]
     trees: list[TaprootOutput]
     withdrawals: list[Withdrawal]
     change_vout: int | None = None
+    sweep: bool = False
+
+    @property
+    def fee(self) -> int:
+        return sum(o.value for o in self.spent) - sum(o.value for o in self.tx.vout)
 
 
 class SignerNode:
@@ -111,6 +123,7 @@ class SignerNode:
         chain: BitcoinChain,
         confirmations: int,
         state_path: Path | None = None,
+        fees: FeePolicy | None = None,
     ) -> None:
         if key.pubkey not in signer_set.pubkeys:
             raise PayoutError("key is not a member of the signer set")
@@ -119,14 +132,28 @@ class SignerNode:
         self.settlement = settlement
         self.chain = chain
         self.confirmations = confirmations
+        self.fees = fees or FeePolicy()
         self.reveals: dict[bytes, DepositReveal] = {}
         self.alarms: list[str] = []
         self.halted = False
         self.state_path = state_path
         self.signed: dict[str, str] = {}  # withdrawal id -> payout txid
+        self.swept: dict[str, str] = {}  # "txid:vout" of a deposit -> sweep txid
         if state_path is not None and state_path.exists():
-            self.signed = json.loads(state_path.read_text())
+            state = json.loads(state_path.read_text())
+            if "withdrawals" in state:
+                self.signed, self.swept = state["withdrawals"], state.get("sweeps", {})
+            else:  # the first format: withdrawals only
+                self.signed = state
+        self.finalized: dict[OutPoint, FinalizedDeposit] = {}
         self._nonces: dict[tuple[str, int], NonceCommitment] = {}
+
+    def _save(self) -> None:
+        if self.state_path is not None:
+            state = {"withdrawals": self.signed, "sweeps": self.swept}
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            tmp.replace(self.state_path)  # never a half-written file after a crash
 
     @property
     def pubkey(self) -> bytes:
@@ -145,14 +172,15 @@ class SignerNode:
         """Check every finalized deposit against Bitcoin; return finalized withdrawals by id."""
         if self.halted:
             raise PayoutRefused("signer halted: " + "; ".join(self.alarms))
-        seen: set[OutPoint] = set()
+        seen: dict[OutPoint, FinalizedDeposit] = {}
         owed: dict[str, Withdrawal] = {}
+        deposit_fee = self.fees.deposit_fee(self.signer_set)
         for batch in self.settlement.finalized_batches():
             for d in batch.deposits:
                 op = OutPoint(d.txid, d.vout)
                 if op in seen:
                     raise self._alarm(f"deposit {op} credited twice (batch {batch.batch_id})")
-                seen.add(op)
+                seen[op] = d
                 found = self.chain.find_output(op)
                 if found is None:
                     raise self._alarm(
@@ -166,18 +194,43 @@ class SignerNode:
                     )
                 if reveal is None or reveal.recipient != d.recipient:
                     raise self._alarm(f"deposit {op} does not pay the address of its recipient")
-                if out.value != d.amount:
-                    raise self._alarm(f"deposit {op} is {out.value} sats, credited {d.amount}")
+                if out.value - deposit_fee != d.amount:
+                    raise self._alarm(
+                        f"deposit {op} is {out.value} sats less a fee of {deposit_fee}, "
+                        f"credited {d.amount}"
+                    )
+                if self.chain.utxo(op) is None and not self._swept_by_us(op):
+                    # the refund leaf (or anything but our sweep) took a credited deposit:
+                    # the bridge owes a Layer-2 balance that it no longer holds
+                    raise self._alarm(
+                        f"deposit {op} was spent by something other than the bridge's sweep"
+                    )
             for w in batch.withdrawals:
                 owed[w.id] = w
+        self.finalized = seen
         return owed
 
+    def _swept_by_us(self, op: OutPoint) -> bool:
+        sweep = self.swept.get(f"{op.txid}:{op.vout}")
+        return sweep is not None and self.chain.find_output(OutPoint(sweep, 0)) is not None
+
     def review(self, req: PayoutRequest) -> None:
-        """Refuse anything that is not exactly: finalized withdrawals + change to the bridge."""
+        if req.sweep:
+            self.review_sweep(req)
+        else:
+            self.review_payout(req)
+
+    def review_payout(self, req: PayoutRequest) -> None:
+        """Refuse anything that is not exactly: finalized withdrawals, each less the
+        withdrawal fee, + change to the bridge, spending only the bridge's own outputs,
+        for no more fee than the withdrawals were charged."""
         owed = self.audit()
         txid = req.tx.txid
         main_spk = self.signer_set.main_output().script_pubkey
+        withdrawal_fee = self.fees.withdrawal_fee(self.signer_set)
         paid_outputs: set[int] = set()
+        if not req.withdrawals:
+            raise PayoutRefused("a payout must pay withdrawals")
         for w in req.withdrawals:
             if owed.get(w.id) != w:
                 raise PayoutRefused(f"withdrawal {w.id} is not finalized as requested")
@@ -187,7 +240,7 @@ class SignerNode:
                 i
                 for i, o in enumerate(req.tx.vout)
                 if i not in paid_outputs
-                and o.value == w.amount
+                and o.value == w.amount - withdrawal_fee
                 and o.script_pubkey == w.script_pubkey
             ]
             if not match:
@@ -197,13 +250,52 @@ class SignerNode:
         if any(req.tx.vout[i].script_pubkey != main_spk for i in extra) or len(extra) > 1:
             raise PayoutRefused("transaction pays something other than withdrawals and change")
         for spent, tree in zip(req.spent, req.trees, strict=True):
-            known = spent.script_pubkey == main_spk or spent.script_pubkey in self.reveals
-            if not known or tree.script_pubkey != spent.script_pubkey:
-                raise PayoutRefused("input is not a bridge output")
+            # deposits reach the reserves only through a sweep; a payout spending one
+            # directly would leave it unaccounted for in every signer's audit
+            if spent.script_pubkey != main_spk or tree.script_pubkey != main_spk:
+                raise PayoutRefused("input is not one of the bridge's own outputs")
+        if req.fee > withdrawal_fee * len(req.withdrawals):
+            raise PayoutRefused(f"fee {req.fee} exceeds what the withdrawals were charged")
         for w in req.withdrawals:
             self.signed[w.id] = txid
-        if self.state_path is not None:
-            self.state_path.write_text(json.dumps(self.signed))
+        self._save()
+
+    def review_sweep(self, req: PayoutRequest) -> None:
+        """Refuse anything that is not exactly: credited (finalized), revealed, unspent
+        deposits into the bridge's main output, for no more fee than they were charged."""
+        self.audit()
+        txid = req.tx.txid
+        main_spk = self.signer_set.main_output().script_pubkey
+        if req.withdrawals or not req.tx.vin or len(req.tx.vin) > MAX_SWEEP_INPUTS:
+            raise PayoutRefused("not a sweep")
+        keys = []
+        for txin, spent, tree in zip(req.tx.vin, req.spent, req.trees, strict=True):
+            op = txin.prevout
+            key = f"{op.txid}:{op.vout}"
+            if op not in self.finalized:
+                raise PayoutRefused(f"deposit {op} is not credited on the settlement layer")
+            if self.swept.get(key, txid) != txid:
+                raise PayoutRefused(f"deposit {op} already swept by {self.swept[key]}")
+            reveal = self.reveals.get(spent.script_pubkey)
+            if reveal is None or reveal.recipient != self.finalized[op].recipient:
+                raise PayoutRefused(f"deposit {op} does not pay its recipient's address")
+            if tree.script_pubkey != spent.script_pubkey or self.chain.utxo(op) != spent:
+                raise PayoutRefused(f"deposit {op} is not that unspent output")
+            keys.append(key)
+        if len(set(keys)) != len(keys):
+            raise PayoutRefused("a deposit is swept twice")
+        if len(req.tx.vout) != 1 or req.tx.vout[0].script_pubkey != main_spk:
+            raise PayoutRefused("a sweep pays the bridge's main output and nothing else")
+        if req.fee > self.fees.deposit_fee(self.signer_set) * len(keys):
+            raise PayoutRefused(f"fee {req.fee} exceeds what the deposits were charged")
+        for key in keys:
+            self.swept[key] = txid
+        self._save()
+
+    def learn_sweep(self, req: PayoutRequest) -> None:
+        """A sweep signed while this signer was offline: review it all the same, so
+        that its audit knows the deposits it spends went to the bridge."""
+        self.review_sweep(req)
 
     # --- key path (MuSig2) ---------------------------------------------------------------
 
@@ -254,20 +346,58 @@ class PayoutResult:
     skipped: list[str] = field(default_factory=list)
 
 
+def sign(signer_set: SignerSet, req: PayoutRequest, signers: list[SignerNode]) -> bool:
+    """Run the signing rounds on `req.tx` in place: MuSig2 key path when all n signers
+    take part, else the k-of-n leaf with the first k.  Each signer reviews `req` on
+    its own first.  Returns whether the key path was used."""
+    n, k = signer_set.n, signer_set.threshold
+    if len(signers) < k:
+        raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
+    tx = req.tx
+    key_path = len(signers) == n
+    if key_path:
+        nonces = [s.commit_nonces(req) for s in signers]
+        per_input = [[nonces[j][i] for j in range(n)] for i in range(len(tx.vin))]
+        partials = [s.partial_sign(req, per_input) for s in signers]
+        for i, tree in enumerate(req.trees):
+            msg = tx.sighash_taproot(i, req.spent)
+            session = keypath_session(signer_set, tree.merkle_root, msg, per_input[i])
+            tx.vin[i].witness = [aggregate([p[i] for p in partials], session)]
+    else:
+        sigs = {s.pubkey: s.script_sign(req) for s in signers[:k]}
+        for i, tree in enumerate(req.trees):
+            by_key = {pk: s[i] for pk, s in sigs.items()}
+            tx.vin[i].witness = signer_set.multisig_witness(by_key, tree, MULTISIG_LEAF)
+    return key_path
+
+
+def witness_estimate(key_path: bool, signer_set: SignerSet, tree: TaprootOutput) -> list[bytes]:
+    """A witness of the final size, to price the transaction before it is signed."""
+    if key_path:
+        return [b"\x00" * 64]
+    sigs = [b"\x00" * 64] * signer_set.threshold + [b""] * (signer_set.n - signer_set.threshold)
+    return [*sigs, tree.leaves[MULTISIG_LEAF].script, tree.control_block(MULTISIG_LEAF)]
+
+
 class PayoutBuilder:
-    def __init__(self, store: BridgeStore, signer_set: SignerSet, chain: BitcoinChain) -> None:
+    def __init__(
+        self,
+        store: BridgeStore,
+        signer_set: SignerSet,
+        chain: BitcoinChain,
+        fees: FeePolicy | None = None,
+    ) -> None:
         self.store = store
         self.signer_set = signer_set
         self.chain = chain
+        self.fees = fees or FeePolicy()
 
     def bridge_coins(self) -> list[BridgeCoin]:
-        """Credited deposits and payout change that are still unspent on Bitcoin."""
+        """The reserves that can be spent now: swept deposits and payout change that are
+        confirmed and unspent on Bitcoin and not already spent by a payout of ours.
+        Raw deposit outputs are never spent by a payout: they reach the reserves
+        through a sweep (`sweep.py`)."""
         coins = []
-        for d in self.store.deposits("credited"):
-            reveal = self.store.reveal_for(d.spk)
-            out = self.chain.utxo(d.outpoint)
-            if reveal is not None and out is not None and not self._reserved(d.outpoint):
-                coins.append(BridgeCoin(d.outpoint, out, reveal.output(self.signer_set)))
         main = self.signer_set.main_output()
         for txid, vout in self.store.db.execute("SELECT txid, vout FROM change").fetchall():
             op = OutPoint(txid, vout)
@@ -293,12 +423,13 @@ class PayoutBuilder:
                 out.append(w)
         return out
 
-    @staticmethod
-    def _witness_size(key_path: bool, signer_set: SignerSet, tree: TaprootOutput) -> list[bytes]:
-        if key_path:
-            return [b"\x00" * 64]
-        sigs = [b"\x00" * 64] * signer_set.threshold + [b""] * (signer_set.n - signer_set.threshold)
-        return [*sigs, tree.leaves[MULTISIG_LEAF].script, tree.control_block(MULTISIG_LEAF)]
+    def net(self, w: Withdrawal) -> TxOut:
+        """What the withdrawal is paid on Bitcoin: its amount less the withdrawal fee."""
+        return TxOut(w.amount - self.fees.withdrawal_fee(self.signer_set), w.script_pubkey)
+
+    def payable(self, w: Withdrawal) -> bool:
+        out = self.net(w)
+        return out.value >= dust_threshold(out)
 
     def build(
         self, withdrawals: list[Withdrawal], fee_rate: float, key_path: bool
@@ -306,16 +437,22 @@ class PayoutBuilder:
         if not withdrawals:
             raise PayoutError("nothing to pay")
         coins = sorted(self.bridge_coins(), key=lambda c: -c.output.value)
-        outputs = [TxOut(w.amount, w.script_pubkey) for w in withdrawals]
+        outputs = [self.net(w) for w in withdrawals]
         change = TxOut(0, self.signer_set.main_output().script_pubkey)
-        target = sum(w.amount for w in withdrawals)
+        target = sum(o.value for o in outputs)
+        budget = self.fees.withdrawal_fee(self.signer_set) * len(withdrawals)
         chosen: list[BridgeCoin] = []
         for coin in coins:
             chosen.append(coin)
             tx = Tx(2, [TxIn(c.outpoint) for c in chosen], [*outputs, change])
             for txin, c in zip(tx.vin, chosen, strict=True):
-                txin.witness = self._witness_size(key_path, self.signer_set, c.tree)
-            fee = int(fee_rate * tx.vsize + 0.999)
+                txin.witness = witness_estimate(key_path, self.signer_set, c.tree)
+            fee = fee_for(fee_rate, tx.vsize)
+            if fee > budget:
+                raise PayoutError(
+                    f"a payout spending {len(chosen)} reserve outputs costs {fee} sats, more "
+                    f"than the {budget} its withdrawals were charged"
+                )
             total = sum(c.output.value for c in chosen)
             if total >= target + fee + 330:
                 change.value = total - target - fee
@@ -329,37 +466,49 @@ class PayoutBuilder:
                 )
         raise InsufficientBridgeFunds(f"bridge cannot pay {target} sats plus fee")
 
+    def _record_unpayable(self, withdrawals: list[Withdrawal]) -> None:
+        """A withdrawal worth less than its fee plus dust cannot be paid on Bitcoin: it
+        is burnt on Layer-2 and kept as surplus, recorded like a payout of nothing."""
+        with self.store.transaction() as db:
+            for w in withdrawals:
+                log.warning("withdrawal %s of %d sats is below fee + dust", w.id, w.amount)
+                db.execute(
+                    "INSERT INTO withdrawals VALUES (?,?,?,'unpayable') "
+                    "ON CONFLICT(id) DO UPDATE SET payout_txid='unpayable'",
+                    (w.id, w.amount, w.script_pubkey),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO ledger VALUES (?, 'unpayable', ?, 0)",
+                    (f"unpayable:{w.id}", w.amount),
+                )
+
     def pay(
-        self, withdrawals: list[Withdrawal], signers: list[SignerNode], fee_rate: float = 1.0
+        self,
+        withdrawals: list[Withdrawal],
+        signers: list[SignerNode],
+        fee_rate: float | None = None,
     ) -> PayoutResult | None:
         """Pay every not-yet-paid withdrawal in one transaction; None if nothing is left."""
         todo = self.unpaid(withdrawals)
+        self._record_unpayable([w for w in todo if not self.payable(w)])
+        todo = [w for w in todo if self.payable(w)]
         if not todo:
             return None
-        n, k = self.signer_set.n, self.signer_set.threshold
+        k = self.signer_set.threshold
         if len(signers) < k:
             raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
-        key_path = len(signers) == n
-        req = self.build(todo, fee_rate, key_path)
+        rate = self.fees.fee_rate if fee_rate is None else fee_rate
+        req = self.build(todo, rate, len(signers) == self.signer_set.n)
+        key_path = sign(self.signer_set, req, signers)
         tx = req.tx
-        if key_path:
-            nonces = [s.commit_nonces(req) for s in signers]
-            per_input = [[nonces[j][i] for j in range(n)] for i in range(len(tx.vin))]
-            partials = [s.partial_sign(req, per_input) for s in signers]
-            for i, tree in enumerate(req.trees):
-                msg = tx.sighash_taproot(i, req.spent)
-                session = keypath_session(self.signer_set, tree.merkle_root, msg, per_input[i])
-                tx.vin[i].witness = [aggregate([p[i] for p in partials], session)]
-        else:
-            sigs = {s.pubkey: s.script_sign(req) for s in signers[:k]}
-            for i, tree in enumerate(req.trees):
-                by_key = {pk: s[i] for pk, s in sigs.items()}
-                tx.vin[i].witness = self.signer_set.multisig_witness(by_key, tree, MULTISIG_LEAF)
         txid = tx.txid
+        fee = req.fee
+        charged = self.fees.withdrawal_fee(self.signer_set) * len(todo)
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO payouts VALUES (?, ?, strftime('%s','now'))", (txid, tx.serialize())
             )
+            db.execute("INSERT INTO ledger VALUES (?, 'payout', ?, ?)", (txid, charged, fee))
             for w in todo:
                 db.execute(
                     "INSERT INTO withdrawals VALUES (?,?,?,?) "
@@ -371,8 +520,10 @@ class PayoutBuilder:
                     "INSERT INTO change VALUES (?,?,?,NULL)",
                     (txid, req.change_vout, tx.vout[req.change_vout].value),
                 )
-        self.chain.broadcast(tx)
-        fee = sum(o.value for o in req.spent) - sum(o.value for o in tx.vout)
+        try:
+            self.chain.broadcast(tx)
+        except Exception as e:  # persisted: `resume` rebroadcasts it
+            log.warning("payout %s not broadcast yet (%s); resume will retry", txid, e)
         log.info(
             "payout %s pays %d withdrawal(s), fee %d, key path %s", txid, len(todo), fee, key_path
         )

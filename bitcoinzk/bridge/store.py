@@ -1,7 +1,9 @@
 """The bridge coordinator's durable state (SQLite, WAL): reveals, scanned chain,
-deposits and their crediting status, withdrawals and the payouts that paid them,
-and alarms.  Every state change that must happen at most once is a row
-written in the same SQLite transaction as the decision that causes it."""
+deposits and their crediting status, the sweeps that took them into custody,
+withdrawals and the payouts that paid them, the bridge's own outputs (`change`:
+sweep outputs and payout change, i.e. the reserves), the fee ledger, and
+alarms.  Every state change that must happen at most once is a row written in
+the same SQLite transaction as the decision that causes it."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ CREATE TABLE IF NOT EXISTS scanned (height INTEGER PRIMARY KEY, hash TEXT NOT NU
 CREATE TABLE IF NOT EXISTS deposits (
     txid TEXT NOT NULL, vout INTEGER NOT NULL, spk BLOB NOT NULL, amount INTEGER NOT NULL,
     height INTEGER NOT NULL, block_hash TEXT NOT NULL,
-    status TEXT NOT NULL,               -- seen | credited | spent_uncredited
+    status TEXT NOT NULL,  -- seen | credited | spent_uncredited | too_late | too_small
     spent_by TEXT,
     PRIMARY KEY (txid, vout));
 CREATE TABLE IF NOT EXISTS withdrawals (
@@ -32,6 +34,17 @@ CREATE TABLE IF NOT EXISTS payouts (
 CREATE TABLE IF NOT EXISTS change (
     txid TEXT NOT NULL, vout INTEGER NOT NULL, amount INTEGER NOT NULL, spent_by TEXT,
     PRIMARY KEY (txid, vout));
+CREATE TABLE IF NOT EXISTS sweeps (
+    txid TEXT PRIMARY KEY, raw BLOB NOT NULL, created REAL NOT NULL,
+    deadline INTEGER NOT NULL,          -- height from which a swept deposit's refund is valid
+    alarmed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS swept (
+    txid TEXT NOT NULL, vout INTEGER NOT NULL, sweep_txid TEXT NOT NULL,
+    PRIMARY KEY (txid, vout));
+-- one row per sweep or payout (and per unpayable withdrawal): fees charged to users
+-- and the Bitcoin fee actually paid; the sum of the differences is the surplus
+CREATE TABLE IF NOT EXISTS ledger (
+    txid TEXT PRIMARY KEY, kind TEXT NOT NULL, charged INTEGER NOT NULL, paid INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY, time REAL, kind TEXT, detail TEXT);
 """
 
@@ -49,6 +62,9 @@ class DepositRow:
 class BridgeStore(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(deposits)")}
+        if "credited_amount" not in columns:  # stores made before deposit fees
+            self.db.execute("ALTER TABLE deposits ADD COLUMN credited_amount INTEGER")
 
     # --- reveals ---------------------------------------------------------------------------
 
@@ -75,6 +91,26 @@ class BridgeStore(SqliteStore):
         return [(str(r[0]), str(r[1])) for r in self.db.execute("SELECT kind, detail FROM alarms")]
 
     # --- deposits --------------------------------------------------------------------------
+
+    def credited_amount(self, op: OutPoint) -> int | None:
+        row = self.db.execute(
+            "SELECT credited_amount, amount FROM deposits WHERE txid=? AND vout=? "
+            "AND status='credited'",
+            (op.txid, op.vout),
+        ).fetchone()
+        if row is None:
+            return None
+        return int(row[1] if row[0] is None else row[0])
+
+    def sweep_of(self, op: OutPoint) -> str | None:
+        row = self.db.execute(
+            "SELECT sweep_txid FROM swept WHERE txid=? AND vout=?", (op.txid, op.vout)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def surplus(self) -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(charged - paid), 0) FROM ledger").fetchone()
+        return int(row[0])
 
     def deposits(self, status: str | None = None) -> list[DepositRow]:
         q = "SELECT txid, vout, spk, amount, height, block_hash, status FROM deposits"

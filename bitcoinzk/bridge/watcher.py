@@ -9,10 +9,20 @@ remembers the hash of every block it scanned, and on each `poll`:
    not yet credited; a credited one raises an alarm (a reorg deeper than the
    crediting depth is handled loudly, not ignored);
 2. scans forward to the tip, recording outputs that pay a revealed deposit
-   address, and marking deposits spent before crediting (refunds) as such;
+   address, and marking deposits spent before crediting (refunds) as such.  A
+   block is recorded only if its parent is the block recorded below it, so the
+   scanned blocks always form one hash chain and checking the newest one
+   against the source (step 1) checks them all: a reorg in the middle of a
+   multi-block scan stops the scan and is followed, never half recorded;
 3. credits deposits with `confirmations` or more, through `DepositSink`, and
    marks them credited.  The sink is idempotent per outpoint, so a crash between
    the two steps repeats the call harmlessly: exactly once end to end.
+
+A deposit is credited only while at least `sweep_margin` blocks remain before
+its refund leaf matures: the bridge must sweep it into its own custody before
+the depositor can take it back (docs/bridge.md, "Sweeps").  One seen later is
+marked `too_late`, never credited, and stays the depositor's to refund.  It is
+credited its amount minus the fee policy's `deposit_fee` (its share of the sweep).
 
 Hostile input is logged and skipped, never fatal: dust to a deposit address,
 amounts out of range, unknown addresses, garbage scripts, huge transactions.
@@ -24,10 +34,14 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+import coincurve
+
 from ..bitcoin.block import Block
 from ..bitcoin.policy import dust_threshold
+from ..bitcoin.rpc_server import RPC_INVALID_PARAMS, RPCError
 from ..bitcoin.tx import MAX_MONEY, TxOut
-from .deposit import DepositReveal
+from .deposit import DepositError, DepositReveal
+from .fees import FeePolicy
 from .signers import SignerSet
 from .store import BridgeStore
 
@@ -35,6 +49,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONFIRMATIONS = 6
 MIN_DEPOSIT = 1_000  # sats; smaller deposits are not worth a Layer-2 operation
+DEFAULT_SWEEP_MARGIN = 72
+"""Blocks that must remain before a deposit's refund leaf matures for it to be
+credited (half a day of Bitcoin blocks).  They cover the deposit's Layer-2
+block, its proof and settlement finality (the signers sweep only deposits
+final on the settlement layer), the sweep's signing, and its confirmation
+under fee pressure with time for an operator to react to the deadline alarm
+(`SWEEP_ALARM_BLOCKS` before the end).  With the default 144-block timelock
+and 6 confirmations, a deposit credited on time leaves 138 blocks."""
+SCAN_ATTEMPTS = 5  # reorgs followed within one poll before giving up until the next
 
 
 class DepositSink(Protocol):
@@ -71,38 +94,88 @@ class DepositWatcher:
         confirmations: int = DEFAULT_CONFIRMATIONS,
         network: str = "regtest",
         start_height: int | None = None,
+        sweep_margin: int = DEFAULT_SWEEP_MARGIN,
+        fees: FeePolicy | None = None,
     ) -> None:
         if confirmations < 1:
             raise ValueError("confirmations must be >= 1")
+        if sweep_margin < 1:
+            raise ValueError("sweep margin must be >= 1 block")
         self.source = source
         self.store = store
         self.sink = sink
         self.signer_set = signer_set
         self.confirmations = confirmations
         self.network = network
+        self.sweep_margin = sweep_margin
+        self.fees = fees or FeePolicy()
         if store.get_meta("start_height") is None:
             start = source.height() if start_height is None else start_height
             store.set_meta("start_height", str(start))
 
     # --- reveal ----------------------------------------------------------------------------
 
+    @property
+    def min_timelock(self) -> int:
+        """A shorter refund timelock would make every deposit too late to credit."""
+        return self.confirmations + self.sweep_margin
+
     def register(self, reveal: DepositReveal) -> str:
         """Record a deposit reveal; returns the address to pay (`bzk_getDepositAddress`)."""
+        if reveal.timelock < self.min_timelock:
+            raise DepositError(
+                f"timelock {reveal.timelock} is below {self.min_timelock} blocks "
+                f"({self.confirmations} confirmations + a sweep margin of {self.sweep_margin})"
+            )
+        try:  # a refund key that is not a point makes the refund leaf unspendable
+            coincurve.PublicKeyXOnly(reveal.refund_key)
+        except ValueError:
+            raise DepositError("refund key is not a valid x-only public key") from None
         spk = reveal.script_pubkey(self.signer_set)
         self.store.add_reveal(spk, reveal)
         return reveal.address(self.signer_set, self.network)
 
     def rpc_get_deposit_address(
-        self, recipient: str, refund_key: str, timelock: int | None = None
+        self, recipient: object, refund_key: object, timelock: object = None
     ) -> dict[str, object]:
-        """JSON-RPC `bzk_getDepositAddress(recipient_hex, refund_xonly_hex[, timelock])`."""
-        kwargs = {} if timelock is None else {"timelock": int(timelock)}
-        reveal = DepositReveal(bytes.fromhex(recipient), bytes.fromhex(refund_key), **kwargs)
+        """JSON-RPC `bzk_getDepositAddress(recipient_hex, refund_xonly_hex[, timelock])`.
+
+        Bad input is the caller's error (-32602, with the reason), never an internal one."""
+        reveal = self.parse_reveal(recipient, refund_key, timelock)
+        try:
+            address = self.register(reveal)
+        except DepositError as e:
+            raise RPCError(RPC_INVALID_PARAMS, str(e)) from None
         return {
-            "address": self.register(reveal),
+            "address": address,
             "timelock": reveal.timelock,
             "confirmations": self.confirmations,
+            "sweep_margin": self.sweep_margin,
+            "min_deposit": MIN_DEPOSIT + self.fees.deposit_fee(self.signer_set),
+            **self.fees.describe(self.signer_set),
         }
+
+    @staticmethod
+    def parse_reveal(recipient: object, refund_key: object, timelock: object) -> DepositReveal:
+        def hex32(value: object, what: str) -> bytes:
+            if not isinstance(value, str) or len(value) != 64:
+                raise RPCError(RPC_INVALID_PARAMS, f"{what} must be 64 hex characters")
+            try:
+                return bytes.fromhex(value)
+            except ValueError:
+                raise RPCError(RPC_INVALID_PARAMS, f"{what} is not hex") from None
+
+        raw_recipient = hex32(recipient, "recipient")
+        raw_refund = hex32(refund_key, "refund_key")
+        kwargs: dict[str, int] = {}
+        if timelock is not None:
+            if type(timelock) is not int:
+                raise RPCError(RPC_INVALID_PARAMS, "timelock must be an integer")
+            kwargs["timelock"] = timelock
+        try:
+            return DepositReveal(raw_recipient, raw_refund, **kwargs)
+        except DepositError as e:
+            raise RPCError(RPC_INVALID_PARAMS, str(e)) from None
 
     # --- polling ---------------------------------------------------------------------------
 
@@ -115,13 +188,31 @@ class DepositWatcher:
         return int(row[0]), str(row[1])
 
     def poll(self) -> list[Credit]:
-        self._follow_reorg()
-        tip = self.source.height()
-        height, _ = self._scanned_tip()
+        for _ in range(SCAN_ATTEMPTS):
+            self._follow_reorg()
+            if self._scan_to(self.source.height()):
+                break
+        else:
+            log.warning("the chain kept reorganising during the scan; retrying next poll")
+            return []
+        self._follow_reorg()  # a reorg after the scan is unwound before anything is credited
+        return self._credit_confirmed(self._scanned_tip()[0])
+
+    def _scan_to(self, tip: int) -> bool:
+        """Scan up to `tip`; False if the source stopped agreeing with what was scanned."""
+        height, prev = self._scanned_tip()
         for h in range(height + 1, tip + 1):
-            bhash = self.source.block_hash(h)
-            self._scan_block(self.source.get_block(bhash), h)
-        return self._credit_confirmed(tip)
+            try:
+                block = self.source.get_block(self.source.block_hash(h))
+            except Exception as e:  # the chain got shorter under us: follow the reorg
+                log.warning("block %d vanished during the scan (%s)", h, e)
+                return False
+            if prev is not None and block.header.prev_hash != prev:
+                log.warning("reorg during the scan at height %d; following it", h)
+                return False
+            self._scan_block(block, h)
+            prev = block.hash
+        return True
 
     def _follow_reorg(self) -> None:
         tip = self.source.height()
@@ -187,19 +278,45 @@ class DepositWatcher:
             log.warning("ignoring deposit %s:%d of %d sats (below minimum)", txid, n, out.value)
             return
         self.store.db.execute(
-            "INSERT OR IGNORE INTO deposits VALUES (?,?,?,?,?,?,'seen',NULL)",
+            "INSERT OR IGNORE INTO deposits (txid, vout, spk, amount, height, block_hash, status) "
+            "VALUES (?,?,?,?,?,?,'seen')",
             (txid, n, out.script_pubkey, out.value, height, bhash),
         )
         log.info("deposit %s:%d of %d sats seen at height %d", txid, n, out.value, height)
 
     def _credit_confirmed(self, tip: int) -> list[Credit]:
         credited = []
+        fee = self.fees.deposit_fee(self.signer_set)
         for d in self.store.deposits("seen"):
             if tip - d.height + 1 < self.confirmations:
                 continue
             reveal = self.store.reveal_for(d.spk)
             assert reveal is not None
-            credit = Credit(reveal.recipient, d.amount, d.outpoint.txid, d.outpoint.vout)
+            # the refund is valid in the block at height + timelock; the blocks before it
+            # are the sweep's only chance
+            blocks_left = d.height + reveal.timelock - 1 - tip
+            if blocks_left < self.sweep_margin:
+                log.warning(
+                    "deposit %s:%d seen with %d blocks before its refund matures (< %d): "
+                    "never credited, it stays the depositor's to refund",
+                    d.outpoint.txid,
+                    d.outpoint.vout,
+                    blocks_left,
+                    self.sweep_margin,
+                )
+                self.store.db.execute(
+                    "UPDATE deposits SET status='too_late' WHERE txid=? AND vout=?",
+                    (d.outpoint.txid, d.outpoint.vout),
+                )
+                continue
+            if d.amount - fee < MIN_DEPOSIT:
+                log.warning("deposit %s does not cover its fee %d: not credited", d.outpoint, fee)
+                self.store.db.execute(
+                    "UPDATE deposits SET status='too_small' WHERE txid=? AND vout=?",
+                    (d.outpoint.txid, d.outpoint.vout),
+                )
+                continue
+            credit = Credit(reveal.recipient, d.amount - fee, d.outpoint.txid, d.outpoint.vout)
             try:
                 self.sink.credit_deposit(credit.recipient, credit.amount, credit.txid, credit.vout)
             except Exception:  # the sink refused or is down: leave it 'seen', retry next poll
@@ -208,8 +325,8 @@ class DepositWatcher:
                 )
                 continue
             self.store.db.execute(
-                "UPDATE deposits SET status='credited' WHERE txid=? AND vout=?",
-                (credit.txid, credit.vout),
+                "UPDATE deposits SET status='credited', credited_amount=? WHERE txid=? AND vout=?",
+                (credit.amount, credit.txid, credit.vout),
             )
             log.info("credited %d sats from %s:%d", credit.amount, credit.txid, credit.vout)
             credited.append(credit)

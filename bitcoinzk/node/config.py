@@ -74,7 +74,8 @@ class BridgeSection:
     threshold: int = 2
     deposit_confirmations: int = 3
     refund_timelock: int = 144
-    payout_fee_rate: float = 2.0
+    sweep_margin: int = 72  # blocks left before a refund matures, below which no credit
+    payout_fee_rate: float = 2.0  # sat/vB of sweeps and payouts; users are charged for it
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -21,13 +22,22 @@ from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.remote import RemoteBitcoin
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
 from bitcoinzk.bitcoin.rpc_server import RpcServer
+from bitcoinzk.bitcoin.tx import OutPoint
 from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
 from bitcoinzk.bridge.chain import BitcoinChain, NodeChain, RpcChain
 from bitcoinzk.bridge.deposit import DepositReveal
-from bitcoinzk.bridge.payout import PayoutBuilder, PayoutResult, SignerNode
+from bitcoinzk.bridge.fees import FeePolicy
+from bitcoinzk.bridge.payout import (
+    InsufficientBridgeFunds,
+    PayoutBuilder,
+    PayoutRefused,
+    PayoutResult,
+    SignerNode,
+)
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.silver import SilverSettlementReader
 from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.sweep import Reserves, SweepBuilder, SweepResult, reserves
 from bitcoinzk.bridge.watcher import BlockSource, DepositWatcher
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
@@ -40,6 +50,7 @@ from bitcoinzk.prover.service import WitnessBackend
 log = logging.getLogger(__name__)
 
 DEV_NAMES = ("alice", "bob", "carol", "dave")
+HALT_REPORT_S = 60.0  # a halted signer's state is logged this often, not every cycle
 DEV_BALANCE = 10_000_000  # 0.1 BTC each (only in the L2-only dev genesis)
 
 
@@ -83,6 +94,7 @@ class Devnet:
     btc: RegtestNode | RemoteBitcoin = field(init=False)
     node: Node = field(init=False)
     payouts: list[PayoutResult] = field(default_factory=list)
+    sweeps: list[SweepResult] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -90,6 +102,7 @@ class Devnet:
         self.params = cfg.chain.params()
         self.genesis = Genesis(self.params, dev_key("operator").public_key())
         self.btc, blocks, chain = open_bitcoin(cfg.bitcoin.rpc, self.data_dir / "bitcoin")
+        self.blocks = blocks
         self.btc_rpc: RpcServer | None = None
         bridge_dir = self.data_dir / "bridge"
         keys = []
@@ -100,6 +113,7 @@ class Devnet:
             keys.append(SignerKey.load(path))
         self.signer_set = SignerSet.of([k.pubkey for k in keys], threshold=cfg.bridge.threshold)
         self.bridge_store = BridgeStore(bridge_dir / "bridge.sqlite")
+        self.fees = FeePolicy(cfg.bridge.payout_fee_rate)
         self.node = Node(
             NodeConfig(
                 data_dir=self.data_dir / "l2",
@@ -125,6 +139,8 @@ class Devnet:
             self.signer_set,
             confirmations=cfg.bridge.deposit_confirmations,
             network=self.btc.network,
+            sweep_margin=cfg.bridge.sweep_margin,
+            fees=self.fees,
         )
         assert self.node.rollup is not None
         self.settlement = SilverSettlementReader(self.node.rollup, self.params)
@@ -136,14 +152,18 @@ class Devnet:
                 chain,
                 cfg.bridge.deposit_confirmations,
                 bridge_dir / f"signer{i}" / "signed.json",
+                fees=self.fees,
             )
             for i, key in enumerate(keys)
         ]
         for reveal in self._reveals():
             for signer in self.signers:
                 signer.register_reveal(reveal)
-        self.payout_builder = PayoutBuilder(self.bridge_store, self.signer_set, chain)
+        self.payout_builder = PayoutBuilder(self.bridge_store, self.signer_set, chain, self.fees)
+        self.sweeper = SweepBuilder(self.bridge_store, self.signer_set, chain, self.fees)
         self.node.bridge_view = self.bridge_view
+        self._seen_tip: str | None = None
+        self._halt_logged = 0.0
 
     def _reveals(self) -> list[DepositReveal]:
         rows = self.bridge_store.db.execute("SELECT spk FROM reveals").fetchall()
@@ -173,10 +193,40 @@ class Devnet:
         while True:
             try:
                 self.watcher.poll()
+                self.resume()
                 await self.pay_withdrawals()
+            except PayoutRefused as e:
+                self._report_refusal(e)
             except Exception:
                 log.exception("bridge step failed")
             await asyncio.sleep(0.3)
+
+    def _report_refusal(self, e: PayoutRefused) -> None:
+        """A halted signer refuses every round until an operator steps in: say it once
+        with its reason, then its state on a timer, not a traceback per cycle."""
+        halted = [s for s in self.signers if s.halted]
+        now = time.monotonic()
+        if not halted:
+            log.warning("signers refused a bridge transaction: %s", e)
+        elif now - self._halt_logged >= HALT_REPORT_S:
+            for s in halted:
+                log.critical(
+                    "signer %s is halted (%s); sweeps and payouts stop until it is cleared",
+                    s.pubkey.hex()[:16],
+                    "; ".join(s.alarms),
+                )
+            self._halt_logged = now
+
+    def resume(self) -> None:
+        """After a restart, and whenever Bitcoin moves (a reorg may drop our transactions
+        back out of blocks): rebroadcast every recorded sweep and payout not confirmed."""
+        height = self.blocks.height()
+        tip = self.blocks.block_hash(height)
+        if tip == self._seen_tip:
+            return
+        self._seen_tip = tip
+        self.sweeper.resume(height)
+        self.payout_builder.resume()
 
     # --- bridge operations ---
 
@@ -193,22 +243,37 @@ class Devnet:
             signer.register_reveal(reveal)
         return reveal
 
-    def deposit_address_rpc(self, recipient: str, refund_key: str) -> dict[str, object]:
-        reveal = DepositReveal(
-            bytes.fromhex(recipient), bytes.fromhex(refund_key), self.config.bridge.refund_timelock
+    def deposit_address_rpc(self, recipient: object, refund_key: object) -> dict[str, object]:
+        """`bzk_getDepositAddress`: bad input is -32602 with its reason (the watcher's)."""
+        result = self.watcher.rpc_get_deposit_address(
+            recipient, refund_key, self.config.bridge.refund_timelock
         )
-        address = self.watcher.register(reveal)
+        reveal = self.watcher.parse_reveal(
+            recipient, refund_key, self.config.bridge.refund_timelock
+        )
         for signer in self.signers:
             signer.register_reveal(reveal)
-        return {"address": address, "timelock": reveal.timelock}
+        return result
+
+    def reserves(self) -> Reserves:
+        return reserves(self.bridge_store)
 
     async def pay_withdrawals(self) -> PayoutResult | None:
-        """Pay every withdrawal of every finalized batch not paid yet (all signers online)."""
+        """Sweep every finalized deposit into custody, then pay every withdrawal of every
+        finalized batch not paid yet (all signers online)."""
         batches = await self.node.pipeline.run_settlement(self.settlement.finalized_batches)
+        final = [OutPoint(d.txid, d.vout) for b in batches for d in b.deposits]
+        sweep = self.sweeper.sweep(final, self.signers) if final else None
+        if sweep is not None:
+            self.sweeps.append(sweep)
         owed = [w for b in batches for w in b.withdrawals]
         if not owed or not self.payout_builder.unpaid(owed):
             return None
-        result = self.payout_builder.pay(owed, self.signers, self.config.bridge.payout_fee_rate)
+        try:
+            result = self.payout_builder.pay(owed, self.signers)
+        except InsufficientBridgeFunds as e:  # e.g. the sweep is not confirmed yet
+            log.info("payout waits: %s", e)
+            return None
         if result is not None:
             self.payouts.append(result)
             log.info("paid %d withdrawals in %s", len(result.paid), result.tx.txid)
@@ -233,7 +298,7 @@ class Devnet:
         for wid, amount, spk, payout in self.bridge_store.db.execute(
             "SELECT id, amount, spk, payout_txid FROM withdrawals ORDER BY rowid"
         ):
-            lookup = self.btc.get_tx(payout) if payout else None
+            lookup = self.btc.get_tx(payout) if payout and payout != "unpayable" else None
             confirmations = 0
             if lookup is not None and lookup.block_hash:
                 confirmations = self.btc.confirmations(lookup.block_hash)
@@ -245,7 +310,9 @@ class Devnet:
                     "script_pubkey": bytes(spk).hex(),
                     "payout_txid": payout,
                     "confirmations": confirmations,
-                    "status": "paid" if payout else "owed",
+                    "status": "unpayable"
+                    if payout == "unpayable"
+                    else ("paid" if payout else "owed"),
                 }
             )
         return {"deposits": deposits, "withdrawals": withdrawals}

@@ -5,9 +5,11 @@
 2. Alice pays Bob, Carol and Dave many Layer-2 transfers.
 3. Every block is proven and committed to the rollup contract, which checks
    each proof.
-4. Bob withdraws to his Bitcoin address; once the batch is final on the
-   contract the signers pay him on Bitcoin.
-5. A summary, and exit 0 only if every balance reconciles to the satoshi.
+4. The signers sweep the deposit into the bridge's custody once its batch is
+   final; Bob withdraws to his Bitcoin address; once the batch is final on the
+   contract the signers pay him on Bitcoin from the swept reserves.
+5. A summary, and exit 0 only if every balance reconciles to the satoshi:
+   Bitcoin, Layer-2 and the bridge's reserves (fees charged vs paid included).
 """
 
 from __future__ import annotations
@@ -69,6 +71,14 @@ class Report:
     withdrawal_fee: int = 0
     payout_vbytes: int = 0
     payout_fee: int = 0
+    deposit_charge: int = 0  # the bridge's deposit fee, kept from the credit
+    withdrawal_charge: int = 0  # the bridge's withdrawal fee, kept from the payout
+    sweep_vbytes: int = 0
+    sweep_fee: int = 0
+    surplus_before: int = 0
+    surplus_after: int = 0
+    book_balanced: bool = False  # reserves == credited - withdrawn + surplus
+    reserves_on_chain: bool = False  # every reserve output is a UTXO of that value
     batches: list[dict[str, Any]] = field(default_factory=list)
     pubdata_bytes: int = 0
     btc_before: dict[str, int] = field(default_factory=dict)
@@ -192,7 +202,10 @@ async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
         report.btc_before = {n: _btc_balance(devnet, n) for n in ("alice", "bob")}
         report.l2_before = {n: await l2_balance(n) for n in keys}
         report.l2_before["fees"] = (await rpc("bzk_getAccount", params.fee_account))["balance"]
-        report.bridge_before = sum(c.output.value for c in devnet.payout_builder.bridge_coins())
+        reserves = devnet.reserves()
+        report.bridge_before, report.surplus_before = reserves.total, reserves.surplus
+        report.deposit_charge = devnet.fees.deposit_fee(devnet.signer_set)
+        report.withdrawal_charge = devnet.fees.withdrawal_fee(devnet.signer_set)
 
         # 1. Deposit on Bitcoin.
         report.deposit = 5_000_000
@@ -207,7 +220,7 @@ async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
             f"{reveal.address(devnet.signer_set)} (tx {tx.txid[:16]}…, {tx.vsize} vB)"
         )
         btc.mine(devnet.config.bridge.deposit_confirmations)
-        target = report.l2_before["alice"] + report.deposit
+        target = report.l2_before["alice"] + report.deposit - report.deposit_charge
         await _wait(lambda: _at_least(l2_balance, "alice", target), 120, "the deposit credit")
         console.print(
             f"   credited on Layer-2 after "
@@ -257,7 +270,16 @@ async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
         blocks = [await rpc("bzk_getBlock", n, False) for n in range(1, head + 1)]
         report.pubdata_bytes = sum(len(b["pubdata"]) // 2 - 1 - 4 for b in blocks)
 
-        # 5. Payout on Bitcoin once the contract says the batch is final.
+        # 5. The sweep of the deposit into custody, then the payout from the swept
+        # reserves on Bitcoin once the contract says the batch is final.
+        await _wait(lambda: _swept(devnet), 120, "the sweep of the deposit")
+        sweep = devnet.sweeps[-1]
+        report.sweep_vbytes, report.sweep_fee = sweep.tx.vsize, sweep.fee
+        btc.mine(1)
+        console.print(
+            f"   signers swept the deposit into custody: {sweep.tx.txid[:16]}… "
+            f"({sweep.tx.vsize} vB)"
+        )
         await _wait(lambda: _payout(devnet), 120, "the bridge payout")
         payout = devnet.payouts[-1]
         report.payout_vbytes, report.payout_fee = payout.tx.vsize, _fee_of(devnet, payout.tx)
@@ -269,7 +291,14 @@ async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
         report.btc_after = {n: _btc_balance(devnet, n) for n in ("alice", "bob")}
         report.l2_after = {n: await l2_balance(n) for n in keys}
         report.l2_after["fees"] = (await rpc("bzk_getAccount", params.fee_account))["balance"]
-        report.bridge_after = sum(c.output.value for c in devnet.payout_builder.bridge_coins())
+        reserves = devnet.reserves()
+        report.bridge_after, report.surplus_after = reserves.total, reserves.surplus
+        report.book_balanced = reserves.total == reserves.obligations + reserves.surplus
+        chain = devnet.payout_builder.chain
+        report.reserves_on_chain = all(
+            (out := chain.utxo(op)) is not None and out.value == value
+            for op, value in reserves.outpoints
+        )
     report.seconds = time.monotonic() - started
     _reconcile(report)
     return report
@@ -291,6 +320,10 @@ async def _all_included(rpc: Rpc, hashes: list[str]) -> bool:
 
 async def _payout(devnet: Devnet) -> bool:
     return bool(devnet.payouts)
+
+
+async def _swept(devnet: Devnet) -> bool:
+    return bool(devnet.sweeps)
 
 
 async def _follow_batches(rpc: Rpc, head: int, console: Console) -> None:
@@ -324,17 +357,27 @@ def _reconcile(r: Report) -> None:
     r.checks = {
         "Alice on Bitcoin: - deposit - its tx fee": r.btc_after["alice"]
         == r.btc_before["alice"] - r.deposit - r.deposit_fee,
-        "Bob on Bitcoin: + withdrawal": r.btc_after["bob"] == r.btc_before["bob"] + r.withdrawal,
-        "Alice on L2: + deposit - sent - fees": delta["alice"]
-        == r.deposit - sum(r.sent_to.values()) - r.transfer_fees,
+        "Bob on Bitcoin: + withdrawal - bridge withdrawal fee": r.btc_after["bob"]
+        == r.btc_before["bob"] + r.withdrawal - r.withdrawal_charge,
+        "Alice on L2: + deposit - bridge deposit fee - sent - fees": delta["alice"]
+        == r.deposit - r.deposit_charge - sum(r.sent_to.values()) - r.transfer_fees,
         "Bob on L2: + received - withdrawal - its fee": delta["bob"]
         == r.sent_to.get("bob", 0) - r.withdrawal - r.withdrawal_fee,
         "Carol and Dave on L2: + received": delta["carol"] == r.sent_to.get("carol", 0)
         and delta["dave"] == r.sent_to.get("dave", 0),
         "operator: + every L2 fee": delta["fees"] == r.transfer_fees + r.withdrawal_fee,
-        "L2 supply: + deposit - withdrawal": sum(delta.values()) == r.deposit - r.withdrawal,
-        "bridge on Bitcoin: + deposit - withdrawal - payout fee": r.bridge_after - r.bridge_before
-        == r.deposit - r.withdrawal - r.payout_fee,
+        "L2 supply: + deposit - bridge deposit fee - withdrawal": sum(delta.values())
+        == r.deposit - r.deposit_charge - r.withdrawal,
+        "bridge reserves: + deposit - sweep fee - paid withdrawal - payout fee": r.bridge_after
+        - r.bridge_before
+        == r.deposit - r.sweep_fee - (r.withdrawal - r.withdrawal_charge) - r.payout_fee,
+        "bridge surplus: + fees charged - fees paid, never negative": r.surplus_after
+        - r.surplus_before
+        == r.deposit_charge - r.sweep_fee + r.withdrawal_charge - r.payout_fee
+        and r.deposit_charge >= r.sweep_fee
+        and r.withdrawal_charge >= r.payout_fee,
+        "reserves = Layer-2 obligations + surplus, each reserve output on Bitcoin": r.book_balanced
+        and r.reserves_on_chain,
     }
 
 
@@ -355,7 +398,12 @@ def print_report(console: Console, r: Report) -> None:
         ("settlement gas per transfer", f"{sum(gas) / max(1, r.transfers + 2):,.0f}"),
         ("pubdata bytes per operation", f"{r.pubdata_bytes / max(1, r.transfers + 2):.1f}"),
         ("Bitcoin deposit", f"{r.deposit_vbytes} vB, fee {r.deposit_fee} sats"),
+        ("Bitcoin sweep", f"{r.sweep_vbytes} vB, fee {r.sweep_fee} sats"),
         ("Bitcoin payout", f"{r.payout_vbytes} vB, fee {r.payout_fee} sats"),
+        (
+            "bridge fees charged (deposit / withdrawal)",
+            f"{r.deposit_charge} / {r.withdrawal_charge} sats",
+        ),
         ("scenario time", f"{r.seconds:.1f} s"),
     ]
     for row in rows:

@@ -9,6 +9,7 @@ from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.deposit import DepositReveal
+from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import FinalizedBatch
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -85,9 +86,18 @@ def sink() -> RecordingSink:
     return RecordingSink()
 
 
+SWEEP_MARGIN = 10  # blocks; the tests' 20-block timelocks leave 17 after 3 confirmations
+
+
 @pytest.fixture
 def watcher(node, store, sink, signer_set) -> DepositWatcher:
-    return DepositWatcher(node, store, sink, signer_set, confirmations=3)
+    return DepositWatcher(node, store, sink, signer_set, confirmations=3, sweep_margin=SWEEP_MARGIN)
+
+
+@pytest.fixture
+def fee(signer_set) -> int:
+    """The default fee policy's deposit fee: what a credit keeps back for the sweep."""
+    return FeePolicy().deposit_fee(signer_set)
 
 
 def reveal_for(wallet: Wallet, recipient: bytes, timelock: int = 20) -> DepositReveal:

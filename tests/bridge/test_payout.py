@@ -6,6 +6,7 @@ import pytest
 
 from bitcoinzk.bitcoin.tx import OutPoint
 from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
@@ -17,6 +18,7 @@ from bitcoinzk.bridge.payout import (
     Withdrawal,
 )
 from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.sweep import SweepBuilder
 
 from .conftest import RecordedSettlement, deposit, l2_key, reveal_for
 
@@ -24,15 +26,16 @@ ALICE = l2_key(0xA1)
 
 
 @pytest.fixture
-def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path):
-    """Two credited deposits (0.01 + 0.02 BTC) and three signers reading their own views."""
+def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee):
+    """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
+    and three signers reading their own views."""
     settlement = RecordedSettlement()
     reveals = [reveal_for(wallet, ALICE), reveal_for(wallet, ALICE)]
     credited = []
     for r, amount in zip(reveals, (1_000_000, 2_000_000), strict=True):
         watcher.register(r)
         tx = deposit(node, wallet, r.script_pubkey(signer_set), amount, mine=0)
-        credited.append(FinalizedDeposit(ALICE, amount, tx.txid, 0))
+        credited.append(FinalizedDeposit(ALICE, amount - fee, tx.txid, 0))
     node.mine(3)
     assert len(watcher.poll()) == 2
     signers = []
@@ -44,6 +47,11 @@ def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path):
             s.register_reveal(r)
         signers.append(s)
     settlement.batches.append(FinalizedBatch(1, tuple(credited)))
+    swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(
+        [OutPoint(d.txid, d.vout) for d in credited], signers
+    )
+    assert swept is not None
+    node.mine(1)
     return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))
 
 
@@ -62,7 +70,8 @@ def test_key_path_payout_pays_each_withdrawal_once(node, wallet, bridge, tmp_pat
     node.mine(1)
     for n, w in enumerate(ws):
         coin = node.get_coin(OutPoint(result.tx.txid, n))
-        assert coin is not None and coin.output.value == w.amount
+        assert coin is not None
+        assert coin.output.value == w.amount - FeePolicy().withdrawal_fee(signer_set)
     assert builder.pay(ws, signers) is None
     builder.store.close()
     restarted = PayoutBuilder(BridgeStore(tmp_path / "bridge.sqlite"), signer_set, NodeChain(node))

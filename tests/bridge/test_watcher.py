@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
-from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
+import pytest
+
+from bitcoinzk.bitcoin.block import Block
+from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.script import op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
+from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.watcher import DepositWatcher
 
-from .conftest import deposit, l2_key, reveal_for
+from .conftest import SWEEP_MARGIN, deposit, l2_key, reveal_for
 
 ALICE = l2_key(0xA1)
 
 
-def test_credit_after_confirmations_exactly_once(node, wallet, watcher, sink, signer_set):
+def test_credit_after_confirmations_exactly_once(node, wallet, watcher, sink, signer_set, fee):
     reveal = reveal_for(wallet, ALICE)
     watcher.register(reveal)
     tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 250_000)
@@ -26,24 +30,24 @@ def test_credit_after_confirmations_exactly_once(node, wallet, watcher, sink, si
     [credit] = watcher.poll()  # 3
     assert (credit.recipient, credit.amount, credit.txid, credit.vout) == (
         ALICE,
-        250_000,
+        250_000 - fee,  # the deposit fee pays for its sweep
         tx.txid,
         0,
     )
     node.mine(5)
     assert watcher.poll() == []
-    assert sink.calls == 1 and sink.credits == {(tx.txid, 0): (ALICE, 250_000)}
+    assert sink.calls == 1 and sink.credits == {(tx.txid, 0): (ALICE, 250_000 - fee)}
 
 
-def test_exactly_once_across_restart(tmp_path, node, wallet, store, sink, signer_set):
-    w1 = DepositWatcher(node, store, sink, signer_set, confirmations=2)
+def test_exactly_once_across_restart(tmp_path, node, wallet, store, sink, signer_set, fee):
+    w1 = DepositWatcher(node, store, sink, signer_set, confirmations=2, sweep_margin=SWEEP_MARGIN)
     reveal = reveal_for(wallet, ALICE)
     w1.register(reveal)
     tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 80_000, mine=2)
     assert len(w1.poll()) == 1
     store.close()
     store2 = BridgeStore(tmp_path / "bridge.sqlite")
-    w2 = DepositWatcher(node, store2, sink, signer_set, confirmations=2)
+    w2 = DepositWatcher(node, store2, sink, signer_set, confirmations=2, sweep_margin=SWEEP_MARGIN)
     node.mine(3)
     assert w2.poll() == []
     assert sink.calls == 1
@@ -51,7 +55,7 @@ def test_exactly_once_across_restart(tmp_path, node, wallet, store, sink, signer
     # sink's idempotence keeps the credit single
     store2.db.execute("UPDATE deposits SET status='seen'")
     assert len(w2.poll()) == 1
-    assert len(sink.credits) == 1 and sink.credits[(tx.txid, 0)] == (ALICE, 80_000)
+    assert len(sink.credits) == 1 and sink.credits[(tx.txid, 0)] == (ALICE, 80_000 - fee)
     store2.close()
 
 
@@ -113,7 +117,7 @@ def test_deep_reorg_of_credited_deposit_raises_alarm(node, wallet, watcher, sink
     assert sink.calls == 1
 
 
-def test_hostile_outputs_are_skipped(node, wallet, watcher, sink, signer_set):
+def test_hostile_outputs_are_skipped(node, wallet, watcher, sink, signer_set, fee):
     reveal = reveal_for(wallet, ALICE)
     watcher.register(reveal)
     spk = reveal.script_pubkey(signer_set)
@@ -130,13 +134,13 @@ def test_hostile_outputs_are_skipped(node, wallet, watcher, sink, signer_set):
     assert node.submit_block(block).connected
     node.mine(2)
     [credit] = watcher.poll()
-    assert credit.vout == 4 and credit.amount == 1_000_000 and sink.calls == 1
+    assert credit.vout == 4 and credit.amount == 1_000_000 - fee and sink.calls == 1
 
 
 def test_watcher_runs_over_rpc_and_serves_deposit_address(node, wallet, store, sink, signer_set):
     with RpcServer(node) as server:
         rpc = BitcoinRPC(server.url)
-        w = DepositWatcher(rpc, store, sink, signer_set, confirmations=1)
+        w = DepositWatcher(rpc, store, sink, signer_set, confirmations=1, sweep_margin=SWEEP_MARGIN)
         server.register("bzk_getDepositAddress", w.rpc_get_deposit_address)
         refund = wallet.new_key().internal_key
         reply = rpc.call("bzk_getDepositAddress", ALICE.hex(), refund.hex(), 30)
@@ -154,9 +158,10 @@ def test_refunded_deposit_is_never_credited(node, wallet, watcher, sink, signer_
     from bitcoinzk.bridge.signers import SignerKey
 
     refund_key = SignerKey.generate()
-    reveal = DepositReveal(ALICE, refund_key.pubkey[1:], timelock=1)
+    reveal = DepositReveal(ALICE, refund_key.pubkey[1:], timelock=20)
     watcher.register(reveal)
     tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 50_000)
+    node.mine(19)  # the watcher was down all this time
     refund = refund_transaction(
         reveal, signer_set, OutPoint(tx.txid, 0), 50_000, refund_key, BURN_SCRIPT, 500
     )
@@ -182,10 +187,94 @@ class FlakySink:
 
 def test_sink_failure_does_not_stop_the_watcher(node, wallet, store, signer_set):
     sink = FlakySink()
-    w = DepositWatcher(node, store, sink, signer_set, confirmations=1)
+    w = DepositWatcher(node, store, sink, signer_set, confirmations=1, sweep_margin=SWEEP_MARGIN)
     reveal = reveal_for(wallet, ALICE)
     w.register(reveal)
     tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 30_000)
     assert w.poll() == []  # the sink raised; logged, not credited
     [credit] = w.poll()  # retried
     assert sink.credits == [(tx.txid, 0)] and credit.txid == tx.txid
+
+
+class ReorgingSource:
+    """The embedded node as a block source, with a real reorg happening on it while the
+    watcher is in the middle of a multi-block scan (just after it fetched block `at`)."""
+
+    def __init__(self, node: RegtestNode, at: int, branch: int) -> None:
+        self.node = node
+        self.at = at
+        self.branch = branch
+        self.abandoned: list[str] = []
+
+    def height(self) -> int:
+        return self.node.height()
+
+    def block_hash(self, height: int) -> str:
+        return self.node.block_hash(height)
+
+    def get_block(self, block_hash: str) -> Block:
+        block = self.node.get_block(block_hash)
+        if not self.abandoned and self.node.block_height(block_hash) == self.at:
+            self.abandoned = [self.node.block_hash(h) for h in range(self.at, self.height() + 1)]
+            parent = block.header.prev_hash
+            for i in range(self.branch):  # a heavier branch from below `at`, without its txs
+                b = self.node.build_block([], parent=parent, extra=b"midscan" + bytes([i]))
+                assert self.node.submit_block(b).connected or i < self.branch - 1
+                parent = b.hash
+            assert self.node.tip_hash() == parent
+        return block
+
+
+def test_reorg_in_the_middle_of_a_scan_leaves_no_abandoned_block_recorded(
+    node, wallet, store, sink, signer_set
+):
+    source = ReorgingSource(node, at=node.height() + 2, branch=6)
+    w = DepositWatcher(source, store, sink, signer_set, confirmations=3, sweep_margin=SWEEP_MARGIN)
+    reveal = reveal_for(wallet, ALICE)
+    w.register(reveal)
+    node.mine(1)
+    tx = deposit(node, wallet, reveal.script_pubkey(signer_set), 90_000, mine=4)  # at `at`
+    assert node.get_tx(tx.txid).height == source.at
+    # one poll scans 5 blocks; the reorg strikes after it read block `at` (with the deposit)
+    w.poll()
+    assert source.abandoned and tx.txid in node.mempool
+    node.mempool.remove(tx.txid)  # and it is never mined again
+    node.index.drop_mempool_txs([tx.txid])
+    node.mine(3)
+    assert w.poll() == []
+    scanned = dict(store.db.execute("SELECT height, hash FROM scanned").fetchall())
+    assert all(node.block_hash(h) == bhash for h, bhash in scanned.items())
+    assert not set(source.abandoned) & set(scanned.values())
+    assert store.deposits() == [] and sink.calls == 0
+
+
+def test_deposit_address_rpc_refuses_bad_input_with_invalid_params(
+    node, wallet, store, sink, signer_set
+):
+    with RpcServer(node) as server:
+        rpc = BitcoinRPC(server.url)
+        w = DepositWatcher(rpc, store, sink, signer_set, confirmations=1, sweep_margin=SWEEP_MARGIN)
+        server.register("bzk_getDepositAddress", w.rpc_get_deposit_address)
+        refund = wallet.new_key().internal_key.hex()
+        bad = [
+            (("zz" * 32, refund), "hex"),
+            ((ALICE.hex()[:-2], refund), "64 hex"),
+            ((ALICE.hex(), "00" * 32), "not a valid x-only"),  # the refund could never be spent
+            ((ALICE.hex(), "ff" * 32), "not a valid x-only"),
+            (("ff" * 32, refund), "BabyJubJub"),
+            ((ALICE.hex(), refund, 5), "below"),  # too short to be swept in time
+            ((ALICE.hex(), refund, 70_000), "timelock"),
+            ((ALICE.hex(), refund, "30"), "integer"),
+            ((ALICE.hex(), refund, True), "integer"),
+            ((123, refund), "64 hex"),
+        ]
+        for params, needle in bad:
+            with pytest.raises(RPCError) as e:
+                rpc.call("bzk_getDepositAddress", *params)
+            assert e.value.code == -32602 and needle in e.value.message, (params, e.value)
+        assert store.db.execute("SELECT COUNT(*) FROM reveals").fetchone()[0] == 0
+        reply = rpc.call("bzk_getDepositAddress", ALICE.hex(), refund, 30)
+        policy = FeePolicy()
+        assert reply["deposit_fee"] == policy.deposit_fee(signer_set) > 0
+        assert reply["withdrawal_fee"] == policy.withdrawal_fee(signer_set) > 0
+        assert reply["sweep_margin"] == SWEEP_MARGIN

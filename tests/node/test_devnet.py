@@ -31,10 +31,14 @@ async def _run(data_dir: Path) -> None:
     finally:
         await devnet.stop()
     assert report.reconciled, report.checks
-    assert len(report.checks) == 8
+    assert len(report.checks) == 10
     assert report.batches and all(b["status"] == "final" for b in report.batches)
     assert all(b["commit_gas"] > 0 and len(b["proof"]) == 2 + 512 for b in report.batches)
-    assert report.btc_after["bob"] == report.btc_before["bob"] + report.withdrawal > 0
+    assert report.sweep_fee > 0 and report.withdrawal > report.withdrawal_charge > 0
+    assert (
+        report.btc_after["bob"]
+        == report.btc_before["bob"] + report.withdrawal - report.withdrawal_charge
+    )
 
 
 def test_devnet_scenario_reconciles_to_the_sat(tmp_path):
