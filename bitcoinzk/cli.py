@@ -195,9 +195,11 @@ def withdraw(
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
-    """Leave Layer-2: paid to `script_pubkey` on Bitcoin once the block is final."""
+    """Leave Layer-2: paid to `script_pubkey` on Bitcoin once the block is final, less the
+    bridge's withdrawal fee (its share of the payout's Bitcoin fee, shown here)."""
     client = NodeClient(url)
     try:
+        bridge = _bridge_fees(client)
         tx = sign_withdraw(
             client, Wallet.load(wallet).key, bytes.fromhex(script_pubkey), amount, fee
         )
@@ -205,7 +207,22 @@ def withdraw(
         result = _wait_receipt(client, tx_hash, 30)
     except (NodeError, LookupError, ValueError) as exc:
         _fail(str(exc))
+    if bridge is not None:
+        result = {
+            **result,
+            "bridge_withdrawal_fee": bridge["withdrawal_fee"],
+            "paid_on_bitcoin": amount - int(bridge["withdrawal_fee"]),
+        }
     _out(result, as_json)
+
+
+def _bridge_fees(client: NodeClient) -> dict[str, Any] | None:
+    """The bridge's fee policy when a bridge runs beside the node (the devnet), else None."""
+    try:
+        fees: dict[str, Any] = client.call("bzk_getBridgeFees")
+    except NodeError:
+        return None
+    return fees
 
 
 @app.command()

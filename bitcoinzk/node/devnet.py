@@ -162,6 +162,17 @@ class Devnet:
         self.payout_builder = PayoutBuilder(self.bridge_store, self.signer_set, chain, self.fees)
         self.sweeper = SweepBuilder(self.bridge_store, self.signer_set, chain, self.fees)
         self.node.bridge_view = self.bridge_view
+
+        @self.node.rpc.method("bzk_getBridgeFees")
+        async def bridge_fees() -> dict[str, object]:
+            """What the bridge charges: a deposit is credited its amount less `deposit_fee`,
+            a withdrawal is paid its amount less `withdrawal_fee` on Bitcoin."""
+            return {
+                **self.fees.describe(self.signer_set),
+                "sweep_margin": self.watcher.sweep_margin,
+                "confirmations": self.watcher.confirmations,
+            }
+
         self._seen_tip: str | None = None
         self._halt_logged = 0.0
 
@@ -292,6 +303,7 @@ class Devnet:
                     "recipient": reveal.recipient.hex() if reveal else None,
                     "confirmations": confirmations,
                     "status": row.status,
+                    "sweep_txid": self.bridge_store.sweep_of(row.outpoint),
                 }
             )
         withdrawals = []

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 from rich.console import Console
 
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet
-from bitcoinzk.node.scenario import free_port, play
+from bitcoinzk.node.scenario import Rpc, free_port, play
 
 
 async def _run(data_dir: Path) -> None:
@@ -28,6 +29,8 @@ async def _run(data_dir: Path) -> None:
     await devnet.start()
     try:
         report = await play(devnet, transfers=2, console=Console(quiet=True))
+        async with aiohttp.ClientSession() as session:
+            fees = await Rpc(session, devnet.node.url)("bzk_getBridgeFees")
     finally:
         await devnet.stop()
     assert report.reconciled, report.checks
@@ -35,6 +38,8 @@ async def _run(data_dir: Path) -> None:
     assert report.batches and all(b["status"] == "final" for b in report.batches)
     assert all(b["commit_gas"] > 0 and len(b["proof"]) == 2 + 512 for b in report.batches)
     assert report.sweep_fee > 0 and report.withdrawal > report.withdrawal_charge > 0
+    assert fees["withdrawal_fee"] == report.withdrawal_charge
+    assert fees["deposit_fee"] == report.deposit_charge
     assert (
         report.btc_after["bob"]
         == report.btc_before["bob"] + report.withdrawal - report.withdrawal_charge

@@ -39,9 +39,12 @@ async def _run(data_dir: Path, url: str) -> None:
     finally:
         await devnet.stop()
     assert report.reconciled, report.checks
-    assert len(report.checks) == 8
+    assert len(report.checks) == 10
     assert report.batches and all(b["status"] == "final" for b in report.batches)
-    assert report.btc_after["bob"] == report.btc_before["bob"] + report.withdrawal > 0
+    assert (
+        report.btc_after["bob"]
+        == report.btc_before["bob"] + report.withdrawal - report.withdrawal_charge
+    )
     assert [d["confirmations"] for d in view["deposits"]] and all(
         d["confirmations"] >= 2 for d in view["deposits"]
     )
