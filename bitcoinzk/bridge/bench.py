@@ -20,6 +20,7 @@ from .deposit import DepositReveal
 from .payout import FinalizedBatch, FinalizedDeposit, PayoutBuilder, SignerNode, Withdrawal
 from .signers import SignerKey, SignerSet
 from .store import BridgeStore
+from .sweep import SweepBuilder
 from .watcher import DepositWatcher
 
 _RECIPIENT = PrivateKey(b"\x42" * 32).public_key().to_bytes()
@@ -64,19 +65,45 @@ def run(
         dep = wallet.create_transaction([TxOut(40 * 10**8, reveal.script_pubkey(sset))], 2, node)
         node.send_raw_transaction(dep)
         node.mine(1)
-        watcher.poll()
+        [credit] = watcher.poll()
         out["deposit_vbytes"] = dep.vsize
         settlement = _Settlement()
         settlement.batches.append(
-            FinalizedBatch(1, (FinalizedDeposit(_RECIPIENT, 40 * 10**8, dep.txid, 0),))
+            FinalizedBatch(1, (FinalizedDeposit(_RECIPIENT, credit.amount, dep.txid, 0),))
         )
         nodes = [SignerNode(k, sset, settlement, NodeChain(node), 1) for k in keys]
         for s in nodes:
             s.register_reveal(reveal)
+        sweep = SweepBuilder(store, sset, NodeChain(node)).sweep([OutPoint(dep.txid, 0)], nodes)
+        assert sweep is not None
+        out["sweep_vbytes_per_deposit_1"] = sweep.tx.vsize
+        node.mine(1)
+        many = [DepositReveal(_RECIPIENT, wallet.new_key().internal_key, 144) for _ in range(100)]
+        for r in many:
+            watcher.register(r)
+            for s in nodes:
+                s.register_reveal(r)
+        fan = wallet.create_transaction(
+            [TxOut(50_000, r.script_pubkey(sset)) for r in many], 2, node
+        )
+        node.send_raw_transaction(fan)
+        node.mine(1)
+        credits = watcher.poll()
+        settlement.batches.append(
+            FinalizedBatch(
+                2, tuple(FinalizedDeposit(c.recipient, c.amount, c.txid, c.vout) for c in credits)
+            )
+        )
+        sweep = SweepBuilder(store, sset, NodeChain(node)).sweep(
+            [OutPoint(c.txid, c.vout) for c in credits], nodes
+        )
+        assert sweep is not None and len(sweep.deposits) == 100
+        out["sweep_vbytes_per_deposit_100"] = round(sweep.tx.vsize / 100, 2)
+        node.mine(1)
         builder = PayoutBuilder(store, sset, NodeChain(node))
         for n in (1, 10, 100):
             ws = [Withdrawal(f"b{n}-{i}", 10_000, wallet.new_key().script_pubkey) for i in range(n)]
-            settlement.batches.append(FinalizedBatch(1 + n, withdrawals=tuple(ws)))
+            settlement.batches.append(FinalizedBatch(2 + n, withdrawals=tuple(ws)))
             result = builder.pay(ws, nodes, fee_rate=1)
             assert result is not None
             out[f"payout_vbytes_per_withdrawal_{n}"] = round(result.tx.vsize / n, 2)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -328,6 +330,34 @@ class SignerNode:
             self.key.sign_schnorr(req.tx.sighash_taproot(i, req.spent, leaf_script=leaf.script))
             for i in range(len(req.tx.vin))
         ]
+
+
+class RefusalLog:
+    """How a bridge loop reports signers that refuse: a halted signer refuses every
+    round until an operator steps in, so its halt is said once (with its reason, by
+    `SignerNode._alarm`) and then its state every `interval` seconds, never a
+    traceback per cycle."""
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.last: float | None = None
+
+    def report(self, signers: list[SignerNode], error: PayoutRefused) -> None:
+        halted = [s for s in signers if s.halted]
+        if not halted:
+            log.warning("signers refused a bridge transaction: %s", error)
+            return
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        for s in halted:
+            log.critical(
+                "signer %s is halted (%s); sweeps and payouts stop until it is cleared",
+                s.pubkey.hex()[:16],
+                "; ".join(s.alarms),
+            )
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +31,7 @@ from bitcoinzk.bridge.payout import (
     PayoutBuilder,
     PayoutRefused,
     PayoutResult,
+    RefusalLog,
     SignerNode,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
@@ -174,7 +174,7 @@ class Devnet:
             }
 
         self._seen_tip: str | None = None
-        self._halt_logged = 0.0
+        self.refusals = RefusalLog(HALT_REPORT_S)
 
     def _reveals(self) -> list[DepositReveal]:
         rows = self.bridge_store.db.execute("SELECT spk FROM reveals").fetchall()
@@ -207,26 +207,10 @@ class Devnet:
                 self.resume()
                 await self.pay_withdrawals()
             except PayoutRefused as e:
-                self._report_refusal(e)
+                self.refusals.report(self.signers, e)
             except Exception:
                 log.exception("bridge step failed")
             await asyncio.sleep(0.3)
-
-    def _report_refusal(self, e: PayoutRefused) -> None:
-        """A halted signer refuses every round until an operator steps in: say it once
-        with its reason, then its state on a timer, not a traceback per cycle."""
-        halted = [s for s in self.signers if s.halted]
-        now = time.monotonic()
-        if not halted:
-            log.warning("signers refused a bridge transaction: %s", e)
-        elif now - self._halt_logged >= HALT_REPORT_S:
-            for s in halted:
-                log.critical(
-                    "signer %s is halted (%s); sweeps and payouts stop until it is cleared",
-                    s.pubkey.hex()[:16],
-                    "; ".join(s.alarms),
-                )
-            self._halt_logged = now
 
     def resume(self) -> None:
         """After a restart, and whenever Bitcoin moves (a reorg may drop our transactions

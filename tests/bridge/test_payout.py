@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bitcoinzk.bitcoin.tx import OutPoint
@@ -13,6 +15,7 @@ from bitcoinzk.bridge.payout import (
     NotEnoughSigners,
     PayoutBuilder,
     PayoutRefused,
+    RefusalLog,
     SignerNode,
     UnbackedDeposit,
     Withdrawal,
@@ -181,3 +184,24 @@ def test_resume_rebroadcasts_a_lost_payout_without_paying_again(node, wallet, br
     assert result.tx.txid in node.mempool
     node.mine(1)
     assert builder.resume() == []
+
+
+def test_a_halted_signer_is_reported_once_then_on_a_timer(node, wallet, bridge, caplog):
+    settlement, signers, _ = bridge
+    minted = FinalizedDeposit(ALICE, 5_000_000, "ee" * 32, 0)
+    settlement.batches.append(FinalizedBatch(2, deposits=(minted,)))
+    now = [0.0]
+    refusals = RefusalLog(interval=60.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, "bitcoinzk.bridge.payout")
+    for _ in range(100):  # a bridge loop cycling every 0.35 s for 35 s
+        try:
+            signers[0].audit()
+        except PayoutRefused as e:
+            refusals.report(signers, e)
+        now[0] += 0.35
+    records = [r for r in caplog.records if r.levelno >= logging.CRITICAL]
+    assert len(records) == 2  # the halt itself, then its state once
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback
+    now[0] += 60
+    refusals.report(signers, PayoutRefused("signer halted"))
+    assert len([r for r in caplog.records if r.levelno >= logging.CRITICAL]) == 3

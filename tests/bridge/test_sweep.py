@@ -3,6 +3,12 @@ refund leaf matures, and a signer alarms on any other spend of it (issue 11, sec
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -378,3 +384,67 @@ def test_sink_is_credited_the_amount_less_the_deposit_fee(node, wallet, watcher,
     _, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 123_456)
     assert final.amount == 123_456 - fee
     assert sink.credits[(op.txid, op.vout)] == (ALICE, 123_456 - fee)
+
+
+def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_path):
+    """A real kill -9 of the coordinator process after the sweep is persisted: the
+    restarted coordinator rebroadcasts that very sweep; nothing lost, nothing twice."""
+    node = RegtestNode(tmp_path / "node")
+    wallet = Wallet.from_seed(b"\x0a" * 32, lookahead=5)
+    node.mine(2, wallet.new_key().script_pubkey)
+    node.mine(100)
+    keys = []
+    for i in range(3):
+        SignerKey.generate().save(tmp_path / f"signer{i}" / "key.json")
+        keys.append(SignerKey.load(tmp_path / f"signer{i}" / "key.json"))
+    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
+    store = BridgeStore(tmp_path / "bridge.sqlite")
+    watcher = DepositWatcher(
+        node, store, RecordingSink(), signer_set, confirmations=3, sweep_margin=10
+    )
+    finals = [credited_deposit(node, wallet, watcher, signer_set, a)[3] for a in (200_000, 300_000)]
+    (tmp_path / "finalized.json").write_text(
+        json.dumps([{**asdict(f), "recipient": f.recipient.hex()} for f in finals])
+    )
+    store.close()
+    node.close()
+
+    root = Path(__file__).resolve().parents[2]  # the child imports this checkout
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.bridge.sweep_child", str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+    node = RegtestNode(tmp_path / "node")
+    store = BridgeStore(tmp_path / "bridge.sqlite")
+    try:
+        [(txid,)] = store.db.execute("SELECT txid FROM sweeps").fetchall()
+        assert txid not in node.mempool and node.get_tx(txid) is None  # never broadcast
+        ops = [OutPoint(f.txid, f.vout) for f in finals]
+        settlement = RecordedSettlement([FinalizedBatch(1, tuple(finals))])
+        reveals = [
+            store.reveal_for(bytes(s)) for (s,) in store.db.execute("SELECT spk FROM reveals")
+        ]
+        signers = make_signers(
+            keys, signer_set, settlement, node, [r for r in reveals if r], tmp_path
+        )
+        sweeper = SweepBuilder(store, signer_set, NodeChain(node))
+        assert sweeper.sweep(ops, signers) is None  # recorded: no second sweep
+        assert sweeper.resume(node.height()) == [txid]
+        node.mine(1)
+        assert all(node.get_coin(op) is None for op in ops)
+        assert node.get_tx(txid) is not None and node.get_tx(txid).height == node.height()
+        for s in signers:
+            s.audit()  # every signer remembers the sweep it signed before the kill
+        book = reserves(store)
+        assert book.unswept == 0 and book.total == book.obligations + book.surplus
+        assert [v for _, v in book.outpoints] == [node.get_coin(OutPoint(txid, 0)).output.value]
+    finally:
+        store.close()
+        node.close()
