@@ -50,8 +50,8 @@ from bitcoinzk.prover.service import WitnessBackend
 log = logging.getLogger(__name__)
 
 DEV_NAMES = ("alice", "bob", "carol", "dave")
-HALT_REPORT_S = 60.0  # a halted signer's state is logged this often, not every cycle
 DEV_BALANCE = 10_000_000  # 0.1 BTC each (only in the L2-only dev genesis)
+HALT_REPORT_S = 60.0  # a halted signer's state is logged this often, not every cycle
 
 
 def dev_key(name: str) -> PrivateKey:

@@ -24,6 +24,7 @@ from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
     PayoutBuilder,
+    PayoutError,
     PayoutRefused,
     SignerNode,
     UnbackedDeposit,
@@ -448,3 +449,41 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
     finally:
         store.close()
         node.close()
+
+
+def test_a_deposit_that_cannot_pay_its_fee_is_never_credited(
+    node, wallet, watcher, sink, signer_set, store, fee
+):
+    reveal = DepositReveal(ALICE, SignerKey.generate().pubkey[1:], TIMELOCK)
+    watcher.register(reveal)
+    deposit(node, wallet, reveal.script_pubkey(signer_set), 1_000 + fee - 1, mine=3)
+    assert watcher.poll() == [] and sink.calls == 0
+    assert [d.status for d in store.deposits()] == ["too_small"]
+
+
+def test_a_payout_costing_more_than_its_withdrawals_were_charged_is_refused(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path
+):
+    """Reserves in three small outputs; one withdrawal needing all three would cost more
+    than its fee covers: the coordinator refuses rather than pay the rest from reserves."""
+    chain = NodeChain(node)
+    reveals, finals = [], []
+    settlement = RecordedSettlement()
+    signers: list[SignerNode] = []
+    for n in range(3):
+        reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 100_000)
+        reveals.append(reveal)
+        finals.append(final)
+        settlement.batches.append(FinalizedBatch(n + 1, (final,)))
+        signers = make_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+        assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
+        node.mine(1)
+    builder = PayoutBuilder(store, signer_set, chain)
+    assert len(builder.bridge_coins()) == 3
+    w = Withdrawal("9:0", 250_000, wallet.new_key().script_pubkey)
+    settlement.batches.append(FinalizedBatch(9, withdrawals=(w,)))
+    with pytest.raises(PayoutError, match="more than the"):
+        builder.pay([w], signers[:2], fee_rate=4)
+    assert builder.unpaid([w]) == [w] and len(node.mempool) == 0
+    paid = builder.pay([w], signers)  # key path at the policy's rate fits the budget
+    assert paid is not None and len(paid.tx.vin) == 3
