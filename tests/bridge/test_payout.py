@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bitcoinzk.bitcoin.tx import OutPoint
+from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
@@ -58,7 +59,7 @@ def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee)
     return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))
 
 
-def withdrawals(wallet, n, amount=10_000):
+def withdrawals(wallet: Wallet, n: int, amount: int = 10_000) -> list[Withdrawal]:
     return [Withdrawal(f"w{i}", amount, wallet.new_key().script_pubkey) for i in range(n)]
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from btclib_ecc.ecc import musig2
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
+from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.script import TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
+from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.signers import (
     NonceCommitment,
     SignerKey,
@@ -39,13 +42,21 @@ def test_signer_set_validation(signer_keys):
     assert SignerSet.from_json(s.to_json()) == s
 
 
-def fund_main(node, wallet, signer_set, amount=1_000_000):
+def fund_main(
+    node: RegtestNode, wallet: Wallet, signer_set: SignerSet, amount: int = 1_000_000
+) -> tuple[OutPoint, TxOut, TaprootOutput]:
     main = signer_set.main_output()
     tx = deposit(node, wallet, main.script_pubkey, amount)
     return OutPoint(tx.txid, 0), TxOut(amount, main.script_pubkey), main
 
 
-def musig_spend(signer_set, keys, op, spent, tree):
+def musig_spend(
+    signer_set: SignerSet,
+    keys: list[SignerKey],
+    op: OutPoint,
+    spent: TxOut,
+    tree: TaprootOutput,
+) -> tuple[Tx, list[bytes], musig2.SessionContext]:
     tx = Tx(2, [TxIn(op)], [TxOut(spent.value - 1000, BURN_SCRIPT)])
     msg = tx.sighash_taproot(0, [spent])
     commits = [NonceCommitment.create(k, signer_set, msg) for k in keys]
@@ -81,7 +92,13 @@ def test_secret_nonce_signs_once(signer_set, signer_keys):
         commits[0].partial_sign(session)
 
 
-def script_spend(signer_set, keys, op, spent, tree):
+def script_spend(
+    signer_set: SignerSet,
+    keys: list[SignerKey],
+    op: OutPoint,
+    spent: TxOut,
+    tree: TaprootOutput,
+) -> tuple[Tx, dict[bytes, bytes]]:
     tx = Tx(2, [TxIn(op)], [TxOut(spent.value - 2000, BURN_SCRIPT)])
     leaf = signer_set.multisig_leaf()
     msg = tx.sighash_taproot(0, [spent], leaf_script=leaf.script)

@@ -440,12 +440,14 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
         assert sweeper.resume(node.height()) == [txid]
         node.mine(1)
         assert all(node.get_coin(op) is None for op in ops)
-        assert node.get_tx(txid) is not None and node.get_tx(txid).height == node.height()
+        found = node.get_tx(txid)
+        assert found is not None and found.height == node.height()
         for s in signers:
             s.audit()  # every signer remembers the sweep it signed before the kill
         book = reserves(store)
         assert book.unswept == 0 and book.total == book.obligations + book.surplus
-        assert [v for _, v in book.outpoints] == [node.get_coin(OutPoint(txid, 0)).output.value]
+        coin = node.get_coin(OutPoint(txid, 0))
+        assert coin is not None and [v for _, v in book.outpoints] == [coin.output.value]
     finally:
         store.close()
         node.close()
