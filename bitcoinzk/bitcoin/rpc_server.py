@@ -19,6 +19,7 @@ import logging
 import statistics
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, cast
 
 from aiohttp import web
@@ -44,6 +45,8 @@ RPC_INVALID_REQUEST = -32600
 RPC_PARSE_ERROR = -32700
 RPC_INVALID_PARAMS = -32602
 COIN = 100_000_000
+MAX_GENERATE = 1000
+"""Blocks one generatetoaddress call may mine (each call holds the node's lock)."""
 
 
 class RPCError(Exception):
@@ -51,6 +54,59 @@ class RPCError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+# --- parameter checks: every value from a request is checked before the node sees it, so
+# that bad input gets Core's error codes (-3 type, -8 parameter) and never an internal error.
+
+
+def _int(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected an integer")
+    if not lo <= value <= hi:
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} out of range ({lo}..{hi})")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a bool")
+    return value
+
+
+def _verbosity(name: str, value: Any, hi: int) -> int:
+    """Core's verbose/verbosity: a bool (legacy) or 0..hi."""
+    if isinstance(value, bool):
+        return int(value)
+    return _int(name, value, 0, hi)
+
+
+def _hash(name: str, value: Any) -> str:
+    """A block hash or txid: 64 hex digits, as Core's ParseHashV."""
+    if not isinstance(value, str):
+        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+    if len(value) != 64:
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)})")
+    if not (value.isascii() and all(c in "0123456789abcdefABCDEF" for c in value)):
+        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string")
+    return value.lower()
+
+
+def _hex(name: str, value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+    if not value.isascii() or any(c.isspace() for c in value):
+        raise RPCError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise RPCError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex") from None
+
+
+def _str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+    return value
 
 
 def btc(sats: int) -> float:
@@ -121,8 +177,9 @@ class NodeRPC:
             raise RPCError(RPC_METHOD_NOT_FOUND, "Method not found")
         return fn  # type: ignore[no-any-return]
 
-    def _block_or_fail(self, blockhash: str) -> Block:
-        if not isinstance(blockhash, str) or not self.node.kernel.has_block(blockhash):
+    def _block_or_fail(self, blockhash: Any) -> Block:
+        blockhash = _hash("blockhash", blockhash)
+        if not self.node.kernel.has_block(blockhash):
             raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
         return self.node.get_block(blockhash)
 
@@ -177,20 +234,23 @@ class NodeRPC:
     def rpc_getbestblockhash(self) -> str:
         return self.node.tip_hash()
 
-    def rpc_getblockhash(self, height: int) -> str:
-        if not isinstance(height, int) or not 0 <= height <= self.node.height():
+    def rpc_getblockhash(self, height: Any) -> str:
+        if isinstance(height, bool) or not isinstance(height, int):
+            raise RPCError(RPC_TYPE_ERROR, "height: expected an integer")
+        if not 0 <= height <= self.node.height():
             raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
         return self.node.block_hash(height)
 
-    def rpc_getblockheader(self, blockhash: str, verbose: bool = True) -> Any:
+    def rpc_getblockheader(self, blockhash: Any, verbose: Any = True) -> Any:
+        verbose = _bool("verbose", verbose)
         block = self._block_or_fail(blockhash)
         if not verbose:
             return block.header.serialize().hex()
         return self._header_json(block)
 
-    def rpc_getblock(self, blockhash: str, verbosity: int | bool = 1) -> Any:
+    def rpc_getblock(self, blockhash: Any, verbosity: Any = 1) -> Any:
+        verbosity = _verbosity("verbosity", verbosity, 3)
         block = self._block_or_fail(blockhash)
-        verbosity = int(verbosity)
         if verbosity == 0:
             return block.serialize().hex()
         d = self._header_json(block)
@@ -203,8 +263,9 @@ class NodeRPC:
             d["tx"] = [tx_json(t, self.node.network) for t in block.txs]
         return d
 
-    def rpc_gettxout(self, txid: str, n: int, include_mempool: bool = True) -> Any:
-        op = OutPoint(txid, n)
+    def rpc_gettxout(self, txid: Any, n: Any, include_mempool: Any = True) -> Any:
+        op = OutPoint(_hash("txid", txid), _int("n", n, 0, 2**32 - 1))
+        include_mempool = _bool("include_mempool", include_mempool)
         node = self.node
         if include_mempool and op in node.mempool.spends:
             return None
@@ -224,13 +285,15 @@ class NodeRPC:
             "coinbase": coinbase,
         }
 
-    def rpc_scantxoutset(self, action: str, scanobjects: list[Any] | None = None) -> Any:
+    def rpc_scantxoutset(self, action: Any, scanobjects: Any = None) -> Any:
         """`start` with `raw(<hex>)` or `addr(<address>)` descriptors, as Core's."""
         if action != "start":
             raise RPCError(RPC_INVALID_PARAMETER, "Only 'start' is supported")
+        if scanobjects is not None and not isinstance(scanobjects, list):
+            raise RPCError(RPC_TYPE_ERROR, "scanobjects: expected an array")
         unspents: list[dict[str, Any]] = []
         for obj in scanobjects or []:
-            desc = obj["desc"] if isinstance(obj, dict) else obj
+            desc = _str("desc", obj.get("desc") if isinstance(obj, dict) else obj)
             desc = desc.split("#")[0]
             try:
                 if desc.startswith("raw(") and desc.endswith(")"):
@@ -265,10 +328,12 @@ class NodeRPC:
 
     # --- transactions ----------------------------------------------------------------------
 
-    def rpc_getrawtransaction(
-        self, txid: str, verbose: int | bool = False, blockhash: str | None = None
-    ) -> Any:
-        found = self.node.get_tx(txid) if isinstance(txid, str) else None
+    def rpc_getrawtransaction(self, txid: Any, verbose: Any = False, blockhash: Any = None) -> Any:
+        txid = _hash("txid", txid)
+        verbose = _verbosity("verbose", verbose, 2)
+        if blockhash is not None:
+            blockhash = _hash("blockhash", blockhash)
+        found = self.node.get_tx(txid)
         if found is None or (blockhash is not None and found.block_hash != blockhash):
             raise RPCError(
                 RPC_INVALID_ADDRESS_OR_KEY,
@@ -290,15 +355,17 @@ class NodeRPC:
             )
         return d
 
-    def rpc_decoderawtransaction(self, hexstring: str) -> Any:
+    def rpc_decoderawtransaction(self, hexstring: Any) -> Any:
         try:
-            return tx_json(Tx.from_hex(hexstring), self.node.network)
+            return tx_json(Tx.from_bytes(_hex("hexstring", hexstring)), self.node.network)
         except ValueError as e:
             raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
 
-    def rpc_sendrawtransaction(self, hexstring: str, maxfeerate: float = 0.10) -> str:
+    def rpc_sendrawtransaction(self, hexstring: Any, maxfeerate: Any = 0.10) -> str:
+        if isinstance(maxfeerate, bool) or not isinstance(maxfeerate, (int, float, Decimal)):
+            raise RPCError(RPC_TYPE_ERROR, "maxfeerate: expected a number")
         try:
-            tx = Tx.from_hex(hexstring)
+            tx = Tx.from_bytes(_hex("hexstring", hexstring))
         except ValueError as e:
             raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
         try:
@@ -306,9 +373,9 @@ class NodeRPC:
         except MempoolRejection as e:
             raise RPCError(e.code, e.reason) from e
 
-    def rpc_getrawmempool(self, verbose: bool = False) -> Any:
+    def rpc_getrawmempool(self, verbose: Any = False) -> Any:
         entries = self.node.mempool.entries
-        if not verbose:
+        if not _bool("verbose", verbose):
             return list(entries)
         return {
             txid: {
@@ -331,24 +398,28 @@ class NodeRPC:
             "mempoolminfee": btc(MIN_RELAY_FEE * 1000),
         }
 
-    def rpc_estimatesmartfee(self, conf_target: int, estimate_mode: str = "conservative") -> Any:
+    def rpc_estimatesmartfee(self, conf_target: Any, estimate_mode: Any = "conservative") -> Any:
         """Median fee rate of the mempool, never below the minimum relay fee (sat/vB -> BTC/kvB)."""
+        conf_target = _int("conf_target", conf_target, 1, 1008)
+        _str("estimate_mode", estimate_mode)
         rates = [e.fee_rate for e in self.node.mempool.entries.values()]
         rate = max(float(MIN_RELAY_FEE), statistics.median(rates) if rates else 0.0)
-        return {"feerate": btc(round(rate * 1000)), "blocks": max(1, int(conf_target))}
+        return {"feerate": btc(round(rate * 1000)), "blocks": conf_target}
 
     # --- mining ----------------------------------------------------------------------------
 
-    def rpc_generatetoaddress(self, nblocks: int, address: str, maxtries: int = 1000000) -> Any:
+    def rpc_generatetoaddress(self, nblocks: Any, address: Any, maxtries: Any = 1000000) -> Any:
+        nblocks = _int("nblocks", nblocks, 0, MAX_GENERATE)
+        _int("maxtries", maxtries, 0, 2**63 - 1)
         try:
-            spk = script_from_address(address, self.node.network)
+            spk = script_from_address(_str("address", address), self.node.network)
         except (AddressError, ValueError) as e:
             raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from e
-        return self.node.mine(int(nblocks), spk)
+        return self.node.mine(nblocks, spk)
 
-    def rpc_submitblock(self, hexdata: str, dummy: Any = None) -> Any:
+    def rpc_submitblock(self, hexdata: Any, dummy: Any = None) -> Any:
         try:
-            block = Block.from_bytes(bytes.fromhex(hexdata))
+            block = Block.from_bytes(_hex("hexdata", hexdata))
         except ValueError as e:
             raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from e
         result = self.node.submit_block(block)
@@ -500,16 +571,17 @@ class RpcServer:
             if not isinstance(method, str):
                 raise RPCError(RPC_INVALID_REQUEST, "Method must be a string")
             fn = self.methods.lookup(method)
-            params = req.get("params") or []
+            params = req.get("params")
+            if params is None:
+                params = []
+            if not isinstance(params, (list, dict)):
+                raise RPCError(RPC_INVALID_PARAMS, "params must be an array or an object")
+            args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
             try:
-                if isinstance(params, dict):
-                    inspect.signature(fn).bind(**params)
-                    result = fn(**params)
-                else:
-                    inspect.signature(fn).bind(*params)
-                    result = fn(*params)
+                inspect.signature(fn).bind(*args, **kwargs)
             except TypeError as e:
                 raise RPCError(RPC_MISC_ERROR, f"{method}: wrong parameters ({e})") from e
+            result = fn(*args, **kwargs)
         except RPCError as e:
             err = {"code": e.code, "message": e.message}
             if v2:

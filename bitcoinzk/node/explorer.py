@@ -676,7 +676,7 @@ class Explorer:
         state = self.node.sequencer.state
         capacity = self.node.params.capacity
         index: int | None
-        if query.isdecimal() and len(query) <= 12:
+        if _is_number(query):
             index = int(query)
             if index >= capacity:
                 raise PageError(
@@ -743,21 +743,24 @@ class Explorer:
         raise web.HTTPFound("/explorer")
 
 
+def _is_number(text: str) -> bool:
+    # ASCII digits only: str.isdecimal() and int() also take other scripts' digits
+    # ("١" is 1), so one block would have many addresses.
+    return 0 < len(text) <= 12 and text.isascii() and text.isdigit()
+
+
 def _int_arg(text: str, what: str) -> int:
-    if not text.isdecimal() or len(text) > 12:
+    if not _is_number(text):
         raise PageError(400, f"The {what} must be a non-negative integer, not {text!r}.")
     return int(text)
 
 
 def _hash_arg(text: str) -> bytes:
     body = text[2:] if text.lower().startswith("0x") else text
-    try:
-        raw = bytes.fromhex(body)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
+    # Exactly 64 digits: bytes.fromhex would also take spaces between them.
+    if len(body) != 64 or not all(c in "0123456789abcdefABCDEF" for c in body):
         raise PageError(400, "A transaction hash is 32 bytes: 64 hex characters, 0x optional.")
-    return raw
+    return bytes.fromhex(body)
 
 
 def setup(app: web.Application, node: Node) -> None:

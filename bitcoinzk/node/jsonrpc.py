@@ -8,6 +8,7 @@ the code of the typed exception that rejected the request (bitcoinzk.l2.errors,
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -79,29 +80,18 @@ class Dispatcher:
         params = request.get("params", [])
         try:
             if fn is None:
-                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request['method']}")
-            if isinstance(params, list):
-                result = await fn(*params)
-            elif isinstance(params, dict):
-                result = await fn(**params)
-            else:
+                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request['method']:.100}")
+            if not isinstance(params, (list, dict)):
                 raise RpcError(INVALID_PARAMS, "params must be an array or an object")
+            args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
+            try:
+                inspect.signature(fn).bind(*args, **kwargs)
+            except TypeError as exc:
+                # Wrong number or names of parameters; a TypeError inside a handler is a bug.
+                raise RpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+            result = await fn(*args, **kwargs)
         except RpcError as exc:
             return None if notification else _error(req_id, exc)
-        except TypeError as exc:
-            # Wrong number or names of parameters for the handler.
-            if "argument" not in str(exc):
-                log.exception("handler error")
-                return (
-                    None
-                    if notification
-                    else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
-                )
-            return (
-                None
-                if notification
-                else _error(req_id, RpcError(INVALID_PARAMS, f"Invalid params: {exc}"))
-            )
         except Exception:
             log.exception("handler error")
             return (

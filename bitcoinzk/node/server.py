@@ -88,16 +88,26 @@ def _app_error(exc: InvalidOperation) -> RpcError:
     return RpcError(exc.code, f"{type(exc).__name__}: {exc}")
 
 
+MAX_NUMBER = 2**63 - 1
+"""Block and batch numbers are SQLite integers: anything larger cannot name one."""
+
+
 def _parse_hash(value: Any) -> bytes:
     if not isinstance(value, str):
         raise RpcError(INVALID_PARAMS, "hash must be a hex string")
-    try:
-        raw = bytes.fromhex(value[2:] if value.startswith("0x") else value)
-    except ValueError:
-        raise RpcError(INVALID_PARAMS, "hash is not hex") from None
-    if len(raw) != 32:
-        raise RpcError(INVALID_PARAMS, "hash must be 32 bytes")
-    return raw
+    text = value[2:] if value.startswith("0x") else value
+    # bytes.fromhex would also take spaces between the digits: a hash is 64 digits exactly.
+    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise RpcError(INVALID_PARAMS, "hash must be 32 bytes as 64 hex digits, 0x optional")
+    return bytes.fromhex(text)
+
+
+def _parse_number(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RpcError(INVALID_PARAMS, f"{what} must be an integer")
+    if not 0 <= value <= MAX_NUMBER:
+        raise RpcError(INVALID_PARAMS, f"{what} must be in 0..{MAX_NUMBER}")
+    return value
 
 
 class Node:
@@ -385,12 +395,11 @@ class Node:
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
             if number == "latest":
                 number = self.sequencer.head
-            if (
-                isinstance(number, bool)
-                or not isinstance(number, int)
-                or not isinstance(full, bool)
-            ):
-                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'; full a bool")
+            if isinstance(number, str):
+                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
+            number = _parse_number(number, "number")
+            if not isinstance(full, bool):
+                raise RpcError(INVALID_PARAMS, "full must be a bool")
             block = self.store.get_block(number)
             return None if block is None else _block_json(block, full)
 
@@ -428,9 +437,7 @@ class Node:
 
         @rpc.method("bzk_getBatch")
         async def get_batch(number: Any) -> dict[str, Any] | None:
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise RpcError(INVALID_PARAMS, "number must be an integer")
-            return batch_summary(self.store, number)
+            return batch_summary(self.store, _parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
         if isinstance(account, int) and not isinstance(account, bool):

@@ -277,6 +277,23 @@ def test_user_input_is_escaped(devnode):
     assert "<b>x" not in body and "&quot;&gt;&lt;b&gt;x" in body
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/explorer/block/\u0661",  # ARABIC-INDIC DIGIT ONE: int() reads it as 1
+        "/explorer/block/\uff11",  # FULLWIDTH DIGIT ONE
+        "/explorer/batch/\u0967",  # DEVANAGARI DIGIT ONE
+        "/explorer/account?q=\u0661",
+        "/explorer/tx/" + "ab " * 31 + "ab",  # bytes.fromhex() skips the spaces
+    ],
+)
+def test_only_ascii_digits_and_hex_name_a_page(plainnode, path):
+    # Issue 11 §6: /explorer/block/١ showed block 1.
+    assert get(plainnode, "/explorer/block/1")[0] == 200
+    status, ctype, body = get(plainnode, urllib.request.quote(path, safe="/?="))
+    assert_page(status, ctype, body, 400)
+
+
 def test_bridge_view_and_failed_batch(plainnode):
     node = plainnode
     status, _, body = get(node, "/explorer")
