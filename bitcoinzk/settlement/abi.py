@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
 
@@ -56,11 +57,17 @@ class Abi:
         return self.selector(name) + abi_encode(types, list(args))
 
     def decode_call(self, name: str, data: bytes) -> tuple[Any, ...]:
-        """The arguments of a call to `name` (raises ValueError for another function)."""
+        """The arguments of a call to `name` (raises ValueError for another function or
+        arguments that do not decode)."""
         if data[:4] != self.selector(name):
             raise ValueError(f"calldata is not a call to {name}")
         types = [_type_of(p) for p in self.functions[name]["inputs"]]
-        return tuple(abi_decode(types, data[4:]))
+        try:
+            return tuple(abi_decode(types, data[4:]))
+        except DecodingError as exc:
+            # Calldata is whatever a transaction carried (a selector is 4 bytes: anyone
+            # can match it); readers catch ValueError, not eth_abi's own exceptions.
+            raise ValueError(f"calldata of {name} does not decode: {exc}") from None
 
     def decode_result(self, name: str, data: bytes) -> Any:
         types = [_type_of(p) for p in self.functions[name]["outputs"]]

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -290,7 +291,7 @@ def test_user_input_is_escaped(devnode):
 def test_only_ascii_digits_and_hex_name_a_page(plainnode, path):
     # Issue 11 §6: /explorer/block/١ showed block 1.
     assert get(plainnode, "/explorer/block/1")[0] == 200
-    status, ctype, body = get(plainnode, urllib.request.quote(path, safe="/?="))
+    status, ctype, body = get(plainnode, urllib.parse.quote(path, safe="/?="))
     assert_page(status, ctype, body, 400)
 
 
