@@ -267,14 +267,14 @@ def test_user_input_is_escaped(devnode):
     node, _ = devnode
     evil = "<script>alert(1)</script>"
     for path in (
-        "/explorer/account?q=" + urllib.request.quote(evil),
-        "/explorer/block/" + urllib.request.quote(evil, safe=""),
-        "/explorer/" + urllib.request.quote(evil, safe=""),
+        "/explorer/account?q=" + urllib.parse.quote(evil),
+        "/explorer/block/" + urllib.parse.quote(evil, safe=""),
+        "/explorer/" + urllib.parse.quote(evil, safe=""),
     ):
         status, _, body = get(node, path)
         assert status in (400, 404), path
         assert "<script" not in body, path
-    _, _, body = get(node, "/explorer/account?q=" + urllib.request.quote('"><b>x'))
+    _, _, body = get(node, "/explorer/account?q=" + urllib.parse.quote('"><b>x'))
     assert "<b>x" not in body and "&quot;&gt;&lt;b&gt;x" in body
 
 

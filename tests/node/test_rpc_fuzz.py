@@ -98,7 +98,8 @@ FIELDS += ["signature", "script_pubkey"]
 
 @st.composite
 def forged_ops(draw: st.DrawFn) -> dict[str, Any]:
-    op: Transfer | Withdraw = draw(st.sampled_from([transfer(1, 2, 1_000), withdraw(1, 5_000)]))
+    choices: list[Transfer | Withdraw] = [transfer(1, 2, 1_000), withdraw(1, 5_000)]
+    op = draw(st.sampled_from(choices))
     tx: dict[str, Any] = op.signed(STRANGER, 7).to_json()
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=3)):
         if draw(st.booleans()):
