@@ -30,6 +30,7 @@ from bitcoinzk.da.gold import (
 )
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.settlement.abi import Abi
+from bitcoinzk.settlement.rollup import Rollup
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
 PARAMS = ChainParams(chain_id=1337, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
@@ -119,9 +120,16 @@ class PublishedCall:
     def transaction_input(self, tx_hash: bytes) -> bytes:
         return self.calldata
 
-    def decode_commit(self, calldata: bytes) -> tuple[bytes, int, bytes]:
-        batch_data, new_root, words = abi().decode_call("commitBatch", calldata)
-        return bytes(batch_data), int(new_root), b"".join(w.to_bytes(32, "big") for w in words)
+    # The real Rollup's calldata decoding, without a deployed contract behind it.
+    @property
+    def abi(self) -> Abi:
+        return abi()
+
+    def decode_commits(self, calldata: bytes) -> list[tuple[bytes, int, bytes]]:
+        return Rollup.decode_commits(self, calldata)  # type: ignore[arg-type]
+
+    def decode_commit(self, calldata: bytes, index: int = 0) -> tuple[bytes, int, bytes]:
+        return Rollup.decode_commit(self, calldata, index)  # type: ignore[arg-type]
 
 
 EVENT_ARGS = {
@@ -138,7 +146,7 @@ EVENT_ARGS = {
 @FUZZ
 @given(body=st.binary(max_size=400))
 def test_calldata_from_garbage(prefix: str, body: bytes) -> None:
-    calldata = (abi().selector("commitBatch") if prefix == "selector" else b"") + body
+    calldata = (abi().selector("commitBatches") if prefix == "selector" else b"") + body
     rollup = PublishedCall(calldata, dict(EVENT_ARGS))
     try:
         EvmBatchReader(rollup, PARAMS).decode(rollup)  # type: ignore[arg-type]
@@ -147,12 +155,19 @@ def test_calldata_from_garbage(prefix: str, body: bytes) -> None:
 
 
 @FUZZ
-@given(st.binary(max_size=300), st.integers(0, 2**256 - 1))
-def test_well_formed_calldata_with_garbage_batch_data(batch_data: bytes, root: int) -> None:
-    calldata = abi().encode_call("commitBatch", batch_data, root, [0] * 8)
-    args = dict(EVENT_ARGS, new_root=root, batch_hash=hashlib.sha256(batch_data).digest())
-    rollup = PublishedCall(calldata, args)
+@given(
+    st.lists(st.binary(max_size=200), max_size=3),
+    st.lists(st.integers(0, 2**256 - 1), max_size=3),
+    st.integers(0, 3),
+)
+def test_well_formed_calldata_with_garbage_batches(
+    datas: list[bytes], roots: list[int], index: int
+) -> None:
+    calldata = abi().encode_call("commitBatches", datas, roots, [[0] * 8] * len(roots))
+    root = roots[index] if index < len(roots) else 6
+    digest = hashlib.sha256(datas[index] if index < len(datas) else b"").digest()
+    rollup = PublishedCall(calldata, dict(EVENT_ARGS, new_root=root, batch_hash=digest))
     try:
-        EvmBatchReader(rollup, PARAMS).decode(rollup)  # type: ignore[arg-type]
+        EvmBatchReader(rollup, PARAMS).decode(rollup, index)  # type: ignore[arg-type]
     except DataUnavailable:
         pass
