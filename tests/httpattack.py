@@ -84,3 +84,52 @@ def trickle_until_closed(
     for s in socks:
         s.close()
     return closed
+
+
+class HostileServer:
+    """A real HTTP server that answers every POST with `body` (and `status`): what a
+    compromised or impostor node would send to our RPC clients."""
+
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> HostileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HOSTILE_REPLIES = [
+    DEEP_NESTING,
+    b'{"result": ' + DEEP_NESTING + b', "error": null, "id": 1}',
+    b"not json",
+    b"\xff\xfe",
+    b"[1, 2]",
+    b"null",
+    b'{"error": "boom", "id": 1}',
+    b'{"error": {"code": "x", "message": 1}, "id": 1}',
+    b'{"error": [], "id": 1}',
+    b'{"id": 1}',
+    b'{"result": NaN, "id": 1}',
+]
+"""Replies a client must turn into its typed error (not crash, not KeyError)."""
