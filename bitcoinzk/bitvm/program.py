@@ -1,0 +1,466 @@
+"""Straight-line programs over Fq, recorded as they run, and compiled to tapscript.
+
+Verification code (the field tower, the pairing, Groth16) is written once over
+`Fq` values.  An `Fq` made by a `Program` records every operation it takes part
+in while computing its value, so running the verifier on a real proof yields
+both the honest values and the program that checks them.  The compiler turns
+any stretch of the program into one script: values from earlier stretches and
+the prover's hints come in the witness, values later stretches need are
+compared with the witness at the end.
+
+Instructions are tuples for speed (a Groth16 verification records ~10^5):
+    (op, out, args, extra)
+with `op` one of: "wit" (witness value, canonical-checked), "const", "add",
+"sub", "neg", "dbl", "mul" (extra = the quotient hint), "eq" (assert equal),
+"sel" (out = extra[idx], idx a small witness value below len(extra)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from . import fq
+from .fq import N_LIMBS, P
+from .script import Op, Script, drop
+
+Instr = tuple[str, int, tuple[int, ...], object]
+
+
+class VerifyFailed(Exception):
+    """An `eq` the honest run found false: the statement being checked is wrong."""
+
+
+class Program:
+    """Records instructions; `values[v]` is variable v's honest value."""
+
+    def __init__(self, check: bool = False) -> None:
+        self.instrs: list[Instr] = []
+        self.values: list[int] = []
+        self.small: set[int] = set()  # variables that are one stack item, not nine
+        self.check = check  # raise VerifyFailed at a false `eq` (else record it)
+        self.failed: list[int] = []  # instruction indices of false `eq`s
+
+    def _new(self, value: int, op: str, args: tuple[int, ...], extra: object = None) -> int:
+        v = len(self.values)
+        self.values.append(value)
+        self.instrs.append((op, v, args, extra))
+        return v
+
+    def witness(self, value: int) -> Fq:
+        return Fq(value % P, self, self._new(value % P, "wit", ()))
+
+    def small_witness(self, value: int) -> int:
+        v = self._new(value, "wit", ())
+        self.small.add(v)
+        return v
+
+    def const(self, value: int) -> Fq:
+        return Fq(value % P, self, self._new(value % P, "const", ()))
+
+    def select(self, idx: int, table: Sequence[int]) -> Fq:
+        value = table[self.values[idx]] % P
+        return Fq(value, self, self._new(value, "sel", (idx,), tuple(t % P for t in table)))
+
+    def assert_nonzero(self, *xs: Fq) -> None:
+        """Not all of `xs` are zero (an Fq2 is nonzero iff one of its halves is)."""
+        self.instrs.append(("nz", -1, tuple(self.var(x) for x in xs), None))
+        if all(x.v == 0 for x in xs):
+            if self.check:
+                raise VerifyFailed(f"instruction {len(self.instrs) - 1}")
+            self.failed.append(len(self.instrs) - 1)
+
+    def window(self, x: Fq, lo: int, width: int) -> int:
+        """Bits [lo, lo + width) of x as a small value, read from x's limbs."""
+        value = (x.v >> lo) & ((1 << width) - 1)
+        v = self._new(value, "win", (self.var(x),), (lo, width))
+        self.small.add(v)
+        return v
+
+    def lift(self, idx: int) -> Fq:
+        """A small value as a field element."""
+        value = self.values[idx]
+        return Fq(value, self, self._new(value, "lift", (idx,)))
+
+    def assert_eq(self, a: Fq, b: Fq) -> None:
+        self.instrs.append(("eq", -1, (self.var(a), self.var(b)), None))
+        if a.v != b.v:
+            if self.check:
+                raise VerifyFailed(f"instruction {len(self.instrs) - 1}")
+            self.failed.append(len(self.instrs) - 1)
+
+    def var(self, x: Fq) -> int:
+        if x.prog is not self:
+            return self.const(x.v).id
+        return x.id
+
+    @property
+    def n_mul(self) -> int:
+        return sum(1 for i in self.instrs if i[0] == "mul")
+
+
+class Fq:
+    """An Fq element; with a program, every operation on it is recorded."""
+
+    __slots__ = ("id", "prog", "v")
+
+    def __init__(self, v: int, prog: Program | None = None, id: int = -1) -> None:
+        self.v = v
+        self.prog = prog
+        self.id = id
+
+    def _bin(self, other: Fq | int, op: str, value: int, extra: object = None) -> Fq:
+        prog = self.prog or (other.prog if isinstance(other, Fq) else None)
+        if prog is None:
+            return Fq(value)
+        o = other if isinstance(other, Fq) else prog.const(other)
+        return Fq(value, prog, prog._new(value, op, (prog.var(self), prog.var(o)), extra))
+
+    def __add__(self, other: Fq | int) -> Fq:
+        ov = other.v if isinstance(other, Fq) else other
+        return self._bin(other, "add", (self.v + ov) % P)
+
+    def __sub__(self, other: Fq | int) -> Fq:
+        ov = other.v if isinstance(other, Fq) else other
+        return self._bin(other, "sub", (self.v - ov) % P)
+
+    def __rsub__(self, other: int) -> Fq:
+        if self.prog is None:
+            return Fq((other - self.v) % P)
+        return self.prog.const(other) - self
+
+    def __mul__(self, other: Fq | int) -> Fq:
+        ov = other.v if isinstance(other, Fq) else other % P
+        if not isinstance(other, Fq) and self.prog is not None and 0 <= other <= 16:
+            return self.mul_small(other)
+        return self._bin(other, "mul", self.v * ov % P, self.v * ov // P)
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Fq:
+        if self.prog is None:
+            return Fq(-self.v % P)
+        p = self.prog
+        return Fq(-self.v % P, p, p._new(-self.v % P, "neg", (self.id,)))
+
+    def double(self) -> Fq:
+        if self.prog is None:
+            return Fq(2 * self.v % P)
+        p = self.prog
+        return Fq(2 * self.v % P, p, p._new(2 * self.v % P, "dbl", (self.id,)))
+
+    def mul_small(self, k: int) -> Fq:
+        """k * self by doublings and additions (no hint, ~0.4 KB each)."""
+        if k == 0:
+            return self - self
+        acc: Fq | None = None
+        for bit in bin(k)[2:]:
+            acc = acc.double() if acc is not None else None
+            if bit == "1":
+                acc = self if acc is None else acc + self
+        assert acc is not None
+        return acc
+
+    def square(self) -> Fq:
+        return self * self
+
+    def inverse(self) -> Fq:
+        """By hint: the prover supplies the inverse, one multiplication checks it."""
+        inv = pow(self.v, -1, P) if self.v else 0
+        if self.prog is None:
+            return Fq(inv)
+        h = self.prog.witness(inv)
+        self.prog.assert_eq(self * h, self.prog.const(1))
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fq) and self.v == other.v
+
+    def __hash__(self) -> int:
+        return hash(self.v)
+
+    def __repr__(self) -> str:
+        return f"Fq({self.v})"
+
+
+# --- compilation ----------------------------------------------------------------------------
+
+
+@dataclass
+class Compiled:
+    """One leaf: its script and the witness that satisfies it (honest values)."""
+
+    script: Script
+    witness: list[bytes]
+    inputs: list[int]  # variables read from earlier leaves
+    outputs: list[int]  # variables later leaves read
+    n_mul: int
+    max_stack: int  # largest number of stack items the model saw (witness included)
+    hints: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+_MUL_PEAK = 2 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
+"""Stack items a multiplication needs above its operands (both tables and working items)."""
+
+
+def _item_bytes(prog: Program, v: int) -> list[bytes]:
+    from bitcoinzk.bitcoin.script import script_num
+
+    if v in prog.small:
+        return [script_num(prog.values[v])]
+    return fq.witness_items(prog.values[v])
+
+
+def compile_range(
+    prog: Program,
+    start: int,
+    end: int,
+    outputs: Iterable[int],
+    claimed: dict[int, int] | None = None,
+) -> Compiled:
+    """Instructions [start, end) as one leaf.  `outputs`: variables defined here that
+    later leaves read; the witness claims their values (honest unless `claimed`
+    overrides some), and the leaf fails unless they are what it computes."""
+    instrs = prog.instrs[start:end]
+    defined = {i[1] for i in instrs if i[1] >= 0}
+    outputs = list(outputs)
+    uses: dict[int, int] = {}
+    inputs: list[int] = []
+    for ins in instrs:
+        for a in ins[2]:
+            uses[a] = uses.get(a, 0) + 1
+            if a not in defined and a not in inputs:
+                inputs.append(a)
+    hints = [k for k, ins in enumerate(instrs) if ins[0] == "wit"]
+    keep = set(outputs)
+
+    # witness, bottom first: claimed outputs, inputs, then hints (mul quotients inline)
+    witness: list[bytes] = []
+    # (kind, id): "v" variable, "o" claimed output, "h" hint of instr k, "q" quotient of instr k
+    stack: list[tuple[str, int]] = []
+
+    def size(slot: tuple[str, int]) -> int:
+        kind, i = slot
+        var = instrs[i][1] if kind == "h" else i if kind in "vot" else -1
+        return 1 if var in prog.small else N_LIMBS
+
+    for v in outputs:
+        value = (claimed or {}).get(v, prog.values[v])
+        witness += _item_bytes_value(prog, v, value)
+        stack.append(("o", v))
+    for v in inputs:
+        witness += _item_bytes(prog, v)
+        stack.append(("v", v))
+    mul_ks = [k for k, ins in enumerate(instrs) if ins[0] == "mul"]
+    for k in reversed(hints):  # first hint on top
+        witness += _item_bytes(prog, instrs[k][1])
+        stack.append(("h", k))
+    for k in reversed(mul_ks):
+        witness += fq.witness_items(int(instrs[k][3]))  # type: ignore[call-overload]
+        stack.append(("q", k))
+
+    parts: list[Script | Op | int] = []
+    peak = sum(size(s) for s in stack)
+
+    def depth_of(slot: tuple[str, int]) -> int:
+        d = 0
+        for s in reversed(stack):
+            if s == slot:
+                return d
+            d += size(s)
+        raise KeyError(slot)
+
+    def bring(slot: tuple[str, int], move: bool) -> None:
+        d = depth_of(slot)
+        n = size(slot)
+        top = d + n - 1  # depth of its deepest item
+        if move and d == 0:
+            stack.remove(slot)
+            stack.append(slot)
+            return
+        op = Op.OP_ROLL if move else Op.OP_PICK
+        parts.append(Script(*[top, op] * n))
+        if move:
+            stack.remove(slot)
+            stack.append(slot)
+        else:  # a copy: named apart, so a later move finds the original
+            stack.append(("t", slot[1]) if slot[0] == "v" else slot)
+
+    def use(v: int) -> None:
+        uses[v] -= 1
+        slot = ("v", v)
+        bring(slot, move=uses[v] == 0 and v not in keep)
+
+    canon = fq.is_canonical_script()
+
+    def height() -> int:
+        return sum(size(s) for s in stack)
+
+    def check_canonical(v: int) -> None:
+        nonlocal peak
+        bring(("v", v), move=False)
+        peak = max(peak, height() + N_LIMBS + 2)  # is_canonical copies the value
+        parts.append(canon + drop(N_LIMBS))
+        stack.pop()
+
+    for v in inputs:  # every witness value must be canonical
+        if v not in prog.small:
+            check_canonical(v)
+
+    n_mul = 0
+    for k, (op, out, args, extra) in enumerate(instrs):
+        h0 = height()
+        if op == "wit":
+            slot = ("h", k)
+            stack[stack.index(slot)] = ("v", out)
+            if out not in prog.small:
+                check_canonical(out)
+            if uses.get(out, 0) == 0 and out not in keep:
+                bring(("v", out), move=True)
+                parts.append(drop(size(("v", out))))
+                stack.pop()
+            continue
+        if op == "const":
+            parts.append(fq.push_script(prog.values[out]))
+        elif op in ("add", "sub", "mul"):
+            if op == "mul":
+                bring(("q", k), move=True)
+                n_mul += 1
+                peak = max(peak, h0 + 3 * N_LIMBS + _MUL_PEAK)
+            use(args[0])
+            use(args[1])
+            peak = max(peak, height() + 4)
+            parts.append({"add": fq.add_script, "sub": fq.sub_script, "mul": fq.mul_script}[op]())
+            del stack[-(3 if op == "mul" else 2) :]
+        elif op in ("neg", "dbl"):
+            use(args[0])
+            peak = max(peak, height() + N_LIMBS + 4)
+            parts.append(fq.neg_script() if op == "neg" else fq.double_script())
+            stack.pop()
+        elif op == "eq":
+            use(args[0])
+            use(args[1])
+            parts.append(fq.equalverify_script())
+            del stack[-2:]
+            continue
+        elif op == "nz":
+            for a in args:
+                use(a)
+            n = N_LIMBS * len(args)
+            parts.append(Script(*[Op.OP_BOOLOR] * (n - 1), Op.OP_VERIFY))
+            del stack[-len(args) :]
+            continue
+        elif op == "win":
+            use(args[0])
+            peak = max(peak, height() + 4)
+            stack.pop()
+            assert isinstance(extra, tuple)
+            parts.append(_window_script(int(extra[0]), int(extra[1])))
+        elif op == "lift":
+            use(args[0])
+            peak = max(peak, height() + N_LIMBS)
+            stack.pop()
+            parts.append(_lift_script())
+        elif op == "sel":
+            table = extra
+            assert isinstance(table, tuple)
+            use(args[0])
+            peak = max(peak, height() + N_LIMBS * (len(table) + 1) + 2)
+            stack.pop()
+            parts.append(_select_script(table))
+        else:
+            raise ValueError(op)
+        stack.append(("v", out))
+        peak = max(peak, sum(size(s) for s in stack))
+        if uses.get(out, 0) == 0 and out not in keep:
+            parts.append(drop(size(("v", out))))
+            stack.pop()
+
+    for v in outputs:  # computed value against the claimed one
+        bring(("v", v), move=True)
+        bring(("o", v), move=True)
+        small = v in prog.small
+        parts.append(Script(Op.OP_EQUALVERIFY) if small else fq.equalverify_script())
+        del stack[-2:]
+    if stack:
+        raise AssertionError(f"values left on the stack: {stack[:5]}")
+    parts.append(Script(Op.OP_1))
+    script = Script.join(parts)
+    return Compiled(script, witness, inputs, outputs, n_mul, peak, len(hints))
+
+
+def _item_bytes_value(prog: Program, v: int, value: int) -> list[bytes]:
+    from bitcoinzk.bitcoin.script import script_num
+
+    if v in prog.small:
+        return [script_num(value)]
+    return fq.witness_items(value)
+
+
+@cache
+def _window_script(lo: int, width: int) -> Script:
+    """[x] -> [bits lo .. lo + width - 1 of x]: each limb holding some of them is copied
+    and its bits are peeled from the top (compare, subtract), the window's recorded."""
+    t = fq._Tracker([f"x{i}" for i in reversed(range(N_LIMBS))])
+    t.push(0, "d")
+    bits = range(lo, lo + width)
+    for j in sorted({b // fq.LIMB_BITS for b in bits}, reverse=True):
+        t.pick(f"x{j}", "r")
+        in_limb = [b - fq.LIMB_BITS * j for b in bits if b // fq.LIMB_BITS == j]
+        for bit in range(fq.LIMB_BITS - 1, min(in_limb) - 1, -1):
+            k = 1 << bit
+            if bit > max(in_limb):
+                t.op(
+                    [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_ENDIF],
+                    1,
+                    ["r"],
+                )
+            else:
+                weight = 1 << (fq.LIMB_BITS * j + bit - lo)
+                t.op(
+                    [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_SWAP,
+                     weight, Op.OP_ADD, Op.OP_SWAP, Op.OP_ENDIF],
+                    2, ["d", "r"],
+                )  # fmt: skip
+        t.op([Op.OP_DROP], 1, [])
+    t.to_alt()
+    t.op([drop(N_LIMBS)], N_LIMBS, [])
+    t.from_alt()
+    return t.script()
+
+
+def _lift_script() -> Script:
+    """[d] -> [d as 9 limbs], 0 <= d < 2^29."""
+    zeros = Script(*[0] * (N_LIMBS - 1))
+    return (
+        Script(Op.OP_DUP, 0, fq.BASE, Op.OP_WITHIN, Op.OP_VERIFY, Op.OP_TOALTSTACK)
+        + zeros
+        + Script(Op.OP_FROMALTSTACK)
+    )
+
+
+def _select_script(table: tuple[int, ...]) -> Script:
+    """[idx] -> [table[idx]], idx must be in [0, len(table)): the entries are pushed,
+    the chosen one is picked limb by limb, the rest dropped."""
+    n = len(table)
+    parts: list[Script | Op | int] = [Op.OP_DUP, 0, n, Op.OP_WITHIN, Op.OP_VERIFY]
+    # idx * 9 via doublings and an addition
+    parts.append(Script(Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP))
+    parts.append(Script(Op.OP_ADD, Op.OP_ADD, Op.OP_TOALTSTACK))
+    for t in reversed(table):  # entry 0 ends nearest the top
+        parts.append(fq.push_script(t))
+    # entry j limb i (i = 0 top) is at depth 9 j + i; copy limbs 8..0 of entry idx
+    for i in reversed(range(N_LIMBS)):
+        pushed = N_LIMBS - 1 - i  # limbs already copied above the table
+        parts.append(Script(Op.OP_FROMALTSTACK, Op.OP_DUP, Op.OP_TOALTSTACK, i + pushed, Op.OP_ADD))
+        parts.append(Script(Op.OP_PICK))
+    # move the copy below the table, drop the table
+    for _ in range(N_LIMBS):
+        parts.append(Script(Op.OP_TOALTSTACK))
+    parts.append(drop(n * N_LIMBS))
+    parts.append(Script(*[Op.OP_FROMALTSTACK] * N_LIMBS))
+    parts.append(Script(Op.OP_FROMALTSTACK, Op.OP_DROP))
+    return Script.join(parts)
