@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 
@@ -31,3 +32,15 @@ def exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def with_parent_death_signal(args: list[str]) -> list[str]:
+    """`args` run so that the kernel kills the command when the thread that started it
+    ends (util-linux `setpriv --pdeathsig KILL`; `args` unchanged where it is missing).
+
+    For `subprocess.run`: the calling thread waits for the command, so it only ends
+    first when its whole process dies, and then the command (a circom2 compile of
+    minutes, a snarkjs witness) dies with it instead of running on with parent 1.
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else args

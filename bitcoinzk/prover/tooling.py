@@ -14,6 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from bitcoinzk.procutil import with_parent_death_signal
 from bitcoinzk.prover.circuit import CircuitShape, link_libraries, write_main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,9 @@ def compile_circuit(shape: CircuitShape, out_dir: Path, wasm: bool = True) -> Co
         args.append("--wasm")
     for lib in link_libraries():
         args += ["-l", _wasi_path(Path(lib))]
-    proc = subprocess.run(args, cwd="/", capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        with_parent_death_signal(args), cwd="/", capture_output=True, text=True, check=False
+    )
     text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     if proc.returncode != 0 or "Everything went okay" not in text:
         raise RuntimeError(f"circom2 failed:\n{text[-2000:]}")
@@ -111,7 +114,9 @@ def snarkjs_witness_file(wasm: Path, inputs: dict[str, object], wtns: Path) -> N
     input_json = wtns.with_suffix(".input.json")
     write_input_json(inputs, input_json)
     proc = subprocess.run(
-        [str(tool("snarkjs")), "wtns", "calculate", str(wasm), str(input_json), str(wtns)],
+        with_parent_death_signal(
+            [str(tool("snarkjs")), "wtns", "calculate", str(wasm), str(input_json), str(wtns)]
+        ),
         capture_output=True,
         text=True,
         check=False,

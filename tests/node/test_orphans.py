@@ -19,65 +19,8 @@ from pathlib import Path
 from bitcoinzk.l2.types import Transfer
 from bitcoinzk.node.client import NodeClient
 from bitcoinzk.node.scenario import free_port
+from tests.procfs import cmdlines, descendants, gone_within
 from tests.settlement.conftest import ALICE, BOB, PARAMS, Batches, genesis
-
-Proc = tuple[int, int]
-"""(pid, start time): a pid alone may be reused once the process is gone."""
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, parent pid, start time) of a live process, from /proc/<pid>/stat."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may hold spaces
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def _descendants(root: int) -> set[Proc]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
-            parents.setdefault(stat[1], []).append(int(entry))
-    found: set[Proc] = set()
-    todo = [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            stat = _stat(child)
-            if stat is not None:
-                found.add((child, stat[2]))
-                todo.append(child)
-    return found
-
-
-def _alive(procs: set[Proc]) -> set[Proc]:
-    out = set()
-    for pid, start in procs:
-        stat = _stat(pid)
-        if stat is not None and stat[0] != "Z" and stat[2] == start:
-            out.add((pid, start))
-    return out
-
-
-def _gone_within(procs: set[Proc], seconds: float) -> set[Proc]:
-    deadline = time.monotonic() + seconds
-    while _alive(procs) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = _alive(procs)
-    for pid, _ in left:  # never leave them running, whatever the test says
-        os.kill(pid, signal.SIGKILL)
-    return left
-
-
-def _cmdlines(procs: set[Proc]) -> list[str]:
-    out = []
-    for pid, _ in procs:
-        try:
-            out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except FileNotFoundError:
-            pass
-    return out
 
 
 def _spawn(args: list[str], cwd: Path) -> subprocess.Popen[str]:
@@ -131,13 +74,13 @@ def test_node_killed_mid_proof_leaves_no_process(tmp_path: Path, batches: Batche
         while (client.call("bzk_getBatch", 1) or {}).get("status") != "proving":
             assert time.monotonic() < deadline, "block 1 was never being proven"
             time.sleep(0.05)
-        children = _descendants(node.pid)
-        commands = _cmdlines(children)
+        children = descendants(node.pid)
+        commands = cmdlines(children)
         assert any("resource_tracker" in c for c in commands), commands
         assert sum("spawn_main" in c for c in commands) >= 3, commands  # verify, produce, prove
         node.send_signal(signal.SIGKILL)
         node.wait(timeout=10)
-        assert not _gone_within(children, 10), "children outlived a kill -9 of the node"
+        assert not gone_within(children, 10), "children outlived a kill -9 of the node"
     finally:
         if node.poll() is None:
             node.kill()
@@ -162,12 +105,12 @@ def _devnet(tmp_path: Path) -> subprocess.Popen[str]:
 def test_devnet_stops_cleanly_on_sigterm(tmp_path: Path, batches: Batches) -> None:
     devnet = _devnet(tmp_path)
     try:
-        children = _descendants(devnet.pid)
-        assert any("spawn_main" in c for c in _cmdlines(children))
+        children = descendants(devnet.pid)
+        assert any("spawn_main" in c for c in cmdlines(children))
         devnet.send_signal(signal.SIGTERM)
         assert devnet.wait(timeout=60) == 0
         assert devnet.stdout is not None and "stopped (SIGTERM)" in devnet.stdout.read()
-        assert not _gone_within(children, 10), "children outlived the devnet's SIGTERM"
+        assert not gone_within(children, 10), "children outlived the devnet's SIGTERM"
     finally:
         if devnet.poll() is None:
             devnet.kill()
@@ -177,11 +120,11 @@ def test_devnet_stops_cleanly_on_sigterm(tmp_path: Path, batches: Batches) -> No
 def test_devnet_killed_leaves_no_process(tmp_path: Path, batches: Batches) -> None:
     devnet = _devnet(tmp_path)
     try:
-        children = _descendants(devnet.pid)
-        assert any("spawn_main" in c for c in _cmdlines(children))
+        children = descendants(devnet.pid)
+        assert any("spawn_main" in c for c in cmdlines(children))
         devnet.send_signal(signal.SIGKILL)
         devnet.wait(timeout=10)
-        assert not _gone_within(children, 10), "children outlived a kill -9 of the devnet"
+        assert not gone_within(children, 10), "children outlived a kill -9 of the devnet"
     finally:
         if devnet.poll() is None:
             devnet.kill()
