@@ -219,16 +219,22 @@ class BatchPipeline:
                 )
         for number in self.store.batches_with_status(COMMITTED):
             if number > count:  # its commit is gone (a reorg): commit it again
-                self.store.update_batch(number, PROVEN, settlement_tx=None)
+                self.store.update_batch(number, PROVEN, settlement_tx=None, settlement_block=None)
 
     def _settled_sync(self, number: int) -> bool:
         """Whether the contract's batch `number` is exactly this node's block `number`."""
         assert self.rollup is not None
         block = self.store.get_block(number)
-        if block is None:
+        batch = self.store.get_batch(number)
+        if block is None or batch is None:
             return False
+        hint = batch[3].get("settlement_block")  # recorded with our own commits
         return self.rollup.settled_batch_matches(
-            number, block.pubdata, block.old_root, block.new_root
+            number,
+            block.pubdata,
+            block.old_root,
+            block.new_root,
+            hint if isinstance(hint, int) else None,
         )
 
     async def _settled(self, number: int) -> bool:
@@ -301,11 +307,12 @@ class BatchPipeline:
         if not await self._settled(number):
             self._diverged(number, f"the contract's batch {number} is another block")
             return
-        tx = await self.run_settlement(self.rollup.settlement_tx_of, number)
+        found = await self.run_settlement(self.rollup.settlement_tx_of, number)
         self.store.update_batch(
             number,
             COMMITTED,
-            settlement_tx=None if tx is None else "0x" + tx.hex(),
+            settlement_tx=None if found is None else "0x" + found[0].hex(),
+            settlement_block=None if found is None else found[1],
             committed_at=time.time(),
             recovered=True,
         )
@@ -328,12 +335,12 @@ class BatchPipeline:
             found = await self.run_settlement(rollup.settlement_tx_of, number)
             if found is None:
                 return False
-            tx = "0x" + found.hex()
-            self.store.update_batch(number, COMMITTED, settlement_tx=tx)
+            tx = "0x" + found[0].hex()
+            self.store.update_batch(number, COMMITTED, settlement_tx=tx, settlement_block=found[1])
         if not await self._settled(number):
             if await self.run_settlement(rollup.batch_count) < number:
                 # its commit was dropped (a reorg): commit it again
-                self.store.update_batch(number, PROVEN, settlement_tx=None)
+                self.store.update_batch(number, PROVEN, settlement_tx=None, settlement_block=None)
             else:
                 self._diverged(number, f"the contract's batch {number} is another block")
             return False

@@ -289,7 +289,12 @@ class Rollup:
         return str(to_checksum_address(self._view("sequencer")))
 
     def settled_batch_matches(
-        self, batch_number: int, batch_data: bytes, old_root: int, new_root: int
+        self,
+        batch_number: int,
+        batch_data: bytes,
+        old_root: int,
+        new_root: int,
+        block: int | None = None,
     ) -> bool:
         """Whether the contract's batch `batch_number` is exactly this block.
 
@@ -300,11 +305,17 @@ class Rollup:
         over the rest of that transaction's batches must equal the one word the
         contract stored for it (`chainHashOf`). So "the contract holds some batch
         n" never passes for "the contract holds this block n".
+
+        `block`: the settlement block of the commit, when known, so only that
+        block's events are read (the node checks every batch it finalizes: reading
+        every event each time would grow with the chain). c_(n-1) comes from the
+        same transaction's previous event, else from storage (a commit ended at
+        n - 1, so the contract stored c_(n-1)); events elsewhere are not needed.
         """
         pubdata = BlockPubdata.from_bytes(batch_data)
         digest = batch_hash(self.deployment.params(), batch_number, old_root, new_root, pubdata)
         w_hash = withdrawals_hash(withdrawals(pubdata))
-        events = [e for e in self.events() if e.name == "BatchCommitted"]
+        events = self._batch_events(batch_number, block)
         at = next(
             (i for i, e in enumerate(events) if int(e.args["batch_number"]) == batch_number), None
         )
@@ -317,8 +328,14 @@ class Rollup:
             digest,
         ) or bytes(a["withdrawals_hash"]) != w_hash:
             return False
-        chain = GENESIS_CHAIN_HASH if at == 0 else bytes(events[at - 1].args["chain_hash"])
         tx = events[at].tx_hash
+        if at > 0 and events[at - 1].tx_hash == tx:
+            chain = bytes(events[at - 1].args["chain_hash"])
+        elif batch_number == 1:
+            chain = GENESIS_CHAIN_HASH
+        else:
+            chain = self.chain_hash_of(batch_number - 1)
+        last = batch_number
         for event in events[at:]:
             if event.tx_hash != tx:
                 break
@@ -331,11 +348,19 @@ class Rollup:
             last = int(e["batch_number"])
         return self.chain_hash_of(last) == chain
 
-    def settlement_tx_of(self, batch_number: int) -> bytes | None:
-        """The transaction that committed `batch_number` (from its BatchCommitted event)."""
+    def _batch_events(self, batch_number: int, block: int | None) -> list[Event]:
+        """BatchCommitted events of `block` if it holds batch `batch_number`, else all."""
+        if block is not None:
+            found = [e for e in self.events(block, block) if e.name == "BatchCommitted"]
+            if any(int(e.args["batch_number"]) == batch_number for e in found):
+                return found
+        return [e for e in self.events() if e.name == "BatchCommitted"]
+
+    def settlement_tx_of(self, batch_number: int) -> tuple[bytes, int] | None:
+        """(transaction, block) that committed `batch_number`, from its BatchCommitted event."""
         for event in self.events():
             if event.name == "BatchCommitted" and int(event.args["batch_number"]) == batch_number:
-                return event.tx_hash
+                return event.tx_hash, event.block_number
         return None
 
     def check_deployment(
