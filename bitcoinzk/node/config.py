@@ -15,6 +15,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.settlement.contracts import MAX_BATCHES
 
 WITNESS_BACKENDS = frozenset({"node", "wasmi", "auto"})
+PROVER_FLEETS = frozenset({"local", "ray"})
 
 
 @dataclass
@@ -49,7 +50,11 @@ class ProverSection:
     enabled: bool = True
     key_dir: str = ""  # empty: ~/.cache/bitcoinzk/keys (or $BZK_KEY_DIR)
     witness: str = "node"  # "node": circom2 JIT witness (compiled once); "wasmi": in-process
-    parallel: int = 1  # blocks proven at once with one key; a proof uses one core
+    parallel: int = 1  # blocks proven at once with one key (per Ray actor); a proof uses one core
+    fleet: str = "local"  # "local": prover processes here; "ray": actors on a Ray cluster
+    ray_address: str = ""  # empty: a Ray instance on this machine; "host:port" / "ray://host:port"
+    ray_workers: int = 0  # prover actors; 0: one per `bzk_prover` slot (local instance: 1)
+    ray_max_restarts: int = -1  # times Ray restarts a crashed prover actor; -1: always
     max_backlog: int = 32  # refuse transactions while this many blocks await proofs (0: never)
 
 
@@ -116,6 +121,10 @@ class Config:
             raise ValueError("prover.max_backlog must be 0 (no bound) or more")
         if not 1 <= config.settlement.commit_max <= MAX_BATCHES:
             raise ValueError(f"settlement.commit_max must be 1..{MAX_BATCHES}")
+        if config.prover.fleet not in PROVER_FLEETS:
+            raise ValueError(f"prover.fleet must be one of {sorted(PROVER_FLEETS)}")
+        if config.prover.ray_workers < 0 or config.prover.ray_max_restarts < -1:
+            raise ValueError("prover.ray_workers must be >= 0 and prover.ray_max_restarts >= -1")
         if config.prover.witness not in WITNESS_BACKENDS:
             raise ValueError(f"prover.witness must be one of {sorted(WITNESS_BACKENDS)}")
         unknown = set(raw) - {f.name for f in fields(cls)}

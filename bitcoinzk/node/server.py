@@ -40,7 +40,7 @@ from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import find_keys
-from bitcoinzk.prover.service import ProverService, WitnessBackend
+from bitcoinzk.prover.service import Prover, ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
 from bitcoinzk.settlement.contracts import MAX_BATCHES
@@ -62,7 +62,15 @@ class NodeConfig:
     witness: WitnessBackend = "auto"
     """Witness backend: "node" (circom2 JIT, compiled once per circuit), "wasmi", "auto"."""
     prove_parallel: int = 1
-    """Blocks proven at once, sharing one key (a proof uses one core)."""
+    """Blocks proven at once, sharing one key (a proof uses one core); per actor on Ray."""
+    fleet: str = "local"
+    """"local": prover processes on this machine; "ray": actors on a Ray cluster (fleet.py)."""
+    ray_address: str = ""
+    """fleet "ray": "" starts a Ray instance here; "host:port" or "ray://host:port" joins one."""
+    ray_workers: int = 0
+    """fleet "ray": prover actors; 0 = one per `bzk_prover` slot (a local instance: 1)."""
+    ray_max_restarts: int = -1
+    """fleet "ray": times Ray restarts a crashed prover actor (-1: always)."""
     settlement: str | None = None
     """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
     evm_key: bytes | None = None
@@ -111,18 +119,17 @@ def _parse_number(value: Any, what: str) -> int:
 
 
 class Node:
-    def __init__(self, config: NodeConfig, genesis: Genesis) -> None:
+    def __init__(self, config: NodeConfig, genesis: Genesis, prover: Prover | None = None) -> None:
+        """`prover`: one the caller built and started (and will close), e.g. a fleet
+        shared by several nodes in a test; by default the node opens its own."""
         self.config = config
         self.genesis = genesis
         self.store = Store(config.data_dir / "node.sqlite")
         self.params = genesis.params
-        self.prover = (
-            ProverService(
-                self.params, config.key_dir, witness=config.witness, parallel=config.prove_parallel
-            )
-            if config.prove
-            else None
-        )
+        self._own_prover = prover is None
+        if prover is None and config.prove:
+            prover = self._open_prover()
+        self.prover = prover
         self.rollup: Rollup | None = None
         try:
             self.rollup = self._open_settlement() if config.settlement else None
@@ -156,6 +163,26 @@ class Node:
         "status", "l2_tx"}], "withdrawals": [{"batch", "amount", "script_pubkey",
         "payout_txid", "confirmations", "status"}]} for the explorer."""
         self.bitcoin_explorer_url: str | None = None
+
+    def _open_prover(self) -> Prover:
+        config = self.config
+        if config.fleet == "ray":
+            from bitcoinzk.prover.fleet import RayProverFleet  # imports Ray only when used
+
+            return RayProverFleet(
+                self.params,
+                config.key_dir,
+                address=config.ray_address,
+                workers=config.ray_workers,
+                witness=config.witness,
+                parallel=config.prove_parallel,
+                max_restarts=config.ray_max_restarts,
+            )
+        if config.fleet != "local":
+            raise ValueError(f"unknown prover fleet {config.fleet!r} (local or ray)")
+        return ProverService(
+            self.params, config.key_dir, witness=config.witness, parallel=config.prove_parallel
+        )
 
     def _open_settlement(self) -> Rollup:
         """Connect to the rollup contract, deploying it on first start."""
@@ -238,7 +265,7 @@ class Node:
             await self.runner.cleanup()
         if self.verifier:
             await self.verifier.close()
-        if self.prover is not None:
+        if self.prover is not None and self._own_prover:
             self.prover.close()
         if self.producer is not None:
             self.producer.close()

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import groth16py
 
@@ -101,19 +101,69 @@ def verify_proof(vk: groth16py.VerifyingKey, proof: bytes, public_input: int) ->
 
 # --- worker process ------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a prover process needs to hold its key: plain paths and numbers, so the same
+    spec starts a local worker process or a Ray actor (`fleet.py`)."""
+
+    proving_key: str
+    verifying_key: str
+    witness_wasm: str | None
+    """circom2's `.wasm` for node's witness calculator; None: groth16py's own witness."""
+    parallel: int
+    """Blocks this process proves at once, one thread each, sharing the key."""
+
+
+def witness_wasm(shape: CircuitShape, witness: WitnessBackend, key_dir: Path | None) -> str | None:
+    """The circom2 `.wasm` for node's witness calculator, or None for groth16py's.
+
+    "auto" uses a build already in the key cache (`bzk bench prove` or
+    `prepare_node_witness` makes one); "node" compiles one if needed (minutes
+    for a large circuit, once); "wasmi" never uses node.
+    """
+    if witness == "wasmi" or not has_tools():
+        return None
+    build = node_build_dir(shape, key_dir)
+    if witness == "auto" and not list(build.glob("*_js/*.wasm")):
+        return None
+    try:
+        return str(compile_circuit(shape, build).wasm)
+    except (RuntimeError, StopIteration, ToolUnavailable):
+        return None
+
+
+def worker_spec(
+    keys: KeyFiles, witness: WitnessBackend, key_dir: Path | None, parallel: int
+) -> WorkerSpec:
+    return WorkerSpec(
+        str(keys.proving_key),
+        str(keys.verifying_key),
+        witness_wasm(keys.shape, witness, key_dir),
+        parallel,
+    )
+
+
 _WORKER_PK: groth16py.ProvingKey | None = None
 _WORKER_VK: groth16py.VerifyingKey | None = None
 _WORKER_WASM: Path | None = None
 _WORKER_THREADS: ThreadPoolExecutor | None = None
 
+ProveResult = tuple[bytes | None, str, float]
+"""(proof, "", seconds), or (None, why, seconds) when the block does not prove."""
 
-def _worker_init(pk_path: str, vk_path: str, wasm: str | None, parallel: int, parent: int) -> None:
+
+def worker_init(spec: WorkerSpec, parent: int | None = None) -> None:
+    """Load the key into this process, once: every later `worker_prove` here uses it.
+    `parent`: a pool's parent process, which this one must not outlive (a Ray actor has
+    none: Ray owns its life)."""
     global _WORKER_PK, _WORKER_VK, _WORKER_WASM, _WORKER_THREADS
-    exit_with_parent(parent)  # before the key: loading it takes a while
-    _WORKER_PK = groth16py.ProvingKey.load(pk_path)
-    _WORKER_VK = groth16py.VerifyingKey.load(vk_path)
-    _WORKER_WASM = Path(wasm) if wasm else None
-    _WORKER_THREADS = ThreadPoolExecutor(parallel, thread_name_prefix="prove")
+    if parent is not None:
+        exit_with_parent(parent)  # before the key: loading it takes a while
+    _WORKER_PK = groth16py.ProvingKey.load(spec.proving_key)
+    _WORKER_VK = groth16py.VerifyingKey.load(spec.verifying_key)
+    _WORKER_WASM = Path(spec.witness_wasm) if spec.witness_wasm else None
+    _WORKER_THREADS = ThreadPoolExecutor(spec.parallel, thread_name_prefix="prove")
 
 
 def _node_witness_proof(inputs: CircuitInputs) -> bytes | None:
@@ -137,7 +187,8 @@ def _node_witness_proof(inputs: CircuitInputs) -> bytes | None:
     return proof if verify_proof(_WORKER_VK, proof, public_input) else None
 
 
-def _worker_prove(inputs: CircuitInputs) -> tuple[bytes | None, str, float]:
+def worker_prove(inputs: CircuitInputs) -> ProveResult:
+    """Prove one block with this process's key (thread-safe: the key is only read)."""
     assert _WORKER_PK is not None, "worker started without a key"
     start = time.perf_counter()
     try:
@@ -149,16 +200,55 @@ def _worker_prove(inputs: CircuitInputs) -> tuple[bytes | None, str, float]:
     return proof, "", time.perf_counter() - start
 
 
-def _worker_prove_many(many: list[CircuitInputs]) -> list[tuple[bytes | None, str, float]]:
+def _worker_prove_many(many: list[CircuitInputs]) -> list[ProveResult]:
     """Prove several blocks at once on the worker's threads, all with its one key:
     groth16py proves on a single core and releases the GIL, so N threads use N cores
     (1.8x the proofs per hour with 2 on 2 cores) without loading the key N times."""
     assert _WORKER_THREADS is not None, "worker started without threads"
-    return list(_WORKER_THREADS.map(_worker_prove, many))
+    return list(_WORKER_THREADS.map(worker_prove, many))
 
 
 def _worker_ping() -> bool:
     return _WORKER_PK is not None
+
+
+def checked_result(
+    vk: groth16py.VerifyingKey, circuit: str, inputs: CircuitInputs, result: ProveResult
+) -> BatchProof:
+    """A worker's answer as a BatchProof, verified here with the node's own key (2 ms):
+    a worker's key or prover is never trusted."""
+    proof, error, elapsed = result
+    if proof is None:
+        raise ProofError(error)
+    public_input = inputs["public_input"]
+    assert isinstance(public_input, int)
+    if not verify_proof(vk, proof, public_input):
+        raise ProofError("the inputs break a circuit constraint: the proof does not verify")
+    return BatchProof(proof, public_input, circuit, elapsed)
+
+
+class Prover(Protocol):
+    """The prover a node runs: `ProverService` (one machine) or
+    `fleet.RayProverFleet` (a Ray cluster). Results may finish in any order; the
+    pipeline keeps commits in block order."""
+
+    circuit_id: str
+    vk: groth16py.VerifyingKey
+
+    @property
+    def parallel(self) -> int:
+        """Blocks worth proving at once (the pipeline hands over up to this many)."""
+        ...
+
+    def start(self, wait: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def prove_inputs(self, inputs: CircuitInputs) -> BatchProof: ...
+
+    async def prove_many(self, many: list[CircuitInputs]) -> list[BatchProof | ProofError]: ...
+
+    def verify(self, proof: bytes, public_input: int) -> bool: ...
 
 
 class ProverService:
@@ -189,24 +279,7 @@ class ProverService:
         self._workers = workers
         self.parallel = parallel
         self._pool: ProcessPoolExecutor | None = None
-        self.witness_wasm = self._witness_wasm(witness, key_dir)
-
-    def _witness_wasm(self, witness: WitnessBackend, key_dir: Path | None) -> str | None:
-        """The circom2 `.wasm` for node's witness calculator, or None for groth16py's.
-
-        "auto" uses a build already in the key cache (`bzk bench prove` or
-        `prepare_node_witness` makes one); "node" compiles one if needed (minutes
-        for a large circuit, once); "wasmi" never uses node.
-        """
-        if witness == "wasmi" or not has_tools():
-            return None
-        build = node_build_dir(self.shape, key_dir)
-        if witness == "auto" and not list(build.glob("*_js/*.wasm")):
-            return None
-        try:
-            return str(compile_circuit(self.shape, build).wasm)
-        except (RuntimeError, StopIteration, ToolUnavailable):
-            return None
+        self.spec = worker_spec(self.keys, witness, key_dir, parallel)
 
     def start(self, wait: bool = True) -> None:
         """Start the workers; with `wait`, return once each has loaded the key."""
@@ -215,14 +288,8 @@ class ProverService:
         self._pool = ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(
-                str(self.keys.proving_key),
-                str(self.keys.verifying_key),
-                self.witness_wasm,
-                self.parallel,
-                os.getpid(),
-            ),
+            initializer=worker_init,
+            initargs=(self.spec, os.getpid()),
         )
         if wait:
             for f in [self._pool.submit(_worker_ping) for _ in range(self._workers)]:
@@ -249,20 +316,13 @@ class ProverService:
     def inputs(self, trace: BlockTrace) -> CircuitInputs:
         return build_inputs(trace, self.params)
 
-    def _finish(self, inputs: CircuitInputs, result: tuple[bytes | None, str, float]) -> BatchProof:
-        proof, error, elapsed = result
-        if proof is None:
-            raise ProofError(error)
-        public_input = inputs["public_input"]
-        assert isinstance(public_input, int)
-        if not self.verify(proof, public_input):
-            raise ProofError("the inputs break a circuit constraint: the proof does not verify")
-        return BatchProof(proof, public_input, self.circuit_id, elapsed)
+    def _finish(self, inputs: CircuitInputs, result: ProveResult) -> BatchProof:
+        return checked_result(self.vk, self.circuit_id, inputs, result)
 
     def prove_inputs_sync(self, inputs: CircuitInputs) -> BatchProof:
         self.start()
         assert self._pool is not None
-        return self._finish(inputs, self._pool.submit(_worker_prove, inputs).result())
+        return self._finish(inputs, self._pool.submit(worker_prove, inputs).result())
 
     def prove_sync(self, trace: BlockTrace) -> BatchProof:
         return self.prove_inputs_sync(self.inputs(trace))
@@ -271,7 +331,7 @@ class ProverService:
         self.start(wait=False)
         assert self._pool is not None
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, _worker_prove, inputs)
+        result = await loop.run_in_executor(self._pool, worker_prove, inputs)
         return self._finish(inputs, result)
 
     async def prove_many(self, many: list[CircuitInputs]) -> list[BatchProof | ProofError]:

@@ -1,0 +1,362 @@
+"""A prover fleet on Ray: block proofs on as many machines as join, each keeping its key.
+
+Who does what:
+
+- The node is the Ray driver. `RayProverFleet.start` connects to a cluster
+  (`prover.ray_address`) or, with no address, starts a private one on this
+  machine, and creates one `ProverActor` per prover slot. A slot is the custom
+  Ray resource `bzk_prover` that `bzk prover worker` advertises when it joins a
+  machine to the cluster, so actors land on prover machines only.
+- A `ProverActor` is one long-lived process on a worker machine. It loads the
+  proving key from that machine's own key cache once, through the very entry
+  points the local prover process uses (`service.worker_init` / `worker_prove`):
+  whichever backend the prover service proves with, the fleet proves with.
+
+A proof is a pure function of its inputs, so losing one costs only time. When an
+actor dies mid-proof (its process killed, its machine gone), the block goes to
+another live actor, and Ray restarts the dead one (reloading its key) up to
+`max_restarts` times (-1: always); it rejoins the pool once it answers again.
+Every proof is verified here with the node's own key before it is returned, and
+an actor whose key differs from the node's refuses to start. Results come back
+in any order; the pipeline commits in block order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import groth16py
+import ray
+from ray.exceptions import ActorDiedError, OutOfMemoryError, RayActorError
+
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+from bitcoinzk.prover.keys import KeyFiles, ensure_keys, find_keys
+from bitcoinzk.prover.service import (
+    BatchProof,
+    ProofError,
+    ProveResult,
+    WitnessBackend,
+    checked_result,
+    verify_proof,
+    worker_init,
+    worker_prove,
+    worker_spec,
+)
+from bitcoinzk.prover.witness import CircuitInputs
+
+log = logging.getLogger(__name__)
+
+PROVER_RESOURCE = "bzk_prover"
+"""The Ray resource a prover machine offers, one unit per prover actor it hosts."""
+
+MAX_ATTEMPTS = 4
+"""Workers a block may take down with it before it counts as unprovable: a block
+that kills every prover it meets must stop the chain loudly, not loop forever."""
+
+POLL_S = 0.05
+"""How often a waiting proof looks for a free actor. Polling keeps the fleet free of
+event-loop-bound state: actors come back on Ray's schedule, not on an asyncio event."""
+
+_LOST = (RayActorError, OutOfMemoryError)
+"""What a call raises when the actor's process is gone (killed, crashed, its machine
+lost, or killed by Ray's memory monitor): the proof is lost, not wrong."""
+
+
+class FleetError(RuntimeError):
+    """The fleet cannot prove: no cluster, no prover slot, or a worker without the key."""
+
+
+def key_digest(keys: KeyFiles) -> str:
+    """What a worker's key must match: the verifying key the node checks proofs with."""
+    return hashlib.sha256(keys.verifying_key.read_bytes()).hexdigest()
+
+
+class ProverActor:
+    """One prover process on a worker machine, holding the key for its whole life."""
+
+    def __init__(
+        self,
+        shape: CircuitShape,
+        digest: str,
+        witness: WitnessBackend,
+        parallel: int,
+        key_dir: str | None,
+    ) -> None:
+        directory = Path(key_dir) if key_dir else None
+        host = socket.gethostname()
+        keys = find_keys(shape, directory)
+        if keys is None:
+            raise FleetError(
+                f"{host} has no proving key for circuit {circuit_id(shape)}: copy the node's "
+                "key directory there (or import the same ceremony .zkey)"
+            )
+        if key_digest(keys) != digest:
+            raise FleetError(
+                f"{host} holds another key for circuit {circuit_id(shape)} than the node "
+                f"({keys.directory}): its proofs would not verify"
+            )
+        worker_init(worker_spec(keys, witness, directory, parallel))
+        self._about: dict[str, object] = {
+            "pid": os.getpid(),
+            "host": host,
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "key": str(keys.directory),
+        }
+
+    def about(self) -> dict[str, object]:
+        return self._about
+
+    def prove(self, inputs: CircuitInputs) -> ProveResult:
+        return worker_prove(inputs)
+
+
+@dataclass
+class FleetWorker:
+    """The fleet's view of one actor."""
+
+    index: int
+    handle: Any  # ray.actor.ActorHandle; untyped by Ray
+    about: dict[str, object] = field(default_factory=dict)
+    alive: bool = False
+    """Answered since it was created or last lost a proof: it may be given work."""
+    busy: int = 0
+    proven: int = 0
+    lost: int = 0
+    ping: Any = None  # an ObjectRef of a pending `about` call while not alive
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "alive": self.alive,
+            "busy": self.busy,
+            "proven": self.proven,
+            "lost": self.lost,
+            **self.about,
+        }
+
+
+class RayProverFleet:
+    """Proves blocks on Ray actors; the drop-in for `ProverService` (a `service.Prover`)."""
+
+    def __init__(
+        self,
+        params: ChainParams,
+        key_dir: Path | None = None,
+        *,
+        address: str = "",
+        workers: int = 0,
+        witness: WitnessBackend = "auto",
+        parallel: int = 1,
+        max_restarts: int = -1,
+        allow_dev_setup: bool = True,
+        log_to_driver: bool = True,
+    ) -> None:
+        """`address`: "" starts a private Ray instance on this machine with `workers`
+        slots (default 1); "host:port" (a cluster this machine is part of) or
+        "ray://host:port" (Ray Client) joins an existing cluster. `workers`: actors to
+        create, 0 = one per `bzk_prover` slot the cluster offers. `parallel`: blocks
+        each actor proves at once with its one key (a groth16py proof uses one core)."""
+        if workers < 0 or parallel < 1 or max_restarts < -1:
+            raise ValueError("workers >= 0, parallel >= 1 and max_restarts >= -1")
+        self.params = params
+        self.shape = CircuitShape.of(params)
+        self.circuit_id = circuit_id(self.shape)
+        # The node's key: proofs are checked with it, and a local instance's actors load it.
+        self.keys = ensure_keys(self.shape, key_dir, allow_dev_setup)
+        self.vk: groth16py.VerifyingKey = self.keys.load_verifying_key()
+        self.key_dir = key_dir
+        self.address = address
+        self.witness: WitnessBackend = witness
+        self.per_actor = parallel
+        self.max_restarts = max_restarts
+        self.log_to_driver = log_to_driver
+        self._target = workers
+        self._workers: list[FleetWorker] = []
+        self._driver: ThreadPoolExecutor | None = None
+        self._owns_ray = False
+        self.resubmitted = 0
+
+    # --- lifecycle ---
+
+    def start(self, wait: bool = True) -> None:
+        """Connect (or start a local cluster) and create the actors; with `wait`, return
+        once each has loaded its key, raising FleetError for one that cannot."""
+        if self._driver is None:
+            # Ray's local processes die with the *thread* that started them (a Linux
+            # parent-death signal), so ray.init runs on a thread that lives as long as
+            # the fleet, whichever thread (or short-lived executor) called start.
+            self._driver = ThreadPoolExecutor(1, thread_name_prefix="ray-driver")
+            self._driver.submit(self._connect).result()
+        if wait:
+            self.wait_ready()
+
+    def _connect(self) -> None:
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=self.log_to_driver)
+            else:
+                # A private one-machine instance: nothing listens beyond this host.
+                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+                ray.init(
+                    address="local",  # never another cluster this machine may know of
+                    num_cpus=os.cpu_count() or 1,
+                    resources={PROVER_RESOURCE: self._target or 1},
+                    include_dashboard=False,
+                    log_to_driver=self.log_to_driver,
+                )
+            self._owns_ray = True
+        offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        slots = int(offered.get(PROVER_RESOURCE, 0))
+        count = self._target or slots
+        if slots == 0:
+            raise FleetError(
+                "the Ray cluster offers no prover slot: join prover machines with "
+                "`bzk prover worker --address <head>:6379`"
+            )
+        if count > slots:
+            raise FleetError(f"{count} prover workers asked for, the cluster offers {slots} slots")
+        actor = ray.remote(ProverActor)
+        # A local instance's actors share the node's key directory; a remote worker
+        # uses its own machine's ($BZK_KEY_DIR or ~/.cache/bitcoinzk/keys).
+        key_dir = str(self.key_dir) if self.key_dir and not self.address else None
+        for index in range(count):
+            handle = actor.options(
+                resources={PROVER_RESOURCE: 1},
+                num_cpus=0,  # placed by prover slots; the slot stands for the cores
+                max_restarts=self.max_restarts,
+                max_task_retries=0,  # a lost proof is resubmitted by us, to another actor
+                max_concurrency=self.per_actor,
+            ).remote(self.shape, key_digest(self.keys), self.witness, self.per_actor, key_dir)
+            self._workers.append(FleetWorker(index, handle))
+
+    def wait_ready(self) -> None:
+        for worker in self._workers:
+            if worker.alive:
+                continue
+            try:
+                worker.about = ray.get(worker.handle.about.remote())
+            except RayActorError as exc:
+                raise FleetError(f"prover worker {worker.index} did not start: {exc}") from None
+            worker.alive = True
+            log.info("prover worker %d ready: %s", worker.index, worker.about)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            ray.kill(worker.handle, no_restart=True)
+        self._workers = []
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False
+        if self._driver is not None:
+            self._driver.shutdown()
+            self._driver = None
+
+    def __enter__(self) -> RayProverFleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- proving ---
+
+    @property
+    def parallel(self) -> int:
+        """Blocks worth handing over at once: every live actor's share."""
+        live = sum(w.alive for w in self._workers) if self._workers else self._target
+        return max(1, live) * self.per_actor
+
+    def workers(self) -> list[dict[str, object]]:
+        return [w.summary() for w in self._workers]
+
+    async def prove_inputs(self, inputs: CircuitInputs) -> BatchProof:
+        """Prove one block on a free actor; if the actor is lost mid-proof, on another."""
+        if self._driver is None:
+            self.start(wait=False)
+        lost_on: FleetWorker | None = None
+        for _ in range(MAX_ATTEMPTS):
+            worker = await self._acquire(avoid=lost_on)
+            try:
+                result: ProveResult = await worker.handle.prove.remote(inputs)
+            except _LOST as exc:
+                self._lose(worker, exc)
+                lost_on = worker
+                continue
+            finally:
+                worker.busy -= 1
+            worker.proven += 1
+            return checked_result(self.vk, self.circuit_id, inputs, result)
+        raise ProofError(f"the block was lost with {MAX_ATTEMPTS} prover workers in turn")
+
+    async def prove_many(self, many: list[CircuitInputs]) -> list[BatchProof | ProofError]:
+        """Prove several blocks across the fleet; per block, its proof or its ProofError."""
+
+        async def one(inputs: CircuitInputs) -> BatchProof | ProofError:
+            try:
+                return await self.prove_inputs(inputs)
+            except ProofError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(inputs) for inputs in many)))
+
+    def verify(self, proof: bytes, public_input: int) -> bool:
+        return verify_proof(self.vk, proof, public_input)
+
+    def _lose(self, worker: FleetWorker, exc: Exception) -> None:
+        worker.alive = False  # no work until it answers again (Ray restarts it)
+        worker.lost += 1
+        self.resubmitted += 1
+        log.warning(
+            "prover worker %d (host %s pid %s) lost a proof (%s); proving the block again",
+            worker.index,
+            worker.about.get("host"),
+            worker.about.get("pid"),
+            type(exc).__name__,
+        )
+
+    async def _acquire(self, avoid: FleetWorker | None = None) -> FleetWorker:
+        """A live actor with a free slot (the least busy, preferring another than `avoid`);
+        waits for one to become free or come back."""
+        while True:
+            self._revive()
+            free = [w for w in self._workers if w.alive and w.busy < self.per_actor]
+            if free:
+                worker = min(free, key=lambda w: (w is avoid, w.busy))
+                worker.busy += 1
+                return worker
+            if not self._workers:
+                raise FleetError("every prover worker is gone for good (see the log)")
+            await asyncio.sleep(POLL_S)
+
+    def _revive(self) -> None:
+        """Ask each actor that is not alive whether it is back (a restarted actor has
+        reloaded its key); drop the ones Ray reports dead for good."""
+        for worker in list(self._workers):
+            if worker.alive:
+                continue
+            if worker.ping is None:
+                worker.ping = worker.handle.about.remote()
+                continue
+            ready, _ = ray.wait([worker.ping], timeout=0)
+            if not ready:
+                continue
+            ping, worker.ping = worker.ping, None
+            try:
+                worker.about = ray.get(ping)
+            except ActorDiedError as exc:
+                log.error("prover worker %d is gone for good: %s", worker.index, exc)
+                self._workers.remove(worker)
+                continue
+            except RayActorError:
+                continue  # restarting: ask again on the next round
+            worker.alive = True
+            log.info("prover worker %d is back: %s", worker.index, worker.about)
