@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,10 +60,29 @@ class Dispatcher:
         except httprpc.RequestRejected as exc:
             return _error(None, RpcError(exc.code, exc.message))
         if isinstance(request, list):
-            answers = await asyncio.gather(*(self._one(r) for r in request))
+            budget = _ReplyBudget(limits.max_reply_bytes)
+            answers = await asyncio.gather(*(self._budgeted(r, budget) for r in request))
             replies = [a for a in answers if a is not None]
             return replies or None
         return await self._one(request)
+
+    async def _budgeted(self, request: Any, budget: _ReplyBudget) -> dict[str, Any] | None:
+        """`_one`, unless the batch's replies already passed the reply limit: then the item
+        is not run and gets a small error. Items start in order and a read method runs to
+        its end without suspending, so the reply stays within the limit plus one item."""
+        if budget.used > budget.limit:
+            if not isinstance(request, dict):
+                return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: not an object"))
+            if "id" not in request:
+                return None
+            return _error(
+                request.get("id"),
+                RpcError(INVALID_REQUEST, f"batch reply over {budget.limit} bytes: not run"),
+            )
+        reply = await self._one(request)
+        if reply is not None:
+            budget.used += len(json.dumps(reply))
+        return reply
 
     async def _one(self, request: Any) -> dict[str, Any] | None:
         if not isinstance(request, dict):
@@ -100,6 +120,12 @@ class Dispatcher:
         if notification:
             return None
         return {"jsonrpc": "2.0", "id": req_id, "result": result}
+
+
+class _ReplyBudget:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
 
 
 def _error(req_id: Any, exc: RpcError) -> dict[str, Any]:
