@@ -825,10 +825,8 @@ class Chaos:
         if phase == "prove":
             return "proving" in self.watch.batches().values()
         if phase == "commit":
-            # The pipeline proves every pending block before it commits: only with
-            # nothing left to prove is a proven batch being committed.
-            statuses = set(self.watch.batches().values())
-            return "proven" in statuses and not statuses & {"pending", "proving"}
+            # The settlement loop commits a proven run as soon as a proof lands.
+            return "proven" in self.watch.batches().values()
         if phase == "sweep":
             return self._sweep_active()
         if phase == "payout":
@@ -850,7 +848,7 @@ class Chaos:
             self.driver.want_withdrawal.set()
         if phase == "sweep":
             self.driver.deposit([self.rng.randrange(len(self.driver.keys))], 300_000)
-        if phase in ("commit", "payout", "sweep"):
+        if phase in ("payout", "sweep"):
             # Hold new blocks back so the prover catches up and batches settle.
             self.driver.hold.set()
         try:
@@ -1148,6 +1146,14 @@ class Chaos:
             "orphans_after_kill": len(self.orphans),
             "orphans_after_stop": len(stop_orphans),
             "orphans": sorted({p.cmd for p in self.orphans + stop_orphans}),
+            "kill_log": [
+                {
+                    "observed": k.observed,
+                    "recovery_s": None if k.recovery_s is None else round(k.recovery_s, 1),
+                    "orphans": len(k.orphans),
+                }
+                for k in self.kills
+            ],
             "admitted_unacked": len(d.admitted_unacked),
             "rejected": dict(d.rejected),
             "sweep_supported": sweep,
