@@ -31,6 +31,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -170,7 +171,21 @@ class BatchPipeline:
         if not batches:
             return
         started = time.perf_counter()
-        results = await self.prover.prove_many([inputs for _, inputs in batches])
+        try:
+            results = await self.prover.prove_many([inputs for _, inputs in batches])
+        except Exception as exc:
+            # No proofs came back: the blocks are pending again, or nothing would ever
+            # prove them (`recover` only runs at start).
+            for number, _ in batches:
+                self.store.update_batch(number, PENDING)
+            if isinstance(exc, BrokenProcessPool):
+                # A worker killed mid-proof breaks its pool for good: drop the pool, and
+                # the next proof starts a fresh worker.
+                log.error("the prover's worker died; starting another")
+                close = getattr(self.prover, "close", None)
+                if close is not None:
+                    close()
+            raise
         for (number, _), proof in zip(batches, results, strict=True):
             if isinstance(proof, ProofError):
                 # The STF accepted this block but the circuit refuses it: a bug, never skipped.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import aiohttp
@@ -62,3 +64,47 @@ async def _run(data_dir: Path) -> None:
 
 def test_blocks_are_proven_committed_and_final(tmp_path):
     asyncio.run(_run(tmp_path / "node"))
+
+
+async def _kill_worker_mid_proof(data_dir: Path) -> None:
+    config = NodeConfig(
+        data_dir=data_dir,
+        port=free_port(),
+        sequencer=SequencerConfig(block_time=0.2),
+        verify_workers=1,
+        prove=True,
+    )
+    node = Node(config, genesis(params=PARAMS))
+    await node.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            rpc = Rpc(session, node.url)
+            await rpc("bzk_sendTransaction", transfer(1, 2, 1_000, params=PARAMS).to_json())
+            for _ in range(600):
+                batch = await rpc("bzk_getBatch", 1)
+                if batch is not None and batch["status"] == "proving":
+                    break
+                await asyncio.sleep(0.1)
+            assert node.prover is not None
+            pool = node.prover._pool  # type: ignore[attr-defined]
+            workers = list(pool._processes)
+            assert workers
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            for _ in range(1200):
+                batch = await rpc("bzk_getBatch", 1)
+                if batch["status"] == "proven":
+                    break
+                await asyncio.sleep(0.2)
+            assert batch["status"] == "proven", batch
+            assert node.prover.verify(
+                bytes.fromhex(batch["proof"][2:]), int(batch["public_input"], 16)
+            )
+    finally:
+        await node.stop()
+
+
+def test_a_prover_worker_killed_mid_proof_is_replaced_and_the_block_proven(tmp_path):
+    """kill -9 of the prover's worker alone (OOM killer, operator): its pool is broken
+    for good, so the block must go back to pending and a new worker prove it."""
+    asyncio.run(_kill_worker_mid_proof(tmp_path / "node"))
