@@ -55,7 +55,7 @@ from bitcoinzk.node.client import NodeClient, NodeError
 from bitcoinzk.node.config import BridgeSection
 from bitcoinzk.node.scenario import free_port
 
-PHASES = ("block", "prove", "commit", "sweep", "payout", "random")
+PHASES = ("block", "prove", "commit", "sweep", "payout", "worker", "random")
 STAGES = ("pending", "proving", "proven", "committed")  # then final
 
 
@@ -310,6 +310,16 @@ def process_tree(root: int) -> list[ProcId]:
     return [
         ProcId(pid, stats[pid][3], _cmdline(pid)) for pid in sorted(found) if stats[pid][2] != "Z"
     ]
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def alive(procs: Iterable[ProcId]) -> list[ProcId]:
@@ -734,7 +744,7 @@ class Chaos:
         seed: int,
         users: int = 4,
         say: Callable[[str], None] = lambda s: None,
-        phase_timeout: float = 120.0,
+        phase_timeout: float = 240.0,
         recovery_timeout: float = 180.0,
         drain_timeout: float = 600.0,
         interval: float = 0.5,
@@ -883,6 +893,10 @@ class Chaos:
     def kill_and_recover(self, phase: str) -> None:
         # Traffic first, so transactions are in flight whatever the phase.
         time.sleep(self.rng.uniform(5.0, 15.0))
+        if phase == "worker":
+            if self.kill_worker():
+                return
+            phase = "random"
         observed = self._wait_phase(phase)
         mark = self._progress_mark()
         tree = self.devnet.kill9()
@@ -897,6 +911,24 @@ class Chaos:
         recovery = self.restart(mark)
         self.kills.append(Kill(label, killed_at, observed, [p.cmd for p in orphans], recovery))
 
+    def kill_worker(self) -> bool:
+        """kill -9 of the devnet's largest worker alone, mid-proof (the prover's: it
+        holds the key), as the OOM killer would; the devnet is not restarted."""
+        observed = self._wait_phase("prove")
+        assert self.devnet.proc is not None
+        workers = process_tree(self.devnet.proc.pid)
+        mark = self._progress_mark()
+        started = time.monotonic()
+        if observed != "prove" or not workers:
+            return False  # no proof came: the devnet is killed instead
+        victim = max(workers, key=lambda p: _rss_kb(p.pid))
+        with contextlib.suppress(OSError):
+            os.kill(victim.pid, signal.SIGKILL)
+        self.say(f"kill {len(self.kills) + 1}: worker {victim.pid} ({_rss_kb(victim.pid)} kB)")
+        recovery = self._progress_since(started, mark)
+        self.kills.append(Kill("worker", started, "worker(prove)", [], recovery))
+        return True
+
     def restart(self, mark: tuple[int, dict[int, int]]) -> float | None:
         """Start again on the same data; seconds until it answers and moves on."""
         started = time.monotonic()
@@ -906,6 +938,9 @@ class Chaos:
             self.say("  the devnet did not come back: see devnet.log")
             return None
         self.answers.append(time.monotonic() - started)
+        return self._progress_since(started, mark)
+
+    def _progress_since(self, started: float, mark: tuple[int, dict[int, int]]) -> float | None:
         head, stages = mark
         deadline = started + self.recovery_timeout
         while time.monotonic() < deadline:
@@ -923,7 +958,7 @@ class Chaos:
                 return took
             time.sleep(0.05)
         self.failed_recoveries += 1
-        self.say("  no progress after the restart")
+        self.say("  no progress after the kill")
         return None
 
     # --- settle and audit ------------------------------------------------------------------
