@@ -1,6 +1,12 @@
-"""Build the optional-speed, mandatory-build C extension; all metadata lives in pyproject.toml."""
+"""Build the C extension and the Rust prover extension; all metadata lives in pyproject.toml.
+
+`bitcoinzk.prover._arkprover` is the native Groth16 prover (native/prover, PyO3 +
+arkworks with the `parallel` and `asm` features), built by setuptools-rust: cargo and
+crates.io are needed at install time (`make install` on a fresh machine).
+"""
 
 from setuptools import Extension, setup
+from setuptools_rust import Binding, RustExtension
 
 setup(
     ext_modules=[
@@ -9,5 +15,13 @@ setup(
             sources=["bitcoinzk/crypto/_native.c"],
             extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra"],
         )
-    ]
+    ],
+    rust_extensions=[
+        RustExtension(
+            "bitcoinzk.prover._arkprover",
+            path="native/prover/Cargo.toml",
+            binding=Binding.PyO3,
+            debug=False,
+        )
+    ],
 )

@@ -16,6 +16,7 @@ from bitcoinzk.settlement.contracts import MAX_BATCHES
 
 WITNESS_BACKENDS = frozenset({"node", "wasmi", "auto"})
 PROVER_FLEETS = frozenset({"local", "ray"})
+PROVER_BACKENDS = frozenset({"native", "groth16py", "auto"})
 
 
 @dataclass
@@ -56,6 +57,9 @@ class ProverSection:
     ray_workers: int = 0  # prover actors; 0: one per `bzk_prover` slot (local instance: 1)
     ray_max_restarts: int = -1  # times Ray restarts a crashed prover actor; -1: always
     max_backlog: int = 32  # refuse transactions while this many blocks await proofs (0: never)
+    # "native": the Rust prover on every core (witness by node on the circuit's .wasm);
+    # "groth16py": one core per proof, the reference; "auto": native where it is built
+    backend: str = "auto"
 
 
 @dataclass
@@ -121,6 +125,8 @@ class Config:
             raise ValueError("prover.max_backlog must be 0 (no bound) or more")
         if not 1 <= config.settlement.commit_max <= MAX_BATCHES:
             raise ValueError(f"settlement.commit_max must be 1..{MAX_BATCHES}")
+        if config.prover.backend not in PROVER_BACKENDS:
+            raise ValueError(f"prover.backend must be one of {sorted(PROVER_BACKENDS)}")
         if config.prover.fleet not in PROVER_FLEETS:
             raise ValueError(f"prover.fleet must be one of {sorted(PROVER_FLEETS)}")
         if config.prover.ray_workers < 0 or config.prover.ray_max_restarts < -1:

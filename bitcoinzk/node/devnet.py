@@ -130,6 +130,7 @@ class Devnet:
                 ray_address=cfg.prover.ray_address,
                 ray_workers=cfg.prover.ray_workers,
                 ray_max_restarts=cfg.prover.ray_max_restarts,
+                prover_backend=cfg.prover.backend,
                 settlement=cfg.settlement.rpc or "embedded",
                 evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
                 confirmations=cfg.settlement.confirmations,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import groth16py
 from aiohttp import web
@@ -39,7 +39,7 @@ from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import find_keys
+from bitcoinzk.prover.keys import Backend, find_keys
 from bitcoinzk.prover.service import Prover, ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
@@ -70,6 +70,8 @@ class NodeConfig:
     ray_workers: int = 0
     """fleet "ray": prover actors; 0 = one per `bzk_prover` slot (a local instance: 1)."""
     ray_max_restarts: int = -1
+    prover_backend: str = "auto"
+    """"native" (Rust, every core), "groth16py" (one core a proof), "auto" (native if built)."""
     """fleet "ray": times Ray restarts a crashed prover actor (-1: always)."""
     settlement: str | None = None
     """None: no settlement; "embedded": py-evm in the data dir; else an EVM JSON-RPC URL."""
@@ -164,6 +166,14 @@ class Node:
         "payout_txid", "confirmations", "status"}]} for the explorer."""
         self.bitcoin_explorer_url: str | None = None
 
+    def _backend(self) -> Backend | None:
+        backend = self.config.prover_backend
+        if backend == "auto":
+            return None
+        if backend not in ("native", "groth16py"):
+            raise ValueError(f"unknown prover backend {backend!r} (native, groth16py, auto)")
+        return cast(Backend, backend)
+
     def _open_prover(self) -> Prover:
         config = self.config
         if config.fleet == "ray":
@@ -181,7 +191,11 @@ class Node:
         if config.fleet != "local":
             raise ValueError(f"unknown prover fleet {config.fleet!r} (local or ray)")
         return ProverService(
-            self.params, config.key_dir, witness=config.witness, parallel=config.prove_parallel
+            self.params,
+            config.key_dir,
+            witness=config.witness,
+            parallel=config.prove_parallel,
+            backend=self._backend(),
         )
 
     def _open_settlement(self) -> Rollup:
@@ -223,7 +237,7 @@ class Node:
         (a node that does not prove may still commit `bzk prove` proofs)."""
         if self.prover is not None:
             return self.prover.vk
-        files = find_keys(CircuitShape.of(self.params), self.config.key_dir)
+        files = find_keys(CircuitShape.of(self.params), self.config.key_dir, self._backend())
         if files is None:
             log.warning("no verifying key for this circuit: the rollup's verifier is not checked")
             return None

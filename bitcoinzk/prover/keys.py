@@ -5,7 +5,14 @@ Layout, under the key directory (`$BZK_KEY_DIR`, default `~/.cache/bitcoinzk/key
     <circuit_id>/dev/        single-party setup (UNSAFE for real funds; tests, devnets)
         proving.key  verifying.key  verification_key.json  meta.json
     <circuit_id>/ceremony/   imported from a snarkjs ceremony `.zkey` (production)
-        (same files)
+        (same files) + native.zkey (the ceremony's .zkey) + circuit.wasm
+    <circuit_id>/dev-native/ single-party setup of the native prover (Rust), over the
+        R1CS of the groth16py dev key (its in-process compiler is the only one that
+        compiles the production circuit): native.zkey  circuit.wasm  verifying.key
+        verification_key.json  meta.json
+
+Each backend proves with its own dev key (`prover.backend`: "native", the default,
+or "groth16py"), so its verifying key is the one to deploy; a ceremony key serves both.
 
 `circuit_id` hashes every circuit source and the parameters (see `circuit.py`),
 so a changed circuit never meets a stale key. A ceremony key, when present, wins.
@@ -33,11 +40,28 @@ import groth16py
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id, link_libraries, write_main
 
 KeySource = Literal["dev", "ceremony"]
+Backend = Literal["native", "groth16py"]
+BACKENDS: tuple[Backend, ...] = ("native", "groth16py")
 
 PROVING_KEY = "proving.key"
 VERIFYING_KEY = "verifying.key"
 VK_JSON = "verification_key.json"
 META = "meta.json"
+NATIVE_ZKEY = "native.zkey"
+WASM = "circuit.wasm"
+
+
+def default_backend() -> Backend:
+    """`$BZK_PROVER_BACKEND` if set, else "native" where it is built (with node for
+    witnesses), else "groth16py"."""
+    from bitcoinzk.prover import native
+
+    env = os.environ.get("BZK_PROVER_BACKEND")
+    if env:
+        if env not in BACKENDS:
+            raise ValueError(f"BZK_PROVER_BACKEND must be one of {BACKENDS}")
+        return "native" if env == "native" else "groth16py"
+    return "native" if native.available() else "groth16py"
 
 
 def default_key_dir() -> Path:
@@ -54,6 +78,7 @@ class KeyFiles:
     directory: Path
     shape: CircuitShape
     source: KeySource
+    backend: Backend = "groth16py"
 
     @property
     def proving_key(self) -> Path:
@@ -67,7 +92,17 @@ class KeyFiles:
     def vk_json(self) -> Path:
         return self.directory / VK_JSON
 
+    @property
+    def native_zkey(self) -> Path:
+        return self.directory / NATIVE_ZKEY
+
+    @property
+    def wasm(self) -> Path:
+        return self.directory / WASM
+
     def exists(self) -> bool:
+        if self.backend == "native":
+            return all(p.is_file() for p in (self.native_zkey, self.wasm, self.verifying_key))
         return self.proving_key.is_file() and self.verifying_key.is_file()
 
     def meta(self) -> dict[str, object]:
@@ -85,9 +120,15 @@ class KeyFiles:
         return groth16py.VerifyingKey.load(str(self.verifying_key))
 
 
-def key_files(shape: CircuitShape, source: KeySource, key_dir: Path | None = None) -> KeyFiles:
+def key_files(
+    shape: CircuitShape,
+    source: KeySource,
+    key_dir: Path | None = None,
+    backend: Backend = "groth16py",
+) -> KeyFiles:
     root = key_dir if key_dir is not None else default_key_dir()
-    return KeyFiles(root / circuit_id(shape) / source, shape, source)
+    name = "dev-native" if (source, backend) == ("dev", "native") else source
+    return KeyFiles(root / circuit_id(shape) / name, shape, source, backend)
 
 
 def _store(
@@ -190,23 +231,45 @@ def import_zkey(zkey_path: Path, shape: CircuitShape, key_dir: Path | None = Non
     meta = _base_meta(shape, "ceremony")
     meta["zkey"] = str(Path(zkey_path).resolve())
     _store(files, pk, vk, meta)
+    _add_native_files(files, Path(zkey_path))
     return files
 
 
-def find_keys(shape: CircuitShape, key_dir: Path | None = None) -> KeyFiles | None:
-    """The best key available for this circuit: a ceremony key, else a dev key, else None."""
+def _add_native_files(files: KeyFiles, zkey_path: Path) -> None:
+    """The native prover reads the ceremony `.zkey` itself and needs the circuit's
+    `.wasm`, which groth16py's import compiled into its saved key."""
+    from bitcoinzk.prover import native
+
+    if not native.built():
+        return
+    shutil.copyfile(zkey_path, files.directory / (NATIVE_ZKEY + ".tmp"))
+    native.extract_wasm(files.proving_key, files.directory / (WASM + ".tmp"))
+    (files.directory / (WASM + ".tmp")).rename(files.wasm)
+    (files.directory / (NATIVE_ZKEY + ".tmp")).rename(files.native_zkey)
+
+
+def find_keys(
+    shape: CircuitShape, key_dir: Path | None = None, backend: Backend | None = None
+) -> KeyFiles | None:
+    """The best key available for this circuit and backend (default: `default_backend()`):
+    a ceremony key, else a dev key, else None."""
+    chosen = backend if backend is not None else default_backend()
     for source in ("ceremony", "dev"):
-        files = key_files(shape, source, key_dir)
+        files = key_files(shape, source, key_dir, chosen)
         if files.exists():
             return files
     return None
 
 
 def ensure_keys(
-    shape: CircuitShape, key_dir: Path | None = None, allow_dev_setup: bool = True
+    shape: CircuitShape,
+    key_dir: Path | None = None,
+    allow_dev_setup: bool = True,
+    backend: Backend | None = None,
 ) -> KeyFiles:
     """The key to prove with, running a dev setup if none exists and that is allowed."""
-    found = find_keys(shape, key_dir)
+    chosen = backend if backend is not None else default_backend()
+    found = find_keys(shape, key_dir, chosen)
     if found is not None:
         return found
     if not allow_dev_setup:
@@ -214,4 +277,99 @@ def ensure_keys(
             f"no proving key for circuit {circuit_id(shape)}; run `bzk keys import` "
             "with the ceremony .zkey"
         )
+    if chosen == "native":
+        return native_dev_setup(shape, key_dir)
     return dev_setup(shape, key_dir)
+
+
+SETUP_POINTS_PER_S = 40_000.0
+"""Native setup speed on 2 cores, in G1-point equivalents per second (a G2 point counts
+three), for the expected time printed before a setup starts."""
+
+
+def native_dev_setup(
+    shape: CircuitShape,
+    key_dir: Path | None = None,
+    force: bool = False,
+    progress: bool | None = None,
+) -> KeyFiles:
+    """Development keys for the native prover: a single-party setup in Rust (all cores)
+    over the R1CS of the groth16py dev key (made first if missing: groth16py's
+    in-process compiler is what compiles the production circuit). UNSAFE for real funds.
+
+    With `progress` (default: when stderr is a terminal) a rich progress bar runs,
+    after a line with the expected time.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from bitcoinzk.prover import native
+
+    files = key_files(shape, "dev", key_dir, "native")
+    if files.exists() and not force:
+        return files
+    compiled = dev_setup(shape, key_dir)
+    wires, public, constraints = native.r1cs_shape(compiled.proving_key)
+    domain = 1
+    while domain < constraints + public + 1:  # one extra row per public signal and wire 0
+        domain *= 2
+    points = 6 * wires + domain
+    expected = points / SETUP_POINTS_PER_S
+    console = Console(stderr=True)
+    show = console.is_terminal if progress is None else progress
+    files.directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".dev-native-", dir=files.directory.parent))
+    try:
+        start = time.perf_counter()
+        if show:
+            console.print(
+                f"native setup {shape.label}: {constraints:,} constraints, {wires:,} wires, "
+                f"expected ~{expected:.0f} s on {native.threads()} threads"
+            )
+            with Progress(
+                TextColumn("setup"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("setup", total=points)
+
+                def report(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                info = native.native_setup(
+                    compiled.proving_key, tmp / NATIVE_ZKEY, tmp / WASM, report
+                )
+        else:
+            info = native.native_setup(compiled.proving_key, tmp / NATIVE_ZKEY, tmp / WASM)
+        elapsed = time.perf_counter() - start
+        key = native.NativeProver(tmp / NATIVE_ZKEY, tmp / WASM)
+        vk_json = key.verification_key_json()
+        vk = groth16py.VerifyingKey.from_snarkjs(vk_json)
+        vk.save(str(tmp / VERIFYING_KEY))
+        (tmp / VK_JSON).write_text(vk_json)
+        meta: dict[str, object] = {
+            **_base_meta(shape, "dev"),
+            "backend": "native",
+            "constraints": info["constraints"],
+            "wires": info["wires"],
+            "domain": info["domain"],
+            "setup_s": round(elapsed, 3),
+            "compile_setup_s": compiled.meta().get("setup_s"),
+        }
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        if files.directory.exists():
+            shutil.rmtree(files.directory)
+        tmp.rename(files.directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return files

@@ -11,6 +11,10 @@ The node calls:
 Witness inputs are built in the caller (pure Python, milliseconds); the witness
 computation and the Groth16 proof run in the worker, which holds the proving key
 for its whole life: loading a large key costs more than a proof.
+
+Two backends (`prover.backend`): "native" (default where built; `native.py`, the Rust
+prover on every core, witness by node on the circuit's `.wasm`) and "groth16py" (one
+core per proof, the reference). Each has its own dev key; a ceremony key serves both.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockTrace
 from bitcoinzk.procutil import exit_with_parent
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import KeyFiles, ensure_keys
+from bitcoinzk.prover.keys import Backend, KeyFiles, default_backend, ensure_keys
+from bitcoinzk.prover.native import NativeProver
 from bitcoinzk.prover.tooling import (
     ToolUnavailable,
     WitnessFailed,
@@ -113,6 +118,10 @@ class WorkerSpec:
     """circom2's `.wasm` for node's witness calculator; None: groth16py's own witness."""
     parallel: int
     """Blocks this process proves at once, one thread each, sharing the key."""
+    native_zkey: str | None = None
+    """The native backend's `.zkey` (with `native_wasm`, the circuit's witness `.wasm`);
+    None: groth16py proves with `proving_key`."""
+    native_wasm: str | None = None
 
 
 def witness_wasm(shape: CircuitShape, witness: WitnessBackend, key_dir: Path | None) -> str | None:
@@ -136,6 +145,15 @@ def witness_wasm(shape: CircuitShape, witness: WitnessBackend, key_dir: Path | N
 def worker_spec(
     keys: KeyFiles, witness: WitnessBackend, key_dir: Path | None, parallel: int
 ) -> WorkerSpec:
+    if keys.backend == "native":
+        return WorkerSpec(
+            str(keys.proving_key),
+            str(keys.verifying_key),
+            None,
+            parallel,
+            str(keys.native_zkey),
+            str(keys.wasm),
+        )
     return WorkerSpec(
         str(keys.proving_key),
         str(keys.verifying_key),
@@ -148,6 +166,7 @@ _WORKER_PK: groth16py.ProvingKey | None = None
 _WORKER_VK: groth16py.VerifyingKey | None = None
 _WORKER_WASM: Path | None = None
 _WORKER_THREADS: ThreadPoolExecutor | None = None
+_WORKER_NATIVE: NativeProver | None = None
 
 ProveResult = tuple[bytes | None, str, float]
 """(proof, "", seconds), or (None, why, seconds) when the block does not prove."""
@@ -157,10 +176,13 @@ def worker_init(spec: WorkerSpec, parent: int | None = None) -> None:
     """Load the key into this process, once: every later `worker_prove` here uses it.
     `parent`: a pool's parent process, which this one must not outlive (a Ray actor has
     none: Ray owns its life)."""
-    global _WORKER_PK, _WORKER_VK, _WORKER_WASM, _WORKER_THREADS
+    global _WORKER_PK, _WORKER_VK, _WORKER_WASM, _WORKER_THREADS, _WORKER_NATIVE
     if parent is not None:
         exit_with_parent(parent)  # before the key: loading it takes a while
-    _WORKER_PK = groth16py.ProvingKey.load(spec.proving_key)
+    if spec.native_zkey is not None and spec.native_wasm is not None:
+        _WORKER_NATIVE = NativeProver(Path(spec.native_zkey), Path(spec.native_wasm))
+    else:
+        _WORKER_PK = groth16py.ProvingKey.load(spec.proving_key)
     _WORKER_VK = groth16py.VerifyingKey.load(spec.verifying_key)
     _WORKER_WASM = Path(spec.witness_wasm) if spec.witness_wasm else None
     _WORKER_THREADS = ThreadPoolExecutor(spec.parallel, thread_name_prefix="prove")
@@ -189,8 +211,16 @@ def _node_witness_proof(inputs: CircuitInputs) -> bytes | None:
 
 def worker_prove(inputs: CircuitInputs) -> ProveResult:
     """Prove one block with this process's key (thread-safe: the key is only read)."""
-    assert _WORKER_PK is not None, "worker started without a key"
     start = time.perf_counter()
+    if _WORKER_NATIVE is not None:
+        try:
+            native_proof = _WORKER_NATIVE.prove(inputs)
+        except WitnessFailed as exc:
+            return None, f"witness generation failed: {exc}", time.perf_counter() - start
+        except (OSError, RuntimeError, ValueError) as exc:
+            return None, f"native prover failed: {exc}", time.perf_counter() - start
+        return native_proof, "", time.perf_counter() - start
+    assert _WORKER_PK is not None, "worker started without a key"
     try:
         proof = _node_witness_proof(inputs) if _WORKER_WASM is not None else None
         if proof is None:
@@ -209,7 +239,7 @@ def _worker_prove_many(many: list[CircuitInputs]) -> list[ProveResult]:
 
 
 def _worker_ping() -> bool:
-    return _WORKER_PK is not None
+    return _WORKER_PK is not None or _WORKER_NATIVE is not None
 
 
 def checked_result(
@@ -254,9 +284,11 @@ class Prover(Protocol):
 class ProverService:
     """A prover process holding the key, proving up to `parallel` blocks at once.
 
-    groth16py proves on one core, so `parallel` = the number of cores is what uses
-    the machine; each proof in flight costs its own witness and MSM memory, the key
-    is shared. `workers` > 1 starts more processes, each with its own copy of the key.
+    The native backend uses every core for one proof (`parallel` 2 lets one block's
+    witness overlap another's proof). groth16py proves on one core, so `parallel` =
+    the number of cores is what uses the machine; each proof in flight costs its own
+    witness and MSM memory, the key is shared. `workers` > 1 starts more processes,
+    each with its own copy of the key.
     """
 
     def __init__(
@@ -267,13 +299,15 @@ class ProverService:
         allow_dev_setup: bool = True,
         witness: WitnessBackend = "auto",
         parallel: int = 1,
+        backend: Backend | None = None,
     ) -> None:
         if workers < 1 or parallel < 1:
             raise ValueError("workers and parallel must be at least 1")
         self.params = params
         self.shape = CircuitShape.of(params)
         self.circuit_id = circuit_id(self.shape)
-        self.keys: KeyFiles = ensure_keys(self.shape, key_dir, allow_dev_setup)
+        self.backend: Backend = backend if backend is not None else default_backend()
+        self.keys: KeyFiles = ensure_keys(self.shape, key_dir, allow_dev_setup, self.backend)
         self.vk = self.keys.load_verifying_key()
         self._verifier = groth16py.Verifier(self.vk)
         self._workers = workers

@@ -10,6 +10,7 @@ import pytest
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import apply_block
+from bitcoinzk.prover import native
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import dev_setup, find_keys, import_zkey, key_files
 from bitcoinzk.prover.service import ProofError, ProverService
@@ -29,7 +30,7 @@ def test_circuit_id_names_sources_and_shape() -> None:
 def test_key_cache_reuses_setup(keys: Keys) -> None:
     files = dev_setup(SHAPE)  # already made by the `keys` fixture: no second setup
     assert files.exists() and files.meta()["circuit_id"] == circuit_id(SHAPE)
-    assert find_keys(SHAPE) in (files, key_files(SHAPE, "ceremony"))
+    assert find_keys(SHAPE, backend="groth16py") in (files, key_files(SHAPE, "ceremony"))
 
 
 def test_missing_key_without_dev_setup(tmp_path: Path) -> None:
@@ -115,6 +116,11 @@ def test_import_zkey_installs_a_ceremony_key(keys: Keys, tmp_path: Path) -> None
     write_timing_zkey(compiled.r1cs, zkey)
     files = import_zkey(zkey, SHAPE, tmp_path / "keys")
     assert files.source == "ceremony" and files.exists()
-    assert find_keys(SHAPE, tmp_path / "keys") == files
+    assert find_keys(SHAPE, tmp_path / "keys", "groth16py") == files
+    if native.built():  # the native prover reads the .zkey itself, with the circuit's .wasm
+        ceremony = find_keys(SHAPE, tmp_path / "keys", "native")
+        assert ceremony is not None and ceremony.source == "ceremony"
+        assert ceremony.native_zkey.read_bytes() == zkey.read_bytes()
+        assert ceremony.wasm.read_bytes()[:4] == b"\0asm"
     assert files.load_verifying_key().n_public == 1
     assert files.meta()["zkey"] == str(zkey.resolve())

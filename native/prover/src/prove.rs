@@ -1,0 +1,168 @@
+//! Witness map (snarkjs's QAP) and the Groth16 proof.
+
+use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ff::{BigInt, BigInteger, BigInteger256, One, PrimeField, UniformRand, Zero};
+use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use rand::rngs::OsRng;
+use rayon::prelude::*;
+
+use crate::key::{Key, Matrix};
+
+/// The witness values of a snarkjs `.wtns` file (version 2: section 1 header with the
+/// prime and the count, section 2 the values, little-endian standard form).
+pub fn parse_wtns(d: &[u8]) -> Result<Vec<Fr>, String> {
+    if d.len() < 12 || &d[..4] != b"wtns" {
+        return Err("not a .wtns file".into());
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(d[at..at + 4].try_into().unwrap()) as usize;
+    let n_sections = u32_at(8);
+    let mut p = 12;
+    let (mut n8, mut count, mut values) = (0usize, 0usize, None);
+    for _ in 0..n_sections {
+        let kind = u32_at(p);
+        let size = u64::from_le_bytes(d[p + 4..p + 12].try_into().unwrap()) as usize;
+        p += 12;
+        match kind {
+            1 => {
+                n8 = u32_at(p);
+                count = u32_at(p + 4 + n8);
+            }
+            2 => values = Some(d.get(p..p + size).ok_or("truncated .wtns")?),
+            _ => {}
+        }
+        p += size;
+    }
+    let values = values.ok_or("no witness section in .wtns")?;
+    if n8 != 32 || values.len() != 32 * count {
+        return Err("the .wtns is not a BN254 witness".into());
+    }
+    values
+        .par_chunks_exact(32)
+        .map(|b| {
+            let mut l = [0u64; 4];
+            for (i, x) in l.iter_mut().enumerate() {
+                *x = u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap());
+            }
+            Fr::from_bigint(BigInt(l)).ok_or_else(|| "witness value >= field modulus".to_string())
+        })
+        .collect()
+}
+
+fn eval_rows(m: &Matrix, w: &[Fr], n: usize) -> Vec<Fr> {
+    (0..n)
+        .into_par_iter()
+        .map(|row| {
+            if row >= m.rows() {
+                return Fr::zero();
+            }
+            let mut acc = Fr::zero();
+            for t in m.start[row]..m.start[row + 1] {
+                acc += m.value[t] * w[m.signal[t] as usize];
+            }
+            acc
+        })
+        .collect()
+}
+
+/// The evaluations of A*B - C on the odd coset of the doubled domain (snarkjs's H).
+pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
+    let n = key.domain_size;
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
+    let shift = Radix2EvaluationDomain::<Fr>::new(2 * n).expect("domain").group_gen();
+    let coset = domain.get_coset(shift).expect("coset");
+    let (mut a, mut b) = rayon::join(|| eval_rows(&key.ma, w, n), || eval_rows(&key.mb, w, n));
+    let mut c: Vec<Fr> = a.par_iter().zip(b.par_iter()).map(|(x, y)| *x * y).collect();
+    for v in [&mut a, &mut b, &mut c] {
+        domain.ifft_in_place(v);
+        coset.fft_in_place(v);
+    }
+    a.par_iter()
+        .zip(b.par_iter())
+        .zip(c.par_iter())
+        .map(|((a, b), c)| (*a * b - c).into_bigint())
+        .collect()
+}
+
+/// `sum scalars[i] * bases[i]`, zero scalars skipped and ones added directly (a circom
+/// witness is mostly bits), the rest through arkworks' parallel MSM.
+fn msm<A>(bases: &[A], scalars: &[BigInteger256]) -> A::Group
+where
+    A: AffineRepr<ScalarField = Fr> + Send + Sync,
+    A::Group: VariableBaseMSM<MulBase = A> + Send,
+{
+    assert_eq!(bases.len(), scalars.len());
+    let one = Fr::one().into_bigint();
+    let ones = bases
+        .par_iter()
+        .zip(scalars.par_iter())
+        .filter(|(_, s)| **s == one)
+        .map(|(b, _)| b.into_group())
+        .reduce(A::Group::zero, |x, y| x + y);
+    let (rest_b, rest_s): (Vec<A>, Vec<BigInteger256>) = bases
+        .par_iter()
+        .zip(scalars.par_iter())
+        .filter(|(_, s)| !s.is_zero() && **s != one)
+        .map(|(b, s)| (*b, *s))
+        .unzip();
+    ones + A::Group::msm_bigint(&rest_b, &rest_s)
+}
+
+fn be32(x: &ark_bn254::Fq) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&x.into_bigint().to_bytes_be());
+    out
+}
+
+pub fn prove(key: &Key, w: &[Fr]) -> Result<Vec<u8>, String> {
+    if w.len() != key.n_vars {
+        return Err(format!("witness has {} values, the key {} wires", w.len(), key.n_vars));
+    }
+    if !w[0].is_one() {
+        return Err("witness wire 0 must be 1".into());
+    }
+    let trace = std::env::var_os("BZK_PROVER_TRACE").is_some();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if trace {
+            eprintln!("prove: {what} at {:.3}s", t0.elapsed().as_secs_f64());
+        }
+    };
+    let (h, wb) = rayon::join(
+        || witness_map(key, w),
+        || w.par_iter().map(|x| x.into_bigint()).collect::<Vec<_>>(),
+    );
+    let r = Fr::rand(&mut OsRng);
+    let s = Fr::rand(&mut OsRng);
+    let private = &wb[key.n_public + 1..];
+    lap("witness map");
+    let msm_a: G1Projective = msm(&key.a, &wb);
+    lap("msm a");
+    let msm_b1: G1Projective = msm(&key.b1, &wb);
+    lap("msm b1");
+    let msm_b2: G2Projective = msm::<G2Affine>(&key.b2, &wb);
+    lap("msm b2");
+    let msm_c: G1Projective = msm(&key.c, private);
+    lap("msm c");
+    let msm_h: G1Projective = msm::<G1Affine>(&key.h, &h);
+    lap("msm h");
+
+    let a = key.alpha1.into_group() + msm_a + key.delta1 * r;
+    let b2 = key.beta2.into_group() + msm_b2 + key.delta2 * s;
+    let b1 = key.beta1.into_group() + msm_b1 + key.delta1 * s;
+    let c = msm_c + msm_h + a * s + b1 * r - key.delta1 * (r * s);
+    let (a, b2, c) = (a.into_affine(), b2.into_affine(), c.into_affine());
+    if a.infinity || b2.infinity || c.infinity {
+        return Err("degenerate proof (a point at infinity)".into());
+    }
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&be32(&a.x));
+    out.extend_from_slice(&be32(&a.y));
+    out.extend_from_slice(&be32(&b2.x.c1));
+    out.extend_from_slice(&be32(&b2.x.c0));
+    out.extend_from_slice(&be32(&b2.y.c1));
+    out.extend_from_slice(&be32(&b2.y.c0));
+    out.extend_from_slice(&be32(&c.x));
+    out.extend_from_slice(&be32(&c.y));
+    Ok(out)
+}
