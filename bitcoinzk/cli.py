@@ -539,7 +539,8 @@ def bench_chaos(
 
 @bench_app.command("bitvm")
 def bench_bitvm(as_json: JsonOpt = False) -> None:
-    """BitVM gate-check tree sizes and Gold DA vbytes; last line is one JSON object."""
+    """BitVM gate-check trees, Gold DA vbytes and the chunked Groth16 verifier on a real
+    batch proof (every chunk spent in a regtest block); last line is one JSON object."""
     from bitcoinzk.bitvm.bench import run_bench
 
     print(json.dumps(run_bench()))

@@ -19,10 +19,16 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, public_input
 from bitcoinzk.l2.types import OP_TRANSFER
 
+from . import fq
 from .bristol import Circuit, load_bristol, shipped_circuit
+from .chunker import MAX_CHUNK_BYTES, compile_chunks, plan, spends
 from .commitments import WinternitzParams, winternitz_signature_bytes
+from .execute import run_spends
 from .game import Challenger, Game, GameConfig, Prover, Statement, cheating_values
 from .leaves import compile_circuit
+from .pairing import BATCH_PROOF, Proof, VerifyingKey, verifier_program
+from .program import Program, compile_range
+from .tower import Fq12
 
 
 def _confirm(node: RegtestNode, tx: Tx) -> None:
@@ -100,6 +106,7 @@ def run_bench(
     gates_per_leaf: tuple[int, ...] = (1, 4),
     batch_sizes: tuple[int, ...] = (100, 1_000, 10_000, 39_000),
     seed: int = 1,
+    verifier: bool = True,
 ) -> dict[str, Any]:
     """Figures for `bzk bench bitvm --json` (the lead's CLI prints them as the last line).
 
@@ -137,6 +144,8 @@ def run_bench(
             start = time.perf_counter()
             gold = gold_vbytes(node, wallet, batch_sizes)
             result["gold_publish_s"] = round(time.perf_counter() - start, 2)
+            if verifier:
+                result.update(verifier_figures(node=node, wallet=wallet))
         finally:
             node.close()
     result["winternitz_sig_bytes_per_32_bytes"] = winternitz_signature_bytes(
@@ -147,3 +156,73 @@ def run_bench(
     result["gold_batch_size"] = headline
     result["gold_vbytes_per_transfer"] = gold[headline]["vbytes_per_transfer"]
     return result
+
+
+def _fq12_mul_bytes() -> int:
+    """One Fq12 multiplication (54 hinted Fq multiplications), inputs from the witness."""
+    prog = Program()
+    a = Fq12.witness(prog, [(i + 1, i + 2) for i in range(6)])
+    b = Fq12.witness(prog, [(i + 7, i + 3) for i in range(6)])
+    c = a * b
+    return len(compile_range(prog, 0, len(prog.instrs), [f.id for f in c.fqs()]).script)
+
+
+def verifier_figures(
+    proof_file: Path = BATCH_PROOF,
+    execute: bool = True,
+    node: RegtestNode | None = None,
+    wallet: Wallet | None = None,
+) -> dict[str, Any]:
+    """The chunked Groth16 verifier on a real batch proof: sizes, and every chunk spent
+    in a regtest block when `execute` (node and wallet funded)."""
+    import json
+
+    data = json.loads(proof_file.read_text())
+    vk = VerifyingKey.from_snarkjs(json.dumps(data["verifying_key"]))
+    proof = Proof.from_bytes(bytes.fromhex(data["proof"]))
+    t0 = time.perf_counter()
+    v = verifier_program(vk, proof, int(data["public_input"], 16))
+    plans = plan(v.prog)
+    chunks = list(compile_chunks(v.prog, plans))
+    generate_s = time.perf_counter() - t0
+    if not v.valid:
+        raise AssertionError("the batch proof does not verify")
+    prog = v.prog
+    outputs = {o for c in chunks for o in c.outputs}
+    fq_sig = winternitz_signature_bytes(WinternitzParams(254, 4))
+    small_sig = winternitz_signature_bytes(WinternitzParams(8, 4))
+    commitment = sum(small_sig if o in prog.small else fq_sig for o in outputs)
+    marks = dict(prog.marks)
+    step = next(k for k, (label, _) in enumerate(prog.marks) if label.endswith("digit 1"))
+    s0, s1 = prog.marks[step][1], prog.marks[step + 1][1]
+    from .chunker import _outputs, last_uses
+
+    step_script = compile_range(prog, s0, s1, _outputs(prog, last_uses(prog), s0, s1)).script
+    largest = max(chunks, key=lambda c: len(c.script))
+    out: dict[str, Any] = {
+        "fq_add_bytes": len(fq.add_script()),
+        "fq_mul_bytes": len(fq.mul_script()),
+        "fq_mul_window4_bytes": len(fq.mul_script(4)),
+        "fq_mul_hint_free_bytes": len(fq.mul_plain_script()),
+        "fq12_mul_bytes": _fq12_mul_bytes(),
+        "miller_step_bytes": len(step_script),
+        "fq_muls": prog.n_mul,
+        "instructions": len(prog.instrs),
+        "verifier_chunks": len(chunks),
+        "verifier_script_bytes": sum(len(c.script) for c in chunks),
+        "largest_chunk_bytes": len(largest.script),
+        "largest_chunk_weight": spends(largest).weight,
+        "max_chunk_bytes_limit": MAX_CHUNK_BYTES,
+        "max_stack_items": max(c.max_stack for c in chunks),
+        "intermediate_values": len(outputs),
+        "commitment_bytes": commitment,
+        "generate_s": round(generate_s, 1),
+        "msm_instructions": marks["miller loop"] - marks["public-input msm"],
+    }
+    if execute and node is not None and wallet is not None:
+        t1 = time.perf_counter()
+        for c in chunks:
+            if not run_spends(node, wallet, [spends(c)]):
+                raise AssertionError("a chunk of the valid proof was refused")
+        out["kernel_execute_s"] = round(time.perf_counter() - t1, 1)
+    return out

@@ -58,14 +58,35 @@ def last_uses(prog: Program) -> list[int]:
     return last
 
 
+def live_across(prog: Program, last: list[int]) -> list[int]:
+    """live[k]: variables defined before instruction k and read at k or later (what a
+    cut before k must hand over)."""
+    n = len(prog.instrs)
+    dying = [0] * (n + 1)
+    for k in last:
+        if k >= 0:
+            dying[k] += 1
+    live, out = 0, [0] * (n + 1)
+    for k, ins in enumerate(prog.instrs):
+        out[k] = live
+        if ins[1] >= 0 and last[ins[1]] > k:
+            live += 1
+        live -= dying[k] - (1 if ins[1] >= 0 and last[ins[1]] == k else 0)
+    out[n] = live
+    return out
+
+
 def plan(
     prog: Program, results: Sequence[int] = (), max_bytes: int = MAX_CHUNK_BYTES
 ) -> list[ChunkPlan]:
-    """Greedy cuts, each verified by compiling it.  `results`: variables the program
-    hands out at the end (the last chunk claims them)."""
+    """Greedy cuts: the longest stretch that compiles within the limits, then, among its
+    last twentieth, the cut with the fewest live values (fewer interface values to
+    commit, fewer witness items for the next chunk).  `results`: variables the
+    program hands out at the end (the last chunk claims them)."""
     last = last_uses(prog)
     for v in results:
         last[v] = len(prog.instrs)
+    live = live_across(prog, last)
     plans: list[ChunkPlan] = []
     start, n = 0, len(prog.instrs)
     while start < n:
@@ -74,15 +95,21 @@ def plan(
             size += _estimate(prog.instrs[end][0])
             end += 1
         end = max(end, start + 1)
-        while True:
-            outputs = _outputs(prog, last, start, end)
-            c = compile_range(prog, start, end, outputs)
-            if (c.max_stack <= MAX_STACK_SIZE and len(c.script) <= max_bytes) or end - start == 1:
-                break
-            end = start + max(1, (end - start) * 9 // 10)
-        plans.append(ChunkPlan(start, end, tuple(outputs)))
+        while not _fits(prog, last, start, end, max_bytes) and end - start > 1:
+            end = start + max(1, (end - start) * 19 // 20)
+        if end < n:
+            lo = start + max(1, (end - start) * 19 // 20)
+            best = min(range(lo, end + 1), key=lambda e: (live[e], -e))
+            if best != end and _fits(prog, last, start, best, max_bytes):
+                end = best
+        plans.append(ChunkPlan(start, end, tuple(_outputs(prog, last, start, end))))
         start = end
     return plans
+
+
+def _fits(prog: Program, last: list[int], start: int, end: int, max_bytes: int) -> bool:
+    c = compile_range(prog, start, end, _outputs(prog, last, start, end))
+    return c.max_stack <= MAX_STACK_SIZE and len(c.script) <= max_bytes
 
 
 def _outputs(prog: Program, last: list[int], start: int, end: int) -> list[int]:

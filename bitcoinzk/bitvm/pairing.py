@@ -32,6 +32,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from py_ecc import optimized_bn128
@@ -41,6 +42,10 @@ from .program import Fq, Program
 from .tower import Fq2, Fq12, frobenius_constant, from_py_ecc, to_py_ecc
 
 bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
+
+BATCH_PROOF = Path(__file__).parent / "data" / "batch_proof.json"
+"""A real batch proof of the test circuit (B2-E1-D6) with the development key that
+proved it and its public input: what the tests and the benchmark verify."""
 
 X = 4965661367192848881
 ATE = 6 * X + 2
@@ -332,7 +337,6 @@ def miller_loop(
     g = c_inv
     t = var[1] if var else None
     n = 0
-    pending: list[Line] = []
 
     def apply(g: Fq12, var_line: Line | None) -> Fq12:
         nonlocal n
@@ -344,7 +348,9 @@ def miller_loop(
         n += 1
         return g
 
-    for d in ATE_NAF[1:]:
+    for i, d in enumerate(ATE_NAF[1:]):
+        if prog is not None:
+            prog.mark(f"miller {i} digit {d}")
         g = g.square()
         line = None
         if t is not None:
@@ -355,6 +361,8 @@ def miller_loop(
                 t, line = g2_add(t, var[1] if d == 1 else var[1].neg())
             g = apply(g, line)
             g = g * (c_inv if d == 1 else c)
+    if prog is not None:
+        prog.mark("miller final lines")
     line1 = line2 = None
     if t is not None and var is not None:
         q = var[1]
@@ -362,7 +370,6 @@ def miller_loop(
         _, line2 = g2_add(t, q.frobenius2().neg())
     g = apply(g, line1)
     g = apply(g, line2)
-    del pending
     return g
 
 
@@ -560,7 +567,9 @@ def verifier_program(vk: VerifyingKey, proof: Proof, public_input: int) -> Verif
     g1_on_curve(a, prog)
     g1_on_curve(cc, prog)
     g2_on_curve(b, prog)
+    prog.mark("public-input msm")
     vk_x = public_input_msm(s, vk.ic[0], vk.ic[1], prog)
+    prog.mark("miller loop")
     neg_a = G1(a.x, -a.y)
     fixed = [
         (prepare(vk_x), fixed_lines(vk.gamma)),
@@ -568,6 +577,7 @@ def verifier_program(vk: VerifyingKey, proof: Proof, public_input: int) -> Verif
     ]
     g = miller_loop((prepare(neg_a), b), fixed, c, c_inv, prog)
     g = g * Fq12.constant(alpha_beta(vk), prog)
+    prog.mark("final check")
     final_check(g, c, s12, prog)
     return Verification(prog, not prog.failed, inputs, c_value, index)
 

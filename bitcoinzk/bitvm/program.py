@@ -41,6 +41,10 @@ class Program:
         self.small: set[int] = set()  # variables that are one stack item, not nine
         self.check = check  # raise VerifyFailed at a false `eq` (else record it)
         self.failed: list[int] = []  # instruction indices of false `eq`s
+        self.marks: list[tuple[str, int]] = []  # (label, first instruction) for reports
+
+    def mark(self, label: str) -> None:
+        self.marks.append((label, len(self.instrs)))
 
     def _new(self, value: int, op: str, args: tuple[int, ...], extra: object = None) -> int:
         v = len(self.values)
@@ -242,28 +246,47 @@ def compile_range(
     # (kind, id): "v" variable, "o" claimed output, "h" hint of instr k, "q" quotient of instr k
     stack: list[tuple[str, int]] = []
 
+    small_vars = prog.small
+
     def size(slot: tuple[str, int]) -> int:
         kind, i = slot
         var = instrs[i][1] if kind == "h" else i if kind in "vot" else -1
-        return 1 if var in prog.small else N_LIMBS
+        return 1 if var in small_vars else N_LIMBS
+
+    h = 0  # stack items, kept up to date by push/pop/take
+
+    def push(slot: tuple[str, int]) -> None:
+        nonlocal h
+        stack.append(slot)
+        h += size(slot)
+
+    def pop(n: int = 1) -> None:
+        nonlocal h
+        for _ in range(n):
+            h -= size(stack.pop())
+
+    def take(slot: tuple[str, int]) -> None:
+        nonlocal h
+        stack.remove(slot)
+        h -= size(slot)
 
     for v in outputs:
         value = (claimed or {}).get(v, prog.values[v])
         witness += _item_bytes_value(prog, v, value)
-        stack.append(("o", v))
+        push(("o", v))
     for v in inputs:
         witness += _item_bytes(prog, v)
-        stack.append(("v", v))
+        push(("v", v))
     mul_ks = [k for k, ins in enumerate(instrs) if ins[0] == "mul"]
     for k in reversed(hints):  # first hint on top
         witness += _item_bytes(prog, instrs[k][1])
-        stack.append(("h", k))
+        push(("h", k))
     for k in reversed(mul_ks):
         witness += fq.witness_items(int(instrs[k][3]))  # type: ignore[call-overload]
-        stack.append(("q", k))
+        push(("q", k))
 
     parts: list[Script | Op | int] = []
-    peak = sum(size(s) for s in stack)
+    peak = h
 
     def depth_of(slot: tuple[str, int]) -> int:
         d = 0
@@ -278,16 +301,15 @@ def compile_range(
         n = size(slot)
         top = d + n - 1  # depth of its deepest item
         if move and d == 0:
-            stack.remove(slot)
-            stack.append(slot)
+            take(slot)
+            push(slot)
             return
-        op = Op.OP_ROLL if move else Op.OP_PICK
-        parts.append(Script(*[top, op] * n))
+        parts.append(_bring_script(top, move, n))
         if move:
-            stack.remove(slot)
-            stack.append(slot)
+            take(slot)
+            push(slot)
         else:  # a copy: named apart, so a later move finds the original
-            stack.append(("t", slot[1]) if slot[0] == "v" else slot)
+            push(("t", slot[1]) if slot[0] == "v" else slot)
 
     def use(v: int) -> None:
         uses[v] -= 1
@@ -297,14 +319,14 @@ def compile_range(
     canon = fq.is_canonical_script()
 
     def height() -> int:
-        return sum(size(s) for s in stack)
+        return h
 
     def check_canonical(v: int) -> None:
         nonlocal peak
         bring(("v", v), move=False)
         peak = max(peak, height() + N_LIMBS + 2)  # is_canonical copies the value
         parts.append(canon + drop(N_LIMBS))
-        stack.pop()
+        pop()
 
     for v in inputs:  # every witness value must be canonical
         if v not in prog.small:
@@ -321,10 +343,10 @@ def compile_range(
             if uses.get(out, 0) == 0 and out not in keep:
                 bring(("v", out), move=True)
                 parts.append(drop(size(("v", out))))
-                stack.pop()
+                pop()
             continue
         if op == "const":
-            parts.append(fq.push_script(prog.values[out]))
+            parts.append(_push_const(prog.values[out]))
         elif op in ("add", "sub", "mul"):
             if op == "mul":
                 bring(("q", k), move=True)
@@ -334,62 +356,72 @@ def compile_range(
             use(args[1])
             peak = max(peak, height() + 4)
             parts.append({"add": fq.add_script, "sub": fq.sub_script, "mul": fq.mul_script}[op]())
-            del stack[-(3 if op == "mul" else 2) :]
+            pop(3 if op == "mul" else 2)
         elif op in ("neg", "dbl"):
             use(args[0])
             peak = max(peak, height() + N_LIMBS + 4)
             parts.append(fq.neg_script() if op == "neg" else fq.double_script())
-            stack.pop()
+            pop()
         elif op == "eq":
             use(args[0])
             use(args[1])
             parts.append(fq.equalverify_script())
-            del stack[-2:]
+            pop(2)
             continue
         elif op == "nz":
             for a in args:
                 use(a)
             n = N_LIMBS * len(args)
             parts.append(Script(*[Op.OP_BOOLOR] * (n - 1), Op.OP_VERIFY))
-            del stack[-len(args) :]
+            pop(len(args))
             continue
         elif op == "win":
             use(args[0])
             peak = max(peak, height() + 4)
-            stack.pop()
+            pop()
             assert isinstance(extra, tuple)
             parts.append(_window_script(int(extra[0]), int(extra[1])))
         elif op == "lift":
             use(args[0])
             peak = max(peak, height() + N_LIMBS)
-            stack.pop()
+            pop()
             parts.append(_lift_script())
         elif op == "sel":
             table = extra
             assert isinstance(table, tuple)
             use(args[0])
             peak = max(peak, height() + N_LIMBS * (len(table) + 1) + 2)
-            stack.pop()
+            pop()
             parts.append(_select_script(table))
         else:
             raise ValueError(op)
-        stack.append(("v", out))
-        peak = max(peak, sum(size(s) for s in stack))
+        push(("v", out))
+        peak = max(peak, h)
         if uses.get(out, 0) == 0 and out not in keep:
             parts.append(drop(size(("v", out))))
-            stack.pop()
+            pop()
 
     for v in outputs:  # computed value against the claimed one
         bring(("v", v), move=True)
         bring(("o", v), move=True)
         small = v in prog.small
         parts.append(Script(Op.OP_EQUALVERIFY) if small else fq.equalverify_script())
-        del stack[-2:]
+        pop(2)
     if stack:
         raise AssertionError(f"values left on the stack: {stack[:5]}")
     parts.append(Script(Op.OP_1))
     script = Script.join(parts)
     return Compiled(script, witness, inputs, outputs, n_mul, peak, len(hints))
+
+
+@cache
+def _bring_script(top: int, move: bool, n: int) -> Script:
+    return Script(*[top, Op.OP_ROLL if move else Op.OP_PICK] * n)
+
+
+@cache
+def _push_const(value: int) -> Script:
+    return fq.push_script(value)
 
 
 def _item_bytes_value(prog: Program, v: int, value: int) -> list[bytes]:
@@ -413,18 +445,10 @@ def _window_script(lo: int, width: int) -> Script:
         for bit in range(fq.LIMB_BITS - 1, min(in_limb) - 1, -1):
             k = 1 << bit
             if bit > max(in_limb):
-                t.op(
-                    [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_ENDIF],
-                    1,
-                    ["r"],
-                )
+                t.op(fq.strip(k), 1, ["r"])
             else:
                 weight = 1 << (fq.LIMB_BITS * j + bit - lo)
-                t.op(
-                    [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_SWAP,
-                     weight, Op.OP_ADD, Op.OP_SWAP, Op.OP_ENDIF],
-                    2, ["d", "r"],
-                )  # fmt: skip
+                t.op(fq.peel(k, weight), 2, ["d", "r"])
         t.op([Op.OP_DROP], 1, [])
     t.to_alt()
     t.op([drop(N_LIMBS)], N_LIMBS, [])

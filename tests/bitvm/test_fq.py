@@ -37,7 +37,7 @@ def cases(a: int, b: int) -> dict[str, tuple[Script, int, tuple[bytes, ...]]]:
         "double": (fq.double_script(), 2 * a % P, w(a)),
         "neg": (fq.neg_script(), -a % P, w(a)),
         "mul": (fq.mul_script(), a * b % P, w(q, a, b)),
-        "mul_w3": (fq.mul_script(3), a * b % P, w(fq.mul_hint(a, b), a, b)),
+        "mul_w4": (fq.mul_script(4), a * b % P, w(fq.mul_hint(a, b), a, b)),
         "mul_plain": (fq.mul_plain_script(), a * b % P, w(a, b)),
         "inv": (fq.inv_script(), inv, w(inv, q_inv, a if a else 1)),
         "canonical": (fq.is_canonical_script(), a, w(a)),

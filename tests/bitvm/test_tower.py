@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from bitcoinzk.bitvm.tower import Fq2, Fq12, from_py_ecc, to_py_ecc
 bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
 
 RNG = random.Random(2015)
-DATA = Path(__file__).parent / "data" / "batch_proof.json"
+DATA = pr.BATCH_PROOF
 
 
 def rfq2() -> tuple[int, int]:
