@@ -32,6 +32,7 @@ MAX_CHUNK_BYTES = 3_800_000
 def _estimate(op: str) -> int:
     return {
         "mul": len(fq.mul_script()) + 60,
+        "lc2": len(fq.lc_script(2)) + 80,
         "add": len(fq.add_script()) + 60,
         "sub": len(fq.sub_script()) + 60,
         "dbl": len(fq.double_script()) + 30,

@@ -69,6 +69,11 @@ def mul_hint(a: int, b: int) -> int:
     return (a * b) // P
 
 
+def lc_hint(*pairs: tuple[int, int]) -> int:
+    """The quotient for `lc_script`: floor(sum a_j b_j / p)."""
+    return sum(a * b for a, b in pairs) // P
+
+
 # --- carry helpers ---------------------------------------------------------------------------
 
 
@@ -307,52 +312,67 @@ def mul_script(window: int = WINDOW) -> Script:
     T_p[j] = j*p (constants).  For an honest q, |acc| < 2p throughout; the end value
     a*b - q*p must be in [0, p), which pins q and makes the result canonical.
     """
-    t = _Tracker(_names("q") + _names("a") + _names("b"))
+    return lc_script(1, window)
+
+
+@cache
+def lc_script(n: int, window: int = WINDOW) -> Script:
+    """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted.
+
+    `mul_script` for a sum of products: one quotient, one Horner pass, one carry
+    normalisation per limb and window shared by all products (each product adds its
+    table and its lookups).  An Fq2 product is two of these with n = 2."""
+    if n not in (1, 2):
+        raise ValueError("sums of one or two products")
+    a_names = [f"a{j}_" for j in range(n)]
+    b_names = [f"b{j}_" for j in range(n)]
+    items = _names("q")
+    for a, b in zip(a_names, b_names, strict=True):
+        items += _names(a) + _names(b)
+    t = _Tracker(items)
     n_entries = 1 << window
     # T_p (constants): entry j at depth 9 j above entry 0
     for j in reversed(range(n_entries)):
         for i, v in reversed(list(enumerate(to_limbs(j * P)))):
             t.push(v, f"P{j}_{i}")
-    # T_a: entry 0 = 0, entry j = entry j-1 + a (integer, normalised limbs)
-    entries_a: list[list[str]] = [[f"A0_{i}" for i in range(N_LIMBS)]]
-    for i in reversed(range(N_LIMBS)):
-        t.push(0, f"A0_{i}")
-    a_rows = [f"A{j}_" for j in range(n_entries)]
-    for j in range(1, n_entries):
-        prev, row = entries_a[-1], [f"{a_rows[j]}{i}" for i in range(N_LIMBS)]
-        carry = None
-        for i in range(N_LIMBS):
-            t.pick(prev[i], "x")
-            t.pick(_limb("a", i), "y")
-            t.op([Op.OP_ADD], 2, ["x"])
-            if carry:
-                t.roll(carry)
-                t.op([Op.OP_ADD], 2, ["x"])
-            if i < N_LIMBS - 1:
-                t.op(
-                    [Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
-                     Op.OP_IF, BASE, Op.OP_SUB, Op.OP_ENDIF],
-                    1, ["c", row[i]],
-                )  # fmt: skip
-                t.roll("c")
-                carry = "c"
-            else:
-                t.op([], 1, [row[i]])
-        # the table must be contiguous with entry j above entry j-1, most significant first:
-        # reorder the 9 new limbs (they were created least significant first)
+    # T_a per product: entry 0 = 0, entry e = entry e-1 + a (integer, normalised limbs)
+    for a in a_names:
+        entries: list[list[str]] = [[f"A{a}0_{i}" for i in range(N_LIMBS)]]
         for i in reversed(range(N_LIMBS)):
-            t.roll(row[i])
-        entries_a.append(row)
-    # table rows are now contiguous: A(j) limbs most significant deepest, A(j+1) above it.
-    # Windows are looked up as depth(entry 0 limb i) - 9 j (T_a) and + 9 j (T_p) respectively.
+            t.push(0, f"A{a}0_{i}")
+        for e in range(1, n_entries):
+            prev, row = entries[-1], [f"A{a}{e}_{i}" for i in range(N_LIMBS)]
+            carry = None
+            for i in range(N_LIMBS):
+                t.pick(prev[i], "x")
+                t.pick(_limb(a, i), "y")
+                t.op([Op.OP_ADD], 2, ["x"])
+                if carry:
+                    t.roll(carry)
+                    t.op([Op.OP_ADD], 2, ["x"])
+                if i < N_LIMBS - 1:
+                    t.op(
+                        [Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
+                         Op.OP_IF, BASE, Op.OP_SUB, Op.OP_ENDIF],
+                        1, ["c", row[i]],
+                    )  # fmt: skip
+                    t.roll("c")
+                    carry = "c"
+                else:
+                    t.op([], 1, [row[i]])
+            # contiguous, most significant limb deepest, entry e above entry e-1
+            for i in reversed(range(N_LIMBS)):
+                t.roll(row[i])
+            entries.append(row)
     for i in reversed(range(N_LIMBS)):
         t.push(0, f"acc{i}")
-    for windows_b, windows_q in zip(
-        _window_positions(window), _window_positions(window), strict=True
-    ):
-        _extract_window(t, "b", windows_b, "wb")
-        _extract_window(t, "q", windows_q, "wq")
-        for w in ("wb", "wq"):  # -> 9 * w
+    wb = [f"w{b}" for b in b_names]
+    positions = _window_positions(window)
+    for windows in positions:
+        for b, w in zip(b_names, wb, strict=True):
+            _extract_window(t, b, windows, w)
+        _extract_window(t, "q", windows, "wq")
+        for w in [*wb, "wq"]:  # -> 9 * w
             t.roll(w)
             t.op(
                 [Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD,
@@ -374,31 +394,24 @@ def mul_script(window: int = WINDOW) -> Script:
             if carry:
                 t.roll(carry)
                 t.op([Op.OP_ADD], 2, ["x"])
-            # + T_a[wb] limb i: entry wb sits 9 wb items *above* entry 0
-            t.pick("wb", "idx")
-            base_a = t.depth(f"A0_{i}") - 1  # depth once idx is popped
-            t.op([base_a, Op.OP_SWAP, Op.OP_SUB, Op.OP_PICK, Op.OP_ADD], 2, ["x"])
-            # - T_p[wq] limb i: entry wq sits 9 wq items *above* entry 0 of T_p
+            for a, w in zip(a_names, wb, strict=True):
+                # + T_a[w] limb i: entry w sits 9 w items *above* entry 0
+                t.pick(w, "idx")
+                base_a = t.depth(f"A{a}0_{i}") - 1  # depth once idx is popped
+                t.op([base_a, Op.OP_SWAP, Op.OP_SUB, Op.OP_PICK, Op.OP_ADD], 2, ["x"])
+            # - T_p[wq] limb i: entry wq sits 9 wq items *below* entry 0 of T_p
             t.pick("wq", "idx")
             base_p = t.depth(f"P0_{i}") - 1
             t.op([base_p, Op.OP_ADD, Op.OP_PICK, Op.OP_SUB], 2, ["x"])
             if i < N_LIMBS - 1:
-                # x in [-BASE, 2 BASE): limb in [0, BASE), carry in {-1, 0, 1}
-                t.op(
-                    [Op.OP_DUP, 0, Op.OP_LESSTHAN,
-                     Op.OP_IF, BASE, Op.OP_ADD, Op.OP_1NEGATE,
-                     Op.OP_ELSE, Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL,
-                     Op.OP_IF, BASE, Op.OP_SUB, 1, Op.OP_ELSE, 0, Op.OP_ENDIF,
-                     Op.OP_ENDIF],
-                    1, [f"acc{i}", "c"],
-                )  # fmt: skip
+                t.op(_normalise(n), 1, [f"acc{i}", "c"])
                 t.roll("hi")
                 t.op([Op.OP_ADD], 2, ["carry"])
                 carry = "carry"
             else:
                 t.op([], 1, [f"acc{i}"])
-        t.drop("wb")
-        t.drop("wq")
+        for w in [*wb, "wq"]:
+            t.drop(w)
         for i in reversed(range(N_LIMBS)):  # keep acc limbs contiguous, msl deepest
             t.roll(_limb("acc", i))
     _keep_only_top(t, "acc")
@@ -407,6 +420,20 @@ def mul_script(window: int = WINDOW) -> Script:
     t.op([0, Op.OP_GREATERTHANOREQUAL, Op.OP_VERIFY], 1, [])
     body = t.script()
     return body + copy_top_script() + _lt_p_verify()
+
+
+def _normalise(n: int) -> list[Item]:
+    """[x] -> [x mod BASE, floor(x / BASE)] for x in [-BASE, (n + 1) BASE)."""
+    if n == 1:
+        return [Op.OP_DUP, 0, Op.OP_LESSTHAN,
+                Op.OP_IF, BASE, Op.OP_ADD, Op.OP_1NEGATE,
+                Op.OP_ELSE, Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL,
+                Op.OP_IF, BASE, Op.OP_SUB, 1, Op.OP_ELSE, 0, Op.OP_ENDIF,
+                Op.OP_ENDIF]  # fmt: skip
+    return [Op.OP_DUP, 0, Op.OP_LESSTHAN,
+            Op.OP_IF, BASE, Op.OP_ADD, Op.OP_1NEGATE,
+            Op.OP_ELSE, 0, Op.OP_SWAP, *peel(2 * BASE, 2), *peel(BASE, 1), Op.OP_SWAP,
+            Op.OP_ENDIF]  # fmt: skip
 
 
 @cache

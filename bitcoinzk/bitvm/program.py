@@ -75,6 +75,12 @@ class Program:
                 raise VerifyFailed(f"instruction {len(self.instrs) - 1}")
             self.failed.append(len(self.instrs) - 1)
 
+    def lc2(self, a1: Fq, b1: Fq, a2: Fq, b2: Fq) -> Fq:
+        """a1 b1 + a2 b2 with one quotient hint (`fq.lc_script(2)`)."""
+        total = a1.v * b1.v + a2.v * b2.v
+        args = (self.var(a1), self.var(b1), self.var(a2), self.var(b2))
+        return Fq(total % P, self, self._new(total % P, "lc2", args, total // P))
+
     def window(self, x: Fq, lo: int, width: int) -> int:
         """Bits [lo, lo + width) of x as a small value, read from x's limbs."""
         value = (x.v >> lo) & ((1 << width) - 1)
@@ -101,7 +107,8 @@ class Program:
 
     @property
     def n_mul(self) -> int:
-        return sum(1 for i in self.instrs if i[0] == "mul")
+        """Hinted multiplication checks (a two-product sum counts once)."""
+        return sum(1 for i in self.instrs if i[0] in ("mul", "lc2"))
 
 
 class Fq:
@@ -208,6 +215,7 @@ class Compiled:
 
 _MUL_PEAK = 2 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
 """Stack items a multiplication needs above its operands (both tables and working items)."""
+_LC2_PEAK = 3 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
 
 
 def _item_bytes(prog: Program, v: int) -> list[bytes]:
@@ -277,7 +285,7 @@ def compile_range(
     for v in inputs:
         witness += _item_bytes(prog, v)
         push(("v", v))
-    mul_ks = [k for k, ins in enumerate(instrs) if ins[0] == "mul"]
+    mul_ks = [k for k, ins in enumerate(instrs) if ins[0] in ("mul", "lc2")]
     for k in reversed(hints):  # first hint on top
         witness += _item_bytes(prog, instrs[k][1])
         push(("h", k))
@@ -357,6 +365,14 @@ def compile_range(
             peak = max(peak, height() + 4)
             parts.append({"add": fq.add_script, "sub": fq.sub_script, "mul": fq.mul_script}[op]())
             pop(3 if op == "mul" else 2)
+        elif op == "lc2":
+            bring(("q", k), move=True)
+            n_mul += 1
+            peak = max(peak, h0 + 5 * N_LIMBS + _LC2_PEAK)
+            for a in args:
+                use(a)
+            parts.append(fq.lc_script(2))
+            pop(5)
         elif op in ("neg", "dbl"):
             use(args[0])
             peak = max(peak, height() + N_LIMBS + 4)

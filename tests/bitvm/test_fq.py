@@ -39,6 +39,7 @@ def cases(a: int, b: int) -> dict[str, tuple[Script, int, tuple[bytes, ...]]]:
         "mul": (fq.mul_script(), a * b % P, w(q, a, b)),
         "mul_w4": (fq.mul_script(4), a * b % P, w(fq.mul_hint(a, b), a, b)),
         "mul_plain": (fq.mul_plain_script(), a * b % P, w(a, b)),
+        "lc2": (fq.lc_script(2), (a * b + b * b) % P, w(fq.lc_hint((a, b), (b, b)), a, b, b, b)),
         "inv": (fq.inv_script(), inv, w(inv, q_inv, a if a else 1)),
         "canonical": (fq.is_canonical_script(), a, w(a)),
     }
@@ -76,6 +77,10 @@ def test_fq_hints_must_be_honest(funded):
     bad = {
         "quotient + 1": Spend(expect(fq.mul_script(), r), w(q + 1, a, b)),
         "quotient - 1": Spend(expect(fq.mul_script(), r), w(q - 1, a, b)),
+        "sum of products, quotient + 1": Spend(
+            expect(fq.lc_script(2), (a * b + b * a) % P),
+            w(fq.lc_hint((a, b), (b, a)) + 1, a, b, b, a),
+        ),
         "quotient limb over 29 bits": Spend(
             expect(fq.mul_script(), r),
             (*w(q)[:-2], fq.witness_items(q)[-2], b"\x00\x00\x00\x20", *w(a, b)),
