@@ -86,9 +86,6 @@ def test_one_byte_changed_exposes_a_chunk(funded):
     good, failing = compiled(v, plans, [first - 1, first])
     assert run_spends(node, wallet, [spends(good)])
     assert not run_spends(node, wallet, [spends(failing)])
-    # the valid proof's chunk at the same place connects
-    _, ok_plans = verification(raw)
-    assert first < len(ok_plans)
 
 
 def test_valid_points_wrong_proof_fail_the_final_check(funded):
