@@ -20,7 +20,7 @@ remembers the hash of every block it scanned, and on each `poll`:
 
 A deposit is credited only while at least `sweep_margin` blocks remain before
 its refund leaf matures: the bridge must sweep it into its own custody before
-the depositor can take it back (docs/bridge.md, "Sweeps").  One seen later is
+the depositor can take it back (docs/bridge.md, "Sweep margin").  One seen later is
 marked `too_late`, never credited, and stays the depositor's to refund.  It is
 credited its amount minus the fee policy's `deposit_fee` (its share of the sweep).
 
