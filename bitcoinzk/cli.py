@@ -72,6 +72,15 @@ def node(
     prove_parallel: Annotated[
         int, typer.Option(help="blocks proven at once, one key (a proof uses one core)")
     ] = 1,
+    fleet: Annotated[
+        str, typer.Option(help="'local' (prover processes here) or 'ray' (a Ray prover fleet)")
+    ] = "local",
+    ray_address: Annotated[
+        str, typer.Option(help="Ray cluster (host:port or ray://host:port); empty: start one here")
+    ] = "",
+    ray_workers: Annotated[
+        int, typer.Option(help="prover actors; 0: one per `bzk prover worker` slot")
+    ] = 0,
     settlement: Annotated[
         str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
     ] = None,
@@ -111,6 +120,9 @@ def node(
         verify_workers=verify_workers,
         prove=prove,
         prove_parallel=prove_parallel,
+        fleet=fleet,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
         key_dir=key_dir,
         settlement=settlement,
         evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
@@ -259,8 +271,10 @@ def _show(url: str, method: str, ident: str, missing: str, as_json: bool) -> Non
 
 keys_app = typer.Typer(help="proving and verifying keys", no_args_is_help=True)
 settle_app = typer.Typer(help="settlement contracts", no_args_is_help=True)
+prover_app = typer.Typer(help="prover machines (a Ray fleet)", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(settle_app, name="settle")
+app.add_typer(prover_app, name="prover")
 
 
 def _params(tree_depth: int, block_slots: int, block_records: int, chain_id: int) -> ChainParams:
@@ -363,6 +377,64 @@ def prove(
     _out({**proof.to_json(), "verified": ok}, as_json)
     if not ok:
         raise typer.Exit(1)
+
+
+@prover_app.command("worker")
+def prover_worker(
+    address: Annotated[
+        str, typer.Option(help="the Ray head to join: host:port (its GCS port, 6379 by default)")
+    ],
+    provers: Annotated[
+        int, typer.Option(help="prover actors this machine hosts (one key in memory each)")
+    ] = 1,
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs offered to Ray (all)")] = None,
+    tree_depth: ShapeDepth = 24,
+    block_slots: ShapeSlots = 64,
+    block_records: ShapeRecords = 4,
+    key_dir: Annotated[Path | None, typer.Option(help="key cache (the node's key, copied)")] = None,
+) -> None:
+    """Join this machine to the node's Ray cluster as a prover worker; runs until stopped.
+
+    The node creates the prover actors here (`prover.fleet = "ray"`); each loads this
+    machine's copy of the key once. Stop with Ctrl-C or SIGTERM: the node proves the
+    blocks this machine had in hand elsewhere.
+    """
+    import os
+    import shutil
+
+    from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+    from bitcoinzk.prover.fleet import PROVER_RESOURCE
+    from bitcoinzk.prover.keys import default_key_dir, find_keys
+
+    if address.startswith("ray://"):
+        _fail(
+            "a worker joins the cluster as a Ray node, through the head's GCS address "
+            "(host:6379); ray:// is Ray Client, for a node outside the cluster "
+            "(prover.ray_address)"
+        )
+    if provers < 1:
+        _fail("--provers must be at least 1")
+    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    keys_at = key_dir if key_dir is not None else default_key_dir()
+    if find_keys(shape, keys_at) is None:
+        _fail(
+            f"no key for circuit {circuit_id(shape)} under {keys_at}: copy the node's "
+            f"{circuit_id(shape)}/ key directory here (or `bzk keys import` the same .zkey)"
+        )
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if ray_cli is None:
+        _fail("the `ray` command is not installed (pip install ray)")
+    assert ray_cli is not None
+    argv = [ray_cli, "start", "--address", address, "--block"]
+    argv += ["--resources", json.dumps({PROVER_RESOURCE: provers})]
+    if num_cpus is not None:
+        argv += ["--num-cpus", str(num_cpus)]
+    # The actors inherit the environment of this machine's Ray processes.
+    env = {**os.environ, "BZK_KEY_DIR": str(keys_at)}
+    console.print(f"joining {address} with {provers} prover slot(s), keys in {keys_at}")
+    sys.stdout.flush()
+    # Become `ray start --block`: a signal to this process stops the Ray node cleanly.
+    os.execve(ray_cli, argv, env)
 
 
 @app.command()
@@ -497,6 +569,23 @@ def bench_prove(
         use_node=node_witness,
         parallel=parallel,
     )
+    print(json.dumps(result))
+
+
+@bench_app.command("fleet")
+def bench_fleet(
+    batch_size: Annotated[int, typer.Option(help="operation slots B")] = 2,
+    tree_depth: ShapeDepth = 6,
+    blocks: Annotated[int, typer.Option(help="blocks proven in each run")] = 8,
+    workers: Annotated[int, typer.Option(help="prover actors in the fleet run")] = 2,
+    rounds: Annotated[int, typer.Option(help="times each fleet proves the blocks, in turn")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """The same blocks on 1 Ray prover worker vs `workers`, then with one killed mid-proof;
+    last line is one JSON object."""
+    from bitcoinzk.prover.fleet_bench import run as run_fleet
+
+    result = run_fleet(batch_size=batch_size, tree_depth=tree_depth, blocks=blocks, workers=workers)
     print(json.dumps(result))
 
 
