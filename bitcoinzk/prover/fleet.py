@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import resource
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,6 +76,14 @@ class FleetError(RuntimeError):
     """The fleet cannot prove: no cluster, no prover slot, or a worker without the key."""
 
 
+def _cpu_seconds() -> float:
+    """CPU this process and its finished children (node's witness calculator) used: on
+    a shared machine, how much of the cores a prover actually got."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def key_digest(keys: KeyFiles) -> str:
     """What a worker's key must match: the verifying key the node checks proofs with."""
     return hashlib.sha256(keys.verifying_key.read_bytes()).hexdigest()
@@ -113,7 +122,7 @@ class ProverActor:
         }
 
     def about(self) -> dict[str, object]:
-        return self._about
+        return {**self._about, "cpu_s": round(_cpu_seconds(), 3)}
 
     def prove(self, inputs: CircuitInputs) -> ProveResult:
         return worker_prove(inputs)
@@ -275,7 +284,13 @@ class RayProverFleet:
         live = sum(w.alive for w in self._workers) if self._workers else self._target
         return max(1, live) * self.per_actor
 
-    def workers(self) -> list[dict[str, object]]:
+    def workers(self, refresh: bool = False) -> list[dict[str, object]]:
+        """Each actor's state; with `refresh`, first ask every live one for its figures."""
+        if refresh:
+            live = [w for w in self._workers if w.alive]
+            answers = ray.get([w.handle.about.remote() for w in live])
+            for worker, about in zip(live, answers, strict=True):
+                worker.about = about
         return [w.summary() for w in self._workers]
 
     async def prove_inputs(self, inputs: CircuitInputs) -> BatchProof:

@@ -54,6 +54,10 @@ def transfer_chain(params: ChainParams, blocks: int) -> list[BlockResult]:
     return out
 
 
+def _cpu(fleet: RayProverFleet) -> float:
+    return sum(float(str(w["cpu_s"])) for w in fleet.workers(refresh=True))
+
+
 def _verified(
     fleet: RayProverFleet, results: list[BlockResult], proofs: list[BatchProof | ProofError]
 ) -> int:
@@ -137,17 +141,23 @@ def run(
         out["key_load_s"] = round(time.perf_counter() - start, 3)
         timings: dict[str, list[float]] = {"one_worker": [], "fleet": []}
         verified = {"one_worker": 0, "fleet": 0}
+        cpu = {"one_worker": 0.0, "fleet": 0.0}
         for _ in range(rounds):
             for label, prover in (("one_worker", one), ("fleet", fleet)):
+                cpu[label] -= _cpu(prover)
                 start = time.perf_counter()
                 proofs = asyncio.run(prover.prove_many(many))
                 timings[label].append(round(time.perf_counter() - start, 3))
+                cpu[label] += _cpu(prover)
                 verified[label] += _verified(prover, results, proofs)
         for label, walls in timings.items():
             out[f"{label}_s"] = round(sum(walls), 3)
             out[f"{label}_rounds_s"] = walls
             out[f"{label}_verified"] = verified[label]
             out[f"proven_tps_{label}"] = round(rounds * blocks * batch_size / sum(walls), 3)
+            # Cores the actors actually had (CPU-s per wall-s): 1.0 per busy worker on an
+            # idle machine; less when other load takes the cores.
+            out[f"{label}_cores_used"] = round(cpu[label] / sum(walls), 3)
         # The same blocks again, one of the fleet's workers killed mid-proof.
         proofs, killed = asyncio.run(_prove_killing_one(fleet, many))
         out["worker_killed"] = killed
