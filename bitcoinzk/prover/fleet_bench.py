@@ -8,8 +8,14 @@ loaded), `speedup` (their ratio), `proven_tps_*`, `key_load_s` (all actors
 loading at once), and from the kill run `worker_killed_blocks_lost` (blocks
 without a verified proof at the end; the goal is 0) and
 `worker_killed_resubmitted`. Each proof is verified on the driver with the
-node's key. `loadavg_1m_*` says how busy the machine was: other load shares the
-cores, and the speedup only means something on an otherwise idle machine.
+node's key.
+
+`loadavg_1m_*`, `*_cores_used` (the actors' CPU-seconds per wall-second) and
+`sched_autogroup` say what the machine gave: with other load on the cores, and
+Linux's autogroup sharing them per session, the actors together get about one
+session's share however many there are, so `speedup` measures the fleet only on an
+otherwise idle machine. `cpu_efficiency` (CPU per block, one worker over the
+fleet) is the fleet path's own cost either way: 1.0 means it adds nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +58,13 @@ def transfer_chain(params: ChainParams, blocks: int) -> list[BlockResult]:
         out.append(result)
         state = result.state
     return out
+
+
+def _autogroup() -> bool | None:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
 
 
 def _cpu(fleet: RayProverFleet) -> float:
@@ -116,6 +129,9 @@ def run(
         "cores": os.cpu_count(),
         "backend": "groth16py",  # one core per proof
         "loadavg_1m_before": round(os.getloadavg()[0], 2),
+        # With autogroup, Linux shares the cores between sessions, not processes: all
+        # actors (one Ray session) together get one session's share on a busy machine.
+        "sched_autogroup": _autogroup(),
     }
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private one-machine instance
     start = time.perf_counter()
@@ -158,6 +174,7 @@ def run(
             # Cores the actors actually had (CPU-s per wall-s): 1.0 per busy worker on an
             # idle machine; less when other load takes the cores.
             out[f"{label}_cores_used"] = round(cpu[label] / sum(walls), 3)
+            out[f"{label}_cpu_s_per_block"] = round(cpu[label] / (rounds * blocks), 3)
         # The same blocks again, one of the fleet's workers killed mid-proof.
         proofs, killed = asyncio.run(_prove_killing_one(fleet, many))
         out["worker_killed"] = killed
@@ -171,5 +188,9 @@ def run(
     assert isinstance(one_s, float) and isinstance(fleet_s, float)
     out["speedup"] = round(one_s / fleet_s, 3)
     out["speedup_goal"] = 1.8  # single-threaded prover per worker (0.95 multi-threaded)
+    # CPU per block, one worker over the fleet: 1.0 when the fleet path costs nothing extra.
+    one_cpu, fleet_cpu = out["one_worker_cpu_s_per_block"], out["fleet_cpu_s_per_block"]
+    assert isinstance(one_cpu, float) and isinstance(fleet_cpu, float)
+    out["cpu_efficiency"] = round(one_cpu / fleet_cpu, 3) if fleet_cpu else None
     out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     return out
