@@ -1,4 +1,4 @@
-"""Fq2/Fq12 arithmetic, Frobenius maps, G1 and G2 point steps, the public-input MSM,
+"""Fq2/Fq6/Fq12 arithmetic, Frobenius maps, G1 and G2 point steps, the public-input MSM,
 a Miller-loop step and the final check: checked against py_ecc in Python, then
 recorded, compiled and spent chunk by chunk in regtest blocks, honest results
 connected and each primitive's wrong result refused by libbitcoinkernel."""
@@ -18,7 +18,7 @@ from bitcoinzk.bitvm import pairing as pr
 from bitcoinzk.bitvm.chunker import run_program
 from bitcoinzk.bitvm.fq import P
 from bitcoinzk.bitvm.program import Fq, Program
-from bitcoinzk.bitvm.tower import Fq2, Fq12, from_py_ecc, to_py_ecc
+from bitcoinzk.bitvm.tower import Fq2, Fq6, Fq12, from_py_ecc, to_py_ecc
 
 bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
 
@@ -155,6 +155,26 @@ def _fq12_program(op: str) -> tuple[Program, list[int], list[int]]:
     return prog, [f.id for f in out.fqs()], flat
 
 
+def _fq6_program() -> tuple[Program, list[int], list[int]]:
+    """Fq6 product and square, referenced through py_ecc as Fq12 elements with c1 = 0."""
+    prog = Program()
+    x, y = [rfq2() for _ in range(3)], [rfq2() for _ in range(3)]
+    a = Fq6(*(Fq2.witness(prog, v) for v in x))
+    b = Fq6(*(Fq2.witness(prog, v) for v in y))
+    m, sq = a * b, a.square()
+    zero = [(0, 0)] * 3
+
+    def embed(v: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [v[0], zero[0], v[1], zero[1], v[2], zero[2]]  # w^0, w^2, w^4
+
+    expected: list[int] = []
+    for ref in (py12(embed(x)) * py12(embed(y)), py12(embed(x)) ** 2):
+        coeffs = from_py_ecc([int(c) for c in ref.coeffs])
+        expected += [c for k in (0, 2, 4) for c in coeffs[k]]
+    outs = [f.id for e in (m, sq) for x2 in (e.c0, e.c1, e.c2) for f in (x2.c0, x2.c1)]
+    return prog, outs, expected
+
+
 def _g1_program() -> tuple[Program, list[int], list[int]]:
     prog = Program()
     p, q = g1_point(21), g1_point(34)
@@ -227,6 +247,7 @@ def _final_check_program() -> tuple[Program, list[int], list[int]]:
 
 PROGRAMS = {
     "fq2 mul+square": _fq2_program,
+    "fq6 mul+square": _fq6_program,
     "fq12 mul": lambda: _fq12_program("mul"),
     "fq12 square": lambda: _fq12_program("square"),
     "frobenius 1": lambda: _fq12_program("frob1"),
