@@ -122,6 +122,15 @@ def _operations(state: State, ops: list[PubdataOp]) -> list[Operation]:
 
 def replay_block(state: State, params: ChainParams, batch: PublishedBatch) -> State:
     """Apply one published batch with the STF; the result must hit its committed root."""
+    return replay_operations(state, params, batch)[0]
+
+
+def replay_operations(
+    state: State, params: ChainParams, batch: PublishedBatch
+) -> tuple[State, list[Operation]]:
+    """`replay_block`, also returning the operations as the STF applied them (a full
+    node stores them as the block's transactions). `state` is not modified: the result
+    is a fork of it."""
     if state.root != batch.old_root:
         raise ReplayMismatch(f"batch {batch.batch_number} starts from another root")
     try:
@@ -135,7 +144,7 @@ def replay_block(state: State, params: ChainParams, batch: PublishedBatch) -> St
         raise ReplayMismatch(f"batch {batch.batch_number}: re-encoded pubdata differs")
     if result.trace.new_root != batch.new_root:
         raise ReplayMismatch(f"batch {batch.batch_number}: replay gives another root")
-    return result.state
+    return result.state, ops
 
 
 class EvmBatchReader:

@@ -147,6 +147,14 @@ class EvmClient(ABC):
     def logs(self, address: str, from_block: int = 0, to_block: int | None = None) -> list[Log]: ...
 
     @abstractmethod
+    def block_hash(self, number: int) -> bytes | None:
+        """The hash of block `number` on the current chain (None above the tip): a follower
+        compares it with the one it recorded to notice a reorg."""
+
+    def refresh(self) -> None:  # noqa: B027 - optional hook, only a shared file needs it
+        """See what other processes wrote to the chain since this client opened it."""
+
+    @abstractmethod
     def with_key(self, private_key: bytes) -> EvmClient:
         """A client on the same chain that signs with another key."""
 
@@ -242,6 +250,28 @@ class EmbeddedChain:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('state_root', ?)", (root.hex(),))
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('height', ?)", (str(self.height),))
         self._saved.update(k for k, _ in new)
+
+    def refresh(self) -> None:
+        """Catch up with transactions another process (the sequencer's node) appended to
+        the same file: load the trie nodes this process has not seen and re-root py-evm.
+        Only for a reader: a writer's own transactions are already here."""
+        if self.db is None:
+            return
+        height = int(self._meta("height") or 0)
+        if height == self.height:
+            return
+        with self.lock:
+            kv = self._raw.wrapped_db.kv_store
+            for key, value in self.db.execute("SELECT key, value FROM trie"):
+                raw = bytes(key)
+                if raw not in self._saved:
+                    kv[raw] = bytes(value)
+                    self._saved.add(raw)
+            root = bytes.fromhex(self._meta("state_root") or "")
+            state = self.env.evm.vm.state
+            state._account_db = type(state._account_db)(self._raw, root)
+            self.height = height
+            self.env.evm.patch.block_number = height
 
     def close(self) -> None:
         if self.db is not None:
@@ -439,6 +469,21 @@ class EmbeddedClient(EvmClient):
         return self._log_rows(
             "WHERE address=? AND block_number BETWEEN ? AND ?", (address, from_block, last)
         )
+
+    def block_hash(self, number: int) -> bytes | None:
+        # One transaction per block and no reorgs: the transaction names its block.
+        if number > self.chain.height:
+            return None
+        if self.chain.db is None:
+            found = [h for h, row in self._mem_txs.items() if row[0] == number]
+            return keccak(found[0]) if found else bytes(32)
+        row = self.chain.db.execute(
+            "SELECT hash FROM txs WHERE block_number=?", (number,)
+        ).fetchone()
+        return bytes(32) if row is None else keccak(bytes(row[0]))
+
+    def refresh(self) -> None:
+        self.chain.refresh()
 
     def close(self) -> None:
         self.chain.close()
@@ -645,6 +690,15 @@ class Web3Client(EvmClient):
             )
             for x in raw
         ]
+
+    def block_hash(self, number: int) -> bytes | None:
+        from web3.exceptions import BlockNotFound
+
+        try:
+            block = self._rpc(lambda: self.w3.eth.get_block(number))
+        except BlockNotFound:
+            return None
+        return bytes(block["hash"])  # type: ignore[typeddict-item]
 
 
 def open_client(

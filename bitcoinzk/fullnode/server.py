@@ -1,0 +1,313 @@
+"""`bzk fullnode`: the follower behind the node's read-only JSON-RPC and the explorer.
+
+The methods answer exactly as the sequencer node's do (docs/rpc.md), from the
+state the follower rebuilt out of the settlement chain's data; methods that
+would change something are refused with `ReadOnlyNode` (-32030), naming where
+to send them instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from aiohttp import web
+
+from bitcoinzk import httprpc
+from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.fullnode.follower import Follower, deployment_at
+from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.mempool import Mempool
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.store import Store
+from bitcoinzk.node import explorer
+from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
+from bitcoinzk.node.pipeline import batch_summary
+from bitcoinzk.node.server import _block_json, _parse_hash, _parse_number
+from bitcoinzk.settlement.client import EvmClient, open_client
+from bitcoinzk.settlement.rollup import Deployment, Rollup
+
+if TYPE_CHECKING:
+    from bitcoinzk.node.server import Node
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = -32030
+WRITE_METHODS = ("bzk_sendTransaction",)
+
+
+@dataclass
+class FullNodeConfig:
+    data_dir: Path
+    rpc_url: str | None = None
+    """An EVM JSON-RPC endpoint; None: the embedded chain in `evm_data`."""
+    evm_data: Path | None = None
+    """A node's data directory holding its embedded chain (`evm.sqlite`, `settlement.json`)."""
+    rollup: str | None = None
+    """The Rollup's address; default: `settlement.json` in `evm_data`."""
+    from_block: int = 0
+    """The first EVM block to read events from (the rollup's deployment block)."""
+    confirmations: int = 1
+    poll_s: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 8546
+    http: httprpc.HttpLimits = field(default_factory=httprpc.HttpLimits)
+
+
+def open_follower(config: FullNodeConfig, genesis: Genesis) -> Follower:
+    """The EVM client, the contract read off the chain, and the store, wired together."""
+    client: EvmClient
+    if config.rpc_url:
+        if not config.rollup:
+            raise ValueError("--rollup ADDRESS is needed with an EVM JSON-RPC URL")
+        client = open_client(config.rpc_url, confirmations=config.confirmations)
+        address, from_block = config.rollup, config.from_block
+    else:
+        if config.evm_data is None:
+            raise ValueError("give --rpc-url URL --rollup ADDRESS, or --evm-data DIR")
+        chain = config.evm_data / "evm.sqlite"
+        if not chain.is_file():
+            raise ValueError(f"{chain} does not exist: no embedded chain there")
+        client = open_client(None, path=chain, confirmations=config.confirmations)
+        address, from_block = config.rollup or "", config.from_block
+        saved = config.evm_data / "settlement.json"
+        if not address:
+            if not saved.is_file():
+                client.close()
+                raise ValueError(f"no --rollup given and no {saved}")
+            d = Deployment.load(saved)
+            address, from_block = d.rollup, d.deploy_block
+    store = Store(config.data_dir / "fullnode.sqlite")
+    try:
+        rollup = Rollup(client, deployment_at(client, address, from_block))
+        return Follower(store, genesis, rollup, config.confirmations)
+    except BaseException:
+        store.close()
+        client.close()
+        raise
+
+
+class _ChainView:
+    """What the explorer reads of a sequencer, served by the follower (never any mempool)."""
+
+    def __init__(self, follower: Follower) -> None:
+        self.follower = follower
+        self.mempool = Mempool(follower.params)
+        self.deposits: dict[bytes, Any] = {}
+
+    @property
+    def head(self) -> int:
+        return self.follower.head
+
+    @property
+    def state(self) -> State:
+        return self.follower.state
+
+
+class FullNode:
+    def __init__(self, config: FullNodeConfig, follower: Follower) -> None:
+        self.config = config
+        self.follower = follower
+        self.genesis = follower.genesis
+        self.params = follower.params
+        self.store = follower.store
+        # what the explorer reads of a node
+        self.sequencer = _ChainView(follower)
+        self.prover = None
+        self.bridge_view = None
+        self.bitcoin_explorer_url: str | None = None
+        self.rpc = Dispatcher()
+        self._register()
+        self.runner: web.AppRunner | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.synced = asyncio.Event()
+
+    def proving_backlog(self) -> int:
+        return 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}/"
+
+    async def start(self) -> None:
+        app = httprpc.application(self.config.http)
+        app.router.add_post("/", self._http_rpc)
+        app.router.add_get("/health", self._health)
+        explorer.setup(app, cast("Node", self))
+        self.runner = httprpc.runner(app, self.config.http)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, self.config.host, self.config.port).start()
+        self.task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.store.close()
+        self.follower.client.close()
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                report = await asyncio.to_thread(self.follower.sync_once)
+                self.follower.last_error = None
+                if report.applied or report.rolled_back:
+                    log.info(
+                        "followed to batch %d (+%d, rolled back %d)",
+                        report.head,
+                        report.applied,
+                        report.rolled_back,
+                    )
+                self.synced.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # refused data or an unreachable chain: say so, retry
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self.follower.last_error:
+                    log.error("not following: %s", message)
+                self.follower.last_error = message
+            await asyncio.sleep(self.config.poll_s)
+
+    async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await httprpc.read_body(request, self.config.http)
+        except httprpc.RequestRejected as exc:
+            error = {"code": exc.code, "message": exc.message}
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status
+            )
+        except httprpc.BodyTimeout:
+            return web.Response(status=408)
+        reply = await self.rpc.handle(body, self.config.http)
+        if reply is None:
+            return web.Response(status=204)
+        return web.json_response(reply)
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {"ok": self.follower.last_error is None, "head": self.follower.head}
+        )
+
+    def _register(self) -> None:
+        rpc = self.rpc
+        f = self.follower
+
+        for name in WRITE_METHODS:
+
+            async def refuse(*args: Any, **kwargs: Any) -> None:
+                raise RpcError(
+                    READ_ONLY,
+                    "ReadOnlyNode: a full node rebuilds the state from the settlement "
+                    "chain and accepts no transactions; send them to the sequencer",
+                )
+
+            rpc.method(name)(refuse)
+
+        @rpc.method("bzk_getTransactionReceipt")
+        async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
+            with f.lock:
+                receipt = self.store.get_receipt(_parse_hash(tx_hash))
+            return None if receipt is None else receipt.to_json()
+
+        @rpc.method("bzk_getAccount")
+        async def get_account(account: Any) -> dict[str, Any] | None:
+            index = self._account_index(account)
+            return None if index is None else f.account(index)
+
+        @rpc.method("bzk_getBlock")
+        async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
+            if number == "latest":
+                number = f.head
+            if isinstance(number, str):
+                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
+            number = _parse_number(number, "number")
+            if not isinstance(full, bool):
+                raise RpcError(INVALID_PARAMS, "full must be a bool")
+            with f.lock:
+                block = self.store.get_block(number)
+            return None if block is None else _block_json(block, full)
+
+        @rpc.method("bzk_blockNumber")
+        async def block_number() -> int:
+            return f.head
+
+        @rpc.method("bzk_stateRoot")
+        async def state_root() -> str:
+            with f.lock:
+                return hex(f.state.root)
+
+        @rpc.method("bzk_chainInfo")
+        async def chain_info() -> dict[str, Any]:
+            p = self.params
+            d = f.rollup.deployment
+            with f.lock:
+                return {
+                    "chain_id": p.chain_id,
+                    "tree_depth": p.tree_depth,
+                    "block_slots": p.block_slots,
+                    "block_records": p.block_records,
+                    "fee_account": p.fee_account,
+                    "operator": self.genesis.operator.hex(),
+                    "genesis_root": self.store.get_meta("genesis_root"),
+                    "head": f.head,
+                    "state_root": hex(f.state.root),
+                    "accounts": f.state.num_accounts,
+                    "mode": "fullnode",
+                    "rollup": d.rollup,
+                    "evm_cursor": f.cursor,
+                    "confirmations": f.confirmations,
+                    "synced_at": f.synced_at,
+                    "error": f.last_error,
+                }
+
+        @rpc.method("bzk_getBatch")
+        async def get_batch(number: Any) -> dict[str, Any] | None:
+            with f.lock:
+                return batch_summary(self.store, _parse_number(number, "number"))
+
+    def _account_index(self, account: Any) -> int | None:
+        if isinstance(account, int) and not isinstance(account, bool):
+            if not 0 <= account < self.params.capacity:
+                raise RpcError(INVALID_PARAMS, "account index outside the tree")
+            return account
+        if isinstance(account, str):
+            try:
+                pubkey = PublicKey.from_hex(account)
+            except Exception:
+                raise RpcError(
+                    INVALID_PARAMS, "account must be an index or a public key hex"
+                ) from None
+            return self.follower.index_of(pubkey)
+        raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+
+
+async def serve(config: FullNodeConfig, genesis: Genesis) -> None:
+    """Follow and serve until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    follower = await asyncio.to_thread(open_follower, config, genesis)
+    node = FullNode(config, follower)
+    try:
+        await node.start()
+        print(
+            f"bzk fullnode listening on {node.url} rollup={follower.rollup.address} "
+            f"head={follower.head}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await node.stop()
+
+
+__all__ = ["FullNode", "FullNodeConfig", "open_follower", "serve"]
