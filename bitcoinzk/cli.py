@@ -137,6 +137,48 @@ def node(
         _fail(str(exc))
 
 
+@app.command()
+def fullnode(
+    data_dir: Annotated[Path, typer.Option(help="where the full node keeps its database")] = Path(
+        "data/fullnode"
+    ),
+    genesis: Annotated[Path, typer.Option(help="the chain's genesis JSON")] = Path("genesis.json"),
+    rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL to follow")] = None,
+    rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
+    evm_data: Annotated[
+        Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
+    ] = None,
+    from_block: Annotated[int, typer.Option(help="EVM block the rollup was deployed in")] = 0,
+    confirmations: Annotated[int, typer.Option(help="EVM blocks before a batch is read")] = 1,
+    poll: Annotated[float, typer.Option(help="seconds between polls of the EVM chain")] = 1.0,
+    host: str = "127.0.0.1",
+    port: int = 8546,
+) -> None:
+    """Rebuild the Layer-2 state from the settlement contract's data alone; serve it read-only."""
+    from bitcoinzk.fullnode.follower import FollowerError
+    from bitcoinzk.fullnode.server import FullNodeConfig
+    from bitcoinzk.fullnode.server import serve as serve_fullnode
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if not genesis.is_file():
+        _fail(f"{genesis}: no such genesis file (--genesis)")
+    config = FullNodeConfig(
+        data_dir=data_dir,
+        rpc_url=rpc_url,
+        evm_data=evm_data,
+        rollup=rollup,
+        from_block=from_block,
+        confirmations=confirmations,
+        poll_s=poll,
+        host=host,
+        port=port,
+    )
+    try:
+        asyncio.run(serve_fullnode(config, Genesis.from_json(safejson.load_path(genesis))))
+    except (FollowerError, ValueError) as exc:
+        _fail(str(exc))
+
+
 @wallet_app.command("new")
 def wallet_new(wallet: WalletOpt = DEFAULT_WALLET, as_json: JsonOpt = False) -> None:
     """Create a new key file."""
@@ -633,6 +675,20 @@ def bench_bitvm(as_json: JsonOpt = False) -> None:
     from bitcoinzk.bitvm.bench import run_bench
 
     print(json.dumps(run_bench()))
+
+
+@bench_app.command("fullnode")
+def bench_fullnode(
+    blocks: Annotated[int, typer.Option(help="full blocks of transfers to follow")] = 64,
+    block_slots: Annotated[int, typer.Option(help="slots per block")] = 64,
+    tree_depth: ShapeDepth = 24,
+    users: Annotated[int, typer.Option(help="funded accounts the transfers move between")] = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """A full node syncing from DA: transfers replayed per second, peak memory; last line JSON."""
+    from bitcoinzk.fullnode.bench import run as run_fullnode
+
+    print(json.dumps(run_fullnode(blocks, block_slots, tree_depth, users)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""`bzk fullnode` as a real process: kill -9 while syncing, restart, same root; the
+read-only JSON-RPC and the explorer it serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bitcoinzk.fullnode.bench import build_chain
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.tree import compute_root
+from bitcoinzk.node.scenario import free_port
+
+PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
+BLOCKS = 120
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    request = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+class FullNodeProcess:
+    def __init__(self, chain_dir: Path, data_dir: Path) -> None:
+        self.chain_dir = chain_dir
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bitcoinzk.cli",
+                "fullnode",
+                "--evm-data",
+                str(self.chain_dir),
+                "--genesis",
+                str(self.chain_dir / "genesis.json"),
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--poll",
+                "0.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "listening" in line, f"fullnode did not start: {line!r}"
+
+    def head(self) -> int:
+        return int(rpc(self.url, "bzk_blockNumber")["result"])
+
+    def wait_head(self, target: int, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while self.head() < target:
+            assert time.monotonic() < deadline, f"head {self.head()} < {target}"
+            time.sleep(0.1)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    directory = tmp_path_factory.mktemp("sequencer")
+    _, rollup = build_chain(directory, PARAMS, users=20, blocks=BLOCKS, per_tx=8)
+    root = rollup.state_root()
+    rollup.client.close()
+    return directory, root
+
+
+@pytest.fixture()
+def fullnode(chain: tuple[Path, int], tmp_path: Path) -> Iterator[FullNodeProcess]:
+    node = FullNodeProcess(chain[0], tmp_path / "fullnode")
+    yield node
+    node.stop()
+
+
+def test_kill_9_while_syncing_then_resume_reaches_the_same_root(
+    chain: tuple[Path, int], fullnode: FullNodeProcess
+) -> None:
+    fullnode.start()
+    while (head := fullnode.head()) == 0:
+        time.sleep(0.02)
+    fullnode.kill9()
+    store = Store(fullnode.data_dir / "fullnode.sqlite")
+    killed_at = store.head()
+    store.close()
+    assert 0 < killed_at < BLOCKS, f"killed at {killed_at} (seen {head}): not mid-sync"
+    fullnode.start()
+    fullnode.wait_head(BLOCKS)
+    assert int(rpc(fullnode.url, "bzk_stateRoot")["result"], 16) == chain[1]
+
+
+def test_serves_read_only_rpc_and_explorer(
+    chain: tuple[Path, int], fullnode: FullNodeProcess
+) -> None:
+    fullnode.start()
+    fullnode.wait_head(BLOCKS)
+    url = fullnode.url
+    root = int(rpc(url, "bzk_stateRoot")["result"], 16)
+    assert root == chain[1]
+    total = 0
+    for index in range(0, 21):
+        acct = rpc(url, "bzk_getAccount", index)["result"]
+        assert acct is not None and acct["root"] == hex(root)
+        siblings = [int(s, 16) for s in acct["siblings"]]
+        assert compute_root(index, int(acct["leaf"], 16), siblings) == root
+        total += acct["balance"]
+    assert total == 20 * 10_000_000  # transfers and fees move money, never make it
+    block = rpc(url, "bzk_getBlock", BLOCKS, True)["result"]
+    assert block["number"] == BLOCKS and len(block["ops"]) == PARAMS.block_slots
+    batch = rpc(url, "bzk_getBatch", BLOCKS)["result"]
+    assert batch["status"] == "final" and batch["settlement_tx"].startswith("0x")
+    info = rpc(url, "bzk_chainInfo")["result"]
+    assert info["mode"] == "fullnode" and info["head"] == BLOCKS and info["error"] is None
+    refused = rpc(url, "bzk_sendTransaction", {"type": "transfer"})
+    assert refused["error"]["code"] == -32030
+    assert "ReadOnlyNode" in refused["error"]["message"]
+    with urllib.request.urlopen(url + "explorer", timeout=30) as page:
+        assert page.status == 200 and f"head {BLOCKS}" in page.read().decode()
+    with urllib.request.urlopen(url + f"explorer/block/{BLOCKS}", timeout=30) as page:
+        assert page.status == 200
