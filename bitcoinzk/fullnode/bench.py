@@ -77,15 +77,17 @@ def deploy_accepting(client: EvmClient, params: ChainParams, genesis_root: int) 
 
 
 def transfer_blocks(
-    genesis: Genesis, blocks: int, seed: int = 1, first: int = 1
+    genesis: Genesis, blocks: int, seed: int = 1, fork_at: int = 0
 ) -> list[tuple[bytes, int]]:
-    """`blocks` full blocks of transfers between the genesis users: (batch data, new root)."""
+    """Blocks 1..`blocks`, full of transfers between the genesis users: (batch data, new
+    root). From block `fork_at` on (if > 0) they differ from the same call without it:
+    another history on the same prefix, as a reorg brings."""
     params = genesis.params
-    rng = random.Random(seed)
     state = genesis.state()
     users = [i for i in state.accounts if i != params.fee_account]
     out = []
-    for n in range(first, first + blocks):
+    for n in range(1, blocks + 1):
+        rng = random.Random(f"{seed}-{n}-{int(0 < fork_at <= n)}")
         nonces: dict[int, int] = {}
         ops: list[Operation] = []
         for _ in range(params.block_slots):

@@ -698,7 +698,7 @@ class Web3Client(EvmClient):
             block = self._rpc(lambda: self.w3.eth.get_block(number))
         except BlockNotFound:
             return None
-        return bytes(block["hash"])  # type: ignore[typeddict-item]
+        return bytes(block["hash"])
 
 
 def open_client(
