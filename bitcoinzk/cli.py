@@ -632,11 +632,56 @@ def bench_fleet(
 
 
 @bench_app.command("settle")
-def bench_settle(as_json: JsonOpt = False) -> None:
-    """Gas of verification and of committing full batches; last line is one JSON object."""
+def bench_settle(
+    production_batch_size: Annotated[
+        int, typer.Option(help="B of gas_per_transfer_production (measured, with B=64/128/256)")
+    ] = 256,
+    batches_per_commit: Annotated[
+        int, typer.Option(help="k of gas_per_transfer_production (proofs per commitBatches)")
+    ] = 16,
+    as_json: JsonOpt = False,
+) -> None:
+    """Gas of verification and of committing full batches, one per transaction and k per
+    commitBatches (batched verification); last line is one JSON object."""
+    from bitcoinzk.settlement.bench import PRODUCTION_SLOTS, bench_production
     from bitcoinzk.settlement.bench import bench_settle as run_settle
 
-    print(json.dumps(run_settle()))
+    result = run_settle()
+    slots = tuple(sorted({*PRODUCTION_SLOTS, production_batch_size}))
+    result.update(
+        bench_production(slots=slots, production=(production_batch_size, batches_per_commit))
+    )
+    print(json.dumps(result))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    batch_size: Annotated[int, typer.Option(help="operation slots B (dev shape: 2)")] = 2,
+    block_records: Annotated[int | None, typer.Option(help="record slots E (B/16)")] = None,
+    tree_depth: ShapeDepth = 6,
+    seconds: Annotated[float, typer.Option(help="length of the sustained load")] = 120.0,
+    load: Annotated[float, typer.Option(help="offered rate as a fraction of capacity")] = 0.8,
+    rate: Annotated[float | None, typer.Option(help="offered tx/s (overrides --load)")] = None,
+    parallel: Annotated[int, typer.Option(help="blocks proven at once (prover.parallel)")] = 1,
+    max_backlog: Annotated[int, typer.Option(help="admission bound in blocks (0: none)")] = 32,
+    as_json: JsonOpt = False,
+) -> None:
+    """A proving, settling node under a sustained load; last line is one JSON object."""
+    from bitcoinzk.node.pipebench import run as run_pipeline
+
+    result = run_pipeline(
+        batch_size=batch_size,
+        block_records=block_records,
+        tree_depth=tree_depth,
+        seconds=seconds,
+        load=load,
+        rate=rate,
+        parallel=parallel,
+        max_backlog=max_backlog,
+        console=None if as_json else console,
+    )
+    print(json.dumps(result))
+    sys.stdout.flush()
 
 
 @bench_app.command("bridge")
