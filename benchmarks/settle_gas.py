@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from bitcoinzk.settlement.bench import DEFAULT_SIZES, bench_settle
+from bitcoinzk.settlement.bench import (
+    DEFAULT_SIZES,
+    PRODUCTION_SHAPE,
+    bench_production,
+    bench_settle,
+)
 from bitcoinzk.settlement.client import EvmClient, open_client
 
 
@@ -17,6 +22,9 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES))
     parser.add_argument("--rpc", default=None, help="JSON-RPC URL (default: embedded py-evm)")
     parser.add_argument("--anvil", action="store_true", help="start a local anvil and use it")
+    parser.add_argument(
+        "--no-production", action="store_true", help="skip the batched commitBatches grid"
+    )
     args = parser.parse_args()
     node = None
     if args.anvil:
@@ -28,6 +36,8 @@ def main() -> None:
         client = open_client(args.rpc)
     try:
         result = bench_settle(tuple(args.sizes), client)
+        if not args.no_production:
+            result.update(bench_production(production=PRODUCTION_SHAPE, client=client))
     finally:
         if node is not None:
             node.stop()

@@ -96,7 +96,7 @@ async def _bench(
     data_dir: Path,
 ) -> dict[str, Any]:
     b = params.block_slots
-    senders = 64
+    senders = min(64, 2**params.tree_depth // 2)  # indices 1..senders; 0 is the operator
     txs = _transfers(params, senders, 0, b)
     genesis = Genesis(
         params,

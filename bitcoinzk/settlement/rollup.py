@@ -441,9 +441,13 @@ class Rollup:
     # --- transactions ------------------------------------------------------------
 
     def commit_calldata(self, batch_data: bytes, new_root: int, proof: bytes) -> bytes:
-        return self.commits_calldata([(batch_data, new_root, proof)])
+        """commitBatch: one block, without the memory commitBatches' k-block argument takes."""
+        return self.abi.encode_call("commitBatch", batch_data, new_root, proof_words(proof))
 
     def commits_calldata(self, batches: Sequence[tuple[bytes, int, bytes]]) -> bytes:
+        """The calldata that commits these blocks: commitBatch for one, else commitBatches."""
+        if len(batches) == 1:
+            return self.commit_calldata(*batches[0])
         return self.abi.encode_call(
             "commitBatches",
             [b for b, _, _ in batches],
@@ -505,7 +509,10 @@ class Rollup:
         return self.client.transaction_input(tx_hash)
 
     def decode_commits(self, calldata: bytes) -> list[tuple[bytes, int, bytes]]:
-        """[(batch_data, new_root, proof)] from a commitBatches transaction's calldata."""
+        """[(batch_data, new_root, proof)] from a commitBatch(es) transaction's calldata."""
+        if calldata[:4] == self.abi.selector("commitBatch"):
+            data, root, words = self.abi.decode_call("commitBatch", calldata)
+            return [(bytes(data), int(root), b"".join(w.to_bytes(32, "big") for w in words))]
         datas, roots, proofs = self.abi.decode_call("commitBatches", calldata)
         return [
             (bytes(d), int(r), b"".join(w.to_bytes(32, "big") for w in words))

@@ -169,6 +169,113 @@ def _chain(
     return keccak256(concat(previous, convert(new_root, bytes32), batch_hash, withdrawals_hash))
 
 
+@internal
+def _batch(
+    batch_data: Bytes[BATCH_MAX],
+    batch_number: uint256,
+    old_root: uint256,
+    new_root: uint256,
+    previous: bytes32,
+) -> (uint256, bytes32):
+    """One block of a commit: check its data, hash its public input, extend the chain
+    and log it. Returns (public input, chain hash). Nothing counts until the caller has
+    the proofs checked: a failed check reverts the logs too."""
+    assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
+    assert len(batch_data) >= 4, "rollup: batch data too short"
+    counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
+    n_chunks: uint256 = counts >> 16
+    n_records: uint256 = counts & 65535
+    assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
+    chunk_len: uint256 = n_chunks * CHUNK_BYTES
+    records_len: uint256 = n_records * RECORD_BYTES
+    assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
+    # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
+    # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
+    # byte per slot up to the last record (every deposit has one); nothing without records.
+    w_hash: bytes32 = empty(bytes32)
+    w_count: uint256 = 0
+    n_deposits: uint256 = 0
+    if n_records != 0:
+        r: uint256 = 0
+        at: uint256 = 4 + chunk_len
+        for i: uint256 in range(SLOTS):
+            if r == n_records or i == n_chunks:
+                break
+            c: uint256 = 4 + i * CHUNK_BYTES
+            op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
+            if op == OP_WITHDRAW:
+                w_hash = sha256(
+                    concat(
+                        w_hash,
+                        slice(batch_data, c + CHUNK_BYTES - WITHDRAW_AMOUNT_BYTES, WITHDRAW_AMOUNT_BYTES),
+                        slice(batch_data, at, RECORD_BYTES),
+                    )
+                )
+                w_count += 1
+                r += 1
+                at += RECORD_BYTES
+            elif op == OP_DEPOSIT:
+                n_deposits += 1
+                r += 1
+                at += RECORD_BYTES
+            elif op == OP_TRANSFER_NEW:
+                r += 1
+                at += RECORD_BYTES
+    assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
+        "rollup: batch data length"
+    )
+    out: Bytes[32] = raw_call(
+        HASHER,
+        concat(
+            convert(chunk_len, bytes32),
+            convert(records_len, bytes32),
+            convert(RECORDS_AT, bytes32),
+            convert(PREIMAGE_BYTES, bytes32),
+            convert(convert(CHAIN_ID, uint32), bytes4),
+            convert(convert(batch_number, uint64), bytes8),
+            convert(old_root, bytes32),
+            convert(new_root, bytes32),
+            slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+            batch_data,
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    assert len(out) == 32, "rollup: hasher"
+    digest: bytes32 = extract32(out, 0)
+    link: bytes32 = self._chain(previous, new_root, digest, w_hash)
+    log BatchCommitted(
+        batch_number=batch_number,
+        old_root=old_root,
+        new_root=new_root,
+        batch_hash=digest,
+        withdrawals_hash=w_hash,
+        withdrawals=w_count,
+        chain_hash=link,
+    )
+    return convert(digest, uint256) & PI_MASK, link
+
+
+@external
+def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[8]):
+    """
+    @notice Accept the next block's state root with its proof: commitBatches with k = 1,
+            without the memory a k-block argument takes.
+    """
+    assert msg.sender == self.sequencer, "rollup: not the sequencer"
+    batch_number: uint256 = self.batch_count + 1
+    pi: uint256 = 0
+    link: bytes32 = empty(bytes32)
+    pi, link = self._batch(
+        batch_data, batch_number, self.state_root, new_root, self.chain_hashes[batch_number - 1]
+    )
+    ok: bool = staticcall Verifier(VERIFIER).verifyBatch([proof], [pi])
+    assert ok, "rollup: invalid proof"
+    self.batch_count = batch_number
+    self.state_root = new_root
+    self.chain_hashes[batch_number] = link
+
+
 @external
 def commitBatches(
     batches: DynArray[Bytes[BATCH_MAX], MAX_BATCHES],
@@ -192,85 +299,10 @@ def commitBatches(
     inputs: DynArray[uint256, MAX_BATCHES] = []
     for j: uint256 in range(k, bound=MAX_BATCHES):
         batch_number += 1
-        new_root: uint256 = new_roots[j]
-        assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
-        batch_data: Bytes[BATCH_MAX] = batches[j]
-        # Kept in one function: every Bytes argument of an internal call is a copy.
-        assert len(batch_data) >= 4, "rollup: batch data too short"
-        counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
-        n_chunks: uint256 = counts >> 16
-        n_records: uint256 = counts & 65535
-        assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
-        chunk_len: uint256 = n_chunks * CHUNK_BYTES
-        records_len: uint256 = n_records * RECORD_BYTES
-        assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
-        # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
-        # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
-        # byte per slot up to the last record (every deposit has one); nothing without records.
-        w_hash: bytes32 = empty(bytes32)
-        w_count: uint256 = 0
-        n_deposits: uint256 = 0
-        if n_records != 0:
-            r: uint256 = 0
-            at: uint256 = 4 + chunk_len
-            for i: uint256 in range(SLOTS):
-                if r == n_records or i == n_chunks:
-                    break
-                c: uint256 = 4 + i * CHUNK_BYTES
-                op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
-                if op == OP_WITHDRAW:
-                    w_hash = sha256(
-                        concat(
-                            w_hash,
-                            slice(batch_data, c + CHUNK_BYTES - WITHDRAW_AMOUNT_BYTES, WITHDRAW_AMOUNT_BYTES),
-                            slice(batch_data, at, RECORD_BYTES),
-                        )
-                    )
-                    w_count += 1
-                    r += 1
-                    at += RECORD_BYTES
-                elif op == OP_DEPOSIT:
-                    n_deposits += 1
-                    r += 1
-                    at += RECORD_BYTES
-                elif op == OP_TRANSFER_NEW:
-                    r += 1
-                    at += RECORD_BYTES
-        assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
-            "rollup: batch data length"
-        )
-        out: Bytes[32] = raw_call(
-            HASHER,
-            concat(
-                convert(chunk_len, bytes32),
-                convert(records_len, bytes32),
-                convert(RECORDS_AT, bytes32),
-                convert(PREIMAGE_BYTES, bytes32),
-                convert(convert(CHAIN_ID, uint32), bytes4),
-                convert(convert(batch_number, uint64), bytes8),
-                convert(old_root, bytes32),
-                convert(new_root, bytes32),
-                slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
-                batch_data,
-            ),
-            max_outsize=32,
-            is_static_call=True,
-        )
-        assert len(out) == 32, "rollup: hasher"
-        digest: bytes32 = extract32(out, 0)
-        inputs.append(convert(digest, uint256) & PI_MASK)
-        link = self._chain(link, new_root, digest, w_hash)
-        # Logged before the proofs are checked: a failed check reverts the logs too.
-        log BatchCommitted(
-            batch_number=batch_number,
-            old_root=old_root,
-            new_root=new_root,
-            batch_hash=digest,
-            withdrawals_hash=w_hash,
-            withdrawals=w_count,
-            chain_hash=link,
-        )
-        old_root = new_root
+        pi: uint256 = 0
+        pi, link = self._batch(batches[j], batch_number, old_root, new_roots[j], link)
+        inputs.append(pi)
+        old_root = new_roots[j]
     ok: bool = staticcall Verifier(VERIFIER).verifyBatch(proofs, inputs)
     assert ok, "rollup: invalid proof"
     self.batch_count = batch_number
