@@ -115,6 +115,31 @@ class PayoutRequest:
     def fee(self) -> int:
         return sum(o.value for o in self.spent) - sum(o.value for o in self.tx.vout)
 
+    def to_json(self) -> str:
+        """The unsigned request, for the store's `intents` (trees are derived again)."""
+        return json.dumps(
+            {
+                "tx": self.tx.serialize().hex(),
+                "spent": [[o.value, o.script_pubkey.hex()] for o in self.spent],
+                "withdrawals": [[w.id, w.amount, w.script_pubkey.hex()] for w in self.withdrawals],
+                "change_vout": self.change_vout,
+                "sweep": self.sweep,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str, tree_of: Callable[[TxOut], TaprootOutput]) -> PayoutRequest:
+        d = json.loads(text)
+        spent = [TxOut(int(v), bytes.fromhex(spk)) for v, spk in d["spent"]]
+        return cls(
+            Tx.from_bytes(bytes.fromhex(d["tx"])),
+            spent,
+            [tree_of(o) for o in spent],
+            [Withdrawal(str(i), int(a), bytes.fromhex(spk)) for i, a, spk in d["withdrawals"]],
+            d["change_vout"],
+            bool(d["sweep"]),
+        )
+
 
 class SignerNode:
     def __init__(
@@ -233,6 +258,10 @@ class SignerNode:
         paid_outputs: set[int] = set()
         if not req.withdrawals:
             raise PayoutRefused("a payout must pay withdrawals")
+        ids = [w.id for w in req.withdrawals]
+        if len(set(ids)) != len(ids):
+            # each copy would match its own output below: one withdrawal paid twice
+            raise PayoutRefused("a withdrawal is listed twice")
         for w in req.withdrawals:
             if owed.get(w.id) != w:
                 raise PayoutRefused(f"withdrawal {w.id} is not finalized as requested")
@@ -444,8 +473,10 @@ class PayoutBuilder:
         return False
 
     def unpaid(self, withdrawals: list[Withdrawal]) -> list[Withdrawal]:
-        out = []
+        out: list[Withdrawal] = []
         for w in withdrawals:
+            if any(o.id == w.id for o in out):
+                continue  # listed twice: paid once
             row = self.store.db.execute(
                 "SELECT payout_txid FROM withdrawals WHERE id=?", (w.id,)
             ).fetchone()
@@ -518,23 +549,37 @@ class PayoutBuilder:
         signers: list[SignerNode],
         fee_rate: float | None = None,
     ) -> PayoutResult | None:
-        """Pay every not-yet-paid withdrawal in one transaction; None if nothing is left."""
-        todo = self.unpaid(withdrawals)
-        self._record_unpayable([w for w in todo if not self.payable(w)])
-        todo = [w for w in todo if self.payable(w)]
-        if not todo:
-            return None
+        """Pay every not-yet-paid withdrawal in one transaction; None if nothing is left.
+
+        A payout whose signing round was cut short (a signer refused or lagged, the
+        coordinator was killed) is finished first, as the very same transaction: the
+        signers that reviewed it refuse any other for its withdrawals, and a new one
+        could not be told apart from a double payout."""
         k = self.signer_set.threshold
-        if len(signers) < k:
-            raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
-        rate = self.fees.fee_rate if fee_rate is None else fee_rate
-        req = self.build(todo, rate, len(signers) == self.signer_set.n)
+        req = self._intent()
+        if req is None:
+            todo = self.unpaid(withdrawals)
+            self._record_unpayable([w for w in todo if not self.payable(w)])
+            todo = [w for w in todo if self.payable(w)]
+            if not todo:
+                return None
+            if len(signers) < k:
+                raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
+            rate = self.fees.fee_rate if fee_rate is None else fee_rate
+            req = self.build(todo, rate, len(signers) == self.signer_set.n)
+            self.store.set_intent("payout", req.to_json())
+        else:
+            log.info("finishing the signing of payout %s", req.tx.txid)
+            if len(signers) < k:
+                raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
+        todo = req.withdrawals
         key_path = sign(self.signer_set, req, signers)
         tx = req.tx
         txid = tx.txid
         fee = req.fee
         charged = self.fees.withdrawal_fee(self.signer_set) * len(todo)
         with self.store.transaction() as db:
+            db.execute("DELETE FROM intents WHERE kind='payout'")
             db.execute(
                 "INSERT INTO payouts VALUES (?, ?, strftime('%s','now'))", (txid, tx.serialize())
             )
@@ -558,6 +603,13 @@ class PayoutBuilder:
             "payout %s pays %d withdrawal(s), fee %d, key path %s", txid, len(todo), fee, key_path
         )
         return PayoutResult(tx, todo, key_path, fee)
+
+    def _intent(self) -> PayoutRequest | None:
+        text = self.store.intent("payout")
+        if text is None:
+            return None
+        main = self.signer_set.main_output()
+        return PayoutRequest.from_json(text, lambda _: main)
 
     def resume(self) -> list[str]:
         """Rebroadcast persisted payouts that are not confirmed (after a restart or reorg)."""

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS swept (
 -- and the Bitcoin fee actually paid; the sum of the differences is the surplus
 CREATE TABLE IF NOT EXISTS ledger (
     txid TEXT PRIMARY KEY, kind TEXT NOT NULL, charged INTEGER NOT NULL, paid INTEGER NOT NULL);
+-- the one sweep and the one payout being signed, written before the first signer sees it:
+-- a round cut short (a signer refused or lagged, a kill -9) is retried with the very same
+-- transaction, which every signer that already reviewed it accepts again
+CREATE TABLE IF NOT EXISTS intents (kind TEXT PRIMARY KEY, request TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY, time REAL, kind TEXT, detail TEXT);
 """
 
@@ -89,6 +93,15 @@ class BridgeStore(SqliteStore):
 
     def alarms(self) -> list[tuple[str, str]]:
         return [(str(r[0]), str(r[1])) for r in self.db.execute("SELECT kind, detail FROM alarms")]
+
+    # --- signing intents -------------------------------------------------------------------
+
+    def intent(self, kind: str) -> str | None:
+        row = self.db.execute("SELECT request FROM intents WHERE kind=?", (kind,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_intent(self, kind: str, request: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO intents VALUES (?, ?)", (kind, request))
 
     # --- deposits --------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..bitcoin.script import TaprootOutput
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from .chain import BitcoinChain
 from .fees import MAX_SWEEP_INPUTS, FeePolicy, fee_for
@@ -153,10 +154,12 @@ class SweepBuilder:
 
         `observers` are signers that did not sign (offline for this round): they
         review the signed sweep too, so their audits know where the deposits went."""
-        todo = self.pending(finalized)
-        if not todo:
-            return None
-        req = self.build(todo, len(signers) == self.signer_set.n)
+        req = self._intent()
+        if req is None:
+            todo = self.pending(finalized)
+            if not todo:
+                return None
+            req = self.build(todo, len(signers) == self.signer_set.n)
         swept = [i.prevout for i in req.tx.vin]
         charged = sum(
             out.value - (self.store.credited_amount(op) or out.value)
@@ -164,10 +167,14 @@ class SweepBuilder:
         )
         if req.fee > charged:  # the signers refuse it too; this is the coordinator's own check
             raise PayoutError(f"sweep fee {req.fee} exceeds the {charged} charged")
+        # before the first signer sees it: a round cut short is retried as this very
+        # transaction, since a signer that reviewed it refuses any other sweep of its deposits
+        self.store.set_intent("sweep", req.to_json())
         key_path = sign(self.signer_set, req, signers)
         tx, txid = req.tx, req.tx.txid
         deadline = self._deadline(swept)
         with self.store.transaction() as db:
+            db.execute("DELETE FROM intents WHERE kind='sweep'")
             db.execute(
                 "INSERT INTO sweeps (txid, raw, created, deadline) "
                 "VALUES (?, ?, strftime('%s','now'), ?)",
@@ -193,6 +200,27 @@ class SweepBuilder:
             key_path,
         )
         return SweepResult(tx, swept, key_path, req.fee)
+
+    def _intent(self) -> PayoutRequest | None:
+        """The sweep whose signing was cut short, unless one of its deposits is no longer
+        an unswept, unspent deposit (refunded, reorged out): then it can never confirm."""
+        text = self.store.intent("sweep")
+        if text is None:
+            return None
+
+        def tree_of(out: TxOut) -> TaprootOutput:
+            reveal = self.store.reveal_for(out.script_pubkey)
+            assert reveal is not None
+            return reveal.output(self.signer_set)
+
+        req = PayoutRequest.from_json(text, tree_of)
+        for txin, out in zip(req.tx.vin, req.spent, strict=True):
+            op = txin.prevout
+            if self.store.sweep_of(op) is not None or self.chain.utxo(op) != out:
+                log.warning("dropping the unsigned sweep %s: deposit %s is gone", req.tx.txid, op)
+                self.store.db.execute("DELETE FROM intents WHERE kind='sweep'")
+                return None
+        return req
 
     def _deadline(self, deposits: list[OutPoint]) -> int:
         """The first height at which one of these deposits could be refunded."""

@@ -1,0 +1,103 @@
+"""A coordinator process killed with SIGKILL at one step of a sweep or a payout (run by
+test_attacks.py's kill -9 test, never by pytest): `signed` (the signatures are made,
+nothing recorded), `persisted` (recorded, not broadcast) or `broadcast` (sent, the
+process dies before anything else)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.tx import OutPoint, Tx
+from bitcoinzk.bridge import payout, sweep
+from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.payout import (
+    FinalizedBatch,
+    FinalizedDeposit,
+    PayoutBuilder,
+    PayoutRequest,
+    SignerNode,
+    Withdrawal,
+)
+from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.sweep import SweepBuilder
+from tests.bridge.conftest import RecordedSettlement
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class KilledChain(NodeChain):
+    def __init__(self, node: RegtestNode, step: str) -> None:
+        super().__init__(node)
+        self.step = step
+
+    def broadcast(self, tx: Tx) -> str:
+        if self.step == "persisted":
+            die()
+        txid = super().broadcast(tx)
+        die()
+        return txid
+
+
+def load_batches(root: Path) -> list[FinalizedBatch]:
+    d = json.loads((root / "finalized.json").read_text())
+    deposits = tuple(
+        FinalizedDeposit(bytes.fromhex(x["recipient"]), x["amount"], x["txid"], x["vout"])
+        for x in d["deposits"]
+    )
+    withdrawals = tuple(
+        Withdrawal(x["id"], x["amount"], bytes.fromhex(x["spk"])) for x in d["withdrawals"]
+    )
+    return [FinalizedBatch(1, deposits), FinalizedBatch(2, (), withdrawals)]
+
+
+def make_signers(
+    root: Path, node: RegtestNode, store: BridgeStore, settlement: RecordedSettlement
+) -> tuple[SignerSet, list[SignerNode]]:
+    keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
+    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
+    spks = [bytes(spk) for (spk,) in store.db.execute("SELECT spk FROM reveals")]
+    signers = []
+    for i, key in enumerate(keys):
+        s = SignerNode(
+            key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
+        )
+        for spk in spks:
+            reveal = store.reveal_for(spk)
+            assert reveal is not None
+            s.register_reveal(reveal)
+        signers.append(s)
+    return signer_set, signers
+
+
+def main(root: Path, kind: str, step: str) -> None:
+    node = RegtestNode(root / "node")
+    store = BridgeStore(root / "bridge.sqlite")
+    batches = load_batches(root)
+    signer_set, signers = make_signers(root, node, store, RecordedSettlement(batches))
+    if step == "signed":
+        real_sign = payout.sign
+
+        def sign_then_die(s: SignerSet, req: PayoutRequest, nodes: list[SignerNode]) -> bool:
+            real_sign(s, req, nodes)
+            die()
+            return True
+
+        setattr(sweep if kind == "sweep" else payout, "sign", sign_then_die)  # noqa: B010
+    chain = KilledChain(node, step)
+    if kind == "sweep":
+        ops = [OutPoint(d.txid, d.vout) for d in batches[0].deposits]
+        SweepBuilder(store, signer_set, chain).sweep(ops, signers)
+    else:
+        PayoutBuilder(store, signer_set, chain).pay(list(batches[1].withdrawals), signers)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3])

@@ -1,0 +1,245 @@
+"""Attacks on the bridge's money paths as they landed: a coordinator that lies to the
+signers, signing rounds cut short (a lagging signer, a kill -9 at each step of a sweep or
+payout), reorgs around crediting and around the bridge's own transactions, the
+depositor racing the sweep, and fee-policy boundaries.  Each test performs the attack
+on the embedded regtest chain (libbitcoinkernel) with real signers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.tx import OutPoint
+from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.payout import (
+    FinalizedBatch,
+    FinalizedDeposit,
+    PayoutBuilder,
+    PayoutRefused,
+    Withdrawal,
+    sign,
+)
+from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.sweep import SweepBuilder, reserves
+from bitcoinzk.bridge.watcher import DepositWatcher
+
+from .conftest import RecordedSettlement, RecordingSink
+from .cycle_child import load_batches, make_signers
+from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
+from .test_sweep import credited_deposit
+from .test_sweep import make_signers as sweep_signers
+
+
+def paid_to(node: RegtestNode, spk: bytes, since: int) -> int:
+    """How many confirmed outputs from height `since` on pay `spk`."""
+    n = 0
+    for h in range(since, node.height() + 1):
+        for tx in node.get_block(node.block_hash(h)).txs:
+            n += sum(1 for o in tx.vout if o.script_pubkey == spk)
+    return n
+
+
+# --- the coordinator lies ---------------------------------------------------------------
+
+
+def test_a_withdrawal_listed_twice_in_one_request_is_not_paid_twice(
+    node,
+    wallet,
+    bridge,  # noqa: F811
+):
+    """Two copies of one withdrawal, each matched to its own output, passed every
+    per-withdrawal check and the fee bound (charged twice): a double payout."""
+    settlement, signers, builder = bridge
+    [w] = withdrawals(wallet, 1, amount=50_000)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=(w,)))
+    req = builder.build([w, w], 2.0, key_path=True)
+    with pytest.raises(PayoutRefused, match="listed twice"):
+        sign(builder.signer_set, req, signers)
+    start = node.height() + 1
+    result = builder.pay([w, w], signers)  # an honest builder pays it once
+    assert result is not None and [x.id for x in result.paid] == [w.id]
+    node.mine(1)
+    assert paid_to(node, w.script_pubkey, start) == 1
+
+
+def test_a_payout_round_cut_short_by_a_lagging_signer_is_finished_not_frozen(
+    node,
+    wallet,
+    bridge,  # noqa: F811
+):
+    """Signers 0 and 1 reviewed (and bound themselves to) payout A; signer 2, whose view
+    of the settlement layer lags, refused it.  Meanwhile another withdrawal is final.
+    Before: the coordinator built payout B for both, signers 0 and 1 refused it
+    ("already signed in A") on every later cycle: the withdrawals froze for good."""
+    settlement, signers, builder = bridge
+    w1, w2 = withdrawals(wallet, 2, amount=40_000)
+    signers[2].settlement = RecordedSettlement(list(settlement.batches))  # lags
+    settlement.batches.append(FinalizedBatch(2, withdrawals=(w1,)))
+    with pytest.raises(PayoutRefused, match="not finalized"):
+        builder.pay([w1], signers)
+    settlement.batches.append(FinalizedBatch(3, withdrawals=(w2,)))
+    signers[2].settlement = settlement  # caught up
+    start = node.height() + 1
+    first = builder.pay([w1, w2], signers)
+    assert first is not None and [w.id for w in first.paid] == [w1.id]  # A, as it was
+    node.mine(1)  # its change is the next payout's reserve
+    second = builder.pay([w1, w2], signers)
+    assert second is not None and [w.id for w in second.paid] == [w2.id]
+    assert builder.pay([w1, w2], signers) is None
+    node.mine(1)
+    assert paid_to(node, w1.script_pubkey, start) == 1
+    assert paid_to(node, w2.script_pubkey, start) == 1
+
+
+def test_a_sweep_round_cut_short_by_a_lagging_signer_is_finished_not_frozen(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path
+):
+    """The same for a sweep: a deposit bound to an unbroadcast sweep by two signers was
+    refused in every later sweep, stayed on its refund leaf and matured."""
+    r1, _, op1, f1 = credited_deposit(node, wallet, watcher, signer_set, 300_000)
+    r2, _, op2, f2 = credited_deposit(node, wallet, watcher, signer_set, 400_000)
+    settlement = RecordedSettlement([FinalizedBatch(1, (f1,))])
+    signers = sweep_signers(signer_keys, signer_set, settlement, node, [r1, r2], tmp_path)
+    signers[2].settlement = RecordedSettlement([])  # lags
+    sweeper = SweepBuilder(store, signer_set, NodeChain(node))
+    with pytest.raises(PayoutRefused):
+        sweeper.sweep([op1], signers)
+    settlement.batches.append(FinalizedBatch(2, (f2,)))
+    signers[2].settlement = settlement
+    first = sweeper.sweep([op1, op2], signers)
+    assert first is not None and first.deposits == [op1]
+    second = sweeper.sweep([op1, op2], signers)
+    assert second is not None and second.deposits == [op2]
+    node.mine(1)
+    assert node.get_coin(op1) is None and node.get_coin(op2) is None
+    for s in signers:
+        s.audit()  # calm: both deposits went to sweeps they reviewed
+    book = reserves(store)
+    assert book.unswept == 0 and book.total == book.obligations + book.surplus
+
+
+# --- kill -9 at each step of the bridge cycle -------------------------------------------
+
+
+def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
+    """Two credited, finalized deposits; for the payout runs, a first deposit already
+    swept and confirmed so that the reserves can pay two withdrawals."""
+    node = RegtestNode(root / "node")
+    wallet = Wallet.from_seed(b"\x0b" * 32, lookahead=5)
+    node.mine(2, wallet.new_key().script_pubkey)
+    node.mine(100)
+    keys = []
+    for i in range(3):
+        SignerKey.generate().save(root / f"signer{i}" / "key.json")
+        keys.append(SignerKey.load(root / f"signer{i}" / "key.json"))
+    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
+    store = BridgeStore(root / "bridge.sqlite")
+    watcher = DepositWatcher(node, store, RecordingSink(), signer_set, 3, sweep_margin=10)
+    finals = [credited_deposit(node, wallet, watcher, signer_set, a)[3] for a in (200_000, 300_000)]
+    ws = [Withdrawal(f"2:{i}", 50_000, wallet.new_key().script_pubkey) for i in range(2)]
+    (root / "finalized.json").write_text(
+        json.dumps(
+            {
+                "deposits": [{**asdict(f), "recipient": f.recipient.hex()} for f in finals[:1]],
+                "withdrawals": [
+                    {"id": w.id, "amount": w.amount, "spk": w.script_pubkey.hex()} for w in ws
+                ],
+                "later": [{**asdict(f), "recipient": f.recipient.hex()} for f in finals[1:]],
+            }
+        )
+    )
+    store.close()
+    node.close()
+    return [OutPoint(f.txid, f.vout) for f in finals], ws
+
+
+def run_child(root: Path, kind: str, step: str) -> None:
+    here = Path(__file__).resolve().parents[2]  # the child imports this checkout
+    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.bridge.cycle_child", str(root), kind, step],
+        cwd=here,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "step"),
+    [("sweep", "signed"), ("sweep", "broadcast"), ("payout", "signed"),
+     ("payout", "persisted"), ("payout", "broadcast")],
+)  # fmt: skip
+def test_kill_9_at_each_step_of_the_bridge_cycle_loses_nothing_and_pays_nothing_twice(
+    tmp_path, kind, step
+):
+    """kill -9 of the coordinator after the signatures are made (nothing recorded), after
+    the transaction is recorded (not broadcast), after it is broadcast; meanwhile the
+    settlement layer moves on (another deposit final).  The restarted coordinator
+    finishes the cut round as the same transaction, then the rest: every deposit swept
+    once, every withdrawal paid once, signers calm, the book balanced."""
+    ops, ws = setup_cycle(tmp_path)
+    if kind == "payout":  # the reserves: the first deposit swept and confirmed
+        node = RegtestNode(tmp_path / "node")
+        store = BridgeStore(tmp_path / "bridge.sqlite")
+        batches = load_batches(tmp_path)
+        signer_set, signers = make_signers(tmp_path, node, store, RecordedSettlement(batches))
+        assert SweepBuilder(store, signer_set, NodeChain(node)).sweep(ops[:1], signers)
+        node.mine(1)
+        store.close()
+        node.close()
+    start = 103
+    run_child(tmp_path, kind, step)
+
+    node = RegtestNode(tmp_path / "node")
+    store = BridgeStore(tmp_path / "bridge.sqlite")
+    try:
+        later = json.loads((tmp_path / "finalized.json").read_text())["later"]
+        batches = load_batches(tmp_path)
+        settlement = RecordedSettlement(batches)
+        signer_set, signers = make_signers(tmp_path, node, store, settlement)
+        settlement.batches.append(
+            FinalizedBatch(
+                3,
+                tuple(
+                    FinalizedDeposit(bytes.fromhex(d["recipient"]), d["amount"], d["txid"], 0)
+                    for d in later
+                ),
+            )
+        )
+        chain = NodeChain(node)
+        sweeper = SweepBuilder(store, signer_set, chain)
+        builder = PayoutBuilder(store, signer_set, chain)
+        for _ in range(3):  # bridge cycles, as the devnet runs them
+            sweeper.resume(node.height())
+            builder.resume()
+            sweeper.sweep(ops, signers)
+            node.mine(1)
+            builder.pay(ws, signers)
+            node.mine(1)
+        assert all(node.get_coin(op) is None for op in ops)  # every deposit swept
+        assert store.db.execute("SELECT COUNT(*) FROM swept").fetchone()[0] == 2
+        for w in ws:
+            assert paid_to(node, w.script_pubkey, start) == 1
+        for s in signers:
+            s.audit()
+        book = reserves(store)
+        assert book.unswept == 0 and book.total == book.obligations + book.surplus
+        for op, value in book.outpoints:
+            coin = node.get_coin(op)
+            assert coin is not None and coin.output.value == value
+    finally:
+        store.close()
+        node.close()
