@@ -142,7 +142,12 @@ def fullnode(
     data_dir: Annotated[Path, typer.Option(help="where the full node keeps its database")] = Path(
         "data/fullnode"
     ),
-    genesis: Annotated[Path, typer.Option(help="the chain's genesis JSON")] = Path("genesis.json"),
+    genesis: Annotated[
+        Path | None, typer.Option(help="the chain's genesis JSON (default: devnet)")
+    ] = None,
+    tree_depth: int = 24,
+    block_slots: int = 64,
+    block_records: int = 4,
     rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL to follow")] = None,
     rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
     evm_data: Annotated[
@@ -160,8 +165,15 @@ def fullnode(
     from bitcoinzk.fullnode.server import serve as serve_fullnode
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if not genesis.is_file():
-        _fail(f"{genesis}: no such genesis file (--genesis)")
+    if genesis is not None:
+        if not genesis.is_file():
+            _fail(f"{genesis}: no such genesis file (--genesis)")
+        gen = Genesis.from_json(safejson.load_path(genesis))
+    else:  # the genesis `bzk node` uses without --genesis, for the same shape options
+        params = ChainParams(
+            tree_depth=tree_depth, block_slots=block_slots, block_records=block_records
+        )
+        gen = dev_genesis(params)
     config = FullNodeConfig(
         data_dir=data_dir,
         rpc_url=rpc_url,
@@ -174,7 +186,7 @@ def fullnode(
         port=port,
     )
     try:
-        asyncio.run(serve_fullnode(config, Genesis.from_json(safejson.load_path(genesis))))
+        asyncio.run(serve_fullnode(config, gen))
     except (FollowerError, ValueError) as exc:
         _fail(str(exc))
 
