@@ -128,6 +128,8 @@ async def run_devnet(
     try:
         devnet = Devnet(config, data_dir)
         await devnet.start(bitcoin_rpc=not scenario)
+        # A Ray prover fleet's core worker took SIGTERM at start: take it back.
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
         url = devnet.node.url
         console.print(f"[bold]bitcoinzk devnet[/bold]  L2 RPC {url}  explorer {url}explorer")
         console.print(f"data directory {data_dir}")

@@ -516,11 +516,16 @@ async def serve(config: NodeConfig, genesis: Genesis, ready: asyncio.Event | Non
     """Run a node until SIGINT/SIGTERM (either one stops it cleanly, also while starting)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+
+    def take_signals() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+    take_signals()
     node = Node(config, genesis)
     try:
         await node.start()
+        take_signals()  # a Ray prover fleet's core worker took SIGTERM at start: take it back
         log.info("node listening on %s (head %d)", node.url, node.sequencer.head)
         print(f"bzk node listening on {node.url} head={node.sequencer.head}", flush=True)
         if ready:
