@@ -21,7 +21,9 @@ remembers the hash of every block it scanned, and on each `poll`:
 A deposit is credited only while at least `sweep_margin` blocks remain before
 its refund leaf matures: the bridge must sweep it into its own custody before
 the depositor can take it back (docs/bridge.md, "Sweep margin").  One seen later is
-marked `too_late`, never credited, and stays the depositor's to refund.  It is
+marked `too_late`, never credited, and stays the depositor's to refund.  While a
+credited deposit waits for its sweep with less than half the margin left (settlement
+or sweeping stalled), no new deposit is credited: they wait as `seen`.  It is
 credited its amount minus the fee policy's `deposit_fee` (its share of the sweep).
 
 Hostile input is logged and skipped, never fatal: dust to a deposit address,
@@ -284,9 +286,24 @@ class DepositWatcher:
         )
         log.info("deposit %s:%d of %d sats seen at height %d", txid, n, out.value, height)
 
+    def _stalled_sweep(self, tip: int) -> str | None:
+        """A credited deposit still in no sweep with less than half the sweep margin left:
+        settlement or sweeping is stalled, and every new credit would be one more deposit
+        its depositor could refund while Layer-2 keeps the balance."""
+        rows = self.store.db.execute(
+            "SELECT d.txid, d.vout, d.height, r.timelock FROM deposits d "
+            "JOIN reveals r ON r.spk = d.spk WHERE d.status='credited' AND NOT EXISTS "
+            "(SELECT 1 FROM swept s WHERE s.txid=d.txid AND s.vout=d.vout)"
+        ).fetchall()
+        for txid, vout, height, timelock in rows:
+            if height + timelock - 1 - tip < self.sweep_margin // 2:
+                return f"{txid}:{vout}"
+        return None
+
     def _credit_confirmed(self, tip: int) -> list[Credit]:
-        credited = []
+        credited: list[Credit] = []
         fee = self.fees.deposit_fee(self.signer_set)
+        stalled = self._stalled_sweep(tip)
         for d in self.store.deposits("seen"):
             if tip - d.height + 1 < self.confirmations:
                 continue
@@ -307,6 +324,17 @@ class DepositWatcher:
                 self.store.db.execute(
                     "UPDATE deposits SET status='too_late' WHERE txid=? AND vout=?",
                     (d.outpoint.txid, d.outpoint.vout),
+                )
+                continue
+            if stalled is not None:
+                # held, not refused: credited once the sweep catches up if its own margin
+                # still holds then, else `too_late` and the depositor's to refund
+                log.warning(
+                    "deposit %s:%d not credited yet: deposit %s is still unswept with less "
+                    "than half the sweep margin left (settlement or sweeping stalled)",
+                    d.outpoint.txid,
+                    d.outpoint.vout,
+                    stalled,
                 )
                 continue
             if d.amount - fee < MIN_DEPOSIT:

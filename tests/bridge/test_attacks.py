@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.mempool import MempoolRejection
+from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
+from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
     PayoutBuilder,
     PayoutRefused,
+    UnbackedDeposit,
     Withdrawal,
     sign,
 )
@@ -33,10 +36,10 @@ from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder, reserves
 from bitcoinzk.bridge.watcher import DepositWatcher
 
-from .conftest import RecordedSettlement, RecordingSink
+from .conftest import SWEEP_MARGIN, RecordedSettlement, RecordingSink, deposit, l2_key
 from .cycle_child import load_batches, make_signers
 from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
-from .test_sweep import credited_deposit
+from .test_sweep import TIMELOCK, credited_deposit
 from .test_sweep import make_signers as sweep_signers
 
 
@@ -243,3 +246,54 @@ def test_kill_9_at_each_step_of_the_bridge_cycle_loses_nothing_and_pays_nothing_
     finally:
         store.close()
         node.close()
+
+
+# --- the depositor races the sweep ------------------------------------------------------
+
+
+def test_refund_at_maturity_against_a_sweep_in_the_mempool(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path
+):
+    """The sweep was late: it sits in the mempool when the refund matures.  Relayed, the
+    refund is refused (a conflict; no replacement); mined by the depositor's own miner
+    instead of the sweep, it wins the race, and every signer halts at its next audit:
+    the Layer-2 balance is unbacked and nothing more is signed (loud, not silent).  The
+    sweep margin exists so that this race never starts."""
+    reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
+    settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
+    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    sweeper = SweepBuilder(store, signer_set, NodeChain(node))
+    node.mine(TIMELOCK - 3)  # the refund is valid in the next block, at maturity exactly
+    result = sweeper.sweep([op], signers)
+    assert result is not None and result.tx.txid in node.mempool
+    refund = refund_transaction(reveal, signer_set, op, 600_000, refund_key, BURN_SCRIPT, 5_000)
+    with pytest.raises(MempoolRejection, match="conflict"):
+        node.send_raw_transaction(refund)
+    # the depositor mines the refund itself
+    block = node.build_block([refund], parent=node.tip_hash(), extra=b"depositor")
+    node.submit_block(block)
+    assert node.get_coin(op) is None and node.get_tx(refund.txid) is not None
+    assert sweeper.resume(node.height()) == []  # the sweep can never confirm now
+    for s in signers:
+        with pytest.raises(UnbackedDeposit, match="other than the bridge's sweep"):
+            s.audit()
+
+
+def test_no_new_credit_while_a_credited_deposit_waits_past_half_its_margin(
+    node, wallet, watcher, sink, signer_set, signer_keys, store, tmp_path
+):
+    """Settlement stalls: a credited deposit is still unswept with less than half the
+    sweep margin left.  A new deposit is held (`seen`), not credited into a bridge that
+    is failing to take custody; once the stalled deposit is swept, it is credited."""
+    reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
+    node.mine(TIMELOCK - 4 - SWEEP_MARGIN // 2)  # < SWEEP_MARGIN // 2 left: stalled
+    other = DepositReveal(l2_key(0xB2), SignerKey.generate().pubkey[1:], TIMELOCK)
+    watcher.register(other)
+    tx = deposit(node, wallet, other.script_pubkey(signer_set), 300_000, mine=3)
+    assert watcher.poll() == []
+    assert [d.status for d in store.deposits() if d.outpoint.txid == tx.txid] == ["seen"]
+    settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
+    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    assert SweepBuilder(store, signer_set, NodeChain(node)).sweep([op], signers) is not None
+    [credit] = watcher.poll()
+    assert credit.txid == tx.txid and len(sink.credits) == 2
