@@ -231,21 +231,24 @@ class Follower:
         start = self.cursor + 1
         while start <= safe:
             end = min(safe, start + LOG_RANGE - 1)
+            # Read before the logs: if a reorg lands while reading, the cursor keeps the
+            # old chain's hash and the next poll sees the change.
+            end_hash = self.client.block_hash(end)
             events = [e for e in self.rollup.events(start, end) if e.name == "BatchCommitted"]
-            for batch, event_chain, last_of_tx in self._decoded(events):
-                transfers += self._apply(batch, event_chain, last_of_tx)
+            for batch, event, last_of_tx in self._decoded(events):
+                transfers += self._apply(batch, event, last_of_tx)
                 applied += 1
                 if max_batches is not None and applied >= max_batches:
-                    # Stop between transactions only: the cursor stays before this block.
+                    # The cursor stays before this range: the rest is read again.
                     return SyncReport(applied, rolled, self.head, transfers)
-            self._set_cursor(end)
+            self._set_cursor(end, end_hash)
             start = end + 1
         self.synced_at = time.time()
         return SyncReport(applied, rolled, self.head, transfers)
 
-    def _decoded(self, events: Sequence[Event]) -> Iterator[tuple[PublishedBatch, bytes, bool]]:
+    def _decoded(self, events: Sequence[Event]) -> Iterator[tuple[PublishedBatch, Event, bool]]:
         """Each new event's batch (the i-th event of a transaction is its calldata's i-th
-        batch), the event's chain hash, and whether it is its transaction's last batch.
+        batch), the event, and whether it is its transaction's last batch.
         Batches applied before a restart are skipped: the reorg check vouches for them."""
         index = 0
         for i, event in enumerate(events):
@@ -253,10 +256,9 @@ class Follower:
             last = i + 1 == len(events) or events[i + 1].tx_hash != event.tx_hash
             if int(event.args["batch_number"]) <= self.head:
                 continue
-            yield self.reader.decode(event, index), bytes(event.args["chain_hash"]), last
+            yield self.reader.decode(event, index), event, last
 
-    def _set_cursor(self, block: int) -> None:
-        block_hash = self.client.block_hash(block) if block >= 0 else None
+    def _set_cursor(self, block: int, block_hash: bytes | None) -> None:
         with self.lock, self.store.transaction():
             self.store.set_meta("da_cursor", str(block))
             if block_hash is None:
@@ -264,7 +266,7 @@ class Follower:
             else:
                 self.store.set_meta("da_cursor_hash", block_hash.hex())
 
-    def _apply(self, batch: PublishedBatch, event_chain: bytes, last_of_tx: bool) -> int:
+    def _apply(self, batch: PublishedBatch, event: Event, last_of_tx: bool) -> int:
         """Replay one batch and store it; nothing is kept if any check fails."""
         number = batch.batch_number
         if number != self.head + 1:
@@ -275,13 +277,15 @@ class Follower:
         chain = next_chain_hash(
             self._chain_hash(), new_state.root, batch.batch_hash, batch.withdrawals_hash
         )
-        if event_chain != chain:
+        if bytes(event.args["chain_hash"]) != chain:
             raise DataUnavailable(f"batch {number}: the event's chain hash does not follow")
         if last_of_tx and self.rollup.chain_hash_of(number) != chain:
             raise DataUnavailable(
                 f"batch {number}: the contract's stored chain hash differs from the data's"
             )
-        block_hash = self.client.block_hash(batch.block_number)
+        # The hash of the block the event was read from (a hash read now could already be
+        # another chain's, and would hide that this batch came from a dropped block).
+        block_hash = event.block_hash or self.client.block_hash(batch.block_number)
         if block_hash is None:
             raise DataUnavailable(f"batch {number}: its EVM block {batch.block_number} is gone")
         accounts, nodes = new_state.changes()
@@ -355,8 +359,8 @@ class Follower:
         row = self.store.db.execute(
             "SELECT evm_block FROM da_batches WHERE number=?", (self.head,)
         ).fetchone()
-        back_to = row[0] if row is not None else self.rollup.deployment.deploy_block - 1
-        self._set_cursor(min(back_to, tip))
+        back_to = min(tip, row[0] if row is not None else self.rollup.deployment.deploy_block - 1)
+        self._set_cursor(back_to, self.client.block_hash(back_to) if back_to >= 0 else None)
         return rolled
 
     def _roll_back_head(self) -> None:

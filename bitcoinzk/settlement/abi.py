@@ -37,6 +37,9 @@ class Event:
     block_number: int
     tx_hash: bytes
     log_index: int
+    block_hash: bytes | None = None
+    """The hash of the block the log was read from, when the client says (a follower
+    records it with what it read, to notice a reorg that happened while it read)."""
 
 
 class Abi:

@@ -71,6 +71,7 @@ class Log:
     block_number: int
     tx_hash: bytes
     log_index: int
+    block_hash: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,7 @@ class EmbeddedClient(EvmClient):
                         chain.height,
                         tx_hash,
                         i,
+                        keccak(tx_hash),
                     )
                 )
             rows: list[tuple[str, tuple[Any, ...]]] = [
@@ -445,6 +447,7 @@ class EmbeddedClient(EvmClient):
                     block,
                     bytes(tx_hash),
                     index,
+                    keccak(bytes(tx_hash)),  # block_hash(): one transaction per block
                 )
             )
         return out
@@ -687,6 +690,7 @@ class Web3Client(EvmClient):
                 int(x["blockNumber"]),
                 bytes(x["transactionHash"]),
                 int(x["logIndex"]),
+                bytes(x["blockHash"]),
             )
             for x in raw
         ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -534,7 +534,7 @@ class Rollup:
                 list(log.topics), log.data, log.block_number, log.tx_hash, log.log_index
             )
             if event is not None:
-                out.append(event)
+                out.append(replace(event, block_hash=log.block_hash))
         return out
 
 

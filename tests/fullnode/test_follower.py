@@ -132,8 +132,10 @@ def test_tampered_data_is_refused_and_nothing_changes(
         liar.flip_calldata_byte = calldata.index(batches.blocks[1].batch_data) + 6
     else:
         liar.flip_log_byte = 31  # the low byte of the event's first data word
-    with pytest.raises(DataUnavailable):
+    with pytest.raises(DataUnavailable, match="batch 2") as refused:
         follower.sync_once()
+    if where == "calldata":
+        assert "calldata does not hash to the committed batch" in str(refused.value)
     assert follower.head == 1 and follower.state.root == root
     assert follower.store.head() == 1
     liar.flip_calldata_byte = liar.flip_log_byte = None
