@@ -12,6 +12,9 @@ What each limit stops:
   trickles headers (slowloris) or never sends anything is dropped.
 - `body_timeout`: the body must arrive within this many seconds of the headers; a
   connection that trickles its body is closed without a reply.
+- `reply_timeout`: a reply must be taken by the client within this many seconds, else
+  the connection is aborted and its buffered reply dropped (a client that asks for large
+  replies and never reads them would otherwise hold each one in memory).
 JSON nesting is bounded by `bitcoinzk.safejson` before parsing.
 """
 
@@ -36,6 +39,7 @@ MAX_BATCH = 1000
 MAX_REPLY_BYTES = 64 << 20
 HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 20.0
+REPLY_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class HttpLimits:
     max_reply_bytes: int = MAX_REPLY_BYTES
     header_timeout: float = HEADER_TIMEOUT
     body_timeout: float = BODY_TIMEOUT
+    reply_timeout: float = REPLY_TIMEOUT
 
 
 class RequestRejected(Exception):
@@ -94,6 +99,28 @@ async def read_body(request: web.Request, limits: HttpLimits) -> bytes:
         raise BodyTimeout from None
 
 
+async def send_json(
+    request: web.Request, text: str, limits: HttpLimits, status: int = 200
+) -> web.StreamResponse:
+    """Write a JSON reply that the client must read within `reply_timeout`."""
+    data = text.encode()
+    resp = web.StreamResponse(status=status)
+    resp.content_type = "application/json"
+    resp.content_length = len(data)
+    try:
+        async with asyncio.timeout(limits.reply_timeout):
+            await resp.prepare(request)
+            await resp.write(data)
+            await resp.write_eof()
+    except TimeoutError:
+        log.info("aborting %s: reply not read in %ss", request.remote, limits.reply_timeout)
+        # abort, not close: close would keep the unsent reply buffered until it is read.
+        if request.transport is not None:
+            request.transport.abort()
+        request.protocol.force_close()
+    return resp
+
+
 def decode(body: bytes, limits: HttpLimits) -> Any:
     """The parsed request: an object, or a non-empty batch of at most `max_batch` items
     (anything else is the caller's to reject per item). Raises RequestRejected."""
@@ -121,6 +148,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_REPLY_BYTES",
     "PARSE_ERROR",
+    "REPLY_TIMEOUT",
     "BodyTimeout",
     "HttpLimits",
     "RequestRejected",
@@ -128,4 +156,5 @@ __all__ = [
     "decode",
     "read_body",
     "runner",
+    "send_json",
 ]

@@ -517,7 +517,7 @@ class RpcServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self._auth is not None:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given, self._auth):
@@ -534,9 +534,9 @@ class RpcServer:
         except httprpc.BodyTimeout:
             return web.Response(status=408)  # never sent: the connection is closed
         if isinstance(body, list):
-            return web.Response(text=self._batch(body), content_type="application/json")
+            return await httprpc.send_json(request, self._batch(body), self.limits)
         reply, status = self._dispatch(body)
-        return web.json_response(reply, status=status)
+        return await httprpc.send_json(request, json.dumps(reply), self.limits, status)
 
     def _batch(self, requests: list[Any]) -> str:
         """The batch's replies as one JSON array; once the reply passes `max_reply_bytes`,

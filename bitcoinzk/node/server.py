@@ -11,6 +11,7 @@ pipeline (bitcoinzk/node/pipeline.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from collections.abc import Callable
@@ -365,7 +366,7 @@ class Node:
         reply = await self.rpc.handle(body, self.config.http)
         if reply is None:
             return web.Response(status=204)
-        return web.json_response(reply)
+        return await httprpc.send_json(request, json.dumps(reply), self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True, "head": self.sequencer.head})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +141,28 @@ def test_slowloris_connections_are_dropped_and_service_continues(tmp_path):
         assert srv.proc.poll() is None
     finally:
         srv.stop()
+
+
+def test_a_client_that_does_not_read_its_reply_is_cut_off(node):
+    big = 30_000_000
+    with RpcServer(node, port=0, limits=HttpLimits(reply_timeout=TIMEOUT)) as server:
+        server.register("big", lambda: "x" * big)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", server.port))
+        body = b'{"jsonrpc":"2.0","id":1,"method":"big","params":[]}'
+        s.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        time.sleep(TIMEOUT + 1.5)  # never reading: the reply stays in the server's buffers
+        s.settimeout(10)
+        received = 0
+        try:
+            while chunk := s.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        s.close()
+        assert received < big  # the server gave up on the reply instead of holding it
+        assert call(server.url, "getblockcount") == 3
