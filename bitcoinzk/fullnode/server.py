@@ -9,6 +9,7 @@ to send them instead.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -190,7 +191,7 @@ class FullNode:
         reply = await self.rpc.handle(body, self.config.http)
         if reply is None:
             return web.Response(status=204)
-        return web.json_response(reply)
+        return await httprpc.send_json(request, json.dumps(reply), self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
