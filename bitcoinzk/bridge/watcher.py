@@ -23,7 +23,8 @@ its refund leaf matures: the bridge must sweep it into its own custody before
 the depositor can take it back (docs/bridge.md, "Sweep margin").  One seen later is
 marked `too_late`, never credited, and stays the depositor's to refund.  While a
 credited deposit waits for its sweep with less than half the margin left (settlement
-or sweeping stalled), no new deposit is credited: they wait as `seen`.  It is
+or sweeping stalled), or is off the chain after a reorg deeper than the crediting
+depth, no new deposit is credited: they wait as `seen`.  It is
 credited its amount minus the fee policy's `deposit_fee` (its share of the sweep).
 
 Hostile input is logged and skipped, never fatal: dust to a deposit address,
@@ -232,6 +233,13 @@ class DepositWatcher:
                             "credited deposit %s:%d reorged out at height %d", txid, vout, height
                         )
                         self.store.raise_alarm("credited-deposit-reorged", f"{txid}:{vout}")
+                        # off the chain until it is mined again (`_consider_output`); no
+                        # credit meanwhile: a double-spend of it to the same address would
+                        # be credited a second time
+                        db.execute(
+                            "UPDATE deposits SET block_hash='' WHERE txid=? AND vout=?",
+                            (txid, vout),
+                        )
                     else:
                         log.warning("deposit %s:%d reorged out before crediting", txid, vout)
                         db.execute("DELETE FROM deposits WHERE txid=? AND vout=?", (txid, vout))
@@ -279,12 +287,36 @@ class DepositWatcher:
         if out.value < max(MIN_DEPOSIT, dust_threshold(out)) or out.value > MAX_MONEY:
             log.warning("ignoring deposit %s:%d of %d sats (below minimum)", txid, n, out.value)
             return
-        self.store.db.execute(
+        cur = self.store.db.execute(
             "INSERT OR IGNORE INTO deposits (txid, vout, spk, amount, height, block_hash, status) "
             "VALUES (?,?,?,?,?,?,'seen')",
             (txid, n, out.script_pubkey, out.value, height, bhash),
         )
+        if not cur.rowcount:  # a credited deposit reorged out, mined again: where it is now
+            cur = self.store.db.execute(
+                "UPDATE deposits SET height=?, block_hash=? WHERE txid=? AND vout=? "
+                "AND status='credited' AND block_hash=''",
+                (height, bhash, txid, n),
+            )
+            if cur.rowcount:
+                log.warning("credited deposit %s:%d mined again at height %d", txid, n, height)
+            return
         log.info("deposit %s:%d of %d sats seen at height %d", txid, n, out.value, height)
+
+    def _credit_hold(self, tip: int) -> str | None:
+        """Why no deposit may be credited now, if there is a reason."""
+        row = self.store.db.execute(
+            "SELECT txid, vout FROM deposits WHERE status='credited' AND block_hash=''"
+        ).fetchone()
+        if row is not None:
+            return f"credited deposit {row[0]}:{row[1]} is off the chain (reorg)"
+        stalled = self._stalled_sweep(tip)
+        if stalled is not None:
+            return (
+                f"deposit {stalled} is still unswept with less than half the sweep margin "
+                "left (settlement or sweeping stalled)"
+            )
+        return None
 
     def _stalled_sweep(self, tip: int) -> str | None:
         """A credited deposit still in no sweep with less than half the sweep margin left:
@@ -303,7 +335,7 @@ class DepositWatcher:
     def _credit_confirmed(self, tip: int) -> list[Credit]:
         credited: list[Credit] = []
         fee = self.fees.deposit_fee(self.signer_set)
-        stalled = self._stalled_sweep(tip)
+        hold = self._credit_hold(tip)
         for d in self.store.deposits("seen"):
             if tip - d.height + 1 < self.confirmations:
                 continue
@@ -326,15 +358,14 @@ class DepositWatcher:
                     (d.outpoint.txid, d.outpoint.vout),
                 )
                 continue
-            if stalled is not None:
-                # held, not refused: credited once the sweep catches up if its own margin
+            if hold is not None:
+                # held, not refused: credited once the cause clears if its own margin
                 # still holds then, else `too_late` and the depositor's to refund
                 log.warning(
-                    "deposit %s:%d not credited yet: deposit %s is still unswept with less "
-                    "than half the sweep margin left (settlement or sweeping stalled)",
+                    "deposit %s:%d not credited yet: %s",
                     d.outpoint.txid,
                     d.outpoint.vout,
-                    stalled,
+                    hold,
                 )
                 continue
             if d.amount - fee < MIN_DEPOSIT:

@@ -18,7 +18,7 @@ import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
 from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
-from bitcoinzk.bitcoin.tx import OutPoint
+from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
@@ -36,10 +36,17 @@ from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder, reserves
 from bitcoinzk.bridge.watcher import DepositWatcher
 
-from .conftest import SWEEP_MARGIN, RecordedSettlement, RecordingSink, deposit, l2_key
+from .conftest import (
+    SWEEP_MARGIN,
+    RecordedSettlement,
+    RecordingSink,
+    deposit,
+    l2_key,
+    reveal_for,
+)
 from .cycle_child import load_batches, make_signers
 from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
-from .test_sweep import TIMELOCK, credited_deposit
+from .test_sweep import ALICE, TIMELOCK, credited_deposit
 from .test_sweep import make_signers as sweep_signers
 
 
@@ -297,3 +304,64 @@ def test_no_new_credit_while_a_credited_deposit_waits_past_half_its_margin(
     assert SweepBuilder(store, signer_set, NodeChain(node)).sweep([op], signers) is not None
     [credit] = watcher.poll()
     assert credit.txid == tx.txid and len(sink.credits) == 2
+
+
+# --- reorgs around a credited deposit ---------------------------------------------------
+
+
+def test_credited_deposit_double_spent_in_a_deep_reorg_is_not_credited_again(
+    node, wallet, watcher, sink, signer_set
+):
+    """A reorg deeper than the crediting depth replaces the credited deposit with a
+    double-spend paying the same address another amount.  Before: the double-spend was
+    a new outpoint and was credited too (two credits, one deposit on Bitcoin).  Now: an
+    alarm, and no deposit is credited while a credited one is off the chain."""
+    reveal = reveal_for(wallet, ALICE)
+    watcher.register(reveal)
+    spk = reveal.script_pubkey(signer_set)
+    fork = node.tip_hash()
+    double = wallet.create_transaction([TxOut(90_000, spk)], 2, node)  # same coins as tx
+    tx = deposit(node, wallet, spk, 70_000, mine=3)
+    assert {i.prevout for i in tx.vin} & {i.prevout for i in double.vin}
+    assert len(watcher.poll()) == 1
+    parent = fork
+    for i in range(5):
+        b = node.build_block([double] if i == 0 else [], parent=parent, extra=b"ds" + bytes([i]))
+        node.submit_block(b)
+        parent = b.hash
+    assert node.get_tx(double.txid) is not None and node.get_tx(tx.txid) is None
+    assert watcher.poll() == []
+    assert ("credited-deposit-reorged", f"{tx.txid}:0") in watcher.store.alarms()
+    assert list(sink.credits) == [(tx.txid, 0)]
+    [row] = [d for d in watcher.store.deposits() if d.outpoint.txid == double.txid]
+    assert row.status == "seen"
+
+
+def test_credited_deposit_mined_again_at_another_height_is_tracked_there(
+    node, wallet, watcher, sink, signer_set
+):
+    """The credited deposit comes back in the new branch, one block higher: credited
+    once, its row follows it (height for the sweep deadline, block for the next reorg),
+    and crediting resumes."""
+    reveal = reveal_for(wallet, ALICE)
+    watcher.register(reveal)
+    spk = reveal.script_pubkey(signer_set)
+    fork = node.tip_hash()
+    tx = deposit(node, wallet, spk, 70_000, mine=3)
+    assert len(watcher.poll()) == 1
+    parent = fork
+    hashes = []
+    for i in range(5):
+        b = node.build_block([tx] if i == 1 else [], parent=parent, extra=b"rm" + bytes([i]))
+        node.submit_block(b)
+        parent = b.hash
+        hashes.append(b.hash)
+    watcher.poll()
+    [row] = [d for d in watcher.store.deposits() if d.outpoint.txid == tx.txid]
+    assert row.status == "credited" and row.block_hash == hashes[1]
+    assert row.height == node.get_tx(tx.txid).height
+    later = reveal_for(wallet, l2_key(0xB3))
+    watcher.register(later)
+    other = deposit(node, wallet, later.script_pubkey(signer_set), 50_000, mine=3)
+    assert [c.txid for c in watcher.poll()] == [other.txid]
+    assert sink.calls == 2
