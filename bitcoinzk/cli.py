@@ -611,17 +611,28 @@ def bench_prove(
     parallel: Annotated[
         int, typer.Option(help="also prove this many copies at once, one key (prover.parallel)")
     ] = 1,
+    backend: Annotated[
+        str, typer.Option(help="native | groth16py | auto (native where built)")
+    ] = "auto",
+    compare: Annotated[
+        bool,
+        typer.Option(help="native: also prove the same witness with groth16py and snarkjs"),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Witness and proof time for one batch; last line is one JSON object."""
     from bitcoinzk.prover.bench import run as run_prove
 
+    if backend not in ("native", "groth16py", "auto"):
+        _fail("--backend must be native, groth16py or auto")
     result = run_prove(
         batch_size=batch_size,
         tree_depth=tree_depth,
         compare_snarkjs=compare_snarkjs,
         use_node=node_witness,
         parallel=parallel,
+        backend=None if backend == "auto" else ("native" if backend == "native" else "groth16py"),
+        compare=compare,
     )
     print(json.dumps(result))
 

@@ -1,5 +1,13 @@
 """Proving benchmark: one full block of transfers through the real circuit.
 
+Native backend (the default where built; `run_native`): key load, witness (node on the
+circuit's `.wasm`), proof (Rust, all cores), each timed; `peak_rss_mb` is the proving
+process's peak (key + proof), `witness_rss_mb` node's. With `compare`, the same `.wtns`
+is proven by groth16py (`prove_wtns` with its own dev key of the same circuit, in a child
+process) and by snarkjs (`groth16 prove` with the native key itself: it is a real snarkjs
+`.zkey`), and `speedup_vs_*` divide their proof time by ours. The groth16py path below
+is the reference backend's benchmark, unchanged.
+
 `run(batch_size, tree_depth, compare_snarkjs)` returns a JSON-ready dict with
 batch_size, constraints, constraints_per_tx, witness_s, prove_s, peak_rss_mb and
 proven_tps (what `bzk bench prove --json` prints as its last line).
@@ -22,6 +30,7 @@ proven_tps (what `bzk bench prove --json` prints as its last line).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import subprocess
 import tempfile
@@ -36,8 +45,9 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockResult, apply_block
 from bitcoinzk.l2.types import Operation, Transfer
+from bitcoinzk.prover import native
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import KeyFiles, ensure_keys
+from bitcoinzk.prover.keys import Backend, KeyFiles, default_backend, ensure_keys, key_files
 from bitcoinzk.prover.service import verify_proof
 from bitcoinzk.prover.snarkjs_timing import write_timing_zkey
 from bitcoinzk.prover.tooling import (
@@ -72,14 +82,14 @@ def transfer_block(params: ChainParams) -> BlockResult:
 
 
 def _ensure_keys_child(shape: CircuitShape, key_dir: Path | None) -> str:
-    return str(ensure_keys(shape, key_dir).directory)
+    return str(ensure_keys(shape, key_dir, backend="groth16py").directory)
 
 
 def _keys_in_child(shape: CircuitShape, key_dir: Path | None) -> KeyFiles:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=ctx) as pool:
         pool.submit(_ensure_keys_child, shape, key_dir).result()
-    return ensure_keys(shape, key_dir, allow_dev_setup=False)
+    return ensure_keys(shape, key_dir, allow_dev_setup=False, backend="groth16py")
 
 
 def _peak_rss_mb() -> float:
@@ -87,6 +97,166 @@ def _peak_rss_mb() -> float:
 
 
 def run(
+    batch_size: int = 4,
+    tree_depth: int = 24,
+    compare_snarkjs: bool = False,
+    records: int | None = None,
+    key_dir: Path | None = None,
+    use_node: bool = True,
+    parallel: int = 1,
+    backend: Backend | None = None,
+    compare: bool = False,
+) -> dict[str, object]:
+    chosen = backend if backend is not None else default_backend()
+    if chosen == "native":
+        return run_native(batch_size, tree_depth, compare, records, key_dir)
+    out = run_groth16py(
+        batch_size, tree_depth, compare_snarkjs or compare, records, key_dir, use_node, parallel
+    )
+    out["backend"] = "groth16py"
+    out["threads"] = 1
+    return out
+
+
+def _params(batch_size: int, tree_depth: int, records: int | None) -> ChainParams:
+    return ChainParams(
+        chain_id=1337,
+        tree_depth=tree_depth,
+        block_slots=batch_size,
+        block_records=records if records is not None else default_records(batch_size),
+        fee_account=0,
+    )
+
+
+def _native_keys_child(shape: CircuitShape, key_dir: Path | None) -> str:
+    return str(ensure_keys(shape, key_dir, backend="native").directory)
+
+
+def _g16_prove_wtns_child(pk: str, vk: str, wtns: str, public_input: int) -> dict[str, object]:
+    """groth16py on the same witness, in its own process (its 183 s key load and 8.5 GB
+    at B=64 stay out of the native figures)."""
+    start = time.perf_counter()
+    key = groth16py.ProvingKey.load(pk)
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    proof = groth16py.prove_wtns(key, wtns)
+    prove_s = time.perf_counter() - start
+    return {
+        "groth16py_key_load_s": round(load_s, 3),
+        "groth16py_prove_s": round(prove_s, 3),
+        "groth16py_verified": verify_proof(groth16py.VerifyingKey.load(vk), proof, public_input),
+        "groth16py_peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+
+
+def _snarkjs_prove(zkey: Path, wtns: Path, vk: groth16py.VerifyingKey) -> dict[str, object]:
+    """snarkjs with the very same key (the native key is a snarkjs .zkey) and witness."""
+    cli = tool("snarkjs").resolve().parent.parent / "snarkjs" / "build" / "cli.cjs"
+    cmd = [str(tool("snarkjs"))]
+    if cli.is_file():  # a large key needs more than node's default heap
+        cmd = ["node", "--max-old-space-size=16384", str(cli)]
+    with tempfile.TemporaryDirectory(prefix="bzk-snarkjs-") as tmp:
+        proof_json, public_json = Path(tmp) / "proof.json", Path(tmp) / "public.json"
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*cmd, "groth16", "prove", str(zkey), str(wtns), str(proof_json), str(public_json)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if proc.returncode != 0:
+            return {"snarkjs_error": (proc.stdout + proc.stderr)[-500:]}
+        ok = groth16py.Verifier(vk).verify_snarkjs(proof_json.read_text(), public_json.read_text())
+    return {
+        "snarkjs_key": "same-zkey",
+        "snarkjs_prove_s": round(elapsed, 3),
+        "snarkjs_verified": bool(ok),
+        "snarkjs_peak_rss_mb": round(rss, 1),
+    }
+
+
+def run_native(
+    batch_size: int = 4,
+    tree_depth: int = 24,
+    compare: bool = False,
+    records: int | None = None,
+    key_dir: Path | None = None,
+) -> dict[str, object]:
+    params = _params(batch_size, tree_depth, records)
+    shape = CircuitShape.of(params)
+    out: dict[str, object] = {
+        "batch_size": batch_size,
+        "records": shape.records,
+        "tree_depth": tree_depth,
+        "circuit_id": circuit_id(shape),
+        "backend": "native",
+        "threads": native.threads(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    start = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        pool.submit(_native_keys_child, shape, key_dir).result()
+    files = ensure_keys(shape, key_dir, allow_dev_setup=False, backend="native")
+    meta = files.meta()
+    out["key_source"] = files.source
+    out["setup_s"] = meta.get("setup_s")
+    out["compile_setup_s"] = meta.get("compile_setup_s")
+    out["keys_ready_s"] = round(time.perf_counter() - start, 3)
+    out["constraints"] = meta.get("constraints")
+    constraints = meta.get("constraints")
+    out["constraints_per_tx"] = (
+        round(constraints / batch_size) if isinstance(constraints, int) else None
+    )
+
+    result = transfer_block(params)
+    inputs = build_inputs(result.trace, params)
+    prover = native.NativeProver(files.native_zkey, files.wasm)
+    out["key_load_s"] = round(prover.load_s, 3)
+    vk = files.load_verifying_key()
+    with tempfile.TemporaryDirectory(prefix="bzk-bench-") as tmp:
+        wtns = Path(tmp) / "w.wtns"
+        start = time.perf_counter()
+        prover.witness(inputs, wtns)
+        witness_s = time.perf_counter() - start
+        out["witness_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        )
+        start = time.perf_counter()
+        proof = prover.prove_wtns(wtns)
+        prove_s = time.perf_counter() - start
+        out["verified"] = verify_proof(vk, proof, result.public_input)
+        out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        out["witness_s"] = round(witness_s, 3)
+        out["prove_s"] = round(prove_s, 3)
+        out["total_s"] = round(witness_s + prove_s, 3)
+        out["proven_tps"] = round(batch_size / (witness_s + prove_s), 3)
+        if compare:
+            g16 = key_files(shape, "dev", key_dir, "groth16py")
+            if g16.exists():
+                with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                    got = pool.submit(
+                        _g16_prove_wtns_child,
+                        str(g16.proving_key),
+                        str(g16.verifying_key),
+                        str(wtns),
+                        result.public_input,
+                    ).result()
+                out.update(got)
+                g16_s = got["groth16py_prove_s"]
+                assert isinstance(g16_s, float)
+                out["speedup_vs_groth16py"] = round(g16_s / prove_s, 2)
+            out.update(_snarkjs_prove(files.native_zkey, wtns, vk))
+            snark_s = out.get("snarkjs_prove_s")
+            if isinstance(snark_s, float):
+                out["speedup_vs_snarkjs"] = round(snark_s / prove_s, 2)
+    out["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def run_groth16py(
     batch_size: int = 4,
     tree_depth: int = 24,
     compare_snarkjs: bool = False,
