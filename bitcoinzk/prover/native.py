@@ -71,7 +71,11 @@ class Timings:
 
 @dataclass
 class NativeProver:
-    """One native proving key in memory, and the circuit's witness calculator."""
+    """One native proving key in memory, and the circuit's witness calculator.
+
+    `zkey` is a snarkjs `.zkey` (ceremony or native dev setup) or a groth16py dev
+    `proving.key`, proven as it is under groth16py's verifying key (no setup of ours).
+    """
 
     zkey: Path
     wasm: Path
@@ -80,7 +84,12 @@ class NativeProver:
 
     def __post_init__(self) -> None:
         start = time.perf_counter()
-        self.key = _ext().ProvingKey.load(str(self.zkey))
+        with open(self.zkey, "rb") as f:
+            magic = f.read(6)
+        if magic == b"g16pk1":  # a groth16py key: its own CRS and QAP, its verifying key
+            self.key = _ext().ProvingKey.load_groth16py(str(self.zkey))
+        else:
+            self.key = _ext().ProvingKey.load(str(self.zkey))
         self.load_s = time.perf_counter() - start
 
     def verification_key_json(self) -> str:

@@ -127,6 +127,22 @@ def test_native_proof_verifies_with_groth16py_snarkjs_and_vyper(
     assert call(pi + 1) is False
 
 
+def test_native_prover_proves_with_a_groth16py_key(
+    keys: Keys, block: BlockResult, tmp_path: Path
+) -> None:
+    """groth16py's own dev key (arkworks' QAP, not snarkjs's): same verifying key, no setup."""
+    from bitcoinzk.prover.keys import key_files
+
+    files = key_files(SHAPE, "dev", backend="groth16py")
+    wasm = tmp_path / "circuit.wasm"
+    native.extract_wasm(files.proving_key, wasm)
+    prover = native.NativeProver(files.proving_key, wasm)
+    proof = prover.prove(build_inputs(block.trace, PARAMS))
+    vk = files.load_verifying_key()
+    assert verify_proof(vk, proof, block.public_input)
+    assert not verify_proof(vk, proof, block.public_input + 1)
+
+
 def test_snarkjs_proves_with_the_native_dev_key(
     native_keys: KeyFiles, prover: native.NativeProver, block: BlockResult, tmp_path: Path
 ) -> None:

@@ -74,6 +74,9 @@ pub struct Key {
     /// A and B over `domain_size` rows, the public-signal rows included.
     pub ma: Matrix,
     pub mb: Matrix,
+    /// arkworks' own QAP (a groth16py key): H points for `n - 1` powers of tau times
+    /// `Z(tau)/delta`, evaluations on the coset of the field's generator, divided by Z.
+    pub libsnark: bool,
 }
 
 fn limbs(b: &[u8]) -> [u64; 4] {
@@ -245,10 +248,14 @@ impl Key {
             h: points(sec(9)?, 64, domain_size, g1)?,
             ma,
             mb,
+            libsnark: false,
         })
     }
 
     pub fn save_zkey(&self, path: &str) -> Result<(), String> {
+        if self.libsnark {
+            return Err("a groth16py key has no .zkey form (other H points)".into());
+        }
         let mut head = Vec::new();
         head.extend_from_slice(b"zkey");
         head.extend_from_slice(&1u32.to_le_bytes());

@@ -39,6 +39,14 @@ impl ProvingKey {
         Ok(Self { key: Arc::new(key) })
     }
 
+    /// Load a groth16py dev proving key (`ProvingKey.save`): its own CRS and R1CS, proven
+    /// with arkworks' QAP, so proofs verify under groth16py's verifying key.
+    #[staticmethod]
+    fn load_groth16py(py: Python<'_>, path: String) -> PyResult<Self> {
+        let key = py.allow_threads(|| setup::load_groth16py_key(&path)).map_err(io_err)?;
+        Ok(Self { key: Arc::new(key) })
+    }
+
     #[getter]
     fn n_vars(&self) -> usize {
         self.key.n_vars

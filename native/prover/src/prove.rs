@@ -2,7 +2,7 @@
 
 use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
-use ark_ff::{BigInt, BigInteger, BigInteger256, One, PrimeField, UniformRand, Zero};
+use ark_ff::{BigInt, BigInteger, BigInteger256, FftField, Field, One, PrimeField, UniformRand, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::rngs::OsRng;
 use rayon::prelude::*;
@@ -67,6 +67,9 @@ fn eval_rows(m: &Matrix, w: &[Fr], n: usize) -> Vec<Fr> {
 
 /// The evaluations of A*B - C on the odd coset of the doubled domain (snarkjs's H).
 pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
+    if key.libsnark {
+        return witness_map_libsnark(key, w);
+    }
     let n = key.domain_size;
     let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
     let shift = Radix2EvaluationDomain::<Fr>::new(2 * n).expect("domain").group_gen();
@@ -82,6 +85,29 @@ pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
         .zip(c.par_iter())
         .map(|((a, b), c)| (*a * b - c).into_bigint())
         .collect()
+}
+
+/// arkworks' `LibsnarkReduction`: h's coefficients, from A*B - C on the coset of the
+/// field's generator divided by the vanishing polynomial there (`C = A*B` on the domain).
+fn witness_map_libsnark(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
+    let n = key.domain_size;
+    let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
+    let coset = domain.get_coset(Fr::GENERATOR).expect("coset");
+    let (mut a, mut b) = rayon::join(|| eval_rows(&key.ma, w, n), || eval_rows(&key.mb, w, n));
+    let mut c: Vec<Fr> = a.par_iter().zip(b.par_iter()).map(|(x, y)| *x * y).collect();
+    for v in [&mut a, &mut b, &mut c] {
+        domain.ifft_in_place(v);
+        coset.fft_in_place(v);
+    }
+    let z_inv = domain.evaluate_vanishing_polynomial(Fr::GENERATOR).inverse().unwrap();
+    let mut h: Vec<Fr> = a
+        .par_iter()
+        .zip(b.par_iter())
+        .zip(c.par_iter())
+        .map(|((a, b), c)| (*a * b - c) * z_inv)
+        .collect();
+    coset.ifft_in_place(&mut h);
+    h.par_iter().take(n - 1).map(|x| x.into_bigint()).collect()
 }
 
 /// `sum scalars[i] * bases[i]`, zero scalars skipped and ones added directly (a circom

@@ -16,6 +16,7 @@ use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::{CurveGroup, PrimeGroup};
 use ark_ff::{BigInt, Field, One, PrimeField, UniformRand, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
+use ark_serialize::CanonicalDeserialize;
 use rand::rngs::OsRng;
 use rayon::prelude::*;
 
@@ -216,5 +217,74 @@ pub fn setup(r1cs: &R1cs, report: &dyn Fn(usize, usize)) -> Result<Key, String> 
         h,
         ma,
         mb,
+        libsnark: false,
+    })
+}
+
+fn points<T: CanonicalDeserialize + Send>(r: &mut Reader<'_>, size: usize) -> Result<Vec<T>, String> {
+    let n = r.u64()?;
+    let bytes = r.take(n * size)?;
+    bytes
+        .par_chunks_exact(size)
+        .map(|b| T::deserialize_uncompressed_unchecked(b).map_err(|e| format!("bad point: {e}")))
+        .collect()
+}
+
+fn point<T: CanonicalDeserialize>(r: &mut Reader<'_>, size: usize) -> Result<T, String> {
+    T::deserialize_uncompressed_unchecked(r.take(size)?).map_err(|e| format!("bad point: {e}"))
+}
+
+/// A groth16py dev key as it is (its CRS, arkworks' QAP, and the compiler's R1CS): the
+/// native prover proves with it under groth16py's verifying key, with no setup of its own.
+pub fn load_groth16py_key(path: &str) -> Result<Key, String> {
+    let m = map(path)?;
+    if m.len() < 6 || &m[..6] != b"g16pk1" {
+        return Err("not a groth16py proving key (g16pk1)".into());
+    }
+    let mut r = Reader { d: &m, p: 6 };
+    let alpha1: G1Affine = point(&mut r, 64)?;
+    let beta2: G2Affine = point(&mut r, 128)?;
+    let gamma2: G2Affine = point(&mut r, 128)?;
+    let delta2: G2Affine = point(&mut r, 128)?;
+    let ic: Vec<G1Affine> = points(&mut r, 64)?;
+    let beta1: G1Affine = point(&mut r, 64)?;
+    let delta1: G1Affine = point(&mut r, 64)?;
+    let a: Vec<G1Affine> = points(&mut r, 64)?;
+    let b1: Vec<G1Affine> = points(&mut r, 64)?;
+    let b2: Vec<G2Affine> = points(&mut r, 128)?;
+    let h: Vec<G1Affine> = points(&mut r, 64)?;
+    let c: Vec<G1Affine> = points(&mut r, 64)?;
+    drop(m);
+    let r1cs = read_groth16py_key(path, None)?;
+    let (nv, np, nc) = (r1cs.n_vars, r1cs.n_public, r1cs.n_constraints);
+    let domain = Radix2EvaluationDomain::<Fr>::new(nc + np + 1).ok_or("circuit too large")?;
+    let n = domain.size();
+    if a.len() != nv || b2.len() != nv || c.len() != nv - np - 1 || h.len() + 1 != n {
+        return Err("groth16py key: CRS and R1CS sizes disagree".into());
+    }
+    let mut ta = r1cs.a;
+    for k in 0..=np {
+        ta.push(((nc + k) as u32, k as u32, Fr::one()));
+    }
+    let (ma, mb) = rayon::join(|| Matrix::from_terms(n, &ta), || Matrix::from_terms(n, &r1cs.b));
+    Ok(Key {
+        n_vars: nv,
+        n_public: np,
+        domain_size: n,
+        alpha1,
+        beta1,
+        beta2,
+        gamma2,
+        delta1,
+        delta2,
+        ic,
+        a,
+        b1,
+        b2,
+        c,
+        h,
+        ma,
+        mb,
+        libsnark: true,
     })
 }
