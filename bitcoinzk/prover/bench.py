@@ -2,7 +2,7 @@
 
 Native backend (the default where built; `run_native`): key load, witness (node on the
 circuit's `.wasm`), proof (Rust, all cores), each timed; `peak_rss_mb` is the proving
-process's peak (key + proof), `witness_rss_mb` node's. With `compare`, the same `.wtns`
+process's peak (key + proof; node's witness process is not in it). With `compare`, the same `.wtns`
 is proven by groth16py (`prove_wtns` with its own dev key of the same circuit, in a child
 process) and by snarkjs (`groth16 prove` with the native key itself: it is a real snarkjs
 `.zkey`), and `speedup_vs_*` divide their proof time by ours. The groth16py path below
@@ -165,7 +165,6 @@ def _snarkjs_prove(zkey: Path, wtns: Path, vk: groth16py.VerifyingKey) -> dict[s
             check=False,
         )
         elapsed = time.perf_counter() - start
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if proc.returncode != 0:
             return {"snarkjs_error": (proc.stdout + proc.stderr)[-500:]}
         ok = groth16py.Verifier(vk).verify_snarkjs(proof_json.read_text(), public_json.read_text())
@@ -173,7 +172,6 @@ def _snarkjs_prove(zkey: Path, wtns: Path, vk: groth16py.VerifyingKey) -> dict[s
         "snarkjs_key": "same-zkey",
         "snarkjs_prove_s": round(elapsed, 3),
         "snarkjs_verified": bool(ok),
-        "snarkjs_peak_rss_mb": round(rss, 1),
     }
 
 
@@ -221,9 +219,6 @@ def run_native(
         start = time.perf_counter()
         prover.witness(inputs, wtns)
         witness_s = time.perf_counter() - start
-        out["witness_rss_mb"] = round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        )
         start = time.perf_counter()
         proof = prover.prove_wtns(wtns)
         prove_s = time.perf_counter() - start
