@@ -63,6 +63,10 @@ and 6 confirmations, a deposit credited on time leaves 138 blocks."""
 SCAN_ATTEMPTS = 5  # reorgs followed within one poll before giving up until the next
 
 
+class FeeRateChanged(ValueError):
+    pass
+
+
 class DepositSink(Protocol):
     """The Layer-2 side (the sequencer): turns a credited deposit into a `Deposit` operation.
 
@@ -112,6 +116,17 @@ class DepositWatcher:
         self.network = network
         self.sweep_margin = sweep_margin
         self.fees = fees or FeePolicy()
+        # the fee rate prices every deposit fee, and each signer checks every credited
+        # deposit against it: another rate after a restart would halt every signer on
+        # the deposits credited before, so it is a deployment constant
+        rate = store.get_meta("fee_rate")
+        if rate is None:
+            store.set_meta("fee_rate", repr(self.fees.fee_rate))
+        elif float(rate) != self.fees.fee_rate:
+            raise FeeRateChanged(
+                f"the bridge's fee rate is {float(rate)} sat/vB (its deposits were charged "
+                f"at it); refusing to start with {self.fees.fee_rate}"
+            )
         if store.get_meta("start_height") is None:
             start = source.height() if start_height is None else start_height
             store.set_meta("start_height", str(start))

@@ -18,15 +18,19 @@ import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
 from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
-from bitcoinzk.bitcoin.tx import OutPoint, TxOut
+from bitcoinzk.bitcoin.policy import dust_threshold
+from bitcoinzk.bitcoin.script import TaprootOutput
+from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
+from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
     PayoutBuilder,
     PayoutRefused,
+    PayoutRequest,
     UnbackedDeposit,
     Withdrawal,
     sign,
@@ -34,7 +38,7 @@ from bitcoinzk.bridge.payout import (
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder, reserves
-from bitcoinzk.bridge.watcher import DepositWatcher
+from bitcoinzk.bridge.watcher import MIN_DEPOSIT, DepositWatcher, FeeRateChanged
 
 from .conftest import (
     SWEEP_MARGIN,
@@ -365,3 +369,99 @@ def test_credited_deposit_mined_again_at_another_height_is_tracked_there(
     other = deposit(node, wallet, later.script_pubkey(signer_set), 50_000, mine=3)
     assert [c.txid for c in watcher.poll()] == [other.txid]
     assert sink.calls == 2
+
+
+# --- fee policy boundaries --------------------------------------------------------------
+
+
+def test_deposit_and_withdrawal_exactly_at_their_fee_boundaries(
+    node, wallet, watcher, sink, signer_set, signer_keys, store, tmp_path, fee
+):
+    """A deposit of exactly MIN_DEPOSIT + deposit_fee is credited MIN_DEPOSIT and swept
+    within its fee; a withdrawal of exactly withdrawal_fee + dust is paid dust (the kernel
+    takes it), one sat less is `unpayable` and kept as surplus; the book balances."""
+    reveal = DepositReveal(ALICE, SignerKey.generate().pubkey[1:], TIMELOCK)
+    big = DepositReveal(ALICE, SignerKey.generate().pubkey[1:], TIMELOCK)
+    watcher.register(reveal)
+    watcher.register(big)
+    small_tx = deposit(node, wallet, reveal.script_pubkey(signer_set), MIN_DEPOSIT + fee, mine=0)
+    deposit(node, wallet, big.script_pubkey(signer_set), 100_000, mine=3)
+    credits = {c.txid: c for c in watcher.poll()}
+    assert credits[small_tx.txid].amount == MIN_DEPOSIT
+    finals = tuple(FinalizedDeposit(ALICE, c.amount, c.txid, c.vout) for c in credits.values())
+    wfee = FeePolicy().withdrawal_fee(signer_set)
+    spk = wallet.new_key().script_pubkey
+    dust = dust_threshold(TxOut(0, spk))
+    edge = Withdrawal("2:0", wfee + dust, spk)
+    below = Withdrawal("2:1", wfee + dust - 1, wallet.new_key().script_pubkey)
+    settlement = RecordedSettlement(
+        [FinalizedBatch(1, finals), FinalizedBatch(2, (), (edge, below))]
+    )
+    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal, big], tmp_path)
+    ops = [OutPoint(c.txid, c.vout) for c in credits.values()]
+    swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(ops, signers)
+    assert swept is not None
+    node.mine(1)
+    result = PayoutBuilder(store, signer_set, NodeChain(node)).pay([edge, below], signers)
+    assert result is not None and [w.id for w in result.paid] == [edge.id]
+    node.mine(1)
+    assert node.get_coin(OutPoint(result.tx.txid, 0)).output.value == dust
+    assert store.db.execute("SELECT payout_txid FROM withdrawals WHERE id='2:1'").fetchone() == (
+        "unpayable",
+    )
+    book = reserves(store)
+    assert book.total == book.obligations + book.surplus and book.surplus >= 0
+
+
+def test_a_fee_rate_changed_between_restarts_is_refused_at_start(
+    node, wallet, watcher, sink, signer_set, signer_keys, store, tmp_path
+):
+    """The signers price every credited deposit's fee at the current rate: after a
+    restart at another rate each one halts on the deposits credited before (shown
+    here), so the coordinator refuses to start at another rate than its store's."""
+    _, _, _, final = credited_deposit(node, wallet, watcher, signer_set, 200_000)
+    settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
+    [signer] = sweep_signers(signer_keys[:1], signer_set, settlement, node, [], tmp_path)
+    signer.fees = FeePolicy(3.0)
+    with pytest.raises(UnbackedDeposit):
+        signer.audit()
+    with pytest.raises(FeeRateChanged, match="refusing to start"):
+        DepositWatcher(node, store, sink, signer_set, 3, fees=FeePolicy(3.0))
+    DepositWatcher(node, store, sink, signer_set, 3, sweep_margin=SWEEP_MARGIN)  # same rate
+
+
+@pytest.mark.parametrize(
+    "lie", ["overpays-listed", "lookalike-change", "split-change", "sweep-of-change"]
+)
+def test_signers_refuse_a_coordinator_that_lies_about_a_payout(
+    node,
+    wallet,
+    bridge,  # noqa: F811
+    lie,
+):
+    """The withdrawals listed vs the outputs paid, a change output to a lookalike of the
+    bridge's script (same internal key, no k-of-n leaf: the signers' script path would
+    be gone), change split in two, and a "sweep" of a payout's change (reserves moved
+    as if they were deposits): every signer refuses, none halts."""
+    settlement, signers, builder = bridge
+    [w] = withdrawals(wallet, 1, amount=50_000)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=(w,)))
+    req = builder.build([w], 2.0, key_path=True)
+    change = req.tx.vout[-1]
+    main = builder.signer_set.main_output()
+    if lie == "overpays-listed":
+        req.tx.vout[0].value += 5_000
+        change.value -= 5_000
+    elif lie == "lookalike-change":
+        change.script_pubkey = TaprootOutput(builder.signer_set.aggregate_key, ()).script_pubkey
+    elif lie == "split-change":
+        change.value //= 2
+        req.tx.vout.append(TxOut(change.value, main.script_pubkey))
+    else:
+        [coin] = builder.bridge_coins()
+        tx = Tx(2, [TxIn(coin.outpoint)], [TxOut(coin.output.value - 500, main.script_pubkey)])
+        req = PayoutRequest(tx, [coin.output], [main], [], None, sweep=True)
+    for s in signers:
+        with pytest.raises(PayoutRefused):
+            s.review(req)
+        assert not s.halted
