@@ -188,6 +188,7 @@ class Node:
                 witness=config.witness,
                 parallel=config.prove_parallel,
                 max_restarts=config.ray_max_restarts,
+                backend=self._backend(),
             )
         if config.fleet != "local":
             raise ValueError(f"unknown prover fleet {config.fleet!r} (local or ray)")

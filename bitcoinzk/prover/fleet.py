@@ -40,7 +40,7 @@ from ray.exceptions import ActorDiedError, OutOfMemoryError, RayActorError
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
-from bitcoinzk.prover.keys import KeyFiles, ensure_keys, find_keys
+from bitcoinzk.prover.keys import Backend, KeyFiles, default_backend, ensure_keys, find_keys
 from bitcoinzk.prover.service import (
     BatchProof,
     ProofError,
@@ -95,6 +95,7 @@ class ProverActor:
     def __init__(
         self,
         shape: CircuitShape,
+        backend: Backend,
         digest: str,
         witness: WitnessBackend,
         parallel: int,
@@ -102,11 +103,11 @@ class ProverActor:
     ) -> None:
         directory = Path(key_dir) if key_dir else None
         host = socket.gethostname()
-        keys = find_keys(shape, directory)
+        keys = find_keys(shape, directory, backend)
         if keys is None:
             raise FleetError(
-                f"{host} has no proving key for circuit {circuit_id(shape)}: copy the node's "
-                "key directory there (or import the same ceremony .zkey)"
+                f"{host} has no {backend} proving key for circuit {circuit_id(shape)}: copy "
+                "the node's key directory there (or import the same ceremony .zkey)"
             )
         if key_digest(keys) != digest:
             raise FleetError(
@@ -119,6 +120,7 @@ class ProverActor:
             "host": host,
             "node_id": ray.get_runtime_context().get_node_id(),
             "key": str(keys.directory),
+            "backend": backend,
         }
 
     def about(self) -> dict[str, object]:
@@ -168,19 +170,23 @@ class RayProverFleet:
         max_restarts: int = -1,
         allow_dev_setup: bool = True,
         log_to_driver: bool = True,
+        backend: Backend | None = None,
     ) -> None:
         """`address`: "" starts a private Ray instance on this machine with `workers`
         slots (default 1); "host:port" (a cluster this machine is part of) or
         "ray://host:port" (Ray Client) joins an existing cluster. `workers`: actors to
         create, 0 = one per `bzk_prover` slot the cluster offers. `parallel`: blocks
-        each actor proves at once with its one key (a groth16py proof uses one core)."""
+        each actor proves at once with its one key (a groth16py proof uses one core).
+        `backend`: the prover every actor runs (`prover.backend`; default: this machine's
+        `default_backend()`), decided here so that every machine proves with the same one."""
         if workers < 0 or parallel < 1 or max_restarts < -1:
             raise ValueError("workers >= 0, parallel >= 1 and max_restarts >= -1")
         self.params = params
         self.shape = CircuitShape.of(params)
         self.circuit_id = circuit_id(self.shape)
+        self.backend: Backend = backend if backend is not None else default_backend()
         # The node's key: proofs are checked with it, and a local instance's actors load it.
-        self.keys = ensure_keys(self.shape, key_dir, allow_dev_setup)
+        self.keys = ensure_keys(self.shape, key_dir, allow_dev_setup, self.backend)
         self.vk: groth16py.VerifyingKey = self.keys.load_verifying_key()
         self.key_dir = key_dir
         self.address = address
@@ -244,7 +250,14 @@ class RayProverFleet:
                 max_restarts=self.max_restarts,
                 max_task_retries=0,  # a lost proof is resubmitted by us, to another actor
                 max_concurrency=self.per_actor,
-            ).remote(self.shape, key_digest(self.keys), self.witness, self.per_actor, key_dir)
+            ).remote(
+                self.shape,
+                self.backend,
+                key_digest(self.keys),
+                self.witness,
+                self.per_actor,
+                key_dir,
+            )
             self._workers.append(FleetWorker(index, handle))
 
     def wait_ready(self) -> None:
