@@ -35,6 +35,8 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from .. import safejson
+
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 DEFAULT_KEY = hashlib.sha256(b"bitcoinzk devnet sequencer").digest()
 """A public, well-known key: only ever a default for local chains (embedded, anvil)."""
@@ -503,6 +505,27 @@ class RetryPolicy:
     poll_s: float = 0.05
 
 
+def _safe_http_provider(url: str, timeout: float) -> Any:
+    """web3's HTTP provider, reading replies with `safejson` instead of `json`.
+
+    The EVM endpoint is a network peer like any other: a broken or hostile one can
+    answer 70,000 nested brackets, and with the recursion limit that py_ecc raises at
+    import, `json.loads` would overflow the C stack and kill the node (issue 11 §2).
+    Such a reply becomes `ChainUnavailable` instead, like any other transport failure.
+    """
+    from web3 import HTTPProvider
+
+    class SafeHTTPProvider(HTTPProvider):
+        @staticmethod
+        def decode_rpc_response(raw_response: bytes) -> Any:
+            try:
+                return safejson.loads(raw_response)
+            except ValueError as exc:
+                raise ChainUnavailable(f"{url}: unreadable JSON-RPC reply: {exc}") from None
+
+    return SafeHTTPProvider(url, request_kwargs={"timeout": timeout})
+
+
 class Web3Client(EvmClient):
     """A JSON-RPC node through web3.py, signing locally with `private_key`."""
 
@@ -514,10 +537,10 @@ class Web3Client(EvmClient):
         retry: RetryPolicy | None = None,
         gas_margin: float = 1.2,
     ) -> None:
-        from web3 import HTTPProvider, Web3
+        from web3 import Web3
 
         self.url = url
-        self.w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 30}))
+        self.w3 = Web3(_safe_http_provider(url, timeout=30))
         self.account = Account.from_key(private_key)
         self.key = private_key
         self.sender = str(self.account.address)
