@@ -215,16 +215,20 @@ class SignerNode:
                     )
                 out, conf = found
                 reveal = self.reveals.get(out.script_pubkey)
-                if conf < self.confirmations:
-                    raise self._alarm(
-                        f"deposit {op} has {conf} < {self.confirmations} confirmations"
-                    )
                 if reveal is None or reveal.recipient != d.recipient:
                     raise self._alarm(f"deposit {op} does not pay the address of its recipient")
                 if out.value - deposit_fee != d.amount:
                     raise self._alarm(
                         f"deposit {op} is {out.value} sats less a fee of {deposit_fee}, "
                         f"credited {d.amount}"
+                    )
+                if conf < self.confirmations:
+                    # the right deposit, not deep enough on this signer's own view, which
+                    # may lag the coordinator's by a block or two: not yet, rather than
+                    # halting for good (it halts if the deposit then vanishes)
+                    raise PayoutRefused(
+                        f"deposit {op} has {conf} < {self.confirmations} confirmations "
+                        "on this signer's view of Bitcoin: not yet"
                     )
                 if self.chain.utxo(op) is None and not self._swept_by_us(op):
                     # the refund leaf (or anything but our sweep) took a credited deposit:

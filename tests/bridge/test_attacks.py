@@ -465,3 +465,74 @@ def test_signers_refuse_a_coordinator_that_lies_about_a_payout(
         with pytest.raises(PayoutRefused):
             s.review(req)
         assert not s.halted
+
+
+def test_a_reorg_that_drops_a_confirmed_sweep_and_payout_pays_nothing_twice(
+    node,
+    wallet,
+    bridge,  # noqa: F811
+    store,
+    signer_set,
+):
+    """The sweep and the payout that spends its output are both confirmed, then a
+    longer branch without them wins.  The coordinator builds no second payout (the
+    withdrawal is recorded), rebroadcasts the very same two transactions (no conflict
+    with anything), and after they confirm again each withdrawal is paid once."""
+    settlement, signers, builder = bridge
+    ws = withdrawals(wallet, 2, amount=60_000)
+    settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(ws)))
+    [(sweep_txid,)] = store.db.execute("SELECT txid FROM sweeps").fetchall()
+    sweep_height = node.get_tx(sweep_txid).height
+    start = sweep_height
+    result = builder.pay(ws, signers)
+    assert result is not None
+    node.mine(1)
+    parent = node.block_hash(sweep_height - 1)
+    for i in range(3):
+        b = node.build_block([], parent=parent, extra=b"drop" + bytes([i]))
+        node.submit_block(b)
+        parent = b.hash
+    assert node.tip_hash() == parent
+    for txid in (sweep_txid, result.tx.txid):
+        found = node.get_tx(txid)
+        assert found is None or found.block_hash is None  # unconfirmed now
+    assert builder.pay(ws, signers) is None  # recorded: never a second payout
+    sweeper = SweepBuilder(store, signer_set, NodeChain(node))
+    sweeper.resume(node.height())
+    builder.resume()
+    node.mine(1)
+    assert node.get_tx(sweep_txid).block_hash is not None
+    assert node.get_tx(result.tx.txid).block_hash is not None
+    for w in ws:
+        assert paid_to(node, w.script_pubkey, start) == 1
+    for s in signers:
+        s.audit()
+    book = reserves(store)
+    assert book.total == book.obligations + book.surplus
+
+
+def test_a_signer_whose_bitcoin_view_lags_refuses_for_now_and_signs_once_caught_up(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path
+):
+    """Signer 2's own node is two blocks behind: a finalized deposit has 1 of its 3
+    confirmations there.  Before: signer 2 halted for good (a legitimate deposit, a
+    freeze until an operator steps in).  Now: it refuses this round, and signs once its
+    node has the blocks."""
+    reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 300_000)
+    behind = RegtestNode(tmp_path / "behind")
+    try:
+        for h in range(1, node.height() - 1):
+            behind.submit_block(node.get_block(node.block_hash(h)))
+        settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
+        signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+        signers[2].chain = NodeChain(behind)
+        sweeper = SweepBuilder(store, signer_set, NodeChain(node))
+        with pytest.raises(PayoutRefused, match="not yet"):
+            sweeper.sweep([op], signers)
+        assert not signers[2].halted
+        for h in range(node.height() - 1, node.height() + 1):
+            behind.submit_block(node.get_block(node.block_hash(h)))
+        result = sweeper.sweep([op], signers)
+        assert result is not None and result.key_path
+    finally:
+        behind.close()
