@@ -153,6 +153,10 @@ class Follower:
         self.head = store.head()
         self.last_error: str | None = None
         self.synced_at: float | None = None
+        self.stopping = threading.Event()
+        """Set to end a running `sync_once` at the next batch boundary (shutdown)."""
+        self.busy = threading.Lock()
+        """Held by `sync_once`: whoever closes the store waits for it first."""
 
     # --- start-up ---
 
@@ -222,6 +226,10 @@ class Follower:
         Raises DataUnavailable (or a subclass) when the chain's data does not match what
         the contract committed: nothing of the offending batch is kept.
         """
+        with self.busy:
+            return self._sync(max_batches)
+
+    def _sync(self, max_batches: int | None) -> SyncReport:
         self.client.refresh()
         tip = self.client.block_number()
         safe = tip - self.confirmations + 1
@@ -238,7 +246,7 @@ class Follower:
             for batch, event, last_of_tx in self._decoded(events):
                 transfers += self._apply(batch, event, last_of_tx)
                 applied += 1
-                if max_batches is not None and applied >= max_batches:
+                if self.stopping.is_set() or (max_batches is not None and applied >= max_batches):
                     # The cursor stays before this range: the rest is read again.
                     return SyncReport(applied, rolled, self.head, transfers)
             self._set_cursor(end, end_hash)

@@ -145,12 +145,15 @@ class FullNode:
         self.task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:
+        self.follower.stopping.set()
         if self.task is not None:
             self.task.cancel()
             try:
                 await self.task
             except (asyncio.CancelledError, Exception):
                 pass
+        # a cancelled task leaves its sync thread running: let it end (at the next batch)
+        await asyncio.to_thread(self.follower.busy.acquire)
         if self.runner is not None:
             await self.runner.cleanup()
         self.store.close()
