@@ -24,7 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bitcoinzk tests benchmarks
 	$(VENV)/bin/ruff format --check bitcoinzk tests benchmarks
-	$(VENV)/bin/mypy bitcoinzk
+	$(VENV)/bin/mypy bitcoinzk tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info

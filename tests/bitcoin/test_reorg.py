@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from bitcoinzk.bitcoin.block import Block
 from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 
 
-def build_branch(node, parent: str, n: int, tag: bytes) -> list:
-    blocks = []
+def build_branch(node: RegtestNode, parent: str, n: int, tag: bytes) -> list[Block]:
+    blocks: list[Block] = []
     for i in range(n):
         b = node.build_block([], parent=parent, extra=tag + bytes([i]))
         r = node.submit_block(b)
@@ -60,7 +61,7 @@ def test_reorg_drops_tx_whose_input_vanished(funded):
     assert spend.txid not in node.mempool
 
 
-def fork_height(node, h: str) -> int:
+def fork_height(node: RegtestNode, h: str) -> int:
     return node.block_height(h)
 
 

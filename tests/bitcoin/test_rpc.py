@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from decimal import Decimal
+from typing import Any
 
 import bitcoin
 import bitcoin.rpc
@@ -98,7 +99,8 @@ def test_wrong_password_is_refused(server):
         BitcoinRPC(server.url, user="alice", password="nope").getblockcount()
 
 
-def post(server, body):
+def post(server: RpcServer, body: dict[str, Any] | list[dict[str, Any]]) -> tuple[int, Any]:
+    """Status and decoded JSON reply of a raw POST (the reply's shape is what is under test)."""
     req = urllib.request.Request(server.url, json.dumps(body).encode())
     req.add_header("Authorization", "Basic YWxpY2U6czNjcmV0")
     try:

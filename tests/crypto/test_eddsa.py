@@ -122,7 +122,7 @@ def test_off_curve_and_bad_inputs_rejected(key):
         key.sign(FIELD_MODULUS)
 
 
-def _order8_point():
+def _order8_point() -> tuple[int, int]:
     """A point of order 8, found deterministically from small y values."""
     for y in range(2, 1000):
         try:

@@ -10,6 +10,8 @@ from functools import partial
 
 import coincurve
 
+from bitcoinzk.bitcoin.block import Block
+from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.policy import MAX_STANDARD_TX_WEIGHT
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn
 from bitcoinzk.da.gold import (
@@ -40,7 +42,7 @@ def gold(pb: ProvenBlock, number: int) -> GoldBatch:
     )
 
 
-def blocks_since(node, height: int) -> list:
+def blocks_since(node: RegtestNode, height: int) -> list[Block]:
     return [node.get_block(node.block_hash(h)) for h in range(height + 1, node.height() + 1)]
 
 

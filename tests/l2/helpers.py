@@ -8,7 +8,8 @@ from functools import cache
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.types import Transfer, Withdraw
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.types import Account, Transfer, Withdraw
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=8, block_records=3, fee_account=0)
 P2TR = bytes.fromhex("5120" + "11" * 32)
@@ -25,6 +26,13 @@ def genesis(
     """Operator at index 0, then key(1).. at indices 1.. (a zero balance means no account)."""
     allocations = tuple((key(i + 1).public_key(), b) for i, b in enumerate(balances) if b)
     return Genesis(params, key(0).public_key(), allocations)
+
+
+def account(state: State, index: int) -> Account:
+    """The account at `index`, which the test expects to exist."""
+    found = state.get(index)
+    assert found is not None, f"no account at index {index}"
+    return found
 
 
 def transfer(

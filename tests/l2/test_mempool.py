@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.l2 import errors
-from bitcoinzk.l2.mempool import AlreadyKnown, FeeTooLow, Mempool, MempoolFull
+from bitcoinzk.l2.mempool import AlreadyKnown, Entry, FeeTooLow, Mempool, MempoolFull
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.types import UserOperation
 
 from .helpers import PARAMS, genesis, transfer, withdraw
 
 
-def admit(pool, state, op):
+def admit(pool: Mempool, state: State, op: UserOperation) -> Entry:
     tx_hash = op.tx_hash(PARAMS.chain_id)
     pool.check(state, op, tx_hash)
     return pool.add(op, tx_hash, 0.0)

@@ -224,6 +224,7 @@ def test_withdraw_record_rejections():
 def test_record_and_outpoint_presence_is_checked():
     chunk, record = DEPOSIT.encode()
     outpoint = DEPOSIT.outpoint_bytes()
+    assert outpoint is not None
     with pytest.raises(PubdataError):
         decode_op(chunk, record, None)  # deposit without its outpoint
     with pytest.raises(PubdataError):

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.sequencer import GenesisMismatch, Sequencer, SequencerConfig
-from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.store import Store, StoredBlock
 
-from .helpers import PARAMS, genesis, key, transfer
+from .helpers import PARAMS, account, genesis, key, transfer
 
 
-def make(tmp_path, gen=None, **config):
-    return Sequencer(Store(tmp_path / "node.sqlite"), gen or genesis(), SequencerConfig(**config))
+def make(tmp_path: Path, gen: Genesis | None = None, max_block_txs: int | None = None) -> Sequencer:
+    config = SequencerConfig(max_block_txs=max_block_txs)
+    return Sequencer(Store(tmp_path / "node.sqlite"), gen or genesis(), config)
+
+
+def produce(seq: Sequencer) -> StoredBlock:
+    """The next block, which the test expects the mempool to fill."""
+    block = seq.produce_block()
+    assert block is not None
+    return block
 
 
 def test_block_takes_mempool_in_order_and_resolves_new_recipients(tmp_path):
@@ -22,8 +33,10 @@ def test_block_takes_mempool_in_order_and_resolves_new_recipients(tmp_path):
     block = seq.produce_block()
     assert block is not None and block.number == 1 and len(block.ops) == 2
     new_index = seq.state.index_of(key(5).public_key())
-    assert new_index == block.ops[1]["recipient"] and seq.state.get(new_index).balance == 500
-    assert seq.store.get_receipt(results[1].tx_hash).status == "included"
+    assert new_index is not None and new_index == block.ops[1]["recipient"]
+    assert account(seq.state, new_index).balance == 500
+    receipt = seq.store.get_receipt(results[1].tx_hash)
+    assert receipt is not None and receipt.status == "included"
     assert len(seq.mempool) == 0 and seq.produce_block() is None
 
 
@@ -35,15 +48,16 @@ def test_deposit_is_credited_once_per_outpoint(tmp_path):
     seq.produce_block()
     assert seq.credit_deposit(recipient, 50_000, "ab" * 32, 1) == first  # after inclusion too
     assert seq.produce_block() is None
-    assert seq.state.get(seq.state.index_of(key(6).public_key())).balance == 50_000
+    index = seq.state.index_of(key(6).public_key())
+    assert index is not None and account(seq.state, index).balance == 50_000
 
 
 def test_block_size_cap_leaves_the_rest_for_the_next_block(tmp_path):
     seq = make(tmp_path, max_block_txs=2)
     ops = [transfer(1, 2, 10, nonce=n) for n in range(3)]
     seq.admit([(op, op.tx_hash(PARAMS.chain_id)) for op in ops])
-    assert len(seq.produce_block().ops) == 2
-    assert len(seq.produce_block().ops) == 1
+    assert len(produce(seq).ops) == 2
+    assert len(produce(seq).ops) == 1
 
 
 def test_restart_keeps_mempool_state_and_head(tmp_path):
@@ -58,7 +72,7 @@ def test_restart_keeps_mempool_state_and_head(tmp_path):
     again = make(tmp_path)
     assert (again.state.root, again.head) == (root, head)
     assert pending.tx_hash(PARAMS.chain_id) in again.mempool.entries
-    assert again.produce_block().number == head + 1
+    assert produce(again).number == head + 1
 
 
 def test_data_dir_of_another_chain_is_refused(tmp_path):

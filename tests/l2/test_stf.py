@@ -11,9 +11,16 @@ from bitcoinzk.l2.params import MAX_NONCE, MAX_SATS, ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockBuilder, apply_block
 from bitcoinzk.l2.tree import compute_root
-from bitcoinzk.l2.types import OP_TRANSFER, OP_TRANSFER_NEW, Account, Deposit, Withdraw
+from bitcoinzk.l2.types import (
+    OP_TRANSFER,
+    OP_TRANSFER_NEW,
+    Account,
+    Deposit,
+    Operation,
+    Withdraw,
+)
 
-from .helpers import P2TR, PARAMS, genesis, key, transfer, withdraw
+from .helpers import P2TR, PARAMS, account, genesis, key, transfer, withdraw
 
 TXID = bytes(range(32))
 
@@ -28,7 +35,7 @@ def test_transfer_moves_sats_bumps_nonce_and_pays_the_operator():
     new = result.state
     assert new.get(1) == Account(key(1).public_key(), 100_000 - 30_005, 1)
     assert new.get(2) == Account(key(2).public_key(), 50_000 + 30_000, 0)
-    assert new.get(0).balance == 5
+    assert account(new, 0).balance == 5
     assert result.trace.fees_collected == 5
     assert result.pubdata.ops()[0].op == OP_TRANSFER
 
@@ -42,7 +49,7 @@ def test_given_state_is_never_modified():
 
 def test_trace_chains_roots_and_siblings_prove_each_update():
     state = genesis().state()
-    ops = [transfer(1, 2, 1_000), transfer(2, 1, 500), withdraw(1, 2_000, nonce=1)]
+    ops: list[Operation] = [transfer(1, 2, 1_000), transfer(2, 1, 500), withdraw(1, 2_000, nonce=1)]
     result = apply_block(state, PARAMS, 1, ops)
     trace = result.trace
     root = trace.old_root
@@ -82,7 +89,7 @@ def test_deposit_creates_then_credits():
 def test_withdraw_debits_and_is_published():
     state = genesis().state()
     result = apply_block(state, PARAMS, 1, [withdraw(1, 10_000, fee=2)])
-    assert result.state.get(1).balance == 100_000 - 10_002
+    assert account(result.state, 1).balance == 100_000 - 10_002
     published = result.pubdata.ops()[0]
     assert (published.amount, published.script_pubkey, published.fee) == (10_000, P2TR, 2)
 
@@ -222,7 +229,7 @@ def test_builder_rejection_leaves_block_intact():
         builder.add(transfer(1, 2, 1_000, nonce=5))
     assert builder.fork.root == root and len(builder.slots) == 1
     builder.add(transfer(1, 2, 1_000, nonce=1))
-    assert builder.finish().state.get(1).nonce == 2
+    assert account(builder.finish().state, 1).nonce == 2
 
 
 # --- properties -------------------------------------------------------------------
@@ -250,10 +257,12 @@ def test_invariants_hold_for_any_sequence(actions):
         if len(builder.slots) >= PARAMS.block_slots:
             break
         fork = builder.fork
-        nonce = fork.get(src).nonce if fork.get(src) else 0
+        sender = fork.get(src)
+        nonce = sender.nonce if sender else 0
         dst_index = fork.index_of(key(dst).public_key())
         if dst_index is None:
             dst_index = fork.next_free_index()
+        op: Operation
         if kind == "transfer":
             op = transfer(src, dst, amount, fee, nonce, dst_index=dst_index)
         elif kind == "withdraw":

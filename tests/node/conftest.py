@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,9 +99,11 @@ def node(tmp_path: Path, genesis_file: Path) -> Iterator[tuple[NodeProcess, Node
         proc.stop()
 
 
-def wait_receipts(client: NodeClient, hashes: list[str], timeout: float = 30) -> dict[str, dict]:
+def wait_receipts(
+    client: NodeClient, hashes: list[str], timeout: float = 30
+) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
-    done: dict[str, dict] = {}
+    done: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline and len(done) < len(hashes):
         for h in hashes:
             if h not in done:

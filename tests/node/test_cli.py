@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from bitcoinzk.cli import app
 from bitcoinzk.node.wallet import Wallet
@@ -13,9 +14,10 @@ from tests.l2.helpers import key
 runner = CliRunner()
 
 
-def _json(result) -> dict:
+def _json(result: Result) -> dict[str, Any]:
+    """The command's last output line, a JSON object."""
     assert result.exit_code == 0, result.output
-    return json.loads(result.output.strip().splitlines()[-1])
+    return cast(dict[str, Any], json.loads(result.output.strip().splitlines()[-1]))
 
 
 def test_wallet_send_account_block(node, tmp_path):

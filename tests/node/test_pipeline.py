@@ -12,6 +12,7 @@ import aiohttp
 from bitcoinzk.da.evm import EvmBatchReader
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.l2.types import UserOperation
 from bitcoinzk.node.scenario import Rpc, free_port
 from bitcoinzk.node.server import Node, NodeConfig
 from tests.l2.helpers import genesis, transfer, withdraw
@@ -35,7 +36,10 @@ async def _run(data_dir: Path) -> None:
     try:
         async with aiohttp.ClientSession() as session:
             rpc = Rpc(session, node.url)
-            ops = [transfer(1, 2, 1_000, params=PARAMS), withdraw(2, 2_000, params=PARAMS)]
+            ops: list[UserOperation] = [
+                transfer(1, 2, 1_000, params=PARAMS),
+                withdraw(2, 2_000, params=PARAMS),
+            ]
             for op in ops:
                 await rpc("bzk_sendTransaction", op.to_json())
             for _ in range(600):

@@ -6,17 +6,20 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from bitcoinzk.l2.tree import compute_root
+from bitcoinzk.l2.types import UserOperation
 from bitcoinzk.node.client import NodeError
 from tests.l2.helpers import PARAMS, key, transfer, withdraw
 
 from .conftest import wait_receipts
 
 
-def raw_post(url: str, body: bytes) -> tuple[int, object]:
+def raw_post(url: str, body: bytes) -> tuple[int, Any]:
+    """Status and decoded JSON reply (any shape: the reply's shape is what is under test)."""
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -31,7 +34,7 @@ def test_transfers_are_included_with_correct_receipts(node):
     _, client = node
     info = client.call("bzk_chainInfo")
     assert info["chain_id"] == PARAMS.chain_id and info["head"] == 0
-    ops = [
+    ops: list[UserOperation] = [
         transfer(1, 2, 1_000, fee=2, nonce=0),
         transfer(1, 2, 2_000, fee=1, nonce=1),
         transfer(2, 3, 500, fee=1, nonce=0, dst_index=3),

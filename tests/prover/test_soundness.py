@@ -335,11 +335,13 @@ def test_amount_not_representable_has_no_encoding(keys: Keys) -> None:
         apply_block(state, PARAMS, 1, [op])
     near = transfer(ALICE_I, BOB_I, BOB, 1_048_570, 1, 0)
     inputs = build_inputs(lax_block(state, PARAMS, 1, [near]), PARAMS)
-    inputs["sig_r8x"], inputs["sig_r8y"], inputs["sig_s"] = (  # the signature over 1_048_577
-        [op.signature.r8x, 0],
-        [op.signature.r8y, 0],
-        [op.signature.s, 0],
-    )  # type: ignore[union-attr]
+    signature = op.signature  # over 1_048_577
+    assert signature is not None
+    inputs["sig_r8x"], inputs["sig_r8y"], inputs["sig_s"] = (
+        [signature.r8x, 0],
+        [signature.r8y, 0],
+        [signature.s, 0],
+    )
     expect_no_accepted_proof(keys, inputs, where=SIG)
 
 
