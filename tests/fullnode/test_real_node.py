@@ -39,8 +39,10 @@ async def _run(tmp_path: Path) -> None:
     try:
         async with aiohttp.ClientSession() as session:
             rpc = Rpc(session, node.url)
-            for op in (transfer(1, 2, 1_000, params=PARAMS), withdraw(2, 2_000, params=PARAMS)):
-                await rpc("bzk_sendTransaction", op.to_json())
+            hashes = [
+                (await rpc("bzk_sendTransaction", op.to_json()))["hash"]
+                for op in (transfer(1, 2, 1_000, params=PARAMS), withdraw(2, 2_000, params=PARAMS))
+            ]
             # the full node starts while the sequencer is still proving: it follows along
             config = FullNodeConfig(
                 tmp_path / "fullnode", evm_data=tmp_path / "node", poll_s=0.2, port=free_port()
@@ -65,6 +67,10 @@ async def _run(tmp_path: Path) -> None:
             for index in range(4):
                 mine, theirs = await fn("bzk_getAccount", index), await rpc("bzk_getAccount", index)
                 assert mine == theirs, index
+            for tx_hash in hashes:  # the hash is the signed message: fields alone give it
+                mine = await fn("bzk_getTransactionReceipt", tx_hash)
+                theirs = await rpc("bzk_getTransactionReceipt", tx_hash)
+                assert mine == theirs and mine["status"] == "included", (mine, theirs)
             for n in range(1, head + 1):
                 a, b = await fn("bzk_getBlock", n, False), await rpc("bzk_getBlock", n, False)
                 assert (a["pubdata"], a["new_root"], a["public_input"]) == (
