@@ -242,6 +242,8 @@ class Follower:
             # Read before the logs: if a reorg lands while reading, the cursor keeps the
             # old chain's hash and the next poll sees the change.
             end_hash = self.client.block_hash(end)
+            if end_hash is None:
+                break  # the chain just got shorter (a reorg): the next poll sorts it out
             events = [e for e in self.rollup.events(start, end) if e.name == "BatchCommitted"]
             for batch, event, last_of_tx in self._decoded(events):
                 transfers += self._apply(batch, event, last_of_tx)
