@@ -570,9 +570,10 @@ class PayoutBuilder:
             if len(signers) < k:
                 raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
             rate = self.fees.fee_rate if fee_rate is None else fee_rate
-            req = self.build(todo, rate, len(signers) == self.signer_set.n)
+            req, skipped = self._build_fitting(todo, rate, len(signers) == self.signer_set.n)
             self.store.set_intent("payout", req.to_json())
         else:
+            skipped = []
             log.info("finishing the signing of payout %s", req.tx.txid)
             if len(signers) < k:
                 raise NotEnoughSigners(f"{len(signers)} signers online, threshold {k}")
@@ -606,7 +607,29 @@ class PayoutBuilder:
         log.info(
             "payout %s pays %d withdrawal(s), fee %d, key path %s", txid, len(todo), fee, key_path
         )
-        return PayoutResult(tx, todo, key_path, fee)
+        return PayoutResult(tx, todo, key_path, fee, [w.id for w in skipped])
+
+    def _build_fitting(
+        self, todo: list[Withdrawal], fee_rate: float, key_path: bool
+    ) -> tuple[PayoutRequest, list[Withdrawal]]:
+        """One payout for as many withdrawals as the reserves can pay within their fees.
+
+        A withdrawal the confirmed reserves cannot pay within its fee (a large one
+        against reserves in many small outputs, or before a sweep confirms) must not
+        hold back every other: the largest is left out until the rest fits, and waits
+        for a later cycle.  Alone, its error is raised."""
+        batch = list(todo)
+        skipped: list[Withdrawal] = []
+        while True:
+            try:
+                return self.build(batch, fee_rate, key_path), skipped
+            except PayoutError as e:  # InsufficientBridgeFunds too
+                if len(batch) == 1:
+                    raise
+                largest = max(batch, key=lambda w: w.amount)
+                log.warning("withdrawal %s of %d sats waits: %s", largest.id, largest.amount, e)
+                batch.remove(largest)
+                skipped.append(largest)
 
     def _intent(self) -> PayoutRequest | None:
         text = self.store.intent("payout")

@@ -31,6 +31,7 @@ from bitcoinzk.bridge.payout import (
     PayoutBuilder,
     PayoutRefused,
     PayoutRequest,
+    SignerNode,
     UnbackedDeposit,
     Withdrawal,
     sign,
@@ -536,3 +537,32 @@ def test_a_signer_whose_bitcoin_view_lags_refuses_for_now_and_signs_once_caught_
         assert result is not None and result.key_path
     finally:
         behind.close()
+
+
+def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the_others(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path
+):
+    """Reserves in six small sweep outputs; a whale's withdrawal needs all six inputs,
+    more than its fee covers.  Before: the one payout for every unpaid withdrawal was
+    refused on every cycle, freezing everyone's.  Now the whale waits; the others are
+    paid."""
+    chain = NodeChain(node)
+    reveals: list[DepositReveal] = []
+    settlement = RecordedSettlement()
+    signers: list[SignerNode] = []
+    for n in range(6):
+        reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 60_000)
+        reveals.append(reveal)
+        settlement.batches.append(FinalizedBatch(n + 1, (final,)))
+        signers = sweep_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+        assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
+        node.mine(1)
+    builder = PayoutBuilder(store, signer_set, chain)
+    whale = Withdrawal("9:0", 330_000, wallet.new_key().script_pubkey)
+    small = Withdrawal("9:1", 10_000, wallet.new_key().script_pubkey)
+    settlement.batches.append(FinalizedBatch(9, withdrawals=(whale, small)))
+    result = builder.pay([whale, small], signers[:2])
+    assert result is not None and [w.id for w in result.paid] == [small.id]
+    assert result.skipped == [whale.id]
+    node.mine(1)
+    assert builder.unpaid([whale, small]) == [whale]
