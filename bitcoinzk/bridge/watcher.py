@@ -343,8 +343,15 @@ class DepositWatcher:
             "(SELECT 1 FROM swept s WHERE s.txid=d.txid AND s.vout=d.vout)"
         ).fetchall()
         for txid, vout, height, timelock in rows:
-            if height + timelock - 1 - tip < self.sweep_margin // 2:
+            left = height + timelock - 1 - tip
+            if 0 <= left < self.sweep_margin // 2:
                 return f"{txid}:{vout}"
+            if left < 0 and self.store.get_meta(f"unswept-past-deadline:{txid}:{vout}") is None:
+                # the race is over, whoever won: holding credits longer cannot help, and
+                # would freeze deposits for good if Layer-2 never took this one
+                log.critical("credited deposit %s:%d unswept past its refund maturity", txid, vout)
+                self.store.raise_alarm("unswept-past-deadline", f"{txid}:{vout}")
+                self.store.set_meta(f"unswept-past-deadline:{txid}:{vout}", str(tip))
         return None
 
     def _credit_confirmed(self, tip: int) -> list[Credit]:

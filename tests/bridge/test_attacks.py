@@ -566,3 +566,20 @@ def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the
     assert result.skipped == [whale.id]
     node.mine(1)
     assert builder.unpaid([whale, small]) == [whale]
+
+
+def test_the_credit_hold_ends_with_an_alarm_once_the_stalled_deposit_is_past_its_deadline(
+    node, wallet, watcher, sink, signer_set, store
+):
+    """A credited deposit that never reaches a final batch (Layer-2 dropped it) is never
+    swept: the hold must not freeze every later deposit for good.  Past its refund
+    maturity the race is over: an alarm, and crediting resumes."""
+    credited_deposit(node, wallet, watcher, signer_set, 600_000)
+    node.mine(TIMELOCK)
+    other = DepositReveal(l2_key(0xB4), SignerKey.generate().pubkey[1:], TIMELOCK)
+    watcher.register(other)
+    tx = deposit(node, wallet, other.script_pubkey(signer_set), 300_000, mine=3)
+    assert [c.txid for c in watcher.poll()] == [tx.txid]
+    assert [k for k, _ in store.alarms()] == ["unswept-past-deadline"]
+    watcher.poll()
+    assert len(store.alarms()) == 1  # once
