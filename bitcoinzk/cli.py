@@ -375,14 +375,17 @@ def keys_setup(
 ) -> None:
     """Make (or find) development keys: single-party setup, never for real funds."""
     from bitcoinzk.prover.circuit import CircuitShape
-    from bitcoinzk.prover.keys import ensure_keys
+    from bitcoinzk.prover.keys import default_backend, ensure_keys
 
     shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
-    with console.status("Groth16 setup (cached by circuit hash) …"):
-        files = ensure_keys(shape, key_dir, True)
-    _out(
-        {"proving_key": str(files.proving_key), "verifying_key": str(files.verifying_key)}, as_json
-    )
+    if default_backend() == "native":  # the native setup draws its own progress bar
+        files = ensure_keys(shape, key_dir, True, "native")
+        key = files.native_zkey
+    else:
+        with console.status("Groth16 setup (cached by circuit hash) …"):
+            files = ensure_keys(shape, key_dir, True, "groth16py")
+        key = files.proving_key
+    _out({"proving_key": str(key), "verifying_key": str(files.verifying_key)}, as_json)
 
 
 @app.command()
