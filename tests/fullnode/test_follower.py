@@ -18,7 +18,14 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.store import Store
 from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Log, TxReceipt
 from bitcoinzk.settlement.rollup import Rollup, deploy
-from tests.settlement.conftest import PARAMS, Batches, batches, genesis  # noqa: F401
+from tests.settlement.conftest import (  # noqa: F401  (fixtures)
+    PARAMS,
+    Batches,
+    anvil_url,
+    batches,
+    client,
+    genesis,
+)
 
 
 class LyingClient(EvmClient):
@@ -73,25 +80,34 @@ class LyingClient(EvmClient):
         return self.inner.with_key(private_key)
 
 
-def _chain(tmp_path: Path, batches: Batches, commit: int = 2) -> tuple[EmbeddedClient, Rollup]:  # noqa: F811
-    client = EmbeddedClient(tmp_path / "evm.sqlite")
-    rollup = deploy(client, batches.vk, PARAMS, batches.genesis.root)
+def _chain(
+    tmp_path: Path,
+    batches: Batches,  # noqa: F811
+    commit: int = 2,
+    on: EvmClient | None = None,
+) -> tuple[EvmClient, Rollup]:
+    evm = on if on is not None else EmbeddedClient(tmp_path / "evm.sqlite")
+    rollup = deploy(evm, batches.vk, PARAMS, batches.genesis.root)
     for block in batches.blocks[:commit]:
         rollup.commit_batch(block.batch_data, block.new_root, block.proof)
-    return client, rollup
+    return evm, rollup
 
 
 def _follower(
-    tmp_path: Path, client: EvmClient, rollup: Rollup, gen: Genesis | None = None
+    tmp_path: Path, evm: EvmClient, rollup: Rollup, gen: Genesis | None = None
 ) -> Follower:
-    d = deployment_at(client, rollup.address, rollup.deployment.deploy_block)
+    d = deployment_at(evm, rollup.address, rollup.deployment.deploy_block)
     store = Store(tmp_path / "fullnode.sqlite")
-    return Follower(store, gen or genesis(), Rollup(client, d))
+    return Follower(store, gen or genesis(), Rollup(evm, d))
 
 
-def test_started_from_nothing_reaches_the_contracts_root(tmp_path: Path, batches: Batches) -> None:  # noqa: F811
-    client, rollup = _chain(tmp_path, batches)
-    follower = _follower(tmp_path, client, rollup)
+def test_started_from_nothing_reaches_the_contracts_root(
+    tmp_path: Path,
+    batches: Batches,  # noqa: F811
+    client: EvmClient,  # noqa: F811  (the fixture: embedded py-evm, then anvil)
+) -> None:
+    evm, rollup = _chain(tmp_path, batches, on=client)
+    follower = _follower(tmp_path, evm, rollup)
     report = follower.sync_once()
     assert report.applied == 2 and follower.head == 2
     expected = batches.blocks[-1].result.state
@@ -106,7 +122,7 @@ def test_started_from_nothing_reaches_the_contracts_root(tmp_path: Path, batches
         assert got["root"] == hex(expected.root)
     # restart: the store alone gives the same state, and a new poll changes nothing
     follower.store.close()
-    again = _follower(tmp_path, client, rollup)
+    again = _follower(tmp_path, evm, rollup)
     assert again.head == 2 and again.state.root == expected.root
     assert again.sync_once().applied == 0
 
@@ -117,8 +133,8 @@ def test_tampered_data_is_refused_and_nothing_changes(
     batches: Batches,  # noqa: F811
     where: str,
 ) -> None:
-    client, rollup = _chain(tmp_path, batches, commit=1)
-    liar = LyingClient(client)
+    evm, rollup = _chain(tmp_path, batches, commit=1)
+    liar = LyingClient(evm)
     follower = _follower(tmp_path, liar, rollup)
     follower.sync_once()
     assert follower.head == 1
@@ -126,7 +142,7 @@ def test_tampered_data_is_refused_and_nothing_changes(
     rollup.commit_batch(
         batches.blocks[1].batch_data, batches.blocks[1].new_root, batches.blocks[1].proof
     )
-    calldata = client.transaction_input(rollup.settlement_tx_of(2)[0])  # type: ignore[index]
+    calldata = evm.transaction_input(rollup.settlement_tx_of(2)[0])  # type: ignore[index]
     if where == "calldata":
         # a byte of the first chunk of the batch data
         liar.flip_calldata_byte = calldata.index(batches.blocks[1].batch_data) + 6
@@ -144,6 +160,6 @@ def test_tampered_data_is_refused_and_nothing_changes(
 
 
 def test_another_genesis_is_refused(tmp_path: Path, batches: Batches) -> None:  # noqa: F811
-    client, rollup = _chain(tmp_path, batches, commit=0)
+    evm, rollup = _chain(tmp_path, batches, commit=0)
     with pytest.raises(WrongChain, match="genesis root"):
-        _follower(tmp_path, client, rollup, genesis(4_000_000))
+        _follower(tmp_path, evm, rollup, genesis(4_000_000))
