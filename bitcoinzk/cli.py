@@ -690,6 +690,7 @@ def bench_pipeline(
     rate: Annotated[float | None, typer.Option(help="offered tx/s (overrides --load)")] = None,
     parallel: Annotated[int, typer.Option(help="blocks proven at once (prover.parallel)")] = 1,
     max_backlog: Annotated[int, typer.Option(help="admission bound in blocks (0: none)")] = 32,
+    backend: Annotated[str, typer.Option(help="prover backend: auto, native, groth16py")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """A proving, settling node under a sustained load; last line is one JSON object."""
@@ -705,6 +706,7 @@ def bench_pipeline(
         parallel=parallel,
         max_backlog=max_backlog,
         console=None if as_json else console,
+        backend=backend,
     )
     print(json.dumps(result))
     sys.stdout.flush()

@@ -94,6 +94,7 @@ async def _bench(
     max_backlog: int,
     say: Any,
     data_dir: Path,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     b = params.block_slots
     senders = min(64, 2**params.tree_depth // 2)  # indices 1..senders; 0 is the operator
@@ -112,6 +113,7 @@ async def _bench(
         prove_parallel=parallel,
         settlement="embedded",
         max_backlog=max_backlog,
+        prover_backend=backend,
     )
     node = Node(config, genesis)
     await node.start()
@@ -199,6 +201,7 @@ async def _bench(
                 params,
                 parallel,
                 max_backlog,
+                backend,
             )
     finally:
         await node.stop()
@@ -221,6 +224,7 @@ def _figures(
     params: ChainParams,
     parallel: int,
     max_backlog: int,
+    params_backend: str = "auto",
 ) -> dict[str, Any]:
     warmup = min(load_s / 2, block_time + 2 * proof_s)
     window = load_s - warmup
@@ -258,6 +262,7 @@ def _figures(
             "tree_depth": params.tree_depth,
         },
         "prover_parallel": parallel,
+        "prover_backend": params_backend,
         "seconds": round(load_s, 1),
         "warmup_s": round(warmup, 1),
         "block_proof_s": round(block_proof_s, 2),
@@ -306,6 +311,7 @@ def run(
     parallel: int = 1,
     max_backlog: int = 32,
     console: Console | None = None,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Run the benchmark; the dict of figures (see the module docstring)."""
     params = ChainParams(
@@ -318,5 +324,7 @@ def run(
     say = console.print if console else (lambda *a, **k: None)
     with tempfile.TemporaryDirectory(prefix="bzk-pipeline-") as tmp:
         return asyncio.run(
-            _bench(params, seconds, load, rate, parallel, max_backlog, say, Path(tmp) / "node")
+            _bench(
+                params, seconds, load, rate, parallel, max_backlog, say, Path(tmp) / "node", backend
+            )
         )
