@@ -27,8 +27,8 @@ from bitcoinzk.bridge.chain import BitcoinChain, NodeChain, RpcChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
-    InsufficientBridgeFunds,
     PayoutBuilder,
+    PayoutError,
     PayoutRefused,
     PayoutResult,
     RefusalLog,
@@ -263,7 +263,11 @@ class Devnet:
         finalized batch not paid yet (all signers online)."""
         batches = await self.node.pipeline.run_settlement(self.settlement.finalized_batches)
         final = [OutPoint(d.txid, d.vout) for b in batches for d in b.deposits]
-        sweep = self.sweeper.sweep(final, self.signers) if final else None
+        try:
+            sweep = self.sweeper.sweep(final, self.signers) if final else None
+        except PayoutRefused as e:  # a signer lags or is halted: payouts may still go out
+            self.refusals.report(self.signers, e)
+            sweep = None
         if sweep is not None:
             self.sweeps.append(sweep)
         owed = [w for b in batches for w in b.withdrawals]
@@ -271,7 +275,9 @@ class Devnet:
             return None
         try:
             result = self.payout_builder.pay(owed, self.signers)
-        except InsufficientBridgeFunds as e:  # e.g. the sweep is not confirmed yet
+        except PayoutRefused:
+            raise
+        except PayoutError as e:  # the sweep is not confirmed yet, or reserves too fragmented
             log.info("payout waits: %s", e)
             return None
         if result is not None:
