@@ -10,7 +10,7 @@ receipts and logs out. Two implementations:
   Reopening the file points py-evm at the saved root; no transaction is replayed
   (a proof verification costs ~1 s in py-evm, replaying a long chain would not).
 - `Web3Client`: any Ethereum JSON-RPC endpoint (anvil, geth, BSC, a provider)
-  through web3.py with a private key: local nonce tracking, gas estimation,
+  through web3.py with a private key: nonce read from the node per transaction, gas estimation,
   EIP-1559 fees when the chain has a base fee, confirmation waiting, retries.
 
 A transaction that would revert raises `TransactionReverted` with the contract's
@@ -548,7 +548,6 @@ class Web3Client(EvmClient):
         self.retry = retry or RetryPolicy()
         self.gas_margin = gas_margin
         self.chain_id = int(self._rpc(lambda: self.w3.eth.chain_id))
-        self._nonce: int | None = None
         self._lock = threading.Lock()
 
     def with_key(self, private_key: bytes) -> Web3Client:
@@ -602,15 +601,16 @@ class Web3Client(EvmClient):
                 call["to"] = to_checksum_address(to)
             gas = int(self._simulate(call) * self.gas_margin) + 10_000
             for attempt in range(self.retry.attempts):
-                if self._nonce is None:
-                    self._nonce = int(
-                        self._rpc(
-                            lambda: self.w3.eth.get_transaction_count(
-                                self.account.address, "pending"
-                            )
-                        )
+                # Read afresh for every transaction, never cached: an EVM reorg can drop
+                # our mined transactions, and a remembered nonce would then be too high
+                # (the node queues the commit forever). One transaction is in flight at a
+                # time (the lock), so "pending" is exact.
+                nonce = int(
+                    self._rpc(
+                        lambda: self.w3.eth.get_transaction_count(self.account.address, "pending")
                     )
-                tx = dict(call, gas=gas, nonce=self._nonce, chainId=self.chain_id, **self._fees())
+                )
+                tx = dict(call, gas=gas, nonce=nonce, chainId=self.chain_id, **self._fees())
                 tx.pop("from")
                 signed = self.account.sign_transaction(tx)
                 try:
@@ -623,11 +623,9 @@ class Web3Client(EvmClient):
                 except Web3RPCError as exc:
                     text = str(exc).lower()
                     if "nonce" in text or "already known" in text or "underpriced" in text:
-                        self._nonce = None  # re-read from the node and try again
                         time.sleep(self.retry.backoff_s * 2**attempt)
                         continue
                     raise EvmError(str(exc)) from None
-                self._nonce += 1
                 receipt = self._wait(tx_hash)
                 if not receipt.status:
                     raise TransactionReverted("reverted on chain", tx_hash)

@@ -74,8 +74,7 @@ def test_confirmations_then_a_reorg_rolls_back_and_refollows(anvil: Anvil, tmp_p
 
     # The EVM chain drops blocks 2 and 3 and the sequencer commits another history.
     assert call(anvil, "evm_revert", snapshot) is True
-    # (a new client: Web3Client keeps its own nonce, which the revert made stale)
-    rollup = rollup.with_client(Web3Client(anvil.url, DEV_KEYS[0]))
+    # The same client goes on: its nonce comes from the chain, not from before the revert.
     commit_all(rollup, chain_b[1:], per_tx=2)
     for _ in range(2):
         call(anvil, "evm_mine")
