@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
+import urllib.error
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.core import Context as ClickContext  # typer 0.29 vendors click here
+from typer.core import TyperGroup
 
 from bitcoinzk import safejson
 from bitcoinzk.crypto.eddsa import PublicKey
@@ -21,17 +25,67 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import GenesisMismatch, SequencerConfig
 from bitcoinzk.node.client import NodeClient, NodeError
-from bitcoinzk.node.devnet import dev_genesis
+from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.server import NodeConfig, serve
 from bitcoinzk.node.wallet import Wallet, sign_transfer, sign_withdraw
-from bitcoinzk.settlement.rollup import DeploymentMismatch
 
-app = typer.Typer(help="bitcoinzk: a Bitcoin Layer-2 ZK rollup", no_args_is_help=True)
+DEBUG_ENV = "BZK_DEBUG"
+
+
+def _typed_errors() -> tuple[type[BaseException], ...]:
+    """The project's own errors: each says what went wrong and how to fix it, so the
+    CLI prints it in one line. Anything else is a bug and keeps its traceback."""
+    from bitcoinzk.fullnode.follower import FollowerError
+    from bitcoinzk.l2.errors import InvalidOperation
+    from bitcoinzk.node.server import SettlementNeedsKey
+    from bitcoinzk.prover.fleet import FleetError
+    from bitcoinzk.prover.tooling import ToolUnavailable
+    from bitcoinzk.settlement.anvil import AnvilUnavailable
+    from bitcoinzk.settlement.client import EvmError
+    from bitcoinzk.settlement.contracts import ContractError
+
+    return (
+        EvmError,
+        ContractError,
+        GenesisMismatch,
+        NodeError,
+        InvalidOperation,
+        FollowerError,
+        FleetError,
+        ToolUnavailable,
+        AnvilUnavailable,
+        SettlementNeedsKey,
+    )
+
+
+class _OneLineErrors(TyperGroup):
+    """Every subcommand runs inside this group's `invoke`: a typed error becomes
+    `error: <message>` and exit 1; set BZK_DEBUG=1 to see its traceback instead."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _typed_errors() as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            _fail(str(exc) or type(exc).__name__)
+        except urllib.error.URLError as exc:  # only NodeClient speaks HTTP here
+            if os.environ.get(DEBUG_ENV):
+                raise
+            _fail(f"cannot reach the node ({exc.reason}): is `bzk node` running? (--url)")
+
+
+app = typer.Typer(
+    cls=_OneLineErrors,
+    help=f"bitcoinzk: a Bitcoin Layer-2 ZK rollup ({DEBUG_ENV}=1: tracebacks for errors)",
+    no_args_is_help=True,
+)
 wallet_app = typer.Typer(help="Layer-2 key files", no_args_is_help=True)
 bench_app = typer.Typer(help="benchmarks (figures, never pass/fail)", no_args_is_help=True)
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(bench_app, name="bench")
 console = Console()
+notice = Console(stderr=True)  # banners: stdout stays the command's output
 
 DEFAULT_URL = "http://127.0.0.1:8545/"
 DEFAULT_WALLET = Path.home() / ".bitcoinzk" / "wallet.json"
@@ -53,6 +107,72 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+DEV_SHAPE = (9, 2, 1)  # tree depth, block slots, block records: the devnet's (docs/config.md)
+PRODUCTION_SHAPE = (24, 64, 4)
+PRODUCTION_COST = (  # measured, docs/prover.md ("B=64, E=4, D=24")
+    "its first Groth16 key setup (--prove, `bzk settle deploy`) takes ~1 hour (circuit "
+    "compile ~50 min, setup ~10 min) and up to ~10 GB of memory, cached by circuit hash "
+    "after; a proving node then holds ~2.5 GB for the key"
+)
+DepthOpt = Annotated[int | None, typer.Option(help="account tree depth (dev 9, --production 24)")]
+SlotsOpt = Annotated[
+    int | None, typer.Option(help="operation slots per block B (dev 2, --production 64)")
+]
+RecordsOpt = Annotated[
+    int | None, typer.Option(help="record slots per block E (dev 1, --production 4)")
+]
+ProductionOpt = Annotated[
+    bool,
+    typer.Option(help="the production shape B=64 E=4 D=24 (its first key setup: ~1 h, ~10 GB)"),
+]
+
+
+def _shape(
+    tree_depth: int | None, block_slots: int | None, block_records: int | None, production: bool
+) -> ChainParams:
+    """The dev shape unless --production; any shape flag given overrides either."""
+    depth, slots, records = PRODUCTION_SHAPE if production else DEV_SHAPE
+    return ChainParams(
+        tree_depth=depth if tree_depth is None else tree_depth,
+        block_slots=slots if block_slots is None else block_slots,
+        block_records=records if block_records is None else block_records,
+    )
+
+
+def _banner(params: ChainParams, source: str, keys: bool) -> None:
+    """Name the shape on stderr before anything slow starts (stdout stays the output);
+    for the production shape, what its key costs when this command needs one."""
+    shape = f"B={params.block_slots} E={params.block_records} D={params.tree_depth}"
+    if source == "default":
+        text = f"dev shape {shape} (the default; --production for B=64 E=4 D=24)"
+    else:
+        text = f"shape {shape} ({source})"
+    if keys and (params.tree_depth, params.block_slots, params.block_records) == PRODUCTION_SHAPE:
+        text = f"production {text}: {PRODUCTION_COST}"
+    notice.print(text, soft_wrap=True)
+
+
+def _genesis_for(
+    genesis: Path | None,
+    shape: tuple[int | None, int | None, int | None],
+    production: bool,
+    keys: bool = True,
+) -> Genesis:
+    """The chain's genesis: the file when given, else the dev genesis of the shape the
+    flags ask for (`shape`: --tree-depth, --block-slots, --block-records)."""
+    if genesis is not None:
+        if not genesis.is_file():
+            _fail(f"{genesis}: no such genesis file (--genesis)")
+        gen = Genesis.from_json(safejson.load_path(genesis))
+        _banner(gen.params, f"from {genesis}", keys)
+        return gen
+    params = _shape(*shape, production)
+    flags = shape != (None, None, None)
+    source = "shape flags" if flags else "--production" if production else "default"
+    _banner(params, source, keys)
+    return dev_genesis(params)
+
+
 @app.command()
 def node(
     data_dir: Annotated[Path, typer.Option(help="where the node keeps its database")] = Path(
@@ -64,9 +184,10 @@ def node(
     block_time: float = 1.0,
     max_block_txs: int | None = None,
     min_fee: int = 1,
-    tree_depth: int = 24,
-    block_slots: int = 64,
-    block_records: int = 4,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     verify_workers: int | None = None,
     prove: Annotated[bool, typer.Option(help="prove every block")] = False,
     prove_parallel: Annotated[
@@ -103,13 +224,7 @@ def node(
 ) -> None:
     """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if genesis is not None:
-        gen = Genesis.from_json(safejson.load_path(genesis))
-    else:
-        params = ChainParams(
-            tree_depth=tree_depth, block_slots=block_slots, block_records=block_records
-        )
-        gen = dev_genesis(params)
+    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production, prove)
     config = NodeConfig(
         data_dir=data_dir,
         host=host,
@@ -131,10 +246,7 @@ def node(
         max_backlog=max_backlog,
         commit_max=commit_max,
     )
-    try:
-        asyncio.run(serve(config, gen))
-    except (DeploymentMismatch, GenesisMismatch) as exc:
-        _fail(str(exc))
+    asyncio.run(serve(config, gen))  # its typed errors: one line (_OneLineErrors)
 
 
 @app.command()
@@ -145,9 +257,10 @@ def fullnode(
     genesis: Annotated[
         Path | None, typer.Option(help="the chain's genesis JSON (default: devnet)")
     ] = None,
-    tree_depth: int = 24,
-    block_slots: int = 64,
-    block_records: int = 4,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL to follow")] = None,
     rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
     evm_data: Annotated[
@@ -165,15 +278,8 @@ def fullnode(
     from bitcoinzk.fullnode.server import serve as serve_fullnode
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if genesis is not None:
-        if not genesis.is_file():
-            _fail(f"{genesis}: no such genesis file (--genesis)")
-        gen = Genesis.from_json(safejson.load_path(genesis))
-    else:  # the genesis `bzk node` uses without --genesis, for the same shape options
-        params = ChainParams(
-            tree_depth=tree_depth, block_slots=block_slots, block_records=block_records
-        )
-        gen = dev_genesis(params)
+    # without --genesis: the genesis `bzk node` uses for the same shape options
+    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production, False)
     config = FullNodeConfig(
         data_dir=data_dir,
         rpc_url=rpc_url,
@@ -191,6 +297,15 @@ def fullnode(
         _fail(str(exc))
 
 
+def _load_wallet(path: Path) -> Wallet:
+    if not path.is_file():
+        _fail(
+            f"no key file at {path}: make one with `bzk wallet new` (or `bzk wallet dev alice "
+            f"--wallet {path}` for a funded devnet key), or pass --wallet"
+        )
+    return Wallet.load(path)
+
+
 @wallet_app.command("new")
 def wallet_new(wallet: WalletOpt = DEFAULT_WALLET, as_json: JsonOpt = False) -> None:
     """Create a new key file."""
@@ -201,12 +316,41 @@ def wallet_new(wallet: WalletOpt = DEFAULT_WALLET, as_json: JsonOpt = False) -> 
     _out({"wallet": str(wallet), "pubkey": w.pubkey.hex()}, as_json)
 
 
+@wallet_app.command("dev")
+def wallet_dev(
+    name: Annotated[str, typer.Argument(help=f"a devnet user: {', '.join(DEV_NAMES)}")],
+    wallet: Annotated[
+        Path | None, typer.Option(help="also save the key to this file (never overwritten)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A funded devnet key: the dev genesis of `bzk node` (no --genesis) credits each of
+    these users. Public keys, for local chains only."""
+    if name not in DEV_NAMES:
+        _fail(f"no devnet user {name!r}: one of {', '.join(DEV_NAMES)}")
+    w = Wallet(dev_key(name))
+    if wallet is not None:
+        if wallet.exists():
+            _fail(f"{wallet} exists; refusing to overwrite a key")
+        w.save(wallet)
+    _out(
+        {
+            "name": name,
+            "seed": w.key.hex(),
+            "pubkey": w.pubkey.hex(),
+            "genesis_balance": DEV_BALANCE,
+            "wallet": None if wallet is None else str(wallet),
+        },
+        as_json,
+    )
+
+
 @wallet_app.command("show")
 def wallet_show(
     wallet: WalletOpt = DEFAULT_WALLET, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
 ) -> None:
     """Show the key's public key and, if the node knows it, its account."""
-    w = Wallet.load(wallet)
+    w = _load_wallet(wallet)
     account = None
     try:
         account = NodeClient(url).call("bzk_getAccount", w.pubkey.hex())
@@ -242,7 +386,7 @@ def send(
     """Pay a public key on Layer-2."""
     client = NodeClient(url)
     try:
-        tx = sign_transfer(client, Wallet.load(wallet).key, PublicKey.from_hex(to), amount, fee)
+        tx = sign_transfer(client, _load_wallet(wallet).key, PublicKey.from_hex(to), amount, fee)
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
         result = (
             _wait_receipt(client, tx_hash, 30) if wait else {"hash": tx_hash, "status": "pending"}
@@ -267,7 +411,7 @@ def withdraw(
     try:
         bridge = _bridge_fees(client)
         tx = sign_withdraw(
-            client, Wallet.load(wallet).key, bytes.fromhex(script_pubkey), amount, fee
+            client, _load_wallet(wallet).key, bytes.fromhex(script_pubkey), amount, fee
         )
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
         result = _wait_receipt(client, tx_hash, 30)
@@ -539,25 +683,30 @@ def settle_deploy(
     ] = None,
     evm_key: Annotated[str | None, typer.Option(help="deployer/sequencer private key hex")] = None,
     genesis: Annotated[Path | None, typer.Option(help="genesis JSON (default: devnet)")] = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deploy the verifier and the Rollup contract; the node then settles to it."""
+    """Deploy the verifier and the Rollup contract; the node then settles to it.
+    Give it the shape (or --genesis) the node runs with."""
     from bitcoinzk.prover.circuit import CircuitShape, circuit_id
     from bitcoinzk.prover.keys import ensure_keys
     from bitcoinzk.settlement.client import open_client
     from bitcoinzk.settlement.rollup import deploy
 
-    gen = Genesis.from_json(safejson.load_path(genesis)) if genesis else dev_genesis(ChainParams())
+    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production)
     shape = CircuitShape.of(gen.params)
     files = ensure_keys(shape, key_dir, True)
+    data_dir.mkdir(parents=True, exist_ok=True)  # the embedded chain lives in it
     client = open_client(
         rpc, bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None, data_dir / "evm.sqlite"
     )
     rollup = deploy(
         client, files.load_verifying_key(), gen.params, gen.state().root, circuit=circuit_id(shape)
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
     rollup.deployment.save(data_dir / "settlement.json")
     _out(rollup.deployment.to_json(), as_json)
 
@@ -579,10 +728,7 @@ def devnet(
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     cfg = Config.load(config)
-    try:
-        code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
-    except (DeploymentMismatch, GenesisMismatch) as exc:
-        _fail(str(exc))
+    code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
     raise typer.Exit(code)
 
 

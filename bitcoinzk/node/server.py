@@ -50,6 +50,11 @@ from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
 log = logging.getLogger(__name__)
 
 
+class SettlementNeedsKey(Exception):
+    """A node without a prover was asked to deploy the rollup contract, whose verifier
+    is generated from the proving key's verifying key."""
+
+
 @dataclass
 class NodeConfig:
     data_dir: Path
@@ -220,7 +225,10 @@ class Node:
             return rollup
         if self.prover is None:
             client.close()
-            raise RuntimeError("deploying the rollup contract needs the prover's verifying key")
+            raise SettlementNeedsKey(
+                "deploying the rollup contract needs the prover's verifying key: add --prove, "
+                "or deploy it first with `bzk settle deploy` (same --data-dir and shape)"
+            )
         rollup = deploy(
             client,
             self.prover.vk,
@@ -537,4 +545,4 @@ async def serve(config: NodeConfig, genesis: Genesis, ready: asyncio.Event | Non
         await node.stop()
 
 
-__all__ = ["Node", "NodeConfig", "serve"]
+__all__ = ["Node", "NodeConfig", "SettlementNeedsKey", "serve"]

@@ -61,6 +61,11 @@ class ChainUnavailable(EvmError):
     """The RPC endpoint could not be reached after the configured retries."""
 
 
+class InsufficientFunds(EvmError):
+    """The signing key cannot pay for gas on this chain (e.g. the public dev key on an
+    anvil this project did not start)."""
+
+
 class ConfirmationTimeout(EvmError):
     """A sent transaction was not mined in time (it may still be)."""
 
@@ -579,7 +584,15 @@ class Web3Client(EvmClient):
             reason = revert_reason(bytes.fromhex(data[2:])) if data else str(exc.message)
             raise TransactionReverted(reason.removeprefix("execution reverted: ")) from None
         except Web3RPCError as exc:
+            if "insufficient funds" in str(exc).lower():
+                raise self._unfunded() from None
             raise TransactionReverted(str(exc)) from None
+
+    def _unfunded(self) -> InsufficientFunds:
+        return InsufficientFunds(
+            f"the EVM key's account {self.account.address} has no funds for gas on this "
+            "chain: pass a funded key with --evm-key (settlement.evm_key)"
+        )
 
     def _fees(self) -> dict[str, int]:
         block = self._rpc(lambda: self.w3.eth.get_block("latest"))
@@ -625,6 +638,8 @@ class Web3Client(EvmClient):
                     if "nonce" in text or "already known" in text or "underpriced" in text:
                         time.sleep(self.retry.backoff_s * 2**attempt)
                         continue
+                    if "insufficient funds" in text:
+                        raise self._unfunded() from None
                     raise EvmError(str(exc)) from None
                 receipt = self._wait(tx_hash)
                 if not receipt.status:
