@@ -152,6 +152,19 @@ def _banner(params: ChainParams, source: str, keys: bool) -> None:
     notice.print(text, soft_wrap=True)
 
 
+def _evm_key(text: str | None) -> bytes | None:
+    """--evm-key as 32 bytes; None for the public dev key."""
+    if text is None:
+        return None
+    try:
+        key = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        _fail("--evm-key must be a private key of 64 hex digits (0x optional)")
+    return key
+
+
 def _genesis_for(
     genesis: Path | None,
     shape: tuple[int | None, int | None, int | None],
@@ -240,7 +253,7 @@ def node(
         ray_workers=ray_workers,
         key_dir=key_dir,
         settlement=settlement,
-        evm_key=bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None,
+        evm_key=_evm_key(evm_key),
         confirmations=confirmations,
         http=HttpLimits(header_timeout=http_header_timeout, body_timeout=http_body_timeout),
         max_backlog=max_backlog,
@@ -697,13 +710,12 @@ def settle_deploy(
     from bitcoinzk.settlement.client import open_client
     from bitcoinzk.settlement.rollup import deploy
 
+    key = _evm_key(evm_key)  # a typo fails now, not after the key setup
     gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production)
     shape = CircuitShape.of(gen.params)
     files = ensure_keys(shape, key_dir, True)
     data_dir.mkdir(parents=True, exist_ok=True)  # the embedded chain lives in it
-    client = open_client(
-        rpc, bytes.fromhex(evm_key.removeprefix("0x")) if evm_key else None, data_dir / "evm.sqlite"
-    )
+    client = open_client(rpc, key, data_dir / "evm.sqlite")
     rollup = deploy(
         client, files.load_verifying_key(), gen.params, gen.state().root, circuit=circuit_id(shape)
     )

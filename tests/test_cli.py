@@ -111,6 +111,12 @@ def test_a_missing_key_file_is_one_line_naming_its_fix(tmp_path: Path) -> None:
     assert "bzk wallet new" in _one_line_error(result.output)
 
 
+def test_a_malformed_evm_key_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["settle", "deploy", "--evm-key", "0xnothex", "--production"])
+    assert result.exit_code == 1
+    assert "--evm-key must be" in _one_line_error(result.output)
+
+
 def test_bzk_debug_keeps_the_traceback(tmp_path: Path) -> None:
     """A developer can still see where a typed error came from."""
     import urllib.error
