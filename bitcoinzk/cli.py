@@ -338,7 +338,7 @@ def wallet_dev(
     as_json: JsonOpt = False,
 ) -> None:
     """A funded devnet key: the dev genesis of `bzk node` (no --genesis) credits each of
-    these users. Public keys, for local chains only."""
+    these users, and `bzk devnet`'s scenario pays them. Public keys: local chains only."""
     if name not in DEV_NAMES:
         _fail(f"no devnet user {name!r}: one of {', '.join(DEV_NAMES)}")
     w = Wallet(dev_key(name))
