@@ -82,6 +82,9 @@ def _open_node(data_dir: Path, gen: Genesis, rpc: str | None = None) -> Node:
         verify_workers=1,
         settlement=rpc or "embedded",
         producer_process=False,
+        # the `batches` fixture's proofs and contracts use groth16py's dev key; "auto"
+        # would pick the native prover's own dev key wherever the extension is built
+        prover_backend="groth16py",
     )
     return Node(config, gen)
 
