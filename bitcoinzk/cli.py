@@ -739,7 +739,10 @@ def devnet(
     from bitcoinzk.node.scenario import run_devnet
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    cfg = Config.load(config)
+    try:
+        cfg = Config.load(config)
+    except (ValueError, OSError) as exc:  # a TOML error is a ValueError too
+        _fail(f"{config}: {exc} (devnet.toml and docs/config.md list every key)")
     code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
     raise typer.Exit(code)
 

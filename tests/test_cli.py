@@ -117,6 +117,17 @@ def test_a_malformed_evm_key_is_one_line(tmp_path: Path) -> None:
     assert "--evm-key must be" in _one_line_error(result.output)
 
 
+def test_a_bad_devnet_config_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "devnet.toml"
+    path.write_text("[chain]\nbogus = 1\n")
+    result = runner.invoke(app, ["devnet", "--config", str(path)])
+    assert result.exit_code == 1
+    line = _one_line_error(result.output)
+    assert "chain.bogus" in line and "docs/config.md" in line
+    missing = runner.invoke(app, ["devnet", "--config", str(tmp_path / "none.toml")])
+    assert missing.exit_code == 1 and "none.toml" in _one_line_error(missing.output)
+
+
 def test_bzk_debug_keeps_the_traceback(tmp_path: Path) -> None:
     """A developer can still see where a typed error came from."""
     import urllib.error
