@@ -9,7 +9,6 @@ to send them instead.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from bitcoinzk import httprpc
-from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.fullnode.follower import Follower, deployment_at
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.mempool import Mempool
@@ -28,7 +26,13 @@ from bitcoinzk.l2.store import Store
 from bitcoinzk.node import explorer
 from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
 from bitcoinzk.node.pipeline import batch_summary
-from bitcoinzk.node.server import _block_json, _parse_hash, _parse_number
+from bitcoinzk.node.server import (
+    _block_json,
+    _parse_hash,
+    _parse_number,
+    account_index,
+    http_rpc,
+)
 from bitcoinzk.settlement.client import EvmClient, open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup
 
@@ -182,19 +186,7 @@ class FullNode:
             await asyncio.sleep(self.config.poll_s)
 
     async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = await httprpc.read_body(request, self.config.http)
-        except httprpc.RequestRejected as exc:
-            error = {"code": exc.code, "message": exc.message}
-            return web.json_response(
-                {"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status
-            )
-        except httprpc.BodyTimeout:
-            return web.Response(status=408)
-        reply = await self.rpc.handle(body, self.config.http)
-        if reply is None:
-            return web.Response(status=204)
-        return await httprpc.send_json(request, json.dumps(reply), self.config.http)
+        return await http_rpc(self.rpc, request, self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
@@ -279,19 +271,7 @@ class FullNode:
                 return batch_summary(self.store, _parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
-        if isinstance(account, int) and not isinstance(account, bool):
-            if not 0 <= account < self.params.capacity:
-                raise RpcError(INVALID_PARAMS, "account index outside the tree")
-            return account
-        if isinstance(account, str):
-            try:
-                pubkey = PublicKey.from_hex(account)
-            except Exception:
-                raise RpcError(
-                    INVALID_PARAMS, "account must be an index or a public key hex"
-                ) from None
-            return self.follower.index_of(pubkey)
-        raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+        return account_index(account, self.params.capacity, self.follower.index_of)
 
 
 async def serve(config: FullNodeConfig, genesis: Genesis) -> None:

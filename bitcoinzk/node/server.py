@@ -363,19 +363,7 @@ class Node:
     # --- HTTP ---
 
     async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = await httprpc.read_body(request, self.config.http)
-        except httprpc.RequestRejected as exc:
-            error = {"code": exc.code, "message": exc.message}
-            return web.json_response(
-                {"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status
-            )
-        except httprpc.BodyTimeout:
-            return web.Response(status=408)  # never sent: the connection is closed
-        reply = await self.rpc.handle(body, self.config.http)
-        if reply is None:
-            return web.Response(status=204)
-        return await httprpc.send_json(request, json.dumps(reply), self.config.http)
+        return await http_rpc(self.rpc, request, self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True, "head": self.sequencer.head})
@@ -491,19 +479,41 @@ class Node:
             return batch_summary(self.store, _parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
-        if isinstance(account, int) and not isinstance(account, bool):
-            if not 0 <= account < self.params.capacity:
-                raise RpcError(INVALID_PARAMS, "account index outside the tree")
-            return account
-        if isinstance(account, str):
-            try:
-                pubkey = PublicKey.from_hex(account)
-            except Exception:
-                raise RpcError(
-                    INVALID_PARAMS, "account must be an index or a public key hex"
-                ) from None
-            return self.sequencer.state.index_of(pubkey)
-        raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+        return account_index(account, self.params.capacity, self.sequencer.state.index_of)
+
+
+async def http_rpc(
+    rpc: Dispatcher, request: web.Request, limits: httprpc.HttpLimits
+) -> web.StreamResponse:
+    """Answer one JSON-RPC POST (shared by the sequencer node and the full node)."""
+    try:
+        body = await httprpc.read_body(request, limits)
+    except httprpc.RequestRejected as exc:
+        error = {"code": exc.code, "message": exc.message}
+        return web.json_response({"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status)
+    except httprpc.BodyTimeout:
+        return web.Response(status=408)  # never sent: the connection is closed
+    reply = await rpc.handle(body, limits)
+    if reply is None:
+        return web.Response(status=204)
+    return await httprpc.send_json(request, json.dumps(reply), limits)
+
+
+def account_index(
+    account: Any, capacity: int, index_of: Callable[[PublicKey], int | None]
+) -> int | None:
+    """An RPC account parameter (a leaf index or a public key hex) as a leaf index."""
+    if isinstance(account, int) and not isinstance(account, bool):
+        if not 0 <= account < capacity:
+            raise RpcError(INVALID_PARAMS, "account index outside the tree")
+        return account
+    if isinstance(account, str):
+        try:
+            pubkey = PublicKey.from_hex(account)
+        except Exception:
+            raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex") from None
+        return index_of(pubkey)
+    raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
 
 
 def _block_json(block: StoredBlock, full: bool) -> dict[str, Any]:
