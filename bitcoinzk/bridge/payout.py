@@ -442,7 +442,9 @@ def witness_estimate(key_path: bool, signer_set: SignerSet, tree: TaprootOutput)
     return [*sigs, tree.leaves[MULTISIG_LEAF].script, tree.control_block(MULTISIG_LEAF)]
 
 
-class PayoutBuilder:
+class BridgeTxBuilder:
+    """What a builder of bridge transactions (payouts, sweeps) works from."""
+
     def __init__(
         self,
         store: BridgeStore,
@@ -455,6 +457,8 @@ class PayoutBuilder:
         self.chain = chain
         self.fees = fees or FeePolicy()
 
+
+class PayoutBuilder(BridgeTxBuilder):
     def bridge_coins(self) -> list[BridgeCoin]:
         """The reserves that can be spent now: swept deposits and payout change that are
         confirmed and unspent on Bitcoin and not already spent by a payout of ours.

@@ -28,10 +28,8 @@ from dataclasses import dataclass
 
 from ..bitcoin.script import TaprootOutput
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from .chain import BitcoinChain
-from .fees import MAX_SWEEP_INPUTS, FeePolicy, fee_for
-from .payout import PayoutError, PayoutRequest, SignerNode, sign, witness_estimate
-from .signers import SignerSet
+from .fees import MAX_SWEEP_INPUTS, fee_for
+from .payout import BridgeTxBuilder, PayoutError, PayoutRequest, SignerNode, sign, witness_estimate
 from .store import BridgeStore
 
 log = logging.getLogger(__name__)
@@ -101,19 +99,7 @@ def reserves(store: BridgeStore) -> Reserves:
     return Reserves(unswept, swept, int(credited), int(withdrawn), surplus, tuple(outs))
 
 
-class SweepBuilder:
-    def __init__(
-        self,
-        store: BridgeStore,
-        signer_set: SignerSet,
-        chain: BitcoinChain,
-        fees: FeePolicy | None = None,
-    ) -> None:
-        self.store = store
-        self.signer_set = signer_set
-        self.chain = chain
-        self.fees = fees or FeePolicy()
-
+class SweepBuilder(BridgeTxBuilder):
     def pending(self, finalized: Iterable[OutPoint]) -> list[OutPoint]:
         """Credited, finalized deposits in no recorded sweep, unspent on Bitcoin."""
         final = set(finalized)
