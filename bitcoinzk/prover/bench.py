@@ -81,15 +81,17 @@ def transfer_block(params: ChainParams) -> BlockResult:
     return apply_block(state, params, 1, ops)
 
 
-def _ensure_keys_child(shape: CircuitShape, key_dir: Path | None) -> str:
-    return str(ensure_keys(shape, key_dir, backend="groth16py").directory)
+def _ensure_keys_child(shape: CircuitShape, key_dir: Path | None, backend: Backend) -> str:
+    return str(ensure_keys(shape, key_dir, backend=backend).directory)
 
 
-def _keys_in_child(shape: CircuitShape, key_dir: Path | None) -> KeyFiles:
+def _keys_in_child(
+    shape: CircuitShape, key_dir: Path | None, backend: Backend = "groth16py"
+) -> KeyFiles:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        pool.submit(_ensure_keys_child, shape, key_dir).result()
-    return ensure_keys(shape, key_dir, allow_dev_setup=False, backend="groth16py")
+        pool.submit(_ensure_keys_child, shape, key_dir, backend).result()
+    return ensure_keys(shape, key_dir, allow_dev_setup=False, backend=backend)
 
 
 def _peak_rss_mb() -> float:
@@ -128,8 +130,14 @@ def _params(batch_size: int, tree_depth: int, records: int | None) -> ChainParam
     )
 
 
-def _native_keys_child(shape: CircuitShape, key_dir: Path | None) -> str:
-    return str(ensure_keys(shape, key_dir, backend="native").directory)
+def _head(shape: CircuitShape, batch_size: int, tree_depth: int) -> dict[str, object]:
+    """The first fields of a result line: what was proven."""
+    return {
+        "batch_size": batch_size,
+        "records": shape.records,
+        "tree_depth": tree_depth,
+        "circuit_id": circuit_id(shape),
+    }
 
 
 def _g16_prove_wtns_child(pk: str, vk: str, wtns: str, public_input: int) -> dict[str, object]:
@@ -185,19 +193,13 @@ def run_native(
     params = _params(batch_size, tree_depth, records)
     shape = CircuitShape.of(params)
     out: dict[str, object] = {
-        "batch_size": batch_size,
-        "records": shape.records,
-        "tree_depth": tree_depth,
-        "circuit_id": circuit_id(shape),
+        **_head(shape, batch_size, tree_depth),
         "backend": "native",
         "threads": native.threads(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     start = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        pool.submit(_native_keys_child, shape, key_dir).result()
-    files = ensure_keys(shape, key_dir, allow_dev_setup=False, backend="native")
+    files = _keys_in_child(shape, key_dir, "native")
     meta = files.meta()
     out["key_source"] = files.source
     out["setup_s"] = meta.get("setup_s")
@@ -231,6 +233,7 @@ def run_native(
         if compare:
             g16 = key_files(shape, "dev", key_dir, "groth16py")
             if g16.exists():
+                ctx = multiprocessing.get_context("spawn")
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     got = pool.submit(
                         _g16_prove_wtns_child,
@@ -260,20 +263,9 @@ def run_groth16py(
     use_node: bool = True,
     parallel: int = 1,
 ) -> dict[str, object]:
-    params = ChainParams(
-        chain_id=1337,
-        tree_depth=tree_depth,
-        block_slots=batch_size,
-        block_records=records if records is not None else default_records(batch_size),
-        fee_account=0,
-    )
+    params = _params(batch_size, tree_depth, records)
     shape = CircuitShape.of(params)
-    out: dict[str, object] = {
-        "batch_size": batch_size,
-        "records": shape.records,
-        "tree_depth": tree_depth,
-        "circuit_id": circuit_id(shape),
-    }
+    out = _head(shape, batch_size, tree_depth)
 
     start = time.perf_counter()
     files = _keys_in_child(shape, key_dir)
