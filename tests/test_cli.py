@@ -19,8 +19,8 @@ from bitcoinzk.cli import app
 from bitcoinzk.node.devnet import DEV_BALANCE, dev_genesis, dev_key
 from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.wallet import Wallet
-from bitcoinzk.settlement.anvil import AnvilUnavailable, find_anvil, start_anvil
 from bitcoinzk.settlement.rollup import Deployment
+from tests.settlement.conftest import running_anvil
 
 runner = CliRunner()
 # the test circuit's shape: its key is cached for the settlement tests
@@ -70,16 +70,8 @@ def _start_node(args: list[str], cwd: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def anvil_url() -> Iterator[str]:
-    if find_anvil() is None:
-        pytest.skip("anvil is not installed (scripts/setup-extra.sh)")
-    try:
-        node = start_anvil()
-    except AnvilUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with running_anvil() as node:
         yield node.url
-    finally:
-        node.stop()
 
 
 def _json(result: Result) -> dict[str, Any]:

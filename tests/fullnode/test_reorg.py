@@ -12,32 +12,18 @@ from bitcoinzk.fullnode.bench import bench_genesis, commit_all, deploy_accepting
 from bitcoinzk.fullnode.follower import Follower, deployment_at
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.store import Store
-from bitcoinzk.settlement.anvil import (
-    DEV_KEYS,
-    Anvil,
-    AnvilUnavailable,
-    _rpc,
-    find_anvil,
-    start_anvil,
-)
+from bitcoinzk.settlement.anvil import DEV_KEYS, Anvil, _rpc
 from bitcoinzk.settlement.client import Web3Client
 from bitcoinzk.settlement.rollup import Rollup
+from tests.settlement.conftest import running_anvil
 
 PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 
 
 @pytest.fixture()
 def anvil() -> Iterator[Anvil]:
-    if find_anvil() is None:
-        pytest.skip("anvil is not installed (scripts/setup-extra.sh)")
-    try:
-        node = start_anvil()
-    except AnvilUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with running_anvil() as node:
         yield node
-    finally:
-        node.stop()
 
 
 def call(node: Anvil, method: str, *params: Any) -> Any:

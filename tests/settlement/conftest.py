@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import KeyFiles, dev_setup
 from bitcoinzk.prover.service import prove_inputs, verify_proof
 from bitcoinzk.prover.witness import build_inputs
-from bitcoinzk.settlement.anvil import AnvilUnavailable, find_anvil, start_anvil
+from bitcoinzk.settlement.anvil import Anvil, AnvilUnavailable, find_anvil, start_anvil
 from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
 from bitcoinzk.settlement.contracts import vk_digest
 
@@ -133,8 +134,9 @@ def batches() -> Batches:
     return Batches(files, vk, g, blocks[:2], blocks[2])
 
 
-@pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
+@contextmanager
+def running_anvil() -> Iterator[Anvil]:
+    """A fresh anvil node for a fixture, stopped after; the test skips without anvil."""
     if find_anvil() is None:
         pytest.skip("anvil is not installed (scripts/setup-extra.sh)")
     try:
@@ -142,9 +144,15 @@ def anvil_url() -> Iterator[str]:
     except AnvilUnavailable as exc:
         pytest.skip(str(exc))
     try:
-        yield node.url
+        yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def anvil_url() -> Iterator[str]:
+    with running_anvil() as node:
+        yield node.url
 
 
 @pytest.fixture(params=["embedded", "anvil"])
