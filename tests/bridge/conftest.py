@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy
-from bitcoinzk.bridge.payout import FinalizedBatch
+from bitcoinzk.bridge.payout import FinalizedBatch, SignerNode
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.watcher import DepositWatcher
@@ -110,3 +112,24 @@ def deposit(node, wallet, spk: bytes, amount: int, mine: int = 1):
     if mine:
         node.mine(mine)
     return tx
+
+
+def make_signers(
+    root: Path, node: RegtestNode, store: BridgeStore, settlement: RecordedSettlement
+) -> tuple[SignerSet, list[SignerNode]]:
+    """The three signer processes' state of a child process: keys from `root`, every
+    reveal the bridge store knows registered (2-of-3)."""
+    keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
+    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
+    spks = [bytes(spk) for (spk,) in store.db.execute("SELECT spk FROM reveals")]
+    signers = []
+    for i, key in enumerate(keys):
+        s = SignerNode(
+            key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
+        )
+        for spk in spks:
+            reveal = store.reveal_for(spk)
+            assert reveal is not None
+            s.register_reveal(reveal)
+        signers.append(s)
+    return signer_set, signers

@@ -23,10 +23,10 @@ from bitcoinzk.bridge.payout import (
     SignerNode,
     Withdrawal,
 )
-from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.signers import SignerSet
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder
-from tests.bridge.conftest import RecordedSettlement
+from tests.bridge.conftest import RecordedSettlement, make_signers
 
 
 def die() -> None:
@@ -56,25 +56,6 @@ def load_batches(root: Path) -> list[FinalizedBatch]:
         Withdrawal(x["id"], x["amount"], bytes.fromhex(x["spk"])) for x in d["withdrawals"]
     )
     return [FinalizedBatch(1, deposits), FinalizedBatch(2, (), withdrawals)]
-
-
-def make_signers(
-    root: Path, node: RegtestNode, store: BridgeStore, settlement: RecordedSettlement
-) -> tuple[SignerSet, list[SignerNode]]:
-    keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
-    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
-    spks = [bytes(spk) for (spk,) in store.db.execute("SELECT spk FROM reveals")]
-    signers = []
-    for i, key in enumerate(keys):
-        s = SignerNode(
-            key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
-        )
-        for spk in spks:
-            reveal = store.reveal_for(spk)
-            assert reveal is not None
-            s.register_reveal(reveal)
-        signers.append(s)
-    return signer_set, signers
 
 
 def main(root: Path, kind: str, step: str) -> None:

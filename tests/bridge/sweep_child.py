@@ -12,11 +12,10 @@ from pathlib import Path
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
 from bitcoinzk.bridge.chain import NodeChain
-from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedDeposit, SignerNode
-from bitcoinzk.bridge.signers import SignerKey, SignerSet
+from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedDeposit
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder
-from tests.bridge.conftest import RecordedSettlement
+from tests.bridge.conftest import RecordedSettlement, make_signers
 
 
 class KilledChain(NodeChain):
@@ -28,24 +27,12 @@ class KilledChain(NodeChain):
 def main(root: Path) -> None:
     node = RegtestNode(root / "node")
     store = BridgeStore(root / "bridge.sqlite")
-    keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
-    signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
     finals = tuple(
         FinalizedDeposit(bytes.fromhex(d["recipient"]), d["amount"], d["txid"], d["vout"])
         for d in json.loads((root / "finalized.json").read_text())
     )
     settlement = RecordedSettlement([FinalizedBatch(1, finals)])
-    spks = [bytes(spk) for (spk,) in store.db.execute("SELECT spk FROM reveals")]
-    signers = []
-    for i, key in enumerate(keys):
-        s = SignerNode(
-            key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
-        )
-        for spk in spks:
-            reveal = store.reveal_for(spk)
-            assert reveal is not None
-            s.register_reveal(reveal)
-        signers.append(s)
+    signer_set, signers = make_signers(root, node, store, settlement)
     ops = [OutPoint(d.txid, d.vout) for d in finals]
     SweepBuilder(store, signer_set, KilledChain(node)).sweep(ops, signers)
 

@@ -47,9 +47,10 @@ from .conftest import (
     RecordingSink,
     deposit,
     l2_key,
+    make_signers,
     reveal_for,
 )
-from .cycle_child import load_batches, make_signers
+from .cycle_child import load_batches
 from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
 from .test_sweep import ALICE, TIMELOCK, credited_deposit
 from .test_sweep import make_signers as sweep_signers
