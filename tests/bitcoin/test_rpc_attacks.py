@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,23 +21,16 @@ from tests.httpattack import (
     post,
     trickle_until_closed,
 )
+from tests.pyproc import start_module
 
 TIMEOUT = 1.5
 
 
 class RpcProcess:
     def __init__(self, datadir: Path, *timeouts: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.bitcoin.rpc_process", str(datadir)]
-            + [str(t) for t in timeouts],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        self.proc, line = start_module(
+            "tests.bitcoin.rpc_process", str(datadir), *(str(t) for t in timeouts), stdin=True
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
         assert line.startswith("listening"), f"server did not start: {line!r}"
         assert "recursionlimit=100000" in line  # the setting that used to crash
         self.url = f"http://127.0.0.1:{line.split()[1]}/"

@@ -4,10 +4,7 @@ read-only JSON-RPC and the explorer it serves."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.tree import compute_root
 from bitcoinzk.node.scenario import free_port
+from tests.pyproc import kill9, start_module
 
 PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 BLOCKS = 120
@@ -45,30 +43,20 @@ class FullNodeProcess:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bitcoinzk.cli",
-                "fullnode",
-                "--evm-data",
-                str(self.chain_dir),
-                "--genesis",
-                str(self.chain_dir / "genesis.json"),
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                "--poll",
-                "0.1",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        self.proc, line = start_module(
+            "bitcoinzk.cli",
+            "fullnode",
+            "--evm-data",
+            str(self.chain_dir),
+            "--genesis",
+            str(self.chain_dir / "genesis.json"),
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--poll",
+            "0.1",
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
         assert "listening" in line, f"fullnode did not start: {line!r}"
 
     def head(self) -> int:
@@ -81,9 +69,7 @@ class FullNodeProcess:
             time.sleep(0.1)
 
     def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        kill9(self.proc)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from bitcoinzk.node.client import NodeClient
 from bitcoinzk.node.scenario import free_port
 from tests.l2.helpers import genesis
+from tests.pyproc import kill9, start_module
 from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
 
 
@@ -40,38 +38,26 @@ class NodeProcess:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> NodeClient:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bitcoinzk.cli",
-                "node",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                "--genesis",
-                str(self.genesis_path),
-                "--block-time",
-                str(self.block_time),
-                "--verify-workers",
-                "1",
-                *self.extra_args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        self.proc, line = start_module(
+            "bitcoinzk.cli",
+            "node",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--genesis",
+            str(self.genesis_path),
+            "--block-time",
+            str(self.block_time),
+            "--verify-workers",
+            "1",
+            *self.extra_args,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
         assert "listening" in line, f"node did not start: {line!r}"
         return NodeClient(self.url, timeout=30)
 
     def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        kill9(self.proc)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
