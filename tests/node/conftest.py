@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.node.client import NodeClient
 from bitcoinzk.node.scenario import free_port
+from bitcoinzk.node.server import NodeConfig
 from tests.l2.helpers import genesis
 from tests.pyproc import kill9, start_module
 from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
@@ -66,6 +68,18 @@ class NodeProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def proving_config(data_dir: Path, settlement: str | None = None) -> NodeConfig:
+    """An in-process node that proves every block (0.2 s blocks, one verify worker)."""
+    return NodeConfig(
+        data_dir=data_dir,
+        port=free_port(),
+        sequencer=SequencerConfig(block_time=0.2),
+        verify_workers=1,
+        prove=True,
+        settlement=settlement,
+    )
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import aiohttp
 
 from bitcoinzk.da.evm import EvmBatchReader
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.l2.types import UserOperation
-from bitcoinzk.node.scenario import Rpc, free_port
-from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.server import Node
 from tests.l2.helpers import genesis, transfer, withdraw
+from tests.node.conftest import proving_config
 
 # The smallest real circuit: the same shape the prover and settlement tests cache keys for.
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
@@ -23,14 +23,7 @@ PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, f
 
 async def _run(data_dir: Path) -> None:
     gen = genesis(params=PARAMS)
-    config = NodeConfig(
-        data_dir=data_dir,
-        port=free_port(),
-        sequencer=SequencerConfig(block_time=0.2),
-        verify_workers=1,
-        prove=True,
-        settlement="embedded",
-    )
+    config = proving_config(data_dir, settlement="embedded")
     node = Node(config, gen)
     await node.start()
     try:
@@ -71,13 +64,7 @@ def test_blocks_are_proven_committed_and_final(tmp_path):
 
 
 async def _kill_worker_mid_proof(data_dir: Path) -> None:
-    config = NodeConfig(
-        data_dir=data_dir,
-        port=free_port(),
-        sequencer=SequencerConfig(block_time=0.2),
-        verify_workers=1,
-        prove=True,
-    )
+    config = proving_config(data_dir)
     node = Node(config, genesis(params=PARAMS))
     await node.start()
     try:

@@ -19,15 +19,15 @@ import pytest
 import ray
 
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.l2.stf import BlockResult, apply_block
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.scenario import Rpc, free_port
-from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.server import Node
 from bitcoinzk.prover.fleet import PROVER_RESOURCE, FleetError, RayProverFleet
 from bitcoinzk.prover.service import BatchProof
 from bitcoinzk.prover.witness import build_inputs
 from tests.l2.helpers import genesis, transfer
+from tests.node.conftest import proving_config
 
 from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, Keys, genesis_state
 
@@ -97,14 +97,7 @@ async def _kill_when_proving(fleet: RayProverFleet) -> int:
 
 async def _node_run(data_dir: Path, fleet: RayProverFleet) -> int:
     gen = genesis(params=NODE_PARAMS)
-    config = NodeConfig(
-        data_dir=data_dir,
-        port=free_port(),
-        sequencer=SequencerConfig(block_time=0.2),
-        verify_workers=1,
-        prove=True,
-        settlement="embedded",
-    )
+    config = proving_config(data_dir, settlement="embedded")
     node = Node(config, gen, prover=fleet)
     await node.start()
     try:
