@@ -24,13 +24,15 @@ from bitcoinzk.l2.mempool import Mempool
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import Store
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
+from bitcoinzk.node.jsonrpc import Dispatcher, RpcError
 from bitcoinzk.node.pipeline import batch_summary
 from bitcoinzk.node.server import (
     _block_json,
     _parse_hash,
     _parse_number,
     account_index,
+    block_query,
+    chain_fields,
     http_rpc,
 )
 from bitcoinzk.settlement.client import EvmClient, open_client
@@ -221,13 +223,7 @@ class FullNode:
 
         @rpc.method("bzk_getBlock")
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
-            if number == "latest":
-                number = f.head
-            if isinstance(number, str):
-                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
-            number = _parse_number(number, "number")
-            if not isinstance(full, bool):
-                raise RpcError(INVALID_PARAMS, "full must be a bool")
+            number, full = block_query(number, full, f.head)
             with f.lock:
                 block = self.store.get_block(number)
             return None if block is None else _block_json(block, full)
@@ -243,17 +239,10 @@ class FullNode:
 
         @rpc.method("bzk_chainInfo")
         async def chain_info() -> dict[str, Any]:
-            p = self.params
             d = f.rollup.deployment
             with f.lock:
                 return {
-                    "chain_id": p.chain_id,
-                    "tree_depth": p.tree_depth,
-                    "block_slots": p.block_slots,
-                    "block_records": p.block_records,
-                    "fee_account": p.fee_account,
-                    "operator": self.genesis.operator.hex(),
-                    "genesis_root": self.store.get_meta("genesis_root"),
+                    **chain_fields(self.params, self.genesis, self.store),
                     "head": f.head,
                     "state_root": hex(f.state.root),
                     "accounts": f.state.num_accounts,

@@ -31,6 +31,7 @@ from bitcoinzk.l2.errors import (
     UnknownAccount,
 )
 from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.producer import BlockProducer
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
@@ -432,13 +433,7 @@ class Node:
 
         @rpc.method("bzk_getBlock")
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
-            if number == "latest":
-                number = self.sequencer.head
-            if isinstance(number, str):
-                raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
-            number = _parse_number(number, "number")
-            if not isinstance(full, bool):
-                raise RpcError(INVALID_PARAMS, "full must be a bool")
+            number, full = block_query(number, full, self.sequencer.head)
             block = self.store.get_block(number)
             return None if block is None else _block_json(block, full)
 
@@ -452,15 +447,8 @@ class Node:
 
         @rpc.method("bzk_chainInfo")
         async def chain_info() -> dict[str, Any]:
-            p = self.params
             return {
-                "chain_id": p.chain_id,
-                "tree_depth": p.tree_depth,
-                "block_slots": p.block_slots,
-                "block_records": p.block_records,
-                "fee_account": p.fee_account,
-                "operator": self.genesis.operator.hex(),
-                "genesis_root": self.store.get_meta("genesis_root"),
+                **chain_fields(self.params, self.genesis, self.store),
                 "head": self.sequencer.head,
                 "state_root": hex(self.sequencer.state.root),
                 "accounts": self.sequencer.state.num_accounts,
@@ -480,6 +468,31 @@ class Node:
 
     def _account_index(self, account: Any) -> int | None:
         return account_index(account, self.params.capacity, self.sequencer.state.index_of)
+
+
+def block_query(number: Any, full: Any, head: int) -> tuple[int, bool]:
+    """bzk_getBlock's parameters: a block number or "latest", and a bool."""
+    if number == "latest":
+        number = head
+    if isinstance(number, str):
+        raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
+    number = _parse_number(number, "number")
+    if not isinstance(full, bool):
+        raise RpcError(INVALID_PARAMS, "full must be a bool")
+    return number, full
+
+
+def chain_fields(params: ChainParams, genesis: Genesis, store: Store) -> dict[str, Any]:
+    """What bzk_chainInfo says of the chain itself, before the serving node's state."""
+    return {
+        "chain_id": params.chain_id,
+        "tree_depth": params.tree_depth,
+        "block_slots": params.block_slots,
+        "block_records": params.block_records,
+        "fee_account": params.fee_account,
+        "operator": genesis.operator.hex(),
+        "genesis_root": store.get_meta("genesis_root"),
+    }
 
 
 async def http_rpc(
