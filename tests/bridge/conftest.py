@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,14 +65,34 @@ def wallet(node) -> Wallet:
     return w
 
 
-@pytest.fixture
-def signer_keys(tmp_path) -> list[SignerKey]:
+def save_signer_keys(root: Path) -> list[SignerKey]:
+    """Three new signer keys, saved where a signer (or a child process) loads them."""
     keys = []
     for i in range(3):
-        path = tmp_path / f"signer{i}" / "key.json"
+        path = root / f"signer{i}" / "key.json"
         SignerKey.generate().save(path)
         keys.append(SignerKey.load(path))
     return keys
+
+
+def run_killed_child(module: str, *args: str) -> None:
+    """Run `python -m module args` on this checkout; it must end killed by SIGKILL."""
+    here = Path(__file__).resolve().parents[2]  # the child imports this checkout
+    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
+    child = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=here,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+@pytest.fixture
+def signer_keys(tmp_path) -> list[SignerKey]:
+    return save_signer_keys(tmp_path)
 
 
 @pytest.fixture

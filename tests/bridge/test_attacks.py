@@ -7,10 +7,6 @@ on the embedded regtest chain (libbitcoinkernel) with real signers."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,6 +45,8 @@ from .conftest import (
     l2_key,
     make_signers,
     reveal_for,
+    run_killed_child,
+    save_signer_keys,
 )
 from .cycle_child import load_batches
 from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
@@ -154,10 +152,7 @@ def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
     wallet = Wallet.from_seed(b"\x0b" * 32, lookahead=5)
     node.mine(2, wallet.new_key().script_pubkey)
     node.mine(100)
-    keys = []
-    for i in range(3):
-        SignerKey.generate().save(root / f"signer{i}" / "key.json")
-        keys.append(SignerKey.load(root / f"signer{i}" / "key.json"))
+    keys = save_signer_keys(root)
     signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
     store = BridgeStore(root / "bridge.sqlite")
     watcher = DepositWatcher(node, store, RecordingSink(), signer_set, 3, sweep_margin=10)
@@ -180,17 +175,7 @@ def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
 
 
 def run_child(root: Path, kind: str, step: str) -> None:
-    here = Path(__file__).resolve().parents[2]  # the child imports this checkout
-    path = os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.bridge.cycle_child", str(root), kind, step],
-        cwd=here,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
+    run_killed_child("tests.bridge.cycle_child", str(root), kind, step)
 
 
 @pytest.mark.parametrize(

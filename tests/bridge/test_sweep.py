@@ -4,10 +4,6 @@ refund leaf matures, and a signer alarms on any other spend of it (issue 11, sec
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -35,7 +31,14 @@ from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SWEEP_ALARM_BLOCKS, SweepBuilder, reserves
 from bitcoinzk.bridge.watcher import DepositWatcher
 
-from .conftest import RecordedSettlement, RecordingSink, deposit, l2_key
+from .conftest import (
+    RecordedSettlement,
+    RecordingSink,
+    deposit,
+    l2_key,
+    run_killed_child,
+    save_signer_keys,
+)
 
 ALICE = l2_key(0xA1)
 TIMELOCK = 20
@@ -394,10 +397,7 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
     wallet = Wallet.from_seed(b"\x0a" * 32, lookahead=5)
     node.mine(2, wallet.new_key().script_pubkey)
     node.mine(100)
-    keys = []
-    for i in range(3):
-        SignerKey.generate().save(tmp_path / f"signer{i}" / "key.json")
-        keys.append(SignerKey.load(tmp_path / f"signer{i}" / "key.json"))
+    keys = save_signer_keys(tmp_path)
     signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
     store = BridgeStore(tmp_path / "bridge.sqlite")
     watcher = DepositWatcher(
@@ -410,17 +410,7 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
     store.close()
     node.close()
 
-    root = Path(__file__).resolve().parents[2]  # the child imports this checkout
-    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.bridge.sweep_child", str(tmp_path)],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr
+    run_killed_child("tests.bridge.sweep_child", str(tmp_path))
 
     node = RegtestNode(tmp_path / "node")
     store = BridgeStore(tmp_path / "bridge.sqlite")
