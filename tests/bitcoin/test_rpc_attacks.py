@@ -52,11 +52,10 @@ def server_process(tmp_path) -> Iterator[RpcProcess]:
 
 
 @pytest.fixture
-def node(tmp_path) -> Iterator[RegtestNode]:
-    n = RegtestNode(tmp_path / "btc")
-    n.mine(3)
-    yield n
-    n.close()
+def node(node: RegtestNode) -> RegtestNode:
+    """The conftest node with three blocks."""
+    node.mine(3)
+    return node
 
 
 @pytest.fixture
