@@ -145,15 +145,29 @@ def make_signers(
     reveal the bridge store knows registered (2-of-3)."""
     keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
     signer_set = SignerSet.of([k.pubkey for k in keys], threshold=2)
-    spks = [bytes(spk) for (spk,) in store.db.execute("SELECT spk FROM reveals")]
+    reveals = []
+    for (spk,) in store.db.execute("SELECT spk FROM reveals").fetchall():
+        reveal = store.reveal_for(bytes(spk))
+        assert reveal is not None
+        reveals.append(reveal)
+    return signer_set, signer_nodes(keys, signer_set, settlement, node, reveals, root)
+
+
+def signer_nodes(
+    keys: list[SignerKey],
+    signer_set: SignerSet,
+    settlement: RecordedSettlement,
+    node: RegtestNode,
+    reveals: list[DepositReveal],
+    root: Path,
+) -> list[SignerNode]:
+    """A signer for each key, its signed-request log under `root`, every reveal registered."""
     signers = []
     for i, key in enumerate(keys):
         s = SignerNode(
             key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
         )
-        for spk in spks:
-            reveal = store.reveal_for(spk)
-            assert reveal is not None
-            s.register_reveal(reveal)
+        for r in reveals:
+            s.register_reveal(r)
         signers.append(s)
-    return signer_set, signers
+    return signers

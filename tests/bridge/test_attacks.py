@@ -47,11 +47,11 @@ from .conftest import (
     reveal_for,
     run_killed_child,
     save_signer_keys,
+    signer_nodes,
 )
 from .cycle_child import load_batches
 from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
 from .test_sweep import ALICE, TIMELOCK, credited_deposit
-from .test_sweep import make_signers as sweep_signers
 
 
 def paid_to(node: RegtestNode, spk: bytes, since: int) -> int:
@@ -123,7 +123,7 @@ def test_a_sweep_round_cut_short_by_a_lagging_signer_is_finished_not_frozen(
     r1, _, op1, f1 = credited_deposit(node, wallet, watcher, signer_set, 300_000)
     r2, _, op2, f2 = credited_deposit(node, wallet, watcher, signer_set, 400_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (f1,))])
-    signers = sweep_signers(signer_keys, signer_set, settlement, node, [r1, r2], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [r1, r2], tmp_path)
     signers[2].settlement = RecordedSettlement([])  # lags
     sweeper = SweepBuilder(store, signer_set, NodeChain(node))
     with pytest.raises(PayoutRefused):
@@ -259,7 +259,7 @@ def test_refund_at_maturity_against_a_sweep_in_the_mempool(
     sweep margin exists so that this race never starts."""
     reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     sweeper = SweepBuilder(store, signer_set, NodeChain(node))
     node.mine(TIMELOCK - 3)  # the refund is valid in the next block, at maturity exactly
     result = sweeper.sweep([op], signers)
@@ -291,7 +291,7 @@ def test_no_new_credit_while_a_credited_deposit_waits_past_half_its_margin(
     assert watcher.poll() == []
     assert [d.status for d in store.deposits() if d.outpoint.txid == tx.txid] == ["seen"]
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     assert SweepBuilder(store, signer_set, NodeChain(node)).sweep([op], signers) is not None
     [credit] = watcher.poll()
     assert credit.txid == tx.txid and len(sink.credits) == 2
@@ -384,7 +384,7 @@ def test_deposit_and_withdrawal_exactly_at_their_fee_boundaries(
     settlement = RecordedSettlement(
         [FinalizedBatch(1, finals), FinalizedBatch(2, (), (edge, below))]
     )
-    signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal, big], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal, big], tmp_path)
     ops = [OutPoint(c.txid, c.vout) for c in credits.values()]
     swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(ops, signers)
     assert swept is not None
@@ -408,7 +408,7 @@ def test_a_fee_rate_changed_between_restarts_is_refused_at_start(
     here), so the coordinator refuses to start at another rate than its store's."""
     _, _, _, final = credited_deposit(node, wallet, watcher, signer_set, 200_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    [signer] = sweep_signers(signer_keys[:1], signer_set, settlement, node, [], tmp_path)
+    [signer] = signer_nodes(signer_keys[:1], signer_set, settlement, node, [], tmp_path)
     signer.fees = FeePolicy(3.0)
     with pytest.raises(UnbackedDeposit):
         signer.audit()
@@ -511,7 +511,7 @@ def test_a_signer_whose_bitcoin_view_lags_refuses_for_now_and_signs_once_caught_
         for h in range(1, node.height() - 1):
             behind.submit_block(node.get_block(node.block_hash(h)))
         settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-        signers = sweep_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+        signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
         signers[2].chain = NodeChain(behind)
         sweeper = SweepBuilder(store, signer_set, NodeChain(node))
         with pytest.raises(PayoutRefused, match="not yet"):
@@ -540,7 +540,7 @@ def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the
         reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 60_000)
         reveals.append(reveal)
         settlement.batches.append(FinalizedBatch(n + 1, (final,)))
-        signers = sweep_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+        signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
         assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)

@@ -24,7 +24,7 @@ from bitcoinzk.bridge.payout import (
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder
 
-from .conftest import RecordedSettlement, deposit, l2_key, reveal_for
+from .conftest import RecordedSettlement, deposit, l2_key, reveal_for, signer_nodes
 
 ALICE = l2_key(0xA1)
 
@@ -42,14 +42,7 @@ def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee)
         credited.append(FinalizedDeposit(ALICE, amount - fee, tx.txid, 0))
     node.mine(3)
     assert len(watcher.poll()) == 2
-    signers = []
-    for i, key in enumerate(signer_keys):
-        s = SignerNode(
-            key, signer_set, settlement, NodeChain(node), 3, tmp_path / f"signer{i}" / "signed.json"
-        )
-        for r in reveals:
-            s.register_reveal(r)
-        signers.append(s)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
     settlement.batches.append(FinalizedBatch(1, tuple(credited)))
     swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(
         [OutPoint(d.txid, d.vout) for d in credited], signers

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
@@ -38,29 +37,11 @@ from .conftest import (
     l2_key,
     run_killed_child,
     save_signer_keys,
+    signer_nodes,
 )
 
 ALICE = l2_key(0xA1)
 TIMELOCK = 20
-
-
-def make_signers(
-    keys: list[SignerKey],
-    signer_set: SignerSet,
-    settlement: RecordedSettlement,
-    node: RegtestNode,
-    reveals: list[DepositReveal],
-    tmp_path: Path,
-) -> list[SignerNode]:
-    signers = []
-    for i, key in enumerate(keys):
-        s = SignerNode(
-            key, signer_set, settlement, NodeChain(node), 3, tmp_path / f"signer{i}" / "signed.json"
-        )
-        for r in reveals:
-            s.register_reveal(r)
-        signers.append(s)
-    return signers
 
 
 def credited_deposit(
@@ -87,7 +68,7 @@ def test_refund_of_a_credited_deposit_fails_and_the_withdrawal_is_paid_once(
     timelock, refund it on Bitcoin and withdraw the Layer-2 balance too."""
     reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 1_000_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     chain = NodeChain(node)
     swept = SweepBuilder(store, signer_set, chain).sweep([op], signers)
     assert swept is not None and swept.key_path
@@ -168,7 +149,7 @@ def test_sweep_killed_between_signing_and_broadcast_completes_after_restart(
         ops.append(op)
         finals.append(final)
     settlement = RecordedSettlement([FinalizedBatch(1, tuple(finals))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
 
     class DyingChain(NodeChain):
         def broadcast(self, tx: Tx) -> str:
@@ -206,7 +187,7 @@ def test_sweep_near_its_deadline_raises_an_alarm(
 ):
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 300_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     sweeper = SweepBuilder(store, signer_set, NodeChain(node))
     result = sweeper.sweep([op], signers)
     assert result is not None
@@ -231,7 +212,7 @@ def test_refund_of_a_credited_unswept_deposit_halts_the_signers(
     reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     w = Withdrawal("2:0", 500_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     node.mine(TIMELOCK)
     refund = refund_transaction(reveal, signer_set, op, 600_000, refund_key, BURN_SCRIPT, 1_000)
     node.send_raw_transaction(refund)
@@ -251,7 +232,7 @@ def test_deposit_spent_by_a_signers_leaf_spend_that_is_no_sweep_halts_the_signer
     who never reviewed that transaction as a sweep, alarm."""
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     req = SweepBuilder(store, signer_set, NodeChain(node)).build([op], key_path=False)
     req.tx.vout[0].script_pubkey = wallet.new_key().script_pubkey  # to the thieves
     leaf = signer_set.multisig_leaf()
@@ -271,7 +252,7 @@ def test_signer_offline_during_a_sweep_learns_it_and_stays_calm(
 ):
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     sweeper = SweepBuilder(store, signer_set, NodeChain(node))
     result = sweeper.sweep([op], signers[:2], observers=signers[2:])
     assert result is not None and not result.key_path  # k of n through the leaf
@@ -279,7 +260,7 @@ def test_signer_offline_during_a_sweep_learns_it_and_stays_calm(
     for s in signers:
         s.audit()  # no alarm: every signer reviewed this sweep
     # a restarted signer remembers it (signed.json)
-    again = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    again = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     again[2].audit()
 
 
@@ -290,7 +271,7 @@ def test_signers_refuse_anything_but_a_sweep_of_credited_deposits(
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     other, _, op2, _ = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,))])  # op2 not final yet
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal, other], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal, other], tmp_path)
     sweeper = SweepBuilder(store, signer_set, NodeChain(node))
     req = sweeper.build([op2] if lie == "uncredited" else [op], key_path=True)
     if lie == "extra-output":
@@ -311,7 +292,7 @@ def test_payouts_never_spend_a_raw_deposit(
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
     w = Withdrawal("2:0", 100_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     builder = PayoutBuilder(store, signer_set, NodeChain(node))
     assert builder.bridge_coins() == []  # nothing swept yet: no reserves to pay from
     # a coordinator that builds one anyway is refused by every signer
@@ -336,7 +317,7 @@ def test_reserves_cover_layer2_to_the_satoshi(
         reveals.append(reveal)
         finals.append(final)
     settlement = RecordedSettlement([FinalizedBatch(1, tuple(finals))])
-    signers = make_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
     sweeper = SweepBuilder(store, signer_set, chain, policy)
     builder = PayoutBuilder(store, signer_set, chain, policy)
     burnt: list[Withdrawal] = []
@@ -422,7 +403,7 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
         reveals = [
             store.reveal_for(bytes(s)) for (s,) in store.db.execute("SELECT spk FROM reveals")
         ]
-        signers = make_signers(
+        signers = signer_nodes(
             keys, signer_set, settlement, node, [r for r in reveals if r], tmp_path
         )
         sweeper = SweepBuilder(store, signer_set, NodeChain(node))
@@ -467,7 +448,7 @@ def test_a_payout_costing_more_than_its_withdrawals_were_charged_is_refused(
         reveals.append(reveal)
         finals.append(final)
         settlement.batches.append(FinalizedBatch(n + 1, (final,)))
-        signers = make_signers(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+        signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
         assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)
