@@ -34,10 +34,9 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.l2.types import Operation, Transfer
-from bitcoinzk.settlement.abi import Abi
 from bitcoinzk.settlement.client import EmbeddedClient, EvmClient
-from bitcoinzk.settlement.contracts import MAX_BATCHES, compile_rollup, compile_source
-from bitcoinzk.settlement.rollup import PROOF_BYTES, Deployment, Rollup
+from bitcoinzk.settlement.contracts import MAX_BATCHES, compile_source
+from bitcoinzk.settlement.rollup import PROOF_BYTES, Rollup, deploy_with_verifier
 
 ACCEPT_ALL_VERIFIER = """
 # bench only: a full node never checks proofs, so its sync speed does not depend on them
@@ -54,26 +53,8 @@ def user_key(i: int) -> PrivateKey:
 
 def deploy_accepting(client: EvmClient, params: ChainParams, genesis_root: int) -> Rollup:
     """A real Rollup whose verifier accepts every proof (see the module docstring)."""
-    verifier = client.deploy(compile_source(ACCEPT_ALL_VERIFIER, "AcceptAllVerifier").bytecode)
-    assert verifier.contract_address is not None
-    compiled = compile_rollup(params)
-    args = Abi(compiled.abi).encode_constructor(
-        verifier.contract_address, client.sender, genesis_root, params.chain_id, params.fee_account
-    )
-    receipt = client.deploy(compiled.bytecode + args)
-    assert receipt.contract_address is not None
-    deployment = Deployment(
-        rollup=receipt.contract_address,
-        verifier=verifier.contract_address,
-        sequencer=client.sender,
-        genesis_root=genesis_root,
-        chain_id=params.chain_id,
-        fee_account=params.fee_account,
-        block_slots=params.block_slots,
-        block_records=params.block_records,
-        deploy_block=receipt.block_number,
-    )
-    return Rollup(client, deployment)
+    verifier = compile_source(ACCEPT_ALL_VERIFIER, "AcceptAllVerifier")
+    return deploy_with_verifier(client, verifier, params, genesis_root)
 
 
 def transfer_blocks(

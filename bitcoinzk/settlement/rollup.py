@@ -553,7 +553,18 @@ def deploy(
     file), and the Rollup is compiled for the chain's block size.
     """
     compiled_verifier = verifier if verifier is not None else compile_verifier(vk, circuit)
-    v_receipt = client.deploy(compiled_verifier.bytecode)
+    return deploy_with_verifier(client, compiled_verifier, params, genesis_root, sequencer)
+
+
+def deploy_with_verifier(
+    client: EvmClient,
+    verifier: CompiledContract,
+    params: ChainParams,
+    genesis_root: int,
+    sequencer: str | None = None,
+) -> Rollup:
+    """Deploy `verifier` as it is, then a Rollup bound to it."""
+    v_receipt = client.deploy(verifier.bytecode)
     assert v_receipt.contract_address is not None
     rollup = compile_rollup(params)
     seq = sequencer if sequencer is not None else client.sender
