@@ -92,8 +92,9 @@ class SettlementReader(Protocol):
     """Reads the settlement layer (Silver contract or Gold BitVM game) directly.
 
     Only implementations that read the settlement layer itself may stand here; the
-    sequencer's word is not one.  (The Silver implementation lands with the
-    settlement issue.)"""
+    sequencer's word is not one. Silver's is `bitcoinzk.bridge.silver.
+    SilverSettlementReader` (the rollup contract's events and calldata); Gold has none
+    yet (docs/bridge.md, "Missing")."""
 
     def finalized_batches(self) -> list[FinalizedBatch]: ...
 
