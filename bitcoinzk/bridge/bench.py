@@ -17,7 +17,14 @@ from ..bitcoin.wallet import TaprootKey, Wallet, sign_keypath
 from ..crypto.eddsa import PrivateKey
 from .chain import NodeChain
 from .deposit import DepositReveal
-from .payout import FinalizedBatch, FinalizedDeposit, PayoutBuilder, SignerNode, Withdrawal
+from .payout import (
+    BatchWithdrawalId,
+    FinalizedBatch,
+    FinalizedDeposit,
+    PayoutBuilder,
+    SignerNode,
+    Withdrawal,
+)
 from .signers import SignerKey, SignerSet
 from .store import BridgeStore
 from .sweep import SweepBuilder
@@ -102,13 +109,19 @@ def run(
         node.mine(1)
         builder = PayoutBuilder(store, sset, NodeChain(node))
         for n in (1, 10, 100):
-            ws = [Withdrawal(f"b{n}-{i}", 10_000, wallet.new_key().script_pubkey) for i in range(n)]
+            ws = [
+                Withdrawal(BatchWithdrawalId(2 + n, i), 10_000, wallet.new_key().script_pubkey)
+                for i in range(n)
+            ]
             settlement.batches.append(FinalizedBatch(2 + n, withdrawals=tuple(ws)))
             result = builder.pay(ws, nodes, fee_rate=1)
             assert result is not None
             out[f"payout_vbytes_per_withdrawal_{n}"] = round(result.tx.vsize / n, 2)
             node.mine(1)
-        ws = [Withdrawal(f"s-{i}", 10_000, wallet.new_key().script_pubkey) for i in range(100)]
+        ws = [
+            Withdrawal(BatchWithdrawalId(999, i), 10_000, wallet.new_key().script_pubkey)
+            for i in range(100)
+        ]
         settlement.batches.append(FinalizedBatch(999, withdrawals=tuple(ws)))
         result = builder.pay(ws, nodes[:threshold], fee_rate=1)
         assert result is not None

@@ -64,11 +64,48 @@ class InsufficientBridgeFunds(PayoutError):
     pass
 
 
+@dataclass(frozen=True, order=True)
+class BatchWithdrawalId:
+    """The `position`-th withdrawal of finalized batch `batch`: every signer reads
+    the same batches, so every signer names a withdrawal alike."""
+
+    batch: int
+    position: int
+
+    def __str__(self) -> str:
+        return f"{self.batch}:{self.position}"
+
+
+@dataclass(frozen=True, order=True)
+class ExitWithdrawalId:
+    """An exit claim recorded by the settlement contract in exodus: at most one per
+    Layer-2 account, so the account names it."""
+
+    account: int
+
+    def __str__(self) -> str:
+        return f"exit:{self.account}"
+
+
+# The text form (`str(id)`) is what the store, the signer state and payout intents
+# keep; `parse_withdrawal_id` reads it back.
+WithdrawalId = BatchWithdrawalId | ExitWithdrawalId
+
+
+def parse_withdrawal_id(text: str) -> WithdrawalId:
+    head, sep, tail = text.partition(":")
+    if not sep:
+        raise ValueError(f"not a withdrawal id: {text!r}")
+    if head == "exit":
+        return ExitWithdrawalId(int(tail))
+    return BatchWithdrawalId(int(head), int(tail))
+
+
 @dataclass(frozen=True)
 class Withdrawal:
     """A finalized Layer-2 withdrawal: pay `amount` sats to `script_pubkey`, once."""
 
-    id: str
+    id: WithdrawalId
     amount: int
     script_pubkey: bytes
 
@@ -122,7 +159,9 @@ class PayoutRequest:
             {
                 "tx": self.tx.serialize().hex(),
                 "spent": [[o.value, o.script_pubkey.hex()] for o in self.spent],
-                "withdrawals": [[w.id, w.amount, w.script_pubkey.hex()] for w in self.withdrawals],
+                "withdrawals": [
+                    [str(w.id), w.amount, w.script_pubkey.hex()] for w in self.withdrawals
+                ],
                 "change_vout": self.change_vout,
                 "sweep": self.sweep,
             }
@@ -136,7 +175,10 @@ class PayoutRequest:
             Tx.from_bytes(bytes.fromhex(d["tx"])),
             spent,
             [tree_of(o) for o in spent],
-            [Withdrawal(str(i), int(a), bytes.fromhex(spk)) for i, a, spk in d["withdrawals"]],
+            [
+                Withdrawal(parse_withdrawal_id(i), int(a), bytes.fromhex(spk))
+                for i, a, spk in d["withdrawals"]
+            ],
             d["change_vout"],
             bool(d["sweep"]),
         )
@@ -165,20 +207,22 @@ class SignerNode:
         self.alarms: list[str] = []
         self.halted = False
         self.state_path = state_path
-        self.signed: dict[str, str] = {}  # withdrawal id -> payout txid
+        self.signed: dict[WithdrawalId, str] = {}  # -> payout txid
         self.swept: dict[str, str] = {}  # "txid:vout" of a deposit -> sweep txid
         if state_path is not None and state_path.exists():
             state = json.loads(state_path.read_text())
             if "withdrawals" in state:
-                self.signed, self.swept = state["withdrawals"], state.get("sweeps", {})
+                signed, self.swept = state["withdrawals"], state.get("sweeps", {})
             else:  # the first format: withdrawals only
-                self.signed = state
+                signed = state
+            self.signed = {parse_withdrawal_id(k): v for k, v in signed.items()}
         self.finalized: dict[OutPoint, FinalizedDeposit] = {}
         self._nonces: dict[tuple[str, int], NonceCommitment] = {}
 
     def _save(self) -> None:
         if self.state_path is not None:
-            state = {"withdrawals": self.signed, "sweeps": self.swept}
+            signed = {str(k): v for k, v in self.signed.items()}
+            state = {"withdrawals": signed, "sweeps": self.swept}
             tmp = self.state_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(state))
             tmp.replace(self.state_path)  # never a half-written file after a crash
@@ -196,12 +240,12 @@ class SignerNode:
         log.critical("signer %s HALTED: %s", self.pubkey.hex()[:16], msg)
         return UnbackedDeposit(msg)
 
-    def audit(self) -> dict[str, Withdrawal]:
+    def audit(self) -> dict[WithdrawalId, Withdrawal]:
         """Check every finalized deposit against Bitcoin; return finalized withdrawals by id."""
         if self.halted:
             raise PayoutRefused("signer halted: " + "; ".join(self.alarms))
         seen: dict[OutPoint, FinalizedDeposit] = {}
-        owed: dict[str, Withdrawal] = {}
+        owed: dict[WithdrawalId, Withdrawal] = {}
         deposit_fee = self.fees.deposit_fee(self.signer_set)
         for batch in self.settlement.finalized_batches():
             for d in batch.deposits:
@@ -407,7 +451,7 @@ class PayoutResult:
     paid: list[Withdrawal]
     key_path: bool
     fee: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[WithdrawalId] = field(default_factory=list)
 
 
 def sign(signer_set: SignerSet, req: PayoutRequest, signers: list[SignerNode]) -> bool:
@@ -487,7 +531,7 @@ class PayoutBuilder(BridgeTxBuilder):
             if any(o.id == w.id for o in out):
                 continue  # listed twice: paid once
             row = self.store.db.execute(
-                "SELECT payout_txid FROM withdrawals WHERE id=?", (w.id,)
+                "SELECT payout_txid FROM withdrawals WHERE id=?", (str(w.id),)
             ).fetchone()
             if row is None or row[0] is None:
                 out.append(w)
@@ -545,7 +589,7 @@ class PayoutBuilder(BridgeTxBuilder):
                 db.execute(
                     "INSERT INTO withdrawals VALUES (?,?,?,'unpayable') "
                     "ON CONFLICT(id) DO UPDATE SET payout_txid='unpayable'",
-                    (w.id, w.amount, w.script_pubkey),
+                    (str(w.id), w.amount, w.script_pubkey),
                 )
                 db.execute(
                     "INSERT OR IGNORE INTO ledger VALUES (?, 'unpayable', ?, 0)",
@@ -598,7 +642,7 @@ class PayoutBuilder(BridgeTxBuilder):
                 db.execute(
                     "INSERT INTO withdrawals VALUES (?,?,?,?) "
                     "ON CONFLICT(id) DO UPDATE SET payout_txid=?",
-                    (w.id, w.amount, w.script_pubkey, txid, txid),
+                    (str(w.id), w.amount, w.script_pubkey, txid, txid),
                 )
             if req.change_vout is not None:
                 db.execute(

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedDeposit, Withdrawal
+from bitcoinzk.bridge.payout import (
+    BatchWithdrawalId,
+    FinalizedBatch,
+    FinalizedDeposit,
+    Withdrawal,
+)
 from bitcoinzk.da.evm import EvmBatchReader, PublishedBatch
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.types import OP_DEPOSIT
@@ -26,11 +31,6 @@ class _Rollup(Protocol):
     def client(self) -> _FinalityClient: ...
 
 
-def withdrawal_id(batch_number: int, position: int) -> str:
-    """Stable across every signer: the batch and the withdrawal's order within it."""
-    return f"{batch_number}:{position}"
-
-
 def finalized_batch(batch: PublishedBatch) -> FinalizedBatch:
     deposits = tuple(
         FinalizedDeposit(op.pubkey.to_bytes(), op.amount, op.txid.hex(), op.vout)
@@ -38,7 +38,7 @@ def finalized_batch(batch: PublishedBatch) -> FinalizedBatch:
         if op.op == OP_DEPOSIT and op.pubkey is not None
     )
     withdrawals = tuple(
-        Withdrawal(withdrawal_id(batch.batch_number, i), w.amount, w.script_pubkey)
+        Withdrawal(BatchWithdrawalId(batch.batch_number, i), w.amount, w.script_pubkey)
         for i, w in enumerate(batch.withdrawals)
     )
     return FinalizedBatch(batch.batch_number, deposits, withdrawals)

@@ -27,12 +27,14 @@ from bitcoinzk.bridge.chain import BitcoinChain, NodeChain, RpcChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
+    BatchWithdrawalId,
     PayoutBuilder,
     PayoutError,
     PayoutRefused,
     PayoutResult,
     RefusalLog,
     SignerNode,
+    parse_withdrawal_id,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.silver import SilverSettlementReader
@@ -302,17 +304,18 @@ class Devnet:
                 }
             )
         withdrawals = []
-        for wid, amount, spk, payout in self.bridge_store.db.execute(
+        for text, amount, spk, payout in self.bridge_store.db.execute(
             "SELECT id, amount, spk, payout_txid FROM withdrawals ORDER BY rowid"
         ):
+            wid = parse_withdrawal_id(text)
             lookup = self.btc.get_tx(payout) if payout and payout != "unpayable" else None
             confirmations = 0
             if lookup is not None and lookup.block_hash:
                 confirmations = self.btc.confirmations(lookup.block_hash)
             withdrawals.append(
                 {
-                    "batch": int(str(wid).split(":")[0]) if ":" in str(wid) else None,
-                    "id": wid,
+                    "batch": wid.batch if isinstance(wid, BatchWithdrawalId) else None,
+                    "id": str(wid),
                     "amount": amount,
                     "script_pubkey": bytes(spk).hex(),
                     "payout_txid": payout,

@@ -22,6 +22,7 @@ from bitcoinzk.bridge.payout import (
     PayoutRequest,
     SignerNode,
     Withdrawal,
+    parse_withdrawal_id,
 )
 from bitcoinzk.bridge.signers import SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -53,7 +54,8 @@ def load_batches(root: Path) -> list[FinalizedBatch]:
         for x in d["deposits"]
     )
     withdrawals = tuple(
-        Withdrawal(x["id"], x["amount"], bytes.fromhex(x["spk"])) for x in d["withdrawals"]
+        Withdrawal(parse_withdrawal_id(x["id"]), x["amount"], bytes.fromhex(x["spk"]))
+        for x in d["withdrawals"]
     )
     return [FinalizedBatch(1, deposits), FinalizedBatch(2, (), withdrawals)]
 

@@ -22,6 +22,7 @@ from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
+    BatchWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
     PayoutBuilder,
@@ -157,13 +158,16 @@ def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
     store = BridgeStore(root / "bridge.sqlite")
     watcher = DepositWatcher(node, store, RecordingSink(), signer_set, 3, sweep_margin=10)
     finals = [credited_deposit(node, wallet, watcher, signer_set, a)[3] for a in (200_000, 300_000)]
-    ws = [Withdrawal(f"2:{i}", 50_000, wallet.new_key().script_pubkey) for i in range(2)]
+    ws = [
+        Withdrawal(BatchWithdrawalId(2, i), 50_000, wallet.new_key().script_pubkey)
+        for i in range(2)
+    ]
     (root / "finalized.json").write_text(
         json.dumps(
             {
                 "deposits": [{**asdict(f), "recipient": f.recipient.hex()} for f in finals[:1]],
                 "withdrawals": [
-                    {"id": w.id, "amount": w.amount, "spk": w.script_pubkey.hex()} for w in ws
+                    {"id": str(w.id), "amount": w.amount, "spk": w.script_pubkey.hex()} for w in ws
                 ],
                 "later": [{**asdict(f), "recipient": f.recipient.hex()} for f in finals[1:]],
             }
@@ -379,8 +383,8 @@ def test_deposit_and_withdrawal_exactly_at_their_fee_boundaries(
     wfee = FeePolicy().withdrawal_fee(signer_set)
     spk = wallet.new_key().script_pubkey
     dust = dust_threshold(TxOut(0, spk))
-    edge = Withdrawal("2:0", wfee + dust, spk)
-    below = Withdrawal("2:1", wfee + dust - 1, wallet.new_key().script_pubkey)
+    edge = Withdrawal(BatchWithdrawalId(2, 0), wfee + dust, spk)
+    below = Withdrawal(BatchWithdrawalId(2, 1), wfee + dust - 1, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement(
         [FinalizedBatch(1, finals), FinalizedBatch(2, (), (edge, below))]
     )
@@ -544,8 +548,8 @@ def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the
         assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)
-    whale = Withdrawal("9:0", 330_000, wallet.new_key().script_pubkey)
-    small = Withdrawal("9:1", 10_000, wallet.new_key().script_pubkey)
+    whale = Withdrawal(BatchWithdrawalId(9, 0), 330_000, wallet.new_key().script_pubkey)
+    small = Withdrawal(BatchWithdrawalId(9, 1), 10_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(9, withdrawals=(whale, small)))
     result = builder.pay([whale, small], signers[:2])
     assert result is not None and [w.id for w in result.paid] == [small.id]

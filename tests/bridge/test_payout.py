@@ -11,6 +11,8 @@ from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
+    BatchWithdrawalId,
+    ExitWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
     NotEnoughSigners,
@@ -20,6 +22,7 @@ from bitcoinzk.bridge.payout import (
     SignerNode,
     UnbackedDeposit,
     Withdrawal,
+    parse_withdrawal_id,
 )
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.bridge.sweep import SweepBuilder
@@ -53,7 +56,10 @@ def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee)
 
 
 def withdrawals(wallet: Wallet, n: int, amount: int = 10_000) -> list[Withdrawal]:
-    return [Withdrawal(f"w{i}", amount, wallet.new_key().script_pubkey) for i in range(n)]
+    return [
+        Withdrawal(BatchWithdrawalId(2, i), amount, wallet.new_key().script_pubkey)
+        for i in range(n)
+    ]
 
 
 def test_key_path_payout_pays_each_withdrawal_once(node, wallet, bridge, tmp_path, signer_set):
@@ -85,14 +91,17 @@ def test_script_path_when_a_signer_is_offline(node, wallet, bridge):
     node.mine(1)
     assert node.get_tx(result.tx.txid).height == node.height()
     with pytest.raises(NotEnoughSigners):
-        builder.pay([Withdrawal("new", 10_000, wallet.new_key().script_pubkey)], signers[:1])
+        builder.pay(
+            [Withdrawal(BatchWithdrawalId(2, 99), 10_000, wallet.new_key().script_pubkey)],
+            signers[:1],
+        )
 
 
 def test_change_is_reused_by_the_next_payout(node, wallet, bridge):
     settlement, signers, builder = bridge
     first, second = (
         withdrawals(wallet, 1),
-        [Withdrawal("later", 2_500_000, wallet.new_key().script_pubkey)],
+        [Withdrawal(BatchWithdrawalId(2, 1), 2_500_000, wallet.new_key().script_pubkey)],
     )
     settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(first + second)))
     r1 = builder.pay(first, signers)
@@ -199,3 +208,14 @@ def test_a_halted_signer_is_reported_once_then_on_a_timer(node, wallet, bridge, 
     now[0] += 60
     refusals.report(signers, PayoutRefused("signer halted"))
     assert len([r for r in caplog.records if r.levelno >= logging.CRITICAL]) == 3
+
+
+def test_withdrawal_ids_read_back_from_their_stored_text():
+    """The store, signer state and intents keep ids as text: each kind reads back as
+    itself, and text that is neither kind is refused rather than guessed."""
+    for wid in (BatchWithdrawalId(7, 3), ExitWithdrawalId(12)):
+        assert parse_withdrawal_id(str(wid)) == wid
+    assert str(BatchWithdrawalId(7, 3)) == "7:3"  # the format stores already hold
+    for bad in ("7", "exit:", "x:1", "7:3:1"):
+        with pytest.raises(ValueError):
+            parse_withdrawal_id(bad)

@@ -16,6 +16,7 @@ from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
+    BatchWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
     PayoutBuilder,
@@ -82,7 +83,7 @@ def test_refund_of_a_credited_deposit_fails_and_the_withdrawal_is_paid_once(
     assert not node.submit_block(node.build_block([refund])).connected  # the kernel says no
     assert node.tip_hash() == tip
 
-    w = Withdrawal("2:0", 900_000, wallet.new_key().script_pubkey)
+    w = Withdrawal(BatchWithdrawalId(2, 0), 900_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(2, withdrawals=(w,)))
     builder = PayoutBuilder(store, signer_set, chain)
     paid = builder.pay([w], signers)
@@ -210,7 +211,7 @@ def test_refund_of_a_credited_unswept_deposit_halts_the_signers(
     """The coordinator never swept it (down, or malicious) and the depositor refunded:
     the signers' audit sees a credited deposit spent by something that is not a sweep."""
     reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
-    w = Withdrawal("2:0", 500_000, wallet.new_key().script_pubkey)
+    w = Withdrawal(BatchWithdrawalId(2, 0), 500_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
     signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     node.mine(TIMELOCK)
@@ -290,7 +291,7 @@ def test_payouts_never_spend_a_raw_deposit(
     node, wallet, watcher, signer_set, signer_keys, store, tmp_path
 ):
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
-    w = Withdrawal("2:0", 100_000, wallet.new_key().script_pubkey)
+    w = Withdrawal(BatchWithdrawalId(2, 0), 100_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
     signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     builder = PayoutBuilder(store, signer_set, NodeChain(node))
@@ -341,7 +342,7 @@ def test_reserves_cover_layer2_to_the_satoshi(
     check()
     for batch, amounts in ((2, (100_000, 5_000, 700)), (3, (400_000,))):
         ws = tuple(
-            Withdrawal(f"{batch}:{i}", a, wallet.new_key().script_pubkey)
+            Withdrawal(BatchWithdrawalId(batch, i), a, wallet.new_key().script_pubkey)
             for i, a in enumerate(amounts)
         )
         settlement.batches.append(FinalizedBatch(batch, withdrawals=ws))
@@ -453,7 +454,7 @@ def test_a_payout_costing_more_than_its_withdrawals_were_charged_is_refused(
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)
     assert len(builder.bridge_coins()) == 3
-    w = Withdrawal("9:0", 250_000, wallet.new_key().script_pubkey)
+    w = Withdrawal(BatchWithdrawalId(9, 0), 250_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(9, withdrawals=(w,)))
     with pytest.raises(PayoutError, match="more than the"):
         builder.pay([w], signers[:2], fee_rate=4)
