@@ -83,10 +83,6 @@ def p2tr_script(output_key: bytes) -> bytes:
     return bytes([OP_1, 32]) + output_key
 
 
-def is_p2tr(spk: bytes) -> bool:
-    return len(spk) == 34 and spk[0] == OP_1 and spk[1] == 32
-
-
 def op_return_script(data: bytes) -> bytes:
     return bytes([OP_RETURN]) + push_data(data)
 

@@ -17,7 +17,7 @@ from embit import bip32
 
 from .index import Coin
 from .policy import COINBASE_MATURITY, dust_threshold
-from .script import address_from_script, p2tr_script, tweak_pubkey, tweak_seckey
+from .script import p2tr_script, tweak_pubkey, tweak_seckey
 from .tx import OutPoint, Tx, TxIn, TxOut
 
 SEQUENCE_RBF_DISABLED = 0xFFFFFFFD  # allows nLockTime, signals no replacement
@@ -104,11 +104,6 @@ class Wallet:
         key = self._derive(branch, self.next_index[branch])
         self.next_index[branch] += 1
         return key
-
-    def new_address(self) -> str:
-        addr = address_from_script(self.new_key().script_pubkey, self.network)
-        assert addr is not None
-        return addr
 
     def coins(self, source: CoinSource, min_conf: int = 1) -> list[Coin]:
         """Spendable coins: confirmed enough, and coinbases past maturity."""

@@ -89,10 +89,6 @@ class KeyFiles:
         return self.directory / VERIFYING_KEY
 
     @property
-    def vk_json(self) -> Path:
-        return self.directory / VK_JSON
-
-    @property
     def native_zkey(self) -> Path:
         return self.directory / NATIVE_ZKEY
 

@@ -358,9 +358,6 @@ class ProverService:
         assert self._pool is not None
         return self._finish(inputs, self._pool.submit(worker_prove, inputs).result())
 
-    def prove_sync(self, trace: BlockTrace) -> BatchProof:
-        return self.prove_inputs_sync(self.inputs(trace))
-
     async def prove_inputs(self, inputs: CircuitInputs) -> BatchProof:
         self.start(wait=False)
         assert self._pool is not None

@@ -83,9 +83,6 @@ class Abi:
         types = [_type_of(p) for p in self.constructor["inputs"]]
         return abi_encode(types, list(args))
 
-    def event_topic(self, name: str) -> bytes:
-        return keccak(text=_signature(self.events[name]))
-
     def decode_log(
         self, topics: list[bytes], data: bytes, block_number: int, tx_hash: bytes, log_index: int
     ) -> Event | None:

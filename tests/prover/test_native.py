@@ -106,7 +106,7 @@ def test_native_proof_verifies_with_groth16py_snarkjs_and_vyper(
     forged = proof[:64] + proof[192:] + proof[64:192]  # attack: a and c points swapped around
     assert not verify_proof(vk, forged, pi)
 
-    vk_json = native_keys.vk_json.read_text()
+    vk_json = prover.verification_key_json()
     assert _snarkjs_verifies(vk_json, proof, pi, tmp_path)
     assert not _snarkjs_verifies(vk_json, proof, pi + 1, tmp_path)
 
