@@ -45,6 +45,9 @@ class _Settlement:
     def finalized_batches(self) -> list[FinalizedBatch]:
         return self.batches
 
+    def finalized_exits(self) -> list[Withdrawal]:
+        return []
+
 
 def _fan_out(node: RegtestNode, wallet: Wallet, key: TaprootKey, n: int, value: int) -> Tx:
     tx = wallet.create_transaction([TxOut(value, key.script_pubkey)] * n, 2, node)

@@ -135,6 +135,11 @@ class SettlementReader(Protocol):
 
     def finalized_batches(self) -> list[FinalizedBatch]: ...
 
+    def finalized_exits(self) -> list[Withdrawal]:
+        """Exit claims recorded in exodus mode (docs/exit.md), final, each a withdrawal
+        with the id `exit:<account>`; empty where the settlement layer has no exodus."""
+        ...
+
 
 @dataclass
 class PayoutRequest:
@@ -283,6 +288,10 @@ class SignerNode:
                     )
             for w in batch.withdrawals:
                 owed[w.id] = w
+        # exits are owed like withdrawals: the claim's amount is the account's balance at
+        # the last committed root, which already excludes every withdrawal of its batches
+        for w in self.settlement.finalized_exits():
+            owed.setdefault(w.id, w)
         self.finalized = seen
         return owed
 

@@ -262,7 +262,7 @@ class Devnet:
 
     async def pay_withdrawals(self) -> PayoutResult | None:
         """Sweep every finalized deposit into custody, then pay every withdrawal of every
-        finalized batch not paid yet (all signers online)."""
+        finalized batch and every final exit claim not paid yet (all signers online)."""
         batches = await self.node.pipeline.run_settlement(self.settlement.finalized_batches)
         final = [OutPoint(d.txid, d.vout) for b in batches for d in b.deposits]
         try:
@@ -272,7 +272,9 @@ class Devnet:
             sweep = None
         if sweep is not None:
             self.sweeps.append(sweep)
-        owed = [w for b in batches for w in b.withdrawals]
+        # exodus exit claims (docs/exit.md) are owed like withdrawals, ids `exit:<account>`
+        exits = await self.node.pipeline.run_settlement(self.settlement.finalized_exits)
+        owed = [w for b in batches for w in b.withdrawals] + exits
         if not owed or not self.payout_builder.unpaid(owed):
             return None
         try:

@@ -11,14 +11,21 @@ from pathlib import Path
 import pytest
 
 from bitcoinzk.bitcoin.node import RegtestNode
-from bitcoinzk.bitcoin.tx import TxOut
+from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy
-from bitcoinzk.bridge.payout import FinalizedBatch, SignerNode
+from bitcoinzk.bridge.payout import (
+    FinalizedBatch,
+    FinalizedDeposit,
+    PayoutBuilder,
+    SignerNode,
+    Withdrawal,
+)
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
+from bitcoinzk.bridge.sweep import SweepBuilder
 from bitcoinzk.bridge.watcher import DepositWatcher
 from bitcoinzk.crypto.eddsa import PrivateKey
 
@@ -26,6 +33,9 @@ from bitcoinzk.crypto.eddsa import PrivateKey
 def l2_key(n: int) -> bytes:
     """A Layer-2 recipient: a real packed BabyJubJub public key."""
     return PrivateKey(bytes([n]) * 32).public_key().to_bytes()
+
+
+ALICE = l2_key(0xA1)
 
 
 @dataclass
@@ -45,9 +55,13 @@ class RecordedSettlement:
     """Test double of the settlement layer's finalized batches (the L2 side, not Bitcoin)."""
 
     batches: list[FinalizedBatch] = field(default_factory=list)
+    exits: list[Withdrawal] = field(default_factory=list)
 
     def finalized_batches(self) -> list[FinalizedBatch]:
         return list(self.batches)
+
+    def finalized_exits(self) -> list[Withdrawal]:
+        return list(self.exits)
 
 
 @pytest.fixture
@@ -171,3 +185,26 @@ def signer_nodes(
             s.register_reveal(r)
         signers.append(s)
     return signers
+
+
+@pytest.fixture
+def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee):
+    """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
+    and three signers reading their own views."""
+    settlement = RecordedSettlement()
+    reveals = [reveal_for(wallet, ALICE), reveal_for(wallet, ALICE)]
+    credited = []
+    for r, amount in zip(reveals, (1_000_000, 2_000_000), strict=True):
+        watcher.register(r)
+        tx = deposit(node, wallet, r.script_pubkey(signer_set), amount, mine=0)
+        credited.append(FinalizedDeposit(ALICE, amount - fee, tx.txid, 0))
+    node.mine(3)
+    assert len(watcher.poll()) == 2
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+    settlement.batches.append(FinalizedBatch(1, tuple(credited)))
+    swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(
+        [OutPoint(d.txid, d.vout) for d in credited], signers
+    )
+    assert swept is not None
+    node.mine(1)
+    return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))

@@ -51,7 +51,7 @@ from .conftest import (
     signer_nodes,
 )
 from .cycle_child import load_batches
-from .test_payout import bridge, withdrawals  # noqa: F401  (the fixture)
+from .test_payout import withdrawals
 from .test_sweep import ALICE, TIMELOCK, credited_deposit
 
 
@@ -70,7 +70,7 @@ def paid_to(node: RegtestNode, spk: bytes, since: int) -> int:
 def test_a_withdrawal_listed_twice_in_one_request_is_not_paid_twice(
     node,
     wallet,
-    bridge,  # noqa: F811
+    bridge,
 ):
     """Two copies of one withdrawal, each matched to its own output, passed every
     per-withdrawal check and the fee bound (charged twice): a double payout."""
@@ -90,7 +90,7 @@ def test_a_withdrawal_listed_twice_in_one_request_is_not_paid_twice(
 def test_a_payout_round_cut_short_by_a_lagging_signer_is_finished_not_frozen(
     node,
     wallet,
-    bridge,  # noqa: F811
+    bridge,
 ):
     """Signers 0 and 1 reviewed (and bound themselves to) payout A; signer 2, whose view
     of the settlement layer lags, refused it.  Meanwhile another withdrawal is final.
@@ -427,7 +427,7 @@ def test_a_fee_rate_changed_between_restarts_is_refused_at_start(
 def test_signers_refuse_a_coordinator_that_lies_about_a_payout(
     node,
     wallet,
-    bridge,  # noqa: F811
+    bridge,
     lie,
 ):
     """The withdrawals listed vs the outputs paid, a change output to a lookalike of the
@@ -461,7 +461,7 @@ def test_signers_refuse_a_coordinator_that_lies_about_a_payout(
 def test_a_reorg_that_drops_a_confirmed_sweep_and_payout_pays_nothing_twice(
     node,
     wallet,
-    bridge,  # noqa: F811
+    bridge,
     store,
     signer_set,
 ):

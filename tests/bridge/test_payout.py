@@ -25,34 +25,8 @@ from bitcoinzk.bridge.payout import (
     parse_withdrawal_id,
 )
 from bitcoinzk.bridge.store import BridgeStore
-from bitcoinzk.bridge.sweep import SweepBuilder
 
-from .conftest import RecordedSettlement, deposit, l2_key, reveal_for, signer_nodes
-
-ALICE = l2_key(0xA1)
-
-
-@pytest.fixture
-def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee):
-    """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
-    and three signers reading their own views."""
-    settlement = RecordedSettlement()
-    reveals = [reveal_for(wallet, ALICE), reveal_for(wallet, ALICE)]
-    credited = []
-    for r, amount in zip(reveals, (1_000_000, 2_000_000), strict=True):
-        watcher.register(r)
-        tx = deposit(node, wallet, r.script_pubkey(signer_set), amount, mine=0)
-        credited.append(FinalizedDeposit(ALICE, amount - fee, tx.txid, 0))
-    node.mine(3)
-    assert len(watcher.poll()) == 2
-    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
-    settlement.batches.append(FinalizedBatch(1, tuple(credited)))
-    swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(
-        [OutPoint(d.txid, d.vout) for d in credited], signers
-    )
-    assert swept is not None
-    node.mine(1)
-    return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))
+from .conftest import ALICE, l2_key
 
 
 def withdrawals(wallet: Wallet, n: int, amount: int = 10_000) -> list[Withdrawal]:
