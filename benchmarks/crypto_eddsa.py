@@ -4,8 +4,7 @@ Crypto cost per call on one core, pure Python vs the C extension. Prints figures
     python benchmarks/crypto_eddsa.py            # both back ends side by side
     BITCOINZK_PURE_PYTHON=1 python benchmarks/crypto_eddsa.py   # pure Python only
 
-"pure" is the code path taken without the extension: light_poseidon_python (Rust)
-for n = 2, gmpy2 for other arities and for the curve.
+"pure" is the code path taken without the extension: gmpy2 for Poseidon and the curve.
 """
 
 from __future__ import annotations

@@ -11,16 +11,13 @@ Back ends:
 - the C extension ``bitcoinzk.crypto._native`` (built by ``pip install -e .``),
   used for every arity when it imported: the same optimised algorithm as
   :func:`poseidon_gmpy` in 4x64-bit Montgomery arithmetic, ~6-10x faster than
-  gmpy2 and ~2x faster than light-poseidon for ``n == 2`` (see
-  ``benchmarks/crypto_eddsa.py``). It holds no constants of its own: on first use
-  of an arity this module hands it the constants it parsed (see below).
+  gmpy2 (see ``benchmarks/crypto_eddsa.py``). It holds no constants of its own: on
+  first use of an arity this module hands it the constants it parsed (see below).
   ``BITCOINZK_PURE_PYTHON=1`` in the environment disables it (read once, at
   import); if it is not built, a ``RuntimeWarning`` says so and the pure-Python
   back end is used.
-- otherwise ``n == 2`` goes to ``light_poseidon_python``
-  (Rust), whose Python binding only supports exactly two inputs, and every other
-  ``n`` (1..16, including the ``Poseidon(8)`` of every Merkle node) runs
-  :func:`poseidon_gmpy`, a gmpy2 implementation of circomlib's
+- otherwise every ``n`` (1..16, including the ``Poseidon(8)`` of every Merkle
+  node) runs :func:`poseidon_gmpy`, a gmpy2 implementation of circomlib's
   *optimised* Poseidon (the ``C``/``S``/``M``/``P`` form of ``PoseidonEx`` in
   ``poseidon.circom``) that is also the reference the native code is tested against.
 
@@ -31,8 +28,10 @@ the hashing itself dominates.
 The constants are read, on first use of an arity, from circomlib's own
 ``poseidon_constants.circom`` as vendored in the pinned ``groth16py`` wheel --
 the very file the prover compiles -- so hash and circuit cannot drift apart. The
-test-suite cross-checks all back ends against each other and against published
-circomlib/circomlibjs/go-iden3-crypto vectors.
+test-suite cross-checks both back ends against each other, against
+``light_poseidon_python`` (an independent Rust implementation, a test dependency
+only) for ``n == 2``, and against published circomlib/circomlibjs/go-iden3-crypto
+vectors.
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gmpy2
-import light_poseidon_python
 from gmpy2 import mpz
 
 from . import _native_api
@@ -205,8 +203,6 @@ def _check_inputs(inputs: Sequence[int]) -> None:
             raise NotAFieldElementError(f"input {i} is not a field element (0 <= x < r)")
 
 
-_HASHER2 = light_poseidon_python.Hasher(2)
-
 NATIVE_ABI_VERSION = 3
 """The ``ABI_VERSION`` of ``_native.c`` this Python code was written against."""
 
@@ -278,8 +274,6 @@ def poseidon(inputs: Sequence[int]) -> int:
         _check_inputs(inputs)  # raises the precise error for invalid input
         return native.poseidon([int(x) for x in inputs])
     _check_inputs(inputs)
-    if len(inputs) == 2:
-        return int(_HASHER2.hash([int(inputs[0]), int(inputs[1])]))
     return poseidon_gmpy(inputs)
 
 
