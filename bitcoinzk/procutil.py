@@ -1,9 +1,10 @@
-"""Helpers for the worker processes the node starts."""
+"""Helpers for the worker processes the node starts, and for the servers they run."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import time
 
@@ -44,3 +45,11 @@ def with_parent_death_signal(args: list[str]) -> list[str]:
     """
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else args
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server about to start
+    (the kernel picks it; another process may still take it before the server binds)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

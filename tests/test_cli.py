@@ -17,8 +17,8 @@ from typer.testing import CliRunner, Result
 from bitcoinzk import cli
 from bitcoinzk.cli import app
 from bitcoinzk.node.devnet import DEV_BALANCE, dev_genesis, dev_key
-from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.procutil import free_port
 from bitcoinzk.settlement.rollup import Deployment
 from tests.settlement.conftest import running_anvil
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import sqlite
 from .block import Block
-from .tx import OutPoint, TxOut
+from .tx import OutPoint, Tx, TxOut
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chain (height INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE);
@@ -37,6 +37,15 @@ CREATE TABLE IF NOT EXISTS rawblocks (hash TEXT PRIMARY KEY, raw BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS mempool (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, txid TEXT UNIQUE, raw BLOB);
 """
+
+
+@dataclass(frozen=True)
+class TxLookup:
+    """A transaction and where it is: what both Bitcoin backends (embedded, bitcoind) return."""
+
+    tx: Tx
+    block_hash: str | None  # None while in the mempool
+    height: int | None
 
 
 @dataclass(frozen=True)

@@ -15,32 +15,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from .block import Block, build_block
 from .encoding import DecodeError
-from .index import ChainIndex, Coin
+from .index import ChainIndex, Coin, TxLookup
 from .kernel import Kernel, SubmitResult, SubmitStatus
 from .mempool import ChainContext, Mempool, MempoolRejection
-from .script import p2tr_script
+from .script import BURN_SCRIPT
 from .tx import OutPoint, Tx
 
 log = logging.getLogger(__name__)
 
-# An unspendable P2TR key (BIP-341 NUMS point) for blocks nobody needs to spend.
-BURN_SCRIPT = p2tr_script(
-    bytes.fromhex("50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0")
-)
-
 TipListener = Callable[[list[Block], list[Block]], None]
-
-
-@dataclass(frozen=True)
-class TxLookup:
-    tx: Tx
-    block_hash: str | None  # None while in the mempool
-    height: int | None
 
 
 class RegtestNode:

@@ -9,10 +9,9 @@ mempool, and a chain where `generatetoaddress` works (regtest) for `mine`.
 
 from __future__ import annotations
 
-from .index import Coin
-from .node import BURN_SCRIPT, TxLookup
+from .index import Coin, TxLookup
 from .rpc_client import BitcoinRPC, RPCError
-from .script import address_from_script
+from .script import BURN_SCRIPT, address_from_script
 from .tx import OutPoint, Tx
 
 RPC_INVALID_ADDRESS_OR_KEY = -5  # bitcoind: no such transaction / block

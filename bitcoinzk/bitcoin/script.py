@@ -83,6 +83,11 @@ def p2tr_script(output_key: bytes) -> bytes:
     return bytes([OP_1, 32]) + output_key
 
 
+BURN_SCRIPT = p2tr_script(NUMS_H)
+"""An unspendable P2TR output (key path on the NUMS point, no script path) for coinbases
+and test outputs nobody needs to spend."""
+
+
 def op_return_script(data: bytes) -> bytes:
     return bytes([OP_RETURN]) + push_data(data)
 

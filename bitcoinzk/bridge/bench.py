@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..bitcoin.node import BURN_SCRIPT, RegtestNode
+from ..bitcoin.node import RegtestNode
+from ..bitcoin.script import BURN_SCRIPT
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from ..bitcoin.wallet import TaprootKey, Wallet, sign_keypath
 from ..crypto.eddsa import PrivateKey

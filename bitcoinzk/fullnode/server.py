@@ -13,7 +13,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from aiohttp import web
 
@@ -37,9 +37,6 @@ from bitcoinzk.node.server import (
 )
 from bitcoinzk.settlement.client import EvmClient, open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup
-
-if TYPE_CHECKING:
-    from bitcoinzk.node.server import Node
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +141,7 @@ class FullNode:
         app = httprpc.application(self.config.http)
         app.router.add_post("/", self._http_rpc)
         app.router.add_get("/health", self._health)
-        explorer.setup(app, cast("Node", self))
+        explorer.setup(app, self)
         self.runner = httprpc.runner(app, self.config.http)
         await self.runner.setup()
         await web.TCPSite(self.runner, self.config.host, self.config.port).start()

@@ -53,7 +53,7 @@ from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.client import NodeClient, NodeError
 from bitcoinzk.node.config import BridgeSection
-from bitcoinzk.node.scenario import free_port
+from bitcoinzk.procutil import free_port
 
 PHASES = ("block", "prove", "commit", "sweep", "payout", "worker", "random")
 STAGES = ("pending", "proving", "proven", "committed")  # then final

@@ -20,19 +20,20 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.l2.mempool import Mempool
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.state import State
+from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.tree import compute_root
 from bitcoinzk.node.pipeline import final_latency
-
-if TYPE_CHECKING:
-    from bitcoinzk.node.server import Node
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,40 @@ CHART_WINDOW = 60
 STATUSES = ("pending", "proving", "proven", "committed", "final", "failed")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ChainView(Protocol):
+    """What the explorer reads of a sequencer: the node's `Sequencer`, or a full node's
+    view of the chain it follows."""
+
+    @property
+    def head(self) -> int: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def mempool(self) -> Mempool: ...
+    @property
+    def deposits(self) -> Mapping[bytes, object]: ...
+
+
+class ExplorerNode(Protocol):
+    """What the explorer reads of a node. Both the Layer-2 node and the full node mount the
+    explorer on their HTTP app, so it names what it needs instead of importing either
+    server (which would make the server and its explorer import each other)."""
+
+    @property
+    def params(self) -> ChainParams: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def sequencer(self) -> ChainView: ...
+    @property
+    def prover(self) -> object | None: ...
+    @property
+    def bridge_view(self) -> Callable[[], dict[str, Any]] | None: ...
+    @property
+    def bitcoin_explorer_url(self) -> str | None: ...
+    def proving_backlog(self) -> int: ...
 
 
 class PageError(Exception):
@@ -186,7 +221,7 @@ def _compact(value: float) -> str:
 
 
 class Explorer:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: ExplorerNode) -> None:
         self.node = node
         self.css = (STATIC / "explorer.css").read_text()
 
@@ -763,7 +798,7 @@ def _hash_arg(text: str) -> bytes:
     return bytes.fromhex(body)
 
 
-def setup(app: web.Application, node: Node) -> None:
+def setup(app: web.Application, node: ExplorerNode) -> None:
     """Register the explorer's routes on the node's HTTP app."""
     x = Explorer(node)
     app.router.add_get("/explorer", x.guard(x.overview))

@@ -28,7 +28,7 @@ from bitcoinzk.crypto.eddsa import PrivateKey, verify, verify_batch
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import CHUNK_BYTES, ChainParams
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.scenario import free_port
+from bitcoinzk.procutil import free_port
 
 PARAMS = ChainParams(chain_id=1337, tree_depth=24, block_slots=256, block_records=64)
 

@@ -37,8 +37,8 @@ from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.types import Transfer
 from bitcoinzk.node.pipeline import FINAL, percentile
-from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.procutil import free_port
 
 BUSY = -32023
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,12 +33,7 @@ from bitcoinzk.bitcoin.tx import Tx, TxOut
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bitcoinzk.procutil import free_port
 
 
 class Rpc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bitcoinzk.bitcoin.block import build_block
 from bitcoinzk.bitcoin.kernel import SubmitStatus
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
+from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import TxOut
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
-from bitcoinzk.bitcoin.script import op_return_script
+from bitcoinzk.bitcoin.script import BURN_SCRIPT, op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import sign_keypath
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 
 

@@ -11,10 +11,9 @@ import bitcoin
 import bitcoin.rpc
 import pytest
 
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError, RPCTransportError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
-from bitcoinzk.bitcoin.script import address_from_script
+from bitcoinzk.bitcoin.script import BURN_SCRIPT, address_from_script
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
 
 

@@ -95,8 +95,7 @@ def test_every_method_with_hostile_params(server, method: str) -> None:
 
 def test_generate_is_bounded(server) -> None:
     srv, _ = server
-    from bitcoinzk.bitcoin.node import BURN_SCRIPT
-    from bitcoinzk.bitcoin.script import address_from_script
+    from bitcoinzk.bitcoin.script import BURN_SCRIPT, address_from_script
 
     address = address_from_script(BURN_SCRIPT)
     reply = call(srv, "generatetoaddress", [10**9, address])

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.policy import dust_threshold
-from bitcoinzk.bitcoin.script import TaprootOutput
+from bitcoinzk.bitcoin.script import BURN_SCRIPT, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain

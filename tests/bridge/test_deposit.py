@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import BURN_SCRIPT
+from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint
 from bitcoinzk.bitcoin.wallet import TaprootKey
 from bitcoinzk.bridge.deposit import DepositError, DepositReveal, refund_transaction

@@ -9,7 +9,8 @@ from dataclasses import asdict
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
 from bitcoinzk.bitcoin.wallet import Wallet
 from bitcoinzk.bridge.chain import NodeChain

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import BURN_SCRIPT, RegtestNode
+from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
-from bitcoinzk.bitcoin.script import op_return_script
+from bitcoinzk.bitcoin.script import BURN_SCRIPT, op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.store import BridgeStore

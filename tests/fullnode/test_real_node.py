@@ -13,8 +13,9 @@ import aiohttp
 from bitcoinzk.fullnode.server import FullNode, FullNodeConfig, open_follower
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.scenario import Rpc, free_port
+from bitcoinzk.node.scenario import Rpc
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis, transfer, withdraw
 
 # The smallest real circuit, whose keys the prover and settlement tests cache.

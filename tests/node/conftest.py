@@ -13,8 +13,8 @@ import pytest
 
 from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.node.client import NodeClient
-from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.server import NodeConfig
+from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis
 from tests.pyproc import kill9, start_module
 from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared fixtures

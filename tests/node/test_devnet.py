@@ -14,7 +14,8 @@ from rich.console import Console
 
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet
-from bitcoinzk.node.scenario import Rpc, free_port, play
+from bitcoinzk.node.scenario import Rpc, play
+from bitcoinzk.procutil import free_port
 
 
 async def _run(data_dir: Path) -> None:

@@ -18,7 +18,8 @@ from bitcoinzk.bitcoin.remote import RemoteBitcoin
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet
-from bitcoinzk.node.scenario import free_port, play
+from bitcoinzk.node.scenario import play
+from bitcoinzk.procutil import free_port
 
 
 async def _run(data_dir: Path, url: str) -> None:

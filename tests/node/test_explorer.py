@@ -27,8 +27,9 @@ import pytest
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.scenario import Rpc, free_port
+from bitcoinzk.node.scenario import Rpc
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis, key, transfer, withdraw
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)

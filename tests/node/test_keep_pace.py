@@ -23,8 +23,8 @@ from bitcoinzk.node.pipeline import (
     percentile,
     ready_run,
 )
-from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis, transfer
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bitcoinzk.l2.types import Transfer
 from bitcoinzk.node.client import NodeClient
-from bitcoinzk.node.scenario import free_port
+from bitcoinzk.procutil import free_port
 from tests.procfs import cmdlines, descendants, gone_within
 from tests.settlement.conftest import ALICE, BOB, PARAMS, Batches, genesis
 

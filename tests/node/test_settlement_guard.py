@@ -30,8 +30,8 @@ from bitcoinzk.l2.stf import BlockResult, apply_block
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import Transfer
 from bitcoinzk.node.pipeline import COMMITTED, FAILED, FINAL, PROVEN, BatchPipeline
-from bitcoinzk.node.scenario import free_port
 from bitcoinzk.node.server import Node, NodeConfig
+from bitcoinzk.procutil import free_port
 from bitcoinzk.prover.circuit import circuit_id
 from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
 from bitcoinzk.settlement.rollup import DeploymentMismatch, Rollup, deploy

@@ -23,7 +23,7 @@ import ray
 
 from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.scenario import free_port
+from bitcoinzk.procutil import free_port
 from bitcoinzk.prover.fleet import PROVER_RESOURCE, RayProverFleet
 from bitcoinzk.prover.service import BatchProof
 from bitcoinzk.prover.witness import build_inputs
