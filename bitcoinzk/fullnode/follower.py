@@ -430,6 +430,24 @@ class Follower:
                 "siblings": [hex(s) for s in proof.siblings],
             }
 
+    def exit_witness(self, index: int) -> dict[str, Any] | None:
+        """What an exit claim proves (docs/exit.md): the account's leaf and Merkle path at
+        the root of batch `batch`, the last one this node applied (in exodus, once
+        synced, the contract's last root). None if there is no such account."""
+        with self.lock:
+            acct = self.state.get(index)
+            if acct is None:
+                return None
+            proof = self.state.proof(index)
+            return {
+                "batch": self.head,
+                "root": hex(self.state.root),
+                "index": index,
+                **acct.to_json(),
+                "leaf": hex(proof.leaf),
+                "siblings": [hex(s) for s in proof.siblings],
+            }
+
     def index_of(self, pubkey: PublicKey) -> int | None:
         with self.lock:
             return self.state.index_of(pubkey)

@@ -218,6 +218,11 @@ class FullNode:
             index = self._account_index(account)
             return None if index is None else f.account(index)
 
+        @rpc.method("bzk_getExitWitness")
+        async def get_exit_witness(account: Any) -> dict[str, Any] | None:
+            index = self._account_index(account)
+            return None if index is None else f.exit_witness(index)
+
         @rpc.method("bzk_getBlock")
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
             number, full = block_query(number, full, f.head)

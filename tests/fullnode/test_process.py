@@ -124,6 +124,11 @@ def test_serves_read_only_rpc_and_explorer(
         siblings = [int(s, 16) for s in acct["siblings"]]
         assert compute_root(index, int(acct["leaf"], 16), siblings) == root
         total += acct["balance"]
+        # what `bzk exit` proves: the same leaf and path, at the batch it belongs to
+        witness = rpc(url, "bzk_getExitWitness", index)["result"]
+        assert witness["batch"] == BLOCKS and witness["root"] == hex(root)
+        assert (witness["leaf"], witness["siblings"]) == (acct["leaf"], acct["siblings"])
+    assert rpc(url, "bzk_getExitWitness", 60)["result"] is None
     assert total == 20 * 10_000_000  # transfers and fees move money, never make it
     block = rpc(url, "bzk_getBlock", BLOCKS, True)["result"]
     assert block["number"] == BLOCKS and len(block["ops"]) == PARAMS.block_slots
