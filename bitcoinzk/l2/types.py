@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey, Signature
+from bitcoinzk.crypto.mimc import multi_mimc7
 from bitcoinzk.crypto.poseidon import poseidon
 from bitcoinzk.l2.errors import MalformedOperation
 from bitcoinzk.l2.params import MAX_SCRIPT_PUBKEY, RECORD_BYTES
@@ -20,6 +21,10 @@ OP_DEPOSIT = 1
 OP_TRANSFER = 2
 OP_TRANSFER_NEW = 3
 OP_WITHDRAW = 4
+OP_FORCED_WITHDRAW = 5
+"""A forced withdrawal from the contract's queue, executed: paid like OP_WITHDRAW."""
+OP_FORCED_REJECTED = 6
+"""A forced withdrawal from the contract's queue that breaks a rule: no state change."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,60 @@ class Withdraw:
         }
 
 
-Operation = Deposit | Transfer | Withdraw
+FORCED_DIGEST_BITS = 128
+
+
+@dataclass(frozen=True)
+class ForcedWithdraw:
+    """A withdrawal the user queued on the Rollup contract because the sequencer ignored it.
+
+    The fields and signature are those of a `Withdraw` (the same signed message); `index`
+    is the request's position in the contract's queue. A block processes it in slot 0,
+    executed if every withdrawal rule holds, else rejected (docs/protocol.md,
+    "Forced withdrawals")."""
+
+    index: int
+    sender: int
+    script_pubkey: bytes
+    amount: int
+    fee: int
+    nonce: int
+    signature: Signature
+
+    def as_withdraw(self) -> Withdraw:
+        return Withdraw(
+            self.sender, self.script_pubkey, self.amount, self.fee, self.nonce, self.signature
+        )
+
+    def message(self, chain_id: int) -> int:
+        return self.as_withdraw().message(chain_id)
+
+    def digest(self) -> int:
+        """What the contract stores and the circuit recomputes: MultiMiMC7(meta, spk_hi,
+        spk_lo, R8x, R8y, S) cut to 128 bits, meta = from | amount<<24 | fee<<72 | nonce<<85."""
+        spk_hi, spk_lo = script_pubkey_fields(self.script_pubkey)
+        meta = self.sender | self.amount << 24 | self.fee << 72 | self.nonce << 85
+        sig = self.signature
+        full = multi_mimc7([meta, spk_hi, spk_lo, sig.r8x, sig.r8y, sig.s])
+        return full & ((1 << FORCED_DIGEST_BITS) - 1)
+
+    def tx_hash(self, chain_id: int) -> bytes:
+        return hashlib.sha256(b"bzk-forced" + self.index.to_bytes(8, "big")).digest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "forced_withdraw",
+            "index": self.index,
+            "sender": self.sender,
+            "script_pubkey": self.script_pubkey.hex(),
+            "amount": self.amount,
+            "fee": self.fee,
+            "nonce": self.nonce,
+            "signature": self.signature.hex(),
+        }
+
+
+Operation = Deposit | Transfer | Withdraw | ForcedWithdraw
 UserOperation = Transfer | Withdraw
 
 
@@ -241,6 +299,17 @@ def user_op_from_json(obj: Any) -> UserOperation:
 
 def op_from_json(obj: dict[str, Any]) -> Operation:
     """Parse any operation, deposits included (for the store and trusted callers)."""
+    if obj.get("type") == "forced_withdraw":
+        # the contract accepted only R8 on the curve and S < l: the strict decoding holds
+        return ForcedWithdraw(
+            index=_int(obj, "index"),
+            sender=_int(obj, "sender", hi=2**24 - 1),
+            script_pubkey=_hex(obj, "script_pubkey", max_size=MAX_SCRIPT_PUBKEY),
+            amount=_int(obj, "amount"),
+            fee=_int(obj, "fee"),
+            nonce=_int(obj, "nonce"),
+            signature=_signature(obj),
+        )
     if obj.get("type") == "deposit":
         return Deposit(
             recipient=_int(obj, "recipient", hi=2**24 - 1),

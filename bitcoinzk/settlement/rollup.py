@@ -23,9 +23,11 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from bitcoinzk.crypto.eddsa import Signature
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata
+from bitcoinzk.l2.types import ForcedWithdraw
 from bitcoinzk.settlement.abi import Abi, Event
 from bitcoinzk.settlement.client import EvmClient, EvmError, TransactionReverted
 from bitcoinzk.settlement.contracts import (
@@ -39,6 +41,11 @@ from bitcoinzk.settlement.contracts import (
 )
 
 PROOF_BYTES = 256
+
+DEFAULT_FORCED_DEADLINE = 7 * 24 * 3600
+"""Seconds a queued forced withdrawal may wait for a batch (production: a week, as
+Loopring's 15 days and zkSync Lite's 14 days are of the same order; devnet.toml and
+tests use minutes)."""
 
 
 class BatchRejected(TransactionReverted):
@@ -124,6 +131,7 @@ class Deployment:
     block_slots: int
     block_records: int
     deploy_block: int
+    forced_deadline: int = DEFAULT_FORCED_DEADLINE
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -187,6 +195,34 @@ class CommittedBatch:
     withdrawals: int
     tx_hash: bytes
     chain_hash: bytes = GENESIS_CHAIN_HASH
+
+
+class ForcedRejected(TransactionReverted):
+    """The contract refused a forced withdrawal request (its reason is one line)."""
+
+
+@dataclass(frozen=True)
+class ForcedReceipt:
+    """A forced withdrawal the contract queued."""
+
+    index: int
+    deadline: int
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+
+
+def forced_from_event(args: dict[str, Any]) -> ForcedWithdraw:
+    """A queued request back from its ForcedWithdrawalRequested event."""
+    return ForcedWithdraw(
+        index=int(args["index"]),
+        sender=int(args["account"]),
+        script_pubkey=bytes(args["script_pubkey"]),
+        amount=int(args["amount"]),
+        fee=int(args["fee"]),
+        nonce=int(args["nonce"]),
+        signature=Signature(int(args["r8x"]), int(args["r8y"]), int(args["s"])),
+    )
 
 
 def rollup_abi() -> Abi:
@@ -499,6 +535,68 @@ class Rollup:
             )
         return out
 
+    # --- the forced-withdrawal queue (docs/protocol.md, "Forced withdrawals") ---------
+
+    def forced_head(self) -> int:
+        return int(self._view("forced_head"))
+
+    def forced_tail(self) -> int:
+        return int(self._view("forced_tail"))
+
+    def forced_due(self) -> bool:
+        """True when the oldest waiting request is past its deadline (exodus may start)."""
+        return bool(self._view("forcedDue"))
+
+    def forced_deadline(self, index: int) -> int:
+        return int(self._view("forced_deadline", index))
+
+    def forced_digest(self, index: int) -> int:
+        return int(self._view("forced_digest", index))
+
+    def force_withdraw(self, request: ForcedWithdraw) -> ForcedReceipt:
+        """Queue a signed withdrawal on the contract (the client's key pays the gas).
+
+        Raises `ForcedRejected` with the contract's one-line reason if it refuses."""
+        sig = request.signature
+        data = self.abi.encode_call(
+            "forceWithdraw",
+            request.sender,
+            request.script_pubkey,
+            request.amount,
+            request.fee,
+            request.nonce,
+            sig.r8x,
+            sig.r8y,
+            sig.s,
+        )
+        try:
+            receipt = self.client.send(self.address, data)
+        except TransactionReverted as exc:
+            raise ForcedRejected(exc.reason, exc.tx_hash) from None
+        for log in receipt.logs:
+            event = self.abi.decode_log(
+                list(log.topics), log.data, log.block_number, log.tx_hash, log.log_index
+            )
+            if event is not None and event.name == "ForcedWithdrawalRequested":
+                return ForcedReceipt(
+                    int(event.args["index"]),
+                    int(event.args["deadline"]),
+                    receipt.tx_hash,
+                    receipt.block_number,
+                    receipt.gas_used,
+                )
+        raise ForcedRejected("forceWithdraw logged no ForcedWithdrawalRequested", receipt.tx_hash)
+
+    def forced_requests(
+        self, from_block: int | None = None, to_block: int | None = None
+    ) -> list[ForcedWithdraw]:
+        """The queued requests in index order, from the ForcedWithdrawalRequested events."""
+        out = []
+        for event in self.events(from_block, to_block):
+            if event.name == "ForcedWithdrawalRequested":
+                out.append(forced_from_event(event.args))
+        return sorted(out, key=lambda r: r.index)
+
     def set_sequencer(self, address: str) -> None:
         try:
             self.client.send(self.address, self.abi.encode_call("setSequencer", address))
@@ -546,6 +644,7 @@ def deploy(
     sequencer: str | None = None,
     circuit: str = "unknown",
     verifier: CompiledContract | None = None,
+    forced_deadline: int = DEFAULT_FORCED_DEADLINE,
 ) -> Rollup:
     """Deploy the verifier generated from `vk`, then a Rollup bound to it.
 
@@ -553,7 +652,9 @@ def deploy(
     file), and the Rollup is compiled for the chain's block size.
     """
     compiled_verifier = verifier if verifier is not None else compile_verifier(vk, circuit)
-    return deploy_with_verifier(client, compiled_verifier, params, genesis_root, sequencer)
+    return deploy_with_verifier(
+        client, compiled_verifier, params, genesis_root, sequencer, forced_deadline
+    )
 
 
 def deploy_with_verifier(
@@ -562,6 +663,7 @@ def deploy_with_verifier(
     params: ChainParams,
     genesis_root: int,
     sequencer: str | None = None,
+    forced_deadline: int = DEFAULT_FORCED_DEADLINE,
 ) -> Rollup:
     """Deploy `verifier` as it is, then a Rollup bound to it."""
     v_receipt = client.deploy(verifier.bytecode)
@@ -569,7 +671,12 @@ def deploy_with_verifier(
     rollup = compile_rollup(params)
     seq = sequencer if sequencer is not None else client.sender
     args = Abi(rollup.abi).encode_constructor(
-        v_receipt.contract_address, seq, genesis_root, params.chain_id, params.fee_account
+        v_receipt.contract_address,
+        seq,
+        genesis_root,
+        params.chain_id,
+        params.fee_account,
+        forced_deadline,
     )
     r_receipt = client.deploy(rollup.bytecode + args)
     assert r_receipt.contract_address is not None
@@ -583,6 +690,7 @@ def deploy_with_verifier(
         block_slots=params.block_slots,
         block_records=params.block_records,
         deploy_block=r_receipt.block_number,
+        forced_deadline=forced_deadline,
     )
     return Rollup(client, deployment)
 

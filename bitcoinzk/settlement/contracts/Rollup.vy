@@ -63,6 +63,20 @@ PREIMAGE_BYTES: constant(uint256) = RECORDS_AT + RECORDS_MAX
 PI_MASK: constant(uint256) = (1 << 253) - 1
 SNARK_SCALAR_FIELD: constant(uint256) = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
+# Forced withdrawals: what forceWithdraw accepts, so that every queued request can
+# be processed by a provable batch (executed, or rejected by a rule the circuit proves).
+MAX_SCRIPT_PUBKEY: constant(uint256) = 34
+MIN_WITHDRAWAL: constant(uint256) = 1000
+MAX_WITHDRAWAL: constant(uint256) = 2**48 - 1
+MAX_NONCE: constant(uint256) = 2**32 - 1
+MAX_ACCOUNT: constant(uint256) = 2**24 - 1
+MIMC_ROUNDS: constant(uint256) = 91
+DIGEST_MASK: constant(uint256) = 2**128 - 1
+# BabyJubJub: a x^2 + y^2 = 1 + d x^2 y^2 over the BN254 scalar field; l: its subgroup order
+BJJ_A: constant(uint256) = 168700
+BJJ_D: constant(uint256) = 168696
+BJJ_L: constant(uint256) = 2736030358979909402780800718157159386076813972158567259200215660948447373041
+
 OP_DEPOSIT: constant(uint256) = 1
 OP_TRANSFER_NEW: constant(uint256) = 3
 OP_WITHDRAW: constant(uint256) = 4
@@ -109,12 +123,29 @@ event SequencerChanged:
     previous: indexed(address)
     current: indexed(address)
 
+event ForcedWithdrawalRequested:
+    index: indexed(uint256)
+    account: uint256
+    amount: uint256
+    fee: uint256
+    nonce: uint256
+    script_pubkey: Bytes[MAX_SCRIPT_PUBKEY]
+    r8x: uint256
+    r8y: uint256
+    s: uint256
+    digest: uint256
+    deadline: uint256
+
 
 VERIFIER: public(immutable(address))
 HASHER: public(immutable(address))
 CHAIN_ID: public(immutable(uint256))
 FEE_ACCOUNT: public(immutable(uint256))
 GENESIS_ROOT: public(immutable(uint256))
+# seconds a queued forced withdrawal may wait before a batch must have processed it
+FORCED_DEADLINE: public(immutable(uint256))
+# circomlib MiMC7's round constants, derived in the constructor as circomlibjs does
+MIMC_C: immutable(uint256[MIMC_ROUNDS])
 
 sequencer: public(address)
 batch_count: public(uint256)
@@ -129,6 +160,14 @@ state_root: uint256
 # chain and meets a stored value at the end of each call.
 chain_hashes: HashMap[uint256, bytes32]
 
+# The forced-withdrawal queue (docs/protocol.md, "Forced withdrawals"): requests
+# forced_head .. forced_tail - 1 wait, oldest first; forced_digest[i] is the
+# request's MiMC digest that the batch processing it binds into its public input.
+forced_head: public(uint256)
+forced_tail: public(uint256)
+forced_deadline: public(HashMap[uint256, uint256])
+forced_digest: public(HashMap[uint256, uint256])
+
 
 @deploy
 def __init__(
@@ -137,6 +176,7 @@ def __init__(
     genesis_root: uint256,
     chain_id: uint256,
     fee_account: uint256,
+    forced_deadline: uint256,
 ):
     assert verifier.is_contract, "rollup: verifier is not a contract"
     assert sequencer != empty(address), "rollup: no sequencer"
@@ -148,6 +188,14 @@ def __init__(
     CHAIN_ID = chain_id
     FEE_ACCOUNT = fee_account
     GENESIS_ROOT = genesis_root
+    assert forced_deadline > 0, "rollup: forced deadline is zero"
+    FORCED_DEADLINE = forced_deadline
+    c: uint256[MIMC_ROUNDS] = empty(uint256[MIMC_ROUNDS])
+    h: bytes32 = keccak256("mimc")
+    for i: uint256 in range(1, MIMC_ROUNDS):
+        h = keccak256(h)
+        c[i] = convert(h, uint256) % SNARK_SCALAR_FIELD
+    MIMC_C = c
     self.sequencer = sequencer
     self.state_root = genesis_root
     log Deployed(
@@ -308,6 +356,116 @@ def commitBatches(
     self.batch_count = batch_number
     self.state_root = old_root
     self.chain_hashes[batch_number] = link
+
+
+@internal
+@view
+def _mimc7(x: uint256, k: uint256) -> uint256:
+    """circomlib MiMC7(91): t -> (t + k + c_i)^7 for 91 rounds, then + k."""
+    t: uint256 = uint256_addmod(x, k, SNARK_SCALAR_FIELD)
+    for i: uint256 in range(MIMC_ROUNDS):
+        if i > 0:
+            t = uint256_addmod(uint256_addmod(t, k, SNARK_SCALAR_FIELD), MIMC_C[i], SNARK_SCALAR_FIELD)
+        t2: uint256 = uint256_mulmod(t, t, SNARK_SCALAR_FIELD)
+        t4: uint256 = uint256_mulmod(t2, t2, SNARK_SCALAR_FIELD)
+        t = uint256_mulmod(uint256_mulmod(t4, t2, SNARK_SCALAR_FIELD), t, SNARK_SCALAR_FIELD)
+    return uint256_addmod(t, k, SNARK_SCALAR_FIELD)
+
+
+@internal
+@view
+def _multi_mimc7(inputs: uint256[6]) -> uint256:
+    """circomlib MultiMiMC7(6, 91) with k = 0: r_(i+1) = r_i + x_i + MiMC7(x_i, r_i)."""
+    r: uint256 = 0
+    for x: uint256 in inputs:
+        r = uint256_addmod(uint256_addmod(r, x, SNARK_SCALAR_FIELD), self._mimc7(x, r), SNARK_SCALAR_FIELD)
+    return r
+
+
+@internal
+@pure
+def _fee_representable(fee: uint256) -> bool:
+    """Float5: fee = m * 10^e with m < 8 and e < 4."""
+    scale: uint256 = 1
+    for e: uint256 in range(4):
+        if fee % scale == 0 and fee // scale < 8:
+            return True
+        scale *= 10
+    return False
+
+
+@external
+def forceWithdraw(
+    account: uint256,
+    script_pubkey: Bytes[MAX_SCRIPT_PUBKEY],
+    amount: uint256,
+    fee: uint256,
+    nonce: uint256,
+    r8x: uint256,
+    r8y: uint256,
+    s: uint256,
+) -> uint256:
+    """
+    @notice Queue a Layer-2 withdrawal the sequencer ignores: the same fields and EdDSA
+            signature (R8, S) the user signed for the sequencer. A batch must process it,
+            oldest first, within FORCED_DEADLINE seconds: executed as the withdrawal, or
+            rejected by a rule the batch proof shows it breaks (docs/protocol.md).
+    @dev Only what a proof could not reject is refused here (encodings, ranges, a
+         signature point off the curve); everything that depends on the Layer-2 state
+         or on the signature's validity is the circuit's to decide.
+    @return The request's index in the queue.
+    """
+    assert account <= MAX_ACCOUNT, "forced: account index is not 24-bit"
+    assert len(script_pubkey) >= 1, "forced: empty script_pubkey"
+    assert amount >= MIN_WITHDRAWAL and amount <= MAX_WITHDRAWAL, "forced: amount out of range"
+    assert self._fee_representable(fee), "forced: fee is not representable (m*10^e, m < 8, e < 4)"
+    assert nonce <= MAX_NONCE, "forced: nonce is not 32-bit"
+    assert s < BJJ_L, "forced: signature S >= l"
+    assert r8x < SNARK_SCALAR_FIELD and r8y < SNARK_SCALAR_FIELD, "forced: R8 not in the field"
+    x2: uint256 = uint256_mulmod(r8x, r8x, SNARK_SCALAR_FIELD)
+    y2: uint256 = uint256_mulmod(r8y, r8y, SNARK_SCALAR_FIELD)
+    lhs: uint256 = uint256_addmod(uint256_mulmod(BJJ_A, x2, SNARK_SCALAR_FIELD), y2, SNARK_SCALAR_FIELD)
+    rhs: uint256 = uint256_addmod(
+        1,
+        uint256_mulmod(BJJ_D, uint256_mulmod(x2, y2, SNARK_SCALAR_FIELD), SNARK_SCALAR_FIELD),
+        SNARK_SCALAR_FIELD,
+    )
+    assert lhs == rhs, "forced: signature R8 is not on BabyJubJub"
+    # dest35 = len || script_pubkey || zeros; spk_hi = dest35[0:17], spk_lo = dest35[17:35]
+    dest: Bytes[69] = concat(
+        slice(convert(len(script_pubkey), bytes32), 31, 1), script_pubkey, empty(bytes32), empty(bytes2)
+    )
+    spk_hi: uint256 = convert(slice(dest, 0, 17), uint256)
+    spk_lo: uint256 = convert(slice(dest, 17, 18), uint256)
+    meta: uint256 = account | (amount << 24) | (fee << 72) | (nonce << 85)
+    digest: uint256 = self._multi_mimc7([meta, spk_hi, spk_lo, r8x, r8y, s]) & DIGEST_MASK
+    index: uint256 = self.forced_tail
+    deadline: uint256 = block.timestamp + FORCED_DEADLINE
+    self.forced_digest[index] = digest
+    self.forced_deadline[index] = deadline
+    self.forced_tail = index + 1
+    log ForcedWithdrawalRequested(
+        index=index,
+        account=account,
+        amount=amount,
+        fee=fee,
+        nonce=nonce,
+        script_pubkey=script_pubkey,
+        r8x=r8x,
+        r8y=r8y,
+        s=s,
+        digest=digest,
+        deadline=deadline,
+    )
+    return index
+
+
+@view
+@external
+def forcedDue() -> bool:
+    """@notice True when the oldest waiting forced withdrawal is past its deadline."""
+    head: uint256 = self.forced_head
+    return head < self.forced_tail and block.timestamp > self.forced_deadline[head]
 
 
 @external
