@@ -616,9 +616,9 @@ def prover_worker(
     import os
     import shutil
 
-    from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+    from bitcoinzk.prover.circuit import CircuitShape, circuit_id, default_key_dir
     from bitcoinzk.prover.fleet import PROVER_RESOURCE
-    from bitcoinzk.prover.keys import default_key_dir, find_keys
+    from bitcoinzk.prover.keys import find_keys
 
     if address.startswith("ray://"):
         _fail(

@@ -10,6 +10,7 @@ the exact sources they were made from, so an instance is named by a hash of ever
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,16 @@ from bitcoinzk.l2.params import MAX_TREE_DEPTH, ChainParams
 CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
 TOP_TEMPLATE = "BatchCircuit"
 CIRCOM_PRAGMA = "2.1.0"
+
+
+def default_key_dir() -> Path:
+    """Where compiled circuits and their keys are cached, one directory per `circuit_id`
+    (`$BZK_KEY_DIR`, else ~/.cache/bitcoinzk/keys)."""
+    env = os.environ.get("BZK_KEY_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "bitcoinzk" / "keys"
+
 
 HEADER_BITS = 32 + 64 + 256 + 256 + 24 + 256
 """chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24, outpoints_digest."""

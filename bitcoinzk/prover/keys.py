@@ -37,7 +37,13 @@ from typing import IO, Literal
 
 import groth16py
 
-from bitcoinzk.prover.circuit import CircuitShape, circuit_id, link_libraries, write_main
+from bitcoinzk.prover.circuit import (
+    CircuitShape,
+    circuit_id,
+    default_key_dir,
+    link_libraries,
+    write_main,
+)
 
 KeySource = Literal["dev", "ceremony"]
 Backend = Literal["native", "groth16py"]
@@ -62,13 +68,6 @@ def default_backend() -> Backend:
             raise ValueError(f"BZK_PROVER_BACKEND must be one of {BACKENDS}")
         return "native" if env == "native" else "groth16py"
     return "native" if native.available() else "groth16py"
-
-
-def default_key_dir() -> Path:
-    env = os.environ.get("BZK_KEY_DIR")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "bitcoinzk" / "keys"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bitcoinzk.procutil import with_parent_death_signal
-from bitcoinzk.prover.circuit import CircuitShape, link_libraries, write_main
+from bitcoinzk.prover.circuit import (
+    CircuitShape,
+    circuit_id,
+    default_key_dir,
+    link_libraries,
+    write_main,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
@@ -130,9 +136,6 @@ def snarkjs_witness_file(wasm: Path, inputs: dict[str, object], wtns: Path) -> N
 
 def node_build_dir(shape: CircuitShape, key_dir: Path | None = None) -> Path:
     """Where the circom2 build of a circuit is cached: beside its keys."""
-    from bitcoinzk.prover.circuit import circuit_id
-    from bitcoinzk.prover.keys import default_key_dir
-
     return (key_dir or default_key_dir()) / circuit_id(shape) / "circom2"
 
 
