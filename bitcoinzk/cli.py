@@ -556,8 +556,7 @@ def prove(
 
     Only a pending block: once proven, its proof is what gets (or got) settled, and
     `bzk_getBatch` must keep returning the proof in the settlement transaction."""
-    from bitcoinzk.l2.store import Store
-    from bitcoinzk.node.pipeline import PENDING, PROVEN
+    from bitcoinzk.l2.store import BatchStatus, Store
     from bitcoinzk.prover.service import ProverService
 
     if not (data_dir / "node.sqlite").is_file():
@@ -568,13 +567,13 @@ def prove(
         _fail(f"no node data in {data_dir}")
     genesis = Genesis.from_json(json.loads(meta))
 
-    def status() -> str | None:
+    def status() -> BatchStatus | None:
         batch = store.get_batch(number)
-        return None if batch is None else batch[0]
+        return None if batch is None else batch.status
 
     if status() is None:
         _fail(f"no block {number} in {data_dir}")
-    if status() != PENDING:
+    if status() != BatchStatus.PENDING:
         _fail(f"block {number} is {status()}: only a pending block is proven here")
     inputs = store.get_batch_inputs(number)
     if inputs is None:
@@ -585,9 +584,11 @@ def prove(
     if ok:
         with store.transaction():
             # a running node may have proven it meanwhile; its proof stands
-            if status() != PENDING:
+            if status() != BatchStatus.PENDING:
                 _fail(f"block {number} became {status()} while proving; its proof is kept")
-            store.update_batch(number, PROVEN, proof.proof, prove_s=round(proof.prove_s, 3))
+            store.update_batch(
+                number, BatchStatus.PROVEN, proof.proof, prove_s=round(proof.prove_s, 3)
+            )
     _out({**proof.to_json(), "verified": ok}, as_json)
     if not ok:
         raise typer.Exit(1)

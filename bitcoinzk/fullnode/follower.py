@@ -40,7 +40,7 @@ from bitcoinzk.da.evm import DataUnavailable, EvmBatchReader, PublishedBatch, re
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.store import Receipt, Store, StoredBlock
+from bitcoinzk.l2.store import BatchStatus, Receipt, Store, StoredBlock
 from bitcoinzk.l2.tree import NodeKey
 from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, op_hash
 from bitcoinzk.settlement.abi import Event
@@ -332,7 +332,9 @@ class Follower:
                             _receipt_detail(op),
                         )
                     )
-                self.store.put_batch(number, "final", stored.public_input, batch.proof, info)
+                self.store.put_batch(
+                    number, BatchStatus.FINAL, stored.public_input, batch.proof, info
+                )
                 self.store.db.execute(
                     "INSERT INTO da_batches VALUES (?,?,?,?,?,?)",
                     (number, batch.block_number, block_hash, batch.tx_hash, chain, undo),

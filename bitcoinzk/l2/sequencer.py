@@ -21,7 +21,7 @@ from bitcoinzk.l2.mempool import AlreadyKnown, Mempool
 from bitcoinzk.l2.params import MAX_SATS, ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockBuilder, BlockTrace
-from bitcoinzk.l2.store import Receipt, Store, StoredBlock
+from bitcoinzk.l2.store import BatchStatus, Receipt, Store, StoredBlock
 from bitcoinzk.l2.tree import NodeKey
 from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, UserOperation, op_hash
 
@@ -233,7 +233,7 @@ class Sequencer:
                     self.store.put_receipt(
                         Receipt(tx_hash, "included", number, position, None, _detail(op))
                     )
-                self.store.put_batch(number, "pending", built.public_input, None, {})
+                self.store.put_batch(number, BatchStatus.PENDING, built.public_input, None, {})
                 if built.inputs is not None:
                     self.store.set_batch_inputs(number, built.inputs)
             for tx_hash, error in dropped:

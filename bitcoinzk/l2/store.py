@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,29 @@ CREATE TABLE IF NOT EXISTS batches (
     inputs BLOB
 );
 """
+
+
+class BatchStatus(StrEnum):
+    """Where a block is in its proof lifecycle; the value is what the store keeps."""
+
+    PENDING = "pending"
+    PROVING = "proving"
+    PROVEN = "proven"
+    COMMITTED = "committed"
+    FINAL = "final"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What the store keeps about a block's batch: its status, the public input its
+    proof must match, the proof once made, and what was recorded along the way
+    (timings, settlement transaction, error)."""
+
+    status: BatchStatus
+    public_input: int
+    proof: bytes | None
+    info: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -215,20 +239,25 @@ class Store(SqliteStore):
         return loaded
 
     def update_batch(
-        self, number: int, status: str, proof: bytes | None = None, **info: Any
+        self, number: int, status: BatchStatus, proof: bytes | None = None, **info: Any
     ) -> None:
         """Move a batch to `status`, merging `info` into what is recorded about it."""
         current = self.get_batch(number)
         if current is None:
             raise KeyError(f"no batch {number}")
-        merged = {**current[3], **info}
+        merged = {**current.info, **info}
         self.db.execute(
             "UPDATE batches SET status=?, proof=COALESCE(?, proof), info=? WHERE number=?",
             (status, proof, json.dumps(merged), number),
         )
 
     def put_batch(
-        self, number: int, status: str, public_input: int, proof: bytes | None, info: dict[str, Any]
+        self,
+        number: int,
+        status: BatchStatus,
+        public_input: int,
+        proof: bytes | None,
+        info: dict[str, Any],
     ) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO batches(number, status, public_input, proof, info) "
@@ -236,20 +265,20 @@ class Store(SqliteStore):
             (number, status, hex(public_input), proof, json.dumps(info)),
         )
 
-    def get_batch(self, number: int) -> tuple[str, int, bytes | None, dict[str, Any]] | None:
+    def get_batch(self, number: int) -> BatchRecord | None:
         row = self.db.execute(
             "SELECT status, public_input, proof, info FROM batches WHERE number=?", (number,)
         ).fetchone()
         if row is None:
             return None
-        return (
-            row[0],
+        return BatchRecord(
+            BatchStatus(row[0]),
             int(row[1], 16),
             None if row[2] is None else bytes(row[2]),
             json.loads(row[3]),
         )
 
-    def batches_with_status(self, status: str) -> list[int]:
+    def batches_with_status(self, status: BatchStatus) -> list[int]:
         return [
             r[0]
             for r in self.db.execute(

@@ -50,13 +50,14 @@ from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.crypto.eddsa import PrivateKey
+from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.client import NodeClient, NodeError
 from bitcoinzk.node.config import BridgeSection
 from bitcoinzk.procutil import free_port
 
 PHASES = ("block", "prove", "commit", "sweep", "payout", "worker", "random")
-STAGES = ("pending", "proving", "proven", "committed")  # then final
+STAGES = (BatchStatus.PENDING, BatchStatus.PROVING, BatchStatus.PROVEN, BatchStatus.COMMITTED)
 
 
 def _stage(status: str | None) -> int:
@@ -833,10 +834,10 @@ class Chaos:
         if phase == "block":
             return self.watch.mempool() > 0
         if phase == "prove":
-            return "proving" in self.watch.batches().values()
+            return BatchStatus.PROVING in self.watch.batches().values()
         if phase == "commit":
             # The settlement loop commits a proven run as soon as a proof lands.
-            return "proven" in self.watch.batches().values()
+            return BatchStatus.PROVEN in self.watch.batches().values()
         if phase == "sweep":
             return self._sweep_active()
         if phase == "payout":

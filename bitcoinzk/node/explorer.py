@@ -31,7 +31,7 @@ from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.mempool import Mempool
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.store import BatchStatus, Store
 from bitcoinzk.l2.tree import compute_root
 from bitcoinzk.node.pipeline import final_latency
 
@@ -42,8 +42,6 @@ LATEST = 20
 """Rows in the overview's block and batch tables."""
 CHART_WINDOW = 60
 """Blocks (and batches) the overview's charts cover."""
-STATUSES = ("pending", "proving", "proven", "committed", "final", "failed")
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -317,7 +315,7 @@ class Explorer:
             ("operations included", _num(total_ops.fetchone()[0])),
             ("accounts", _num(node.sequencer.state.num_accounts)),
             ("mempool", _num(len(node.sequencer.mempool))),
-            *((f"batches {s}", _num(counts.get(s, 0))) for s in STATUSES if counts.get(s)),
+            *((f"batches {s}", _num(counts.get(s, 0))) for s in BatchStatus if counts.get(s)),
             (
                 "inclusion → final p50 / p95",
                 f"{_num(latency['p50_s'], 1)} s / {_num(latency['p95_s'], 1)} s"
@@ -531,7 +529,7 @@ class Explorer:
                 ("time", _when(block.timestamp)),
                 (
                     "batch",
-                    (f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch[0]))
+                    (f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch.status))
                     if batch
                     else "—",
                 ),
@@ -591,14 +589,14 @@ class Explorer:
         batch = self.node.store.get_batch(number)
         if batch is None:
             raise PageError(404, f"There is no batch {number}.")
-        status, public_input, proof, info = batch
+        proof, info = batch.proof, batch.info
         block = self.node.store.get_block(number)
         ops = len(block.ops) if block else 0
         pairs = [
-            ("status", _status(status)),
+            ("status", _status(batch.status)),
             ("block", f'<a href="/explorer/block/{number}">{number}</a>'),
             ("operations", _num(ops)),
-            ("public input", f"<code>{e(hex(public_input))}</code>"),
+            ("public input", f"<code>{e(hex(batch.public_input))}</code>"),
             (
                 "proof",
                 f'<code title="{e(proof.hex())}">{e(_short("0x" + proof.hex(), 16))}</code>'
@@ -671,12 +669,12 @@ class Explorer:
             number = int(row[0])
             batch = store.get_batch(number)
             assert batch is not None
-            info = batch[3]
+            info = batch.info
             pairs = [
                 ("hash", f"<code>{e(text)}</code>"),
                 (
                     "commits batch",
-                    f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch[0]),
+                    f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch.status),
                 ),
                 ("settlement block", _num(info.get("settlement_block"))),
                 ("gas used", _num(info.get("commit_gas"))),

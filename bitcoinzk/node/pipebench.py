@@ -34,9 +34,9 @@ from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.store import BatchStatus, Store
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.pipeline import FINAL, percentile
+from bitcoinzk.node.pipeline import percentile
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 
@@ -79,7 +79,7 @@ def _count(store: Store, numbers: list[int], field: str, lo: float, hi: float) -
         block = store.get_block(n)
         if batch is None or block is None:
             continue
-        at = batch[3].get(field)
+        at = batch.info.get(field)
         if at is not None and lo <= float(at) <= hi:
             total += len(block.ops)
     return total
@@ -128,15 +128,15 @@ async def _bench(
             deadline = time.monotonic() + 3600
             while time.monotonic() < deadline:
                 batch = node.store.get_batch(1)
-                if batch is not None and batch[0] == FINAL:
+                if batch is not None and batch.status == BatchStatus.FINAL:
                     break
-                if batch is not None and batch[0] == "failed":
-                    raise RuntimeError(f"calibration block failed: {batch[3].get('error')}")
+                if batch is not None and batch.status == BatchStatus.FAILED:
+                    raise RuntimeError(f"calibration block failed: {batch.info.get('error')}")
                 await asyncio.sleep(0.2)
             else:
                 raise RuntimeError("the calibration block was not final within an hour")
             assert batch is not None
-            proof_s = float(batch[3]["prove_s"])
+            proof_s = float(batch.info["prove_s"])
             capacity = parallel * b / proof_s
             offered_rate = rate if rate is not None else load * capacity
             block_time = max(0.2, b / offered_rate)
@@ -179,7 +179,8 @@ async def _bench(
                 head = node.sequencer.head
                 statuses = [node.store.get_batch(n) for n in range(first_block, head + 1)]
                 if len(node.sequencer.mempool) == 0 and all(
-                    s is not None and s[0] in (FINAL, "failed") for s in statuses
+                    s is not None and s.status in (BatchStatus.FINAL, BatchStatus.FAILED)
+                    for s in statuses
                 ):
                     break
                 await asyncio.sleep(0.5)
@@ -240,8 +241,8 @@ def _figures(
         block = store.get_block(n)
         if batch is None or block is None or block.timestamp > t_end:
             continue
-        info = batch[3]
-        if batch[0] != FINAL:
+        info = batch.info
+        if batch.status != BatchStatus.FINAL:
             not_final += len(block.ops)
             continue
         latencies += [float(info["latency_final_s"])] * len(block.ops)

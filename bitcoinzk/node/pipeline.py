@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.store import BatchStatus, Store
 from bitcoinzk.prover.service import BatchProof, ProofError
 from bitcoinzk.prover.witness import CircuitInputs
 from bitcoinzk.settlement.contracts import MAX_BATCHES
@@ -43,15 +43,6 @@ from bitcoinzk.settlement.rollup import DeploymentMismatch, InvalidProof, Rollup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-PENDING, PROVING, PROVEN, COMMITTED, FINAL, FAILED = (
-    "pending",
-    "proving",
-    "proven",
-    "committed",
-    "final",
-    "failed",
-)
 
 
 class BlockProver(Protocol):
@@ -87,8 +78,8 @@ class BatchPipeline:
 
     def refresh_backlog(self) -> int:
         """Recount the blocks without a proof (after a block is stored or proven)."""
-        self.backlog = len(self.store.batches_with_status(PENDING)) + len(
-            self.store.batches_with_status(PROVING)
+        self.backlog = len(self.store.batches_with_status(BatchStatus.PENDING)) + len(
+            self.store.batches_with_status(BatchStatus.PROVING)
         )
         self.backlog_max = max(self.backlog_max, self.backlog)
         return self.backlog
@@ -99,8 +90,8 @@ class BatchPipeline:
 
     def recover(self) -> None:
         """A proof that was under way when the node stopped is simply redone."""
-        for number in self.store.batches_with_status(PROVING):
-            self.store.update_batch(number, PENDING)
+        for number in self.store.batches_with_status(BatchStatus.PROVING):
+            self.store.update_batch(number, BatchStatus.PENDING)
 
     async def run(self) -> None:
         """Prove and settle side by side until cancelled."""
@@ -131,7 +122,7 @@ class BatchPipeline:
     async def prove_step(self) -> bool:
         """Prove up to `parallel` pending blocks, oldest first; True if any were."""
         assert self.prover is not None
-        pending = self.store.batches_with_status(PENDING)
+        pending = self.store.batches_with_status(BatchStatus.PENDING)
         self.refresh_backlog()
         if not pending:
             return False
@@ -142,7 +133,7 @@ class BatchPipeline:
     async def settle_step(self) -> bool:
         """Commit the proven run after the contract's last batch, then mark what is final."""
         assert self.rollup is not None
-        proven = self.store.batches_with_status(PROVEN)
+        proven = self.store.batches_with_status(BatchStatus.PROVEN)
         worked = False
         if proven:
             count = await self.run_settlement(self.rollup.batch_count)
@@ -150,7 +141,7 @@ class BatchPipeline:
             if ready:
                 await self.commit(ready)
                 worked = True
-        for number in self.store.batches_with_status(COMMITTED):
+        for number in self.store.batches_with_status(BatchStatus.COMMITTED):
             if not await self.finalize(number):
                 break  # batches become final in order
             worked = True
@@ -164,9 +155,11 @@ class BatchPipeline:
         for number in numbers:
             inputs = self.store.get_batch_inputs(number)
             if inputs is None:
-                self.store.update_batch(number, FAILED, error="no circuit inputs stored")
+                self.store.update_batch(
+                    number, BatchStatus.FAILED, error="no circuit inputs stored"
+                )
                 continue
-            self.store.update_batch(number, PROVING, proving_started=time.time())
+            self.store.update_batch(number, BatchStatus.PROVING, proving_started=time.time())
             batches.append((number, inputs))
         if not batches:
             return
@@ -177,7 +170,7 @@ class BatchPipeline:
             # No proofs came back: the blocks are pending again, or nothing would ever
             # prove them (`recover` only runs at start).
             for number, _ in batches:
-                self.store.update_batch(number, PENDING)
+                self.store.update_batch(number, BatchStatus.PENDING)
             if isinstance(exc, BrokenProcessPool):
                 # A worker killed mid-proof breaks its pool for good: drop the pool, and
                 # the next proof starts a fresh worker.
@@ -190,11 +183,11 @@ class BatchPipeline:
             if isinstance(proof, ProofError):
                 # The STF accepted this block but the circuit refuses it: a bug, never skipped.
                 log.error("block %d does not prove: %s", number, proof)
-                self.store.update_batch(number, FAILED, error=str(proof))
+                self.store.update_batch(number, BatchStatus.FAILED, error=str(proof))
                 continue
             self.store.update_batch(
                 number,
-                PROVEN,
+                BatchStatus.PROVEN,
                 proof.proof,
                 prove_s=round(proof.prove_s, 3),
                 total_prove_s=round(time.perf_counter() - started, 3),
@@ -226,15 +219,17 @@ class BatchPipeline:
                 f"the rollup at {self.rollup.address} holds another batch {count} than this "
                 f"node's block {count}: it settles another chain"
             )
-        for number in self.store.batches_with_status(FINAL):
+        for number in self.store.batches_with_status(BatchStatus.FINAL):
             if number > count:
                 raise DeploymentMismatch(
                     f"this node recorded batch {number} as final but the rollup at "
                     f"{self.rollup.address} holds only {count}: another contract or a reset chain"
                 )
-        for number in self.store.batches_with_status(COMMITTED):
+        for number in self.store.batches_with_status(BatchStatus.COMMITTED):
             if number > count:  # its commit is gone (a reorg): commit it again
-                self.store.update_batch(number, PROVEN, settlement_tx=None, settlement_block=None)
+                self.store.update_batch(
+                    number, BatchStatus.PROVEN, settlement_tx=None, settlement_block=None
+                )
 
     def _settled_sync(self, number: int) -> bool:
         """Whether the contract's batch `number` is exactly this node's block `number`."""
@@ -243,7 +238,7 @@ class BatchPipeline:
         batch = self.store.get_batch(number)
         if block is None or batch is None:
             return False
-        hint = batch[3].get("settlement_block")  # recorded with our own commits
+        hint = batch.info.get("settlement_block")  # recorded with our own commits
         return self.rollup.settled_batch_matches(
             number,
             block.pubdata,
@@ -281,8 +276,8 @@ class BatchPipeline:
         for number in numbers:
             block = self.store.get_block(number)
             batch = self.store.get_batch(number)
-            assert block is not None and batch is not None and batch[2] is not None
-            commits.append((block.pubdata, block.new_root, batch[2]))
+            assert block is not None and batch is not None and batch.proof is not None
+            commits.append((block.pubdata, block.new_root, batch.proof))
         try:
             receipts = await self.run_settlement(rollup.commit_batches, commits)
         except InvalidProof as exc:
@@ -294,13 +289,15 @@ class BatchPipeline:
                 await self.commit(numbers[:1])
                 return
             log.error("block %d: the contract rejects its proof: %s", numbers[0], exc)
-            self.store.update_batch(numbers[0], FAILED, error=f"contract rejected the proof: {exc}")
+            self.store.update_batch(
+                numbers[0], BatchStatus.FAILED, error=f"contract rejected the proof: {exc}"
+            )
             return
         now = time.time()
         for number, receipt in zip(numbers, receipts, strict=True):
             self.store.update_batch(
                 number,
-                COMMITTED,
+                BatchStatus.COMMITTED,
                 settlement_tx="0x" + receipt.tx_hash.hex(),
                 settlement_block=receipt.block_number,
                 commit_gas=receipt.gas_used,
@@ -325,7 +322,7 @@ class BatchPipeline:
         found = await self.run_settlement(self.rollup.settlement_tx_of, number)
         self.store.update_batch(
             number,
-            COMMITTED,
+            BatchStatus.COMMITTED,
             settlement_tx=None if found is None else "0x" + found[0].hex(),
             settlement_block=None if found is None else found[1],
             committed_at=time.time(),
@@ -335,7 +332,7 @@ class BatchPipeline:
     def _diverged(self, number: int, why: str) -> None:
         """The contract settles another chain than this node's: nothing more can commit."""
         log.error("block %d cannot settle: %s", number, why)
-        self.store.update_batch(number, FAILED, error=why)
+        self.store.update_batch(number, BatchStatus.FAILED, error=why)
 
     async def finalize(self, number: int) -> bool:
         """Final = the contract still holds this block as batch `number` and the
@@ -345,17 +342,21 @@ class BatchPipeline:
         rollup = self.rollup
         batch = self.store.get_batch(number)
         assert batch is not None
-        tx = batch[3].get("settlement_tx")
+        tx = batch.info.get("settlement_tx")
         if tx is None:
             found = await self.run_settlement(rollup.settlement_tx_of, number)
             if found is None:
                 return False
             tx = "0x" + found[0].hex()
-            self.store.update_batch(number, COMMITTED, settlement_tx=tx, settlement_block=found[1])
+            self.store.update_batch(
+                number, BatchStatus.COMMITTED, settlement_tx=tx, settlement_block=found[1]
+            )
         if not await self._settled(number):
             if await self.run_settlement(rollup.batch_count) < number:
                 # its commit was dropped (a reorg): commit it again
-                self.store.update_batch(number, PROVEN, settlement_tx=None, settlement_block=None)
+                self.store.update_batch(
+                    number, BatchStatus.PROVEN, settlement_tx=None, settlement_block=None
+                )
             else:
                 self._diverged(number, f"the contract's batch {number} is another block")
             return False
@@ -366,7 +367,7 @@ class BatchPipeline:
             assert block is not None
             self.store.update_batch(
                 number,
-                FINAL,
+                BatchStatus.FINAL,
                 final_at=now,
                 # inclusion -> final for every transaction of the block
                 latency_final_s=round(now - block.timestamp, 3),
@@ -407,10 +408,10 @@ def final_latency(store: Store, last: int = 256) -> dict[str, Any]:
     and max in seconds, None before anything is final.
     """
     samples: list[float] = []
-    for number in store.batches_with_status(FINAL)[-last:]:
+    for number in store.batches_with_status(BatchStatus.FINAL)[-last:]:
         batch = store.get_batch(number)
         assert batch is not None
-        info = batch[3]
+        info = batch.info
         if "latency_final_s" in info:
             samples += [float(info["latency_final_s"])] * max(1, int(info.get("tx_count", 1)))
     if not samples:
@@ -427,11 +428,10 @@ def batch_summary(store: Store, number: int) -> dict[str, Any] | None:
     batch = store.get_batch(number)
     if batch is None:
         return None
-    status, public_input, proof, info = batch
     return {
         "number": number,
-        "status": status,
-        "public_input": hex(public_input),
-        "proof": None if proof is None else "0x" + proof.hex(),
-        **info,
+        "status": str(batch.status),
+        "public_input": hex(batch.public_input),
+        "proof": None if batch.proof is None else "0x" + batch.proof.hex(),
+        **batch.info,
     }

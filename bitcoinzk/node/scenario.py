@@ -30,6 +30,7 @@ from rich.table import Table
 
 from bitcoinzk import safejson
 from bitcoinzk.bitcoin.tx import Tx, TxOut
+from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
@@ -335,14 +336,15 @@ async def _follow_batches(rpc: Rpc, head: int, console: Console) -> None:
         final = progress.add_task("final     ", total=head)
         while True:
             statuses = [(await rpc("bzk_getBatch", n))["status"] for n in range(1, head + 1)]
-            if "failed" in statuses:
+            if BatchStatus.FAILED in statuses:
                 raise RuntimeError(f"a batch failed: {statuses}")
+            settled = (BatchStatus.COMMITTED, BatchStatus.FINAL)
             progress.update(
-                proven, completed=sum(s in ("proven", "committed", "final") for s in statuses)
+                proven, completed=sum(s in (BatchStatus.PROVEN, *settled) for s in statuses)
             )
-            progress.update(committed, completed=sum(s in ("committed", "final") for s in statuses))
-            progress.update(final, completed=sum(s == "final" for s in statuses))
-            if all(s == "final" for s in statuses):
+            progress.update(committed, completed=sum(s in settled for s in statuses))
+            progress.update(final, completed=statuses.count(BatchStatus.FINAL))
+            if all(s == BatchStatus.FINAL for s in statuses):
                 return
             await asyncio.sleep(0.3)
 

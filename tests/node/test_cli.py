@@ -8,6 +8,7 @@ from typing import Any, cast
 from typer.testing import CliRunner, Result
 
 from bitcoinzk.cli import app
+from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.node.wallet import Wallet
 from tests.l2.helpers import key
 
@@ -91,9 +92,9 @@ def test_prove_refuses_every_block_but_a_pending_one(tmp_path):
         assert sequencer.admit([(op, sequencer.tx_hash(op))])[0].error is None
         assert sequencer.produce_block() is not None
     settled = bytes(range(256))
-    store.update_batch(1, "final", settled, settlement_tx="0x" + "ab" * 32)
-    store.update_batch(2, "committed", settled, settlement_tx="0x" + "cd" * 32)
-    store.update_batch(3, "proven", settled)
+    store.update_batch(1, BatchStatus.FINAL, settled, settlement_tx="0x" + "ab" * 32)
+    store.update_batch(2, BatchStatus.COMMITTED, settled, settlement_tx="0x" + "cd" * 32)
+    store.update_batch(3, BatchStatus.PROVEN, settled)
     before = [store.get_batch(n) for n in (1, 2, 3)]
     for number, status in ((1, "final"), (2, "committed"), (3, "proven")):
         result = runner.invoke(app, ["prove", str(number), "--data-dir", str(data)])

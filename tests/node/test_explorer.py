@@ -27,6 +27,7 @@ import pytest
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.node.scenario import Rpc
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
@@ -341,7 +342,7 @@ def test_bridge_view_and_failed_batch(plainnode):
     finally:
         node.bridge_view = None
         node.bitcoin_explorer_url = None
-    node.store.update_batch(1, "failed", error="<boom>")
+    node.store.update_batch(1, BatchStatus.FAILED, error="<boom>")
     status, _, body = get(node, "/explorer/batch/1")
     assert status == 200 and "status-failed" in body and "&lt;boom&gt;" in body
     status, _, body = get(node, "/explorer")

@@ -14,11 +14,8 @@ import aiohttp
 from bitcoinzk.da.evm import EvmBatchReader
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.node.pipeline import (
-    COMMITTED,
-    FINAL,
-    PENDING,
-    PROVEN,
     final_latency,
     percentile,
     ready_run,
@@ -75,17 +72,16 @@ def test_commits_each_proven_run_while_later_blocks_wait(tmp_path: Path) -> None
             op = transfer(1, 2, 1_000 + nonce, nonce=nonce, params=PARAMS)
             assert seq.admit([(op, seq.tx_hash(op))])[0].error is None
             assert seq.produce_block() is not None
-        assert node.store.batches_with_status(PENDING) == [1, 2, 3]
+        assert node.store.batches_with_status(BatchStatus.PENDING) == [1, 2, 3]
         assert pipeline.refresh_backlog() == 3
 
         async def drive() -> None:
             assert await pipeline.prove_step()
-            assert node.store.batches_with_status(PROVEN) == [1]
+            assert node.store.batches_with_status(BatchStatus.PROVEN) == [1]
             assert await pipeline.settle_step()
-            assert node.store.batches_with_status(PENDING) == [2, 3]
-            assert node.store.batches_with_status(COMMITTED) + node.store.batches_with_status(
-                FINAL
-            ) == [1]
+            assert node.store.batches_with_status(BatchStatus.PENDING) == [2, 3]
+            settled = [BatchStatus.COMMITTED, BatchStatus.FINAL]
+            assert [n for s in settled for n in node.store.batches_with_status(s)] == [1]
             assert await pipeline.prove_step() and await pipeline.prove_step()
             assert pipeline.backlog == 0
             assert await pipeline.settle_step()
@@ -94,8 +90,8 @@ def test_commits_each_proven_run_while_later_blocks_wait(tmp_path: Path) -> None
 
         asyncio.run(drive())
         batches = [node.store.get_batch(n) for n in (1, 2, 3)]
-        assert all(b is not None and b[0] == FINAL for b in batches)
-        info = [b[3] for b in batches if b is not None]
+        assert all(b is not None and b.status == BatchStatus.FINAL for b in batches)
+        info = [b.info for b in batches if b is not None]
         assert info[0]["batches_in_tx"] == 1
         assert info[1]["batches_in_tx"] == info[2]["batches_in_tx"] == 2
         assert info[1]["settlement_tx"] == info[2]["settlement_tx"] != info[0]["settlement_tx"]
@@ -149,7 +145,7 @@ def test_admission_refuses_while_the_proving_backlog_is_at_its_bound(tmp_path: P
                 node.sequencer.config.block_time = 0.1  # cut the block: the prover catches up
                 for _ in range(600):
                     batch = node.store.get_batch(1)
-                    if batch is not None and batch[0] == FINAL:
+                    if batch is not None and batch.status == BatchStatus.FINAL:
                         break
                     await asyncio.sleep(0.1)
                 assert node.proving_backlog() == 0

@@ -27,9 +27,9 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.stf import BlockResult, apply_block
-from bitcoinzk.l2.store import Store, StoredBlock
+from bitcoinzk.l2.store import BatchRecord, BatchStatus, Store, StoredBlock
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.pipeline import COMMITTED, FAILED, FINAL, PROVEN, BatchPipeline
+from bitcoinzk.node.pipeline import BatchPipeline
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 from bitcoinzk.prover.circuit import circuit_id
@@ -209,7 +209,7 @@ def test_cli_reports_a_foreign_deployment_in_one_line(tmp_path: Path, batches: B
 
 
 def _store_block(
-    store: Store, number: int, result: BlockResult, status: str, **info: object
+    store: Store, number: int, result: BlockResult, status: BatchStatus, **info: object
 ) -> None:
     block = StoredBlock(
         number,
@@ -224,6 +224,12 @@ def _store_block(
     with store.transaction():
         store.insert_block(block)
         store.put_batch(number, status, result.public_input, bytes(256), dict(info))
+
+
+def _batch(store: Store, number: int) -> BatchRecord:
+    batch = store.get_batch(number)
+    assert batch is not None
+    return batch
 
 
 @pytest.fixture
@@ -245,15 +251,16 @@ def test_another_batch_n_is_never_taken_for_this_block(
         1,
         [Transfer(1, 2, BOB.public_key(), 2_000, 10, 0).signed(ALICE, PARAMS.chain_id)],
     )
-    _store_block(store, 1, other, PROVEN)
+    _store_block(store, 1, other, BatchStatus.PROVEN)
     pipeline = BatchPipeline(store, None, rollup)
     pipeline.check_settled_chain()  # the contract holds nothing yet: nothing to refuse
     # Someone else's batch 1 lands before ours (the contract counts 1 now).
     b1 = batches.blocks[0]
     rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
     asyncio.run(pipeline.commit([1]))
-    status, _, _, info = store.get_batch(1) or ("", 0, None, {})
-    assert status == FAILED and "the contract's batch 1 is another block" in info["error"]
+    batch = _batch(store, 1)
+    assert batch.status == BatchStatus.FAILED
+    assert "the contract's batch 1 is another block" in batch.info["error"]
     # A block built on our block 1 is not sent to fail as "invalid proof": its old root is
     # not the contract's root, and that is what the node says.
     b2 = apply_block(
@@ -262,10 +269,11 @@ def test_another_batch_n_is_never_taken_for_this_block(
         2,
         [Transfer(2, 1, ALICE.public_key(), 1_000, 10, 0).signed(BOB, PARAMS.chain_id)],
     )
-    _store_block(store, 2, b2, PROVEN)
+    _store_block(store, 2, b2, BatchStatus.PROVEN)
     asyncio.run(pipeline.commit([2]))
-    status, _, _, info = store.get_batch(2) or ("", 0, None, {})
-    assert status == FAILED and "the contract's state root is" in info["error"]
+    batch = _batch(store, 2)
+    assert batch.status == BatchStatus.FAILED
+    assert "the contract's state root is" in batch.info["error"]
     assert rollup.batch_count() == 1
     with pytest.raises(DeploymentMismatch, match="holds another batch 1"):
         pipeline.check_settled_chain()
@@ -276,12 +284,13 @@ def test_a_commit_without_a_settlement_transaction_is_never_final(
 ) -> None:
     store, rollup = chain
     b1 = batches.blocks[0]
-    _store_block(store, 1, b1.result, COMMITTED, recovered=True)  # as the old code recorded it
+    # as the old code recorded it
+    _store_block(store, 1, b1.result, BatchStatus.COMMITTED, recovered=True)
     pipeline = BatchPipeline(store, None, rollup)
     assert not asyncio.run(pipeline.finalize(1))
-    assert (store.get_batch(1) or ("",))[0] == COMMITTED
+    assert _batch(store, 1).status == BatchStatus.COMMITTED
     # Recorded final before the contract holds it: refused at start.
-    store.update_batch(1, FINAL)
+    store.update_batch(1, BatchStatus.FINAL)
     with pytest.raises(DeploymentMismatch, match="recorded batch 1 as final"):
         pipeline.check_settled_chain()
 
@@ -293,14 +302,14 @@ def test_own_batch_is_adopted_with_its_transaction_then_final(
     this block, so it is adopted, with the transaction that committed it."""
     store, rollup = chain
     b1 = batches.blocks[0]
-    _store_block(store, 1, b1.result, PROVEN)
+    _store_block(store, 1, b1.result, BatchStatus.PROVEN)
     receipt = rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
     pipeline = BatchPipeline(store, None, rollup)
     pipeline.check_settled_chain()
     asyncio.run(pipeline.commit([1]))
-    status, _, _, info = store.get_batch(1) or ("", 0, None, {})
-    assert status == COMMITTED and info["recovered"] is True
-    assert info["settlement_tx"] == "0x" + receipt.tx_hash.hex()
+    batch = _batch(store, 1)
+    assert batch.status == BatchStatus.COMMITTED and batch.info["recovered"] is True
+    assert batch.info["settlement_tx"] == "0x" + receipt.tx_hash.hex()
     assert asyncio.run(pipeline.finalize(1))
-    assert (store.get_batch(1) or ("",))[0] == FINAL
+    assert _batch(store, 1).status == BatchStatus.FINAL
     pipeline.check_settled_chain()
