@@ -25,11 +25,12 @@ from eth_utils.crypto import keccak
 
 from bitcoinzk.crypto.eddsa import Signature
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
+from bitcoinzk.exit.circuit import ExitShape, compile_exit_verifier, ensure_exit_keys
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.l2.types import ForcedWithdraw
 from bitcoinzk.settlement.abi import Abi, Event
-from bitcoinzk.settlement.client import EvmClient, EvmError, TransactionReverted
+from bitcoinzk.settlement.client import EvmClient, EvmError, TransactionReverted, TxReceipt
 from bitcoinzk.settlement.contracts import (
     MAX_BATCHES,
     CompiledContract,
@@ -60,6 +61,10 @@ class NotSequencer(BatchRejected):
     """The sender is not the configured sequencer."""
 
 
+class InExodus(BatchRejected):
+    """The rollup is in exodus mode: it takes no batch ever again, only exit claims."""
+
+
 class MalformedBatch(BatchRejected):
     """The calldata is not a well-formed batch for this contract's block size."""
 
@@ -75,6 +80,8 @@ def _typed(exc: TransactionReverted) -> BatchRejected:
     reason = exc.reason
     if "not the sequencer" in reason:
         return NotSequencer(reason, exc.tx_hash)
+    if reason == "rollup: exodus":
+        return InExodus(reason, exc.tx_hash)
     if "invalid proof" in reason or reason.startswith("verifier-"):
         return InvalidProof(reason, exc.tx_hash)
     return MalformedBatch(reason, exc.tx_hash)
@@ -132,6 +139,8 @@ class Deployment:
     block_records: int
     deploy_block: int
     forced_deadline: int = DEFAULT_FORCED_DEADLINE
+    exit_verifier: str = ""
+    """The exit circuit's verifier ("" in files written before exodus existed)."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -323,6 +332,22 @@ class Rollup:
 
     def sequencer(self) -> str:
         return str(to_checksum_address(self._view("sequencer")))
+
+    # --- exodus (docs/protocol.md, "Exodus"; claims: bitcoinzk/exit/claim.py) -------
+
+    def in_exodus(self) -> bool:
+        return bool(self._view("exodus"))
+
+    def exited(self, account: int) -> bool:
+        """Whether `account` has claimed its exit."""
+        return bool(self._view("exited", account))
+
+    def activate_exodus(self) -> TxReceipt:
+        """Start exodus mode (anyone may, once a forced request is overdue)."""
+        try:
+            return self.client.send(self.address, self.abi.encode_call("activateExodus"))
+        except TransactionReverted as exc:
+            raise _typed(exc) from None
 
     def settled_batch_matches(
         self,
@@ -664,10 +689,18 @@ def deploy_with_verifier(
     genesis_root: int,
     sequencer: str | None = None,
     forced_deadline: int = DEFAULT_FORCED_DEADLINE,
+    exit_verifier: CompiledContract | None = None,
 ) -> Rollup:
-    """Deploy `verifier` as it is, then a Rollup bound to it."""
+    """Deploy `verifier` as it is, the exit verifier (default: the one of the exit
+    circuit's key for `params.tree_depth`, made once and cached), then a Rollup bound
+    to both."""
     v_receipt = client.deploy(verifier.bytecode)
     assert v_receipt.contract_address is not None
+    if exit_verifier is None:
+        keys = ensure_exit_keys(ExitShape(params.tree_depth))
+        exit_verifier = compile_exit_verifier(keys.load_verifying_key(), keys.circuit_id)
+    e_receipt = client.deploy(exit_verifier.bytecode)
+    assert e_receipt.contract_address is not None
     rollup = compile_rollup(params)
     seq = sequencer if sequencer is not None else client.sender
     args = Abi(rollup.abi).encode_constructor(
@@ -677,6 +710,7 @@ def deploy_with_verifier(
         params.chain_id,
         params.fee_account,
         forced_deadline,
+        e_receipt.contract_address,
     )
     r_receipt = client.deploy(rollup.bytecode + args)
     assert r_receipt.contract_address is not None
@@ -691,6 +725,7 @@ def deploy_with_verifier(
         block_records=params.block_records,
         deploy_block=r_receipt.block_number,
         forced_deadline=forced_deadline,
+        exit_verifier=e_receipt.contract_address,
     )
     return Rollup(client, deployment)
 

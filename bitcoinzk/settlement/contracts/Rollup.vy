@@ -36,11 +36,26 @@
 
         SLOTS and RECORDS are compile-time constants: bitcoinzk.settlement
         rewrites their two lines for the chain's block_slots and block_records.
+
+        Exodus (docs/protocol.md, "Exodus"): once a forced withdrawal is overdue
+        (forcedDue), anyone may call activateExodus. From then on no batch is
+        committed, and each account may exit once: a Groth16 proof of the exit
+        circuit (its own key and verifier, EXIT_VERIFIER) that the account's leaf
+        under the last proven root holds `balance` and that its key signed the exit
+        to `script_pubkey`. The contract records the claim and logs ExitClaimed,
+        which the bridge signers pay on Bitcoin once.
 """
 
 interface Verifier:
     def verifyBatch(
         proofs: DynArray[uint256[8], MAX_BATCHES], inputs: DynArray[uint256, MAX_BATCHES]
+    ) -> bool: view
+
+# The exit circuit's verifier (bitcoinzk/exit/circuit.py); public inputs, in order:
+# root, chain_id, account, balance, spk_hi, spk_lo
+interface ExitVerifier:
+    def verifyProof(
+        a: uint256[2], b: uint256[2][2], c: uint256[2], input: uint256[6]
     ) -> bool: view
 
 SLOTS: constant(uint256) = 2
@@ -136,12 +151,23 @@ event ForcedWithdrawalRequested:
     digest: uint256
     deadline: uint256
 
+event ExodusActivated:
+    batch_count: uint256
+    state_root: uint256
+
+event ExitClaimed:
+    account: indexed(uint256)
+    amount: uint256
+    # len:u8 || script_pubkey, zero-padded: the record the bridge pays, as for a withdrawal
+    record: Bytes[35]
+
 
 VERIFIER: public(immutable(address))
 HASHER: public(immutable(address))
 CHAIN_ID: public(immutable(uint256))
 FEE_ACCOUNT: public(immutable(uint256))
 GENESIS_ROOT: public(immutable(uint256))
+EXIT_VERIFIER: public(immutable(address))
 # seconds a queued forced withdrawal may wait before a batch must have processed it
 FORCED_DEADLINE: public(immutable(uint256))
 # circomlib MiMC7's round constants, derived in the constructor as circomlibjs does
@@ -168,6 +194,10 @@ forced_tail: public(uint256)
 forced_deadline: public(HashMap[uint256, uint256])
 forced_digest: public(HashMap[uint256, uint256])
 
+# Set once by activateExodus, never cleared: no batch after it, exits only.
+exodus: public(bool)
+exited: public(HashMap[uint256, bool])
+
 
 @deploy
 def __init__(
@@ -177,8 +207,10 @@ def __init__(
     chain_id: uint256,
     fee_account: uint256,
     forced_deadline: uint256,
+    exit_verifier: address,
 ):
     assert verifier.is_contract, "rollup: verifier is not a contract"
+    assert exit_verifier.is_contract, "rollup: exit verifier is not a contract"
     assert sequencer != empty(address), "rollup: no sequencer"
     assert genesis_root < SNARK_SCALAR_FIELD, "rollup: genesis root not a field element"
     assert chain_id < 2**32, "rollup: chain_id is a u32"
@@ -188,6 +220,7 @@ def __init__(
     CHAIN_ID = chain_id
     FEE_ACCOUNT = fee_account
     GENESIS_ROOT = genesis_root
+    EXIT_VERIFIER = exit_verifier
     assert forced_deadline > 0, "rollup: forced deadline is zero"
     FORCED_DEADLINE = forced_deadline
     c: uint256[MIMC_ROUNDS] = empty(uint256[MIMC_ROUNDS])
@@ -311,6 +344,7 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
             without the memory a k-block argument takes.
     """
     assert msg.sender == self.sequencer, "rollup: not the sequencer"
+    assert not self.exodus, "rollup: exodus"
     batch_number: uint256 = self.batch_count + 1
     pi: uint256 = 0
     link: bytes32 = empty(bytes32)
@@ -339,6 +373,7 @@ def commitBatches(
          One bad proof, root or byte anywhere reverts the whole call: nothing is recorded.
     """
     assert msg.sender == self.sequencer, "rollup: not the sequencer"
+    assert not self.exodus, "rollup: exodus"
     k: uint256 = len(batches)
     assert k >= 1 and len(new_roots) == k and len(proofs) == k, "rollup: batch count"
     batch_number: uint256 = self.batch_count
@@ -460,12 +495,65 @@ def forceWithdraw(
     return index
 
 
+@internal
+@view
+def _forced_due() -> bool:
+    head: uint256 = self.forced_head
+    return head < self.forced_tail and block.timestamp > self.forced_deadline[head]
+
+
 @view
 @external
 def forcedDue() -> bool:
     """@notice True when the oldest waiting forced withdrawal is past its deadline."""
-    head: uint256 = self.forced_head
-    return head < self.forced_tail and block.timestamp > self.forced_deadline[head]
+    return self._forced_due()
+
+
+@external
+def activateExodus():
+    """
+    @notice Stop the rollup for good: anyone may, once a forced request is overdue.
+            From then on no batch is committed and every account may exit once.
+    """
+    assert not self.exodus, "rollup: exodus"
+    assert self._forced_due(), "rollup: no forced request is overdue"
+    self.exodus = True
+    log ExodusActivated(batch_count=self.batch_count, state_root=self.state_root)
+
+
+@external
+def exit(
+    account: uint256, balance: uint256, script_pubkey: Bytes[MAX_SCRIPT_PUBKEY], proof: uint256[8]
+):
+    """
+    @notice In exodus: claim `account`'s whole balance under the last proven root, paid
+            by the bridge to `script_pubkey` on Bitcoin. Once per account.
+    @param proof The exit circuit's Groth16 proof that leaf `account` of state_root holds
+           `balance` and that its key signed Poseidon(5, chain_id, account, spk_hi, spk_lo).
+    @dev Anyone may submit the owner's claim: the proof fixes where the BTC goes.
+    """
+    assert self.exodus, "rollup: not in exodus"
+    assert not self.exited[account], "rollup: already exited"
+    assert balance != 0, "rollup: nothing to exit"
+    n: uint256 = len(script_pubkey)
+    assert n != 0, "rollup: empty script_pubkey"
+    # dest35 = len || script_pubkey || zeros, and its two signed field elements
+    record: Bytes[35] = slice(
+        concat(convert(convert(n, uint8), bytes1), script_pubkey, empty(bytes32), empty(bytes2)),
+        0,
+        35,
+    )
+    spk_hi: uint256 = convert(slice(record, 0, 17), uint256)
+    spk_lo: uint256 = convert(slice(record, 17, 18), uint256)
+    ok: bool = staticcall ExitVerifier(EXIT_VERIFIER).verifyProof(
+        [proof[0], proof[1]],
+        [[proof[2], proof[3]], [proof[4], proof[5]]],
+        [proof[6], proof[7]],
+        [self.state_root, CHAIN_ID, account, balance, spk_hi, spk_lo],
+    )
+    assert ok, "rollup: invalid exit proof"
+    self.exited[account] = True
+    log ExitClaimed(account=account, amount=balance, record=record)
 
 
 @external

@@ -1,0 +1,1 @@
+"""Exodus: the exit circuit, exit proofs and claims (docs/protocol.md, "Exodus")."""
