@@ -10,7 +10,7 @@ import os
 import sys
 import urllib.error
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,15 +18,14 @@ from rich.markup import escape
 from typer._click.core import Context as ClickContext  # typer 0.29 vendors click here
 from typer.core import TyperGroup
 
-from bitcoinzk import safejson
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.httprpc import BODY_TIMEOUT, HEADER_TIMEOUT, HttpLimits
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import GenesisMismatch, SequencerConfig
+from bitcoinzk.l2.sequencer import GenesisMismatch
 from bitcoinzk.node.client import NodeClient, NodeError
+from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
 from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
-from bitcoinzk.node.server import NodeConfig, serve
+from bitcoinzk.node.server import serve
 from bitcoinzk.node.wallet import Wallet, sign_transfer, sign_withdraw
 
 DEBUG_ENV = "BZK_DEBUG"
@@ -55,6 +54,7 @@ def _typed_errors() -> tuple[type[BaseException], ...]:
         ToolUnavailable,
         AnvilUnavailable,
         SettlementNeedsKey,
+        ConfigError,
     )
 
 
@@ -107,8 +107,6 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-DEV_SHAPE = (9, 2, 1)  # tree depth, block slots, block records: the devnet's (docs/config.md)
-PRODUCTION_SHAPE = (24, 64, 4)
 PRODUCTION_COST = (  # measured, docs/prover.md ("B=64, E=4, D=24")
     "its first Groth16 key setup (--prove, `bzk settle deploy`) takes ~1 hour (circuit "
     "compile ~50 min, setup ~10 min) and up to ~10 GB of memory, cached by circuit hash "
@@ -125,18 +123,38 @@ ProductionOpt = Annotated[
     bool,
     typer.Option(help="the production shape B=64 E=4 D=24 (its first key setup: ~1 h, ~10 GB)"),
 ]
+ConfigOpt = Annotated[
+    Path | None, typer.Option(help="TOML configuration; flags override it (docs/config.md)")
+]
+GenesisOpt = Annotated[
+    Path | None, typer.Option(help="genesis file (`bzk genesis`; default: the dev genesis)")
+]
 
 
-def _shape(
-    tree_depth: int | None, block_slots: int | None, block_records: int | None, production: bool
-) -> ChainParams:
-    """The dev shape unless --production; any shape flag given overrides either."""
-    depth, slots, records = PRODUCTION_SHAPE if production else DEV_SHAPE
-    return ChainParams(
-        tree_depth=depth if tree_depth is None else tree_depth,
-        block_slots=slots if block_slots is None else block_slots,
-        block_records=records if block_records is None else block_records,
-    )
+def _given(flags: dict[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
+    """The flags the user gave ({"section.key": ("--flag", value)}); None: not given."""
+    return {key: (flag, value) for key, (flag, value) in flags.items() if value is not None}
+
+
+def _shape_flags(
+    genesis: Path | None, tree_depth: int | None, block_slots: int | None, records: int | None
+) -> dict[str, tuple[str, Any]]:
+    return {
+        "chain.genesis": ("--genesis", None if genesis is None else str(genesis)),
+        "chain.tree_depth": ("--tree-depth", tree_depth),
+        "chain.block_slots": ("--block-slots", block_slots),
+        "chain.block_records": ("--block-records", records),
+    }
+
+
+def _config(
+    path: Path | None,
+    command: Literal["node", "devnet"],
+    flags: dict[str, tuple[str, Any]],
+    production: bool = False,
+) -> Config:
+    """The command's configuration: defaults < file < --production < flags."""
+    return Config.load(path, command, _given(flags), production)
 
 
 def _banner(params: ChainParams, source: str, keys: bool) -> None:
@@ -147,119 +165,198 @@ def _banner(params: ChainParams, source: str, keys: bool) -> None:
         text = f"dev shape {shape} (the default; --production for B=64 E=4 D=24)"
     else:
         text = f"shape {shape} ({source})"
-    if keys and (params.tree_depth, params.block_slots, params.block_records) == PRODUCTION_SHAPE:
+    production = tuple(PRODUCTION_SHAPE.values())
+    if keys and (params.tree_depth, params.block_slots, params.block_records) == production:
         text = f"production {text}: {PRODUCTION_COST}"
     notice.print(text, soft_wrap=True)
 
 
-def _evm_key(text: str | None) -> bytes | None:
-    """--evm-key as 32 bytes; None for the public dev key."""
-    if text is None:
-        return None
-    try:
-        key = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        _fail("--evm-key must be a private key of 64 hex digits (0x optional)")
-    return key
-
-
-def _genesis_for(
-    genesis: Path | None,
-    shape: tuple[int | None, int | None, int | None],
-    production: bool,
-    keys: bool = True,
-) -> Genesis:
-    """The chain's genesis: the file when given, else the dev genesis of the shape the
-    flags ask for (`shape`: --tree-depth, --block-slots, --block-records)."""
-    if genesis is not None:
-        if not genesis.is_file():
-            _fail(f"{genesis}: no such genesis file (--genesis)")
-        gen = Genesis.from_json(safejson.load_path(genesis))
-        _banner(gen.params, f"from {genesis}", keys)
+def _genesis(cfg: Config, keys: bool, production: bool = False, funded: bool = True) -> Genesis:
+    """The chain's genesis, named on stderr first: `chain.genesis` when set, else the
+    dev genesis of the configured shape (`funded`: with the dev users' balances)."""
+    gen = cfg.genesis_file()
+    if gen is not None:
+        _banner(gen.params, f"from {cfg.chain.genesis}", keys)
         return gen
-    params = _shape(*shape, production)
-    flags = shape != (None, None, None)
-    source = "shape flags" if flags else "--production" if production else "default"
+    params = cfg.chain.params()
+    shape = {f"chain.{k}" for k in PRODUCTION_SHAPE}
+    source = "--production" if production else "configured" if cfg.explicit & shape else "default"
     _banner(params, source, keys)
-    return dev_genesis(params)
+    if funded:
+        return dev_genesis(params)
+    return Genesis(params, dev_key("operator").public_key())
 
 
 @app.command()
 def node(
-    data_dir: Annotated[Path, typer.Option(help="where the node keeps its database")] = Path(
-        "data/node"
-    ),
-    host: str = "127.0.0.1",
-    port: int = 8545,
-    genesis: Annotated[Path | None, typer.Option(help="genesis JSON (default: devnet)")] = None,
-    block_time: float = 1.0,
-    max_block_txs: int | None = None,
-    min_fee: int = 1,
+    config: ConfigOpt = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="where the node keeps its database (data/node)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="listen address (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="JSON-RPC and explorer port (8545)")] = None,
+    genesis: GenesisOpt = None,
+    block_time: Annotated[float | None, typer.Option(help="seconds between blocks (1.0)")] = None,
+    max_block_txs: Annotated[
+        int | None, typer.Option(help="transactions per block (the block's slots)")
+    ] = None,
+    min_fee: Annotated[int | None, typer.Option(help="fee floor in sats (1)")] = None,
     tree_depth: DepthOpt = None,
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
-    verify_workers: int | None = None,
-    prove: Annotated[bool, typer.Option(help="prove every block")] = False,
-    prove_parallel: Annotated[
-        int, typer.Option(help="blocks proven at once, one key (a proof uses one core)")
-    ] = 1,
-    fleet: Annotated[
-        str, typer.Option(help="'local' (prover processes here) or 'ray' (a Ray prover fleet)")
-    ] = "local",
-    ray_address: Annotated[
-        str, typer.Option(help="Ray cluster (host:port or ray://host:port); empty: start one here")
-    ] = "",
-    ray_workers: Annotated[
-        int, typer.Option(help="prover actors; 0: one per `bzk prover worker` slot")
-    ] = 0,
-    settlement: Annotated[
-        str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
+    verify_workers: Annotated[
+        int | None, typer.Option(help="signature-check processes (one per core)")
     ] = None,
-    evm_key: Annotated[str | None, typer.Option(help="EVM private key hex (sequencer)")] = None,
-    confirmations: int = 1,
+    prove: Annotated[
+        bool | None, typer.Option("--prove/--no-prove", help="prove every block (no)")
+    ] = None,
+    prove_parallel: Annotated[
+        int | None, typer.Option(help="blocks proven at once, one key (1)")
+    ] = None,
+    fleet: Annotated[
+        str | None,
+        typer.Option(help="'local' (prover processes here) or 'ray' (a Ray prover fleet)"),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster (host:port or ray://host:port); empty: start one here"),
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="prover actors; 0: one per `bzk prover worker` slot")
+    ] = None,
+    settlement: Annotated[
+        str | None, typer.Option(help="'embedded' (py-evm), an EVM JSON-RPC URL, or 'none'")
+    ] = None,
+    evm_key: Annotated[
+        str | None, typer.Option(help="EVM private key hex (sequencer; default: a dev key)")
+    ] = None,
+    confirmations: Annotated[
+        int | None, typer.Option(help="EVM confirmations before a batch is final (1)")
+    ] = None,
     key_dir: Annotated[Path | None, typer.Option(help="proving key cache")] = None,
     http_header_timeout: Annotated[
-        float, typer.Option(help="seconds a connection has to send a request's headers")
-    ] = HEADER_TIMEOUT,
+        float | None, typer.Option(help="seconds a connection has to send a request's headers")
+    ] = None,
     http_body_timeout: Annotated[
-        float, typer.Option(help="seconds a request's body has to arrive after its headers")
-    ] = BODY_TIMEOUT,
+        float | None, typer.Option(help="seconds a request's body has to arrive after its headers")
+    ] = None,
     max_backlog: Annotated[
-        int,
+        int | None,
         typer.Option(help="refuse transactions while this many blocks await proofs (0: no bound)"),
-    ] = 32,
+    ] = None,
     commit_max: Annotated[
-        int, typer.Option(help="proven batches per commit transaction (one batched pairing check)")
-    ] = 16,
+        int | None,
+        typer.Option(help="proven batches per commit transaction (one batched pairing check)"),
+    ] = None,
 ) -> None:
     """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production, prove)
-    config = NodeConfig(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        sequencer=SequencerConfig(
-            block_time=block_time, max_block_txs=max_block_txs, min_fee=min_fee
-        ),
-        verify_workers=verify_workers,
-        prove=prove,
-        prove_parallel=prove_parallel,
-        fleet=fleet,
-        ray_address=ray_address,
-        ray_workers=ray_workers,
-        key_dir=key_dir,
-        settlement=settlement,
-        evm_key=_evm_key(evm_key),
-        confirmations=confirmations,
-        http=HttpLimits(header_timeout=http_header_timeout, body_timeout=http_body_timeout),
-        max_backlog=max_backlog,
-        commit_max=commit_max,
+    flags = {
+        "node.data_dir": ("--data-dir", None if data_dir is None else str(data_dir)),
+        "node.host": ("--host", host),
+        "node.port": ("--port", port),
+        "node.block_time": ("--block-time", block_time),
+        "node.max_block_txs": ("--max-block-txs", max_block_txs),
+        "node.min_fee": ("--min-fee", min_fee),
+        "node.verify_workers": ("--verify-workers", verify_workers),
+        "node.http_header_timeout": ("--http-header-timeout", http_header_timeout),
+        "node.http_body_timeout": ("--http-body-timeout", http_body_timeout),
+        **_shape_flags(genesis, tree_depth, block_slots, block_records),
+        "prover.enabled": ("--prove", prove),
+        "prover.parallel": ("--prove-parallel", prove_parallel),
+        "prover.fleet": ("--fleet", fleet),
+        "prover.ray_address": ("--ray-address", ray_address),
+        "prover.ray_workers": ("--ray-workers", ray_workers),
+        "prover.key_dir": ("--key-dir", None if key_dir is None else str(key_dir)),
+        "prover.max_backlog": ("--max-backlog", max_backlog),
+        "settlement.evm_key": ("--evm-key", evm_key),
+        "settlement.confirmations": ("--confirmations", confirmations),
+        "settlement.commit_max": ("--commit-max", commit_max),
+        **_settlement_flags(settlement),
+    }
+    cfg = _config(config, "node", flags, production)
+    gen = _genesis(cfg, cfg.prover.enabled, production)
+    asyncio.run(serve(cfg.node_config(), gen))  # its typed errors: one line (_OneLineErrors)
+
+
+@app.command("genesis")
+def genesis_file(
+    out: Annotated[Path, typer.Argument(help="the genesis file to write (never overwritten)")],
+    config: ConfigOpt = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
+    chain_id: Annotated[int | None, typer.Option(help="chain id, a u32 (1337)")] = None,
+    fee_account: Annotated[int | None, typer.Option(help="operator's account index (0)")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="operator's public key hex (default: the dev operator)")
+    ] = None,
+    dev_accounts: Annotated[
+        bool, typer.Option(help="fund alice, bob, carol and dave (`bzk wallet dev NAME`)")
+    ] = True,
+    allocate: Annotated[
+        list[str] | None, typer.Option(help="PUBKEY=SATS: an account funded at genesis")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a genesis file (docs/config.md, "Genesis file"): by default the one `bzk node`
+    starts from with the same flags; `bzk node --genesis` and `bzk settle deploy` read it."""
+    flags = {
+        **_shape_flags(None, tree_depth, block_slots, block_records),
+        "chain.chain_id": ("--chain-id", chain_id),
+        "chain.fee_account": ("--fee-account", fee_account),
+    }
+    cfg = _config(config, "node", flags, production)
+    if cfg.chain.genesis:
+        _fail(f"the configuration names a genesis already ({cfg.chain.genesis}): copy that file")
+    if out.exists():
+        _fail(f"{out} exists; refusing to overwrite a genesis (another path, or delete it)")
+    try:
+        op_key = (
+            dev_key("operator").public_key() if operator is None else PublicKey.from_hex(operator)
+        )
+    except ValueError:
+        _fail("--operator must be a BabyJubJub public key in hex (`bzk wallet new` prints one)")
+    funded = [(dev_key(n).public_key(), DEV_BALANCE) for n in DEV_NAMES] if dev_accounts else []
+    for item in allocate or []:
+        pubkey, _, sats = item.partition("=")
+        try:
+            funded.append((PublicKey.from_hex(pubkey), int(sats)))
+        except ValueError:
+            _fail(f"--allocate {item!r} must be PUBKEY=SATS (a public key in hex, sats)")
+    gen = Genesis(cfg.chain.params(), op_key, tuple(funded))
+    try:
+        root = gen.state().root
+    except (ValueError, IndexError) as exc:
+        _fail(f"no genesis: {exc} (--allocate, --tree-depth)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(gen.to_json(), indent=2) + "\n")
+    params = gen.params
+    _out(
+        {
+            "genesis": str(out),
+            "chain_id": params.chain_id,
+            "shape": f"B={params.block_slots} E={params.block_records} D={params.tree_depth}",
+            "accounts": 1 + len(funded),
+            "state_root": f"0x{root:064x}",
+        },
+        as_json,
     )
-    asyncio.run(serve(config, gen))  # its typed errors: one line (_OneLineErrors)
+
+
+def _settlement_flags(settlement: str | None) -> dict[str, tuple[str, Any]]:
+    """--settlement: 'embedded', a URL, or 'none' as the keys settlement.enabled and .rpc."""
+    if settlement is None:
+        return {}
+    if settlement == "none":
+        return {"settlement.enabled": ("--settlement", False)}
+    rpc = "" if settlement == "embedded" else settlement
+    return {
+        "settlement.enabled": ("--settlement", True),
+        "settlement.rpc": ("--settlement", rpc),
+    }
 
 
 @app.command()
@@ -292,7 +389,10 @@ def fullnode(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # without --genesis: the genesis `bzk node` uses for the same shape options
-    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production, False)
+    cfg = _config(
+        None, "node", _shape_flags(genesis, tree_depth, block_slots, block_records), production
+    )
+    gen = _genesis(cfg, False, production)
     config = FullNodeConfig(
         data_dir=data_dir,
         rpc_url=rpc_url,
@@ -691,12 +791,15 @@ def verify(
 
 @settle_app.command("deploy")
 def settle_deploy(
-    data_dir: Annotated[Path, typer.Option(help="the node's data directory")] = Path("data/node"),
+    config: ConfigOpt = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="the node's data directory (data/node)")
+    ] = None,
     rpc: Annotated[
         str | None, typer.Option("--rpc", help="EVM JSON-RPC URL (default embedded)")
     ] = None,
     evm_key: Annotated[str | None, typer.Option(help="deployer/sequencer private key hex")] = None,
-    genesis: Annotated[Path | None, typer.Option(help="genesis JSON (default: devnet)")] = None,
+    genesis: GenesisOpt = None,
     tree_depth: DepthOpt = None,
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
@@ -705,45 +808,72 @@ def settle_deploy(
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy the verifier and the Rollup contract; the node then settles to it.
-    Give it the shape (or --genesis) the node runs with."""
+    Give it the configuration, genesis or shape the node runs with."""
     from bitcoinzk.prover.circuit import CircuitShape, circuit_id
     from bitcoinzk.prover.keys import ensure_keys
     from bitcoinzk.settlement.client import open_client
     from bitcoinzk.settlement.rollup import deploy
 
-    key = _evm_key(evm_key)  # a typo fails now, not after the key setup
-    gen = _genesis_for(genesis, (tree_depth, block_slots, block_records), production)
+    flags = {
+        "node.data_dir": ("--data-dir", None if data_dir is None else str(data_dir)),
+        "settlement.rpc": ("--rpc", rpc),
+        "settlement.evm_key": ("--evm-key", evm_key),
+        "prover.key_dir": ("--key-dir", None if key_dir is None else str(key_dir)),
+        **_shape_flags(genesis, tree_depth, block_slots, block_records),
+    }
+    cfg = _config(config, "node", flags, production)  # a typo fails now, not after the setup
+    gen = _genesis(cfg, True, production)
+    node_cfg = cfg.node_config()
     shape = CircuitShape.of(gen.params)
-    files = ensure_keys(shape, key_dir, True)
-    data_dir.mkdir(parents=True, exist_ok=True)  # the embedded chain lives in it
-    client = open_client(rpc, key, data_dir / "evm.sqlite")
+    files = ensure_keys(shape, node_cfg.key_dir, True)
+    node_cfg.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded chain lives in it
+    rpc_url = cfg.settlement.rpc or None
+    client = open_client(rpc_url, node_cfg.evm_key, node_cfg.data_dir / "evm.sqlite")
     rollup = deploy(
         client, files.load_verifying_key(), gen.params, gen.state().root, circuit=circuit_id(shape)
     )
-    rollup.deployment.save(data_dir / "settlement.json")
+    rollup.deployment.save(node_cfg.data_dir / "settlement.json")
     _out(rollup.deployment.to_json(), as_json)
 
 
 @app.command()
 def devnet(
-    config: Annotated[Path | None, typer.Option(help="TOML configuration (docs/config.md)")] = None,
+    config: ConfigOpt = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="data directory (resumes if present)")
+        Path | None,
+        typer.Option(help="data directory (resumes if present; the scenario: a temporary one)"),
     ] = None,
     transfers: Annotated[int, typer.Option(help="Layer-2 transfers in the scenario")] = 6,
     keep_running: Annotated[
         bool, typer.Option(help="leave everything up instead of running the scenario")
     ] = False,
+    genesis: GenesisOpt = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    host: Annotated[str | None, typer.Option(help="listen address (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="the node's JSON-RPC port (8545)")] = None,
+    block_time: Annotated[float | None, typer.Option(help="seconds between blocks (1.0)")] = None,
+    settlement: Annotated[
+        str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
+    ] = None,
+    evm_key: Annotated[
+        str | None, typer.Option(help="EVM private key hex (sequencer; default: a dev key)")
+    ] = None,
 ) -> None:
     """Run a local devnet on embedded defaults: Bitcoin regtest, bridge, node, prover, EVM."""
-    from bitcoinzk.node.config import Config
     from bitcoinzk.node.scenario import run_devnet
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    try:
-        cfg = Config.load(config)
-    except (ValueError, OSError) as exc:  # a TOML error is a ValueError too
-        _fail(f"{config}: {exc} (devnet.toml and docs/config.md list every key)")
+    flags = {
+        **_shape_flags(genesis, tree_depth, block_slots, block_records),
+        "node.host": ("--host", host),
+        "node.port": ("--port", port),
+        "node.block_time": ("--block-time", block_time),
+        "settlement.evm_key": ("--evm-key", evm_key),
+        **_settlement_flags(settlement),
+    }
+    cfg = _config(config, "devnet", flags)
     code = asyncio.run(run_devnet(console, cfg, data_dir, transfers, not keep_running))
     raise typer.Exit(code)
 

@@ -16,6 +16,9 @@ from typer.testing import CliRunner, Result
 
 from bitcoinzk import cli
 from bitcoinzk.cli import app
+from bitcoinzk.l2.genesis import Genesis
+from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.node.config import load_genesis
 from bitcoinzk.node.devnet import DEV_BALANCE, dev_genesis, dev_key
 from bitcoinzk.node.wallet import Wallet
 from bitcoinzk.procutil import free_port
@@ -106,7 +109,7 @@ def test_a_missing_key_file_is_one_line_naming_its_fix(tmp_path: Path) -> None:
 def test_a_malformed_evm_key_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["settle", "deploy", "--evm-key", "0xnothex", "--production"])
     assert result.exit_code == 1
-    assert "--evm-key must be" in _one_line_error(result.output)
+    assert "--evm-key (settlement.evm_key) must be" in _one_line_error(result.output)
 
 
 def test_a_bad_devnet_config_is_one_line(tmp_path: Path) -> None:
@@ -182,7 +185,8 @@ def test_production_shape_only_when_asked_with_its_cost_first(
     assert "shape B=64 E=4 D=24 (--production)" in banner and "listening" in listening
     # with a key to make (--prove, settle deploy) the cost comes first; checked here
     # without running the hour-long setup it announces
-    genesis = cli._genesis_for(None, (None, None, None), production=True, keys=True)
+    cfg = cli._config(None, "node", {}, production=True)
+    genesis = cli._genesis(cfg, keys=True, production=True)
     assert genesis.params.block_slots == 64
     err = capsys.readouterr().err
     assert err.startswith("production shape B=64 E=4 D=24") and "10 GB" in err
@@ -197,8 +201,6 @@ def test_settle_deploy_takes_the_node_shape(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     deployment = Deployment.load(data / "settlement.json")
     assert (deployment.block_slots, deployment.block_records) == (2, 1)
-    from bitcoinzk.l2.params import ChainParams
-
     root = dev_genesis(ChainParams(tree_depth=6, block_slots=2, block_records=1)).state().root
     assert deployment.genesis_root == root
     # the node of that shape settles to it: it starts (its start-up checks every field)
@@ -208,14 +210,75 @@ def test_settle_deploy_takes_the_node_shape(tmp_path: Path) -> None:
     assert "listening" in listening, banner
 
 
+# --- a genesis file, written once and read by every command
+
+
+def test_genesis_round_trip_through_settle_deploy_and_node(tmp_path: Path) -> None:
+    carol = dev_key("carol").public_key()
+    path = tmp_path / "genesis.json"
+    written = _bzk(
+        "genesis",
+        str(path),
+        *TEST_SHAPE,
+        "--chain-id",
+        "7",
+        "--no-dev-accounts",
+        "--allocate",
+        f"{carol.hex()}=5000",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert written.returncode == 0, written.stderr
+    gen = load_genesis(path)
+    params = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1)
+    assert gen == Genesis(params, dev_key("operator").public_key(), ((carol, 5000),))
+    assert json.loads(written.stdout)["state_root"] == f"0x{gen.state().root:064x}"
+
+    data = tmp_path / "node"
+    deployed = _bzk(
+        "settle", "deploy", "--genesis", str(path), "--data-dir", str(data), cwd=tmp_path
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    deployment = Deployment.load(data / "settlement.json")
+    assert (deployment.genesis_root, deployment.chain_id) == (gen.state().root, 7)
+    # the node starts from the same file on that deployment (its start checks both agree)
+    banner, listening = _start_node(
+        ["--genesis", str(path), "--data-dir", str(data), "--settlement", "embedded"], tmp_path
+    )
+    assert f"from {path}" in banner and "listening" in listening, banner
+
+    # by default the file is the genesis `bzk node` starts from; never overwritten
+    dev = tmp_path / "dev.json"
+    assert _bzk("genesis", str(dev), cwd=tmp_path).returncode == 0
+    assert load_genesis(dev) == dev_genesis(
+        ChainParams(tree_depth=9, block_slots=2, block_records=1)
+    )
+    again = _bzk("genesis", str(dev), cwd=tmp_path)
+    assert again.returncode == 1 and "refusing to overwrite" in _one_line_error(again.stdout)
+    bad = _bzk("genesis", str(tmp_path / "x.json"), "--allocate", "nothex=5", cwd=tmp_path)
+    assert bad.returncode == 1 and "PUBKEY=SATS" in _one_line_error(bad.stdout)
+
+
+def test_a_bad_genesis_or_config_for_node_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "g.json").write_text('{"chain_id": 1}')
+    result = _bzk("node", "--genesis", "g.json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "lacks tree_depth" in _one_line_error(result.stdout + result.stderr)
+    (tmp_path / "node.toml").write_text("[prover]\nparalel = 2\n")
+    result = _bzk("node", "--config", "node.toml", cwd=tmp_path)
+    line = _one_line_error(result.stdout + result.stderr)
+    assert "prover.paralel" in line and "did you mean prover.parallel?" in line
+    result = _bzk("node", "--tree-depth", "10", cwd=tmp_path)
+    line = _one_line_error(result.stdout + result.stderr)
+    assert line.startswith("error: --tree-depth (chain.tree_depth) must be a multiple of 3")
+
+
 # --- funded devnet keys
 
 
 def test_wallet_dev_gives_the_funded_dev_genesis_keys(tmp_path: Path) -> None:
     shown = _json(runner.invoke(app, ["wallet", "dev", "alice", "--json"]))
     assert shown["seed"] == dev_key("alice").hex()
-    from bitcoinzk.l2.params import ChainParams
-
     genesis = dev_genesis(ChainParams(tree_depth=9, block_slots=2, block_records=1))
     assert (dev_key("alice").public_key(), DEV_BALANCE) in genesis.allocations
     assert shown["pubkey"] == dev_key("alice").public_key().hex()

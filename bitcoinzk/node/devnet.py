@@ -15,7 +15,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.remote import RemoteBitcoin
@@ -44,10 +44,8 @@ from bitcoinzk.bridge.watcher import BlockSource, DepositWatcher
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.config import Config
-from bitcoinzk.node.server import Node, NodeConfig
-from bitcoinzk.prover.service import WitnessBackend
+from bitcoinzk.node.config import Config, ConfigError
+from bitcoinzk.node.server import Node
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +100,14 @@ class Devnet:
     def __post_init__(self) -> None:
         cfg = self.config
         self.params = cfg.chain.params()
-        self.genesis = Genesis(self.params, dev_key("operator").public_key())
+        if not cfg.settlement.enabled:
+            raise ConfigError(
+                "settlement.enabled",
+                "must be true for `bzk devnet`: its bridge pays only from settled batches",
+            )
+        # a devnet starts empty (BTC enters by deposits) unless given a genesis file
+        self.genesis = cfg.genesis_file() or Genesis(self.params, dev_key("operator").public_key())
+        self.params = self.genesis.params
         self.btc, blocks, chain = open_bitcoin(cfg.bitcoin.rpc, self.data_dir / "bitcoin")
         self.blocks = blocks
         self.btc_rpc: RpcServer | None = None
@@ -116,29 +121,7 @@ class Devnet:
         self.signer_set = SignerSet.of([k.pubkey for k in keys], threshold=cfg.bridge.threshold)
         self.bridge_store = BridgeStore(bridge_dir / "bridge.sqlite")
         self.fees = FeePolicy(cfg.bridge.payout_fee_rate)
-        self.node = Node(
-            NodeConfig(
-                data_dir=self.data_dir / "l2",
-                host=cfg.node.host,
-                port=cfg.node.port,
-                sequencer=SequencerConfig(block_time=cfg.node.block_time, min_fee=cfg.node.min_fee),
-                prove=cfg.prover.enabled,
-                key_dir=Path(cfg.prover.key_dir) if cfg.prover.key_dir else None,
-                witness=cast(WitnessBackend, cfg.prover.witness),
-                prove_parallel=cfg.prover.parallel,
-                max_backlog=cfg.prover.max_backlog,
-                commit_max=cfg.settlement.commit_max,
-                fleet=cfg.prover.fleet,
-                ray_address=cfg.prover.ray_address,
-                ray_workers=cfg.prover.ray_workers,
-                ray_max_restarts=cfg.prover.ray_max_restarts,
-                prover_backend=cfg.prover.backend,
-                settlement=cfg.settlement.rpc or "embedded",
-                evm_key=bytes.fromhex(cfg.settlement.evm_key) if cfg.settlement.evm_key else None,
-                confirmations=cfg.settlement.confirmations,
-            ),
-            self.genesis,
-        )
+        self.node = Node(cfg.node_config(self.data_dir / "l2"), self.genesis)
         self.watcher = DepositWatcher(
             blocks,
             self.bridge_store,

@@ -56,8 +56,8 @@ def test_config_rejects_unknown_and_mistyped_settings(tmp_path):
     bad.write_text("[chain]\ntree_depth = 'deep'\n")
     for text, needle in (
         ("[chain]\ntree_depth = 'deep'\n", "must be int"),
-        ("[chain]\ndepth = 4\n", "unknown setting"),
-        ("[nope]\n", "unknown sections"),
+        ("[chain]\ndepth = 4\n", "chain.depth is not a setting"),
+        ("[nope]\n", "[nope] is not a section"),
     ):
         bad.write_text(text)
         try:
