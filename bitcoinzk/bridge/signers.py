@@ -10,7 +10,6 @@ offline.  Aggregation, nonces and partial signatures come from `btclib_ecc`
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..bitcoin.script import (
     push_int,
     taproot_tweak,
 )
+from ..keyfile import load_key_file, save_key_file
 
 
 class SignerSetError(ValueError):
@@ -112,18 +112,11 @@ class SignerKey:
         return cls(secrets.token_bytes(32))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"secret": self.secret.hex(), "pubkey": self.pubkey.hex()}, f)
+        save_key_file(path, "secret", self.secret, self.pubkey.hex(), replace=True)
 
     @classmethod
     def load(cls, path: Path) -> SignerKey:
-        d = json.loads(path.read_text())
-        key = cls(bytes.fromhex(d["secret"]))
-        if key.pubkey.hex() != d["pubkey"]:
-            raise SignerSetError(f"{path}: public key does not match the secret")
-        return key
+        return cls(load_key_file(path, "secret", lambda s: cls(s).pubkey.hex()))
 
     def sign_schnorr(self, msg: bytes) -> bytes:
         return coincurve.PrivateKey(self.secret).sign_schnorr(msg, secrets.token_bytes(32))

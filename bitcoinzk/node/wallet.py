@@ -6,13 +6,12 @@ with mode 0600 because whoever reads it can spend.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey
+from bitcoinzk.keyfile import load_key_file, save_key_file
 from bitcoinzk.l2.types import Transfer, Withdraw
 from bitcoinzk.node.client import NodeClient
 
@@ -30,15 +29,12 @@ class Wallet:
         return cls(PrivateKey.generate())
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"seed": self.key.hex(), "pubkey": self.pubkey.hex()}, f)
+        save_key_file(path, "seed", self.key.seed, self.pubkey.hex(), replace=False)
 
     @classmethod
     def load(cls, path: Path) -> Wallet:
-        data = json.loads(path.read_text())
-        return cls(PrivateKey.from_hex(data["seed"]))
+        seed = load_key_file(path, "seed", lambda s: PrivateKey(s).public_key().hex())
+        return cls(PrivateKey(seed))
 
 
 def _sender(client: NodeClient, key: PrivateKey) -> tuple[int, int, int]:

@@ -20,6 +20,7 @@ from bitcoinzk.bridge.signers import (
     aggregate,
     keypath_session,
 )
+from bitcoinzk.keyfile import KeyFileError
 
 from .conftest import deposit
 
@@ -31,7 +32,7 @@ def test_key_files_are_private_and_checked(tmp_path, signer_keys):
     path.write_text(
         path.read_text().replace(signer_keys[0].pubkey.hex(), signer_keys[1].pubkey.hex())
     )
-    with pytest.raises(SignerSetError):
+    with pytest.raises(KeyFileError):
         SignerKey.load(path)
 
 
