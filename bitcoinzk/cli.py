@@ -4,11 +4,13 @@ except `node` and `devnet`, which run one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 import urllib.error
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -22,7 +24,7 @@ from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import GenesisMismatch
-from bitcoinzk.node.client import L2RpcError, NodeClient
+from bitcoinzk.node.client import NodeClient, NodeError
 from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
 from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.server import serve
@@ -34,6 +36,8 @@ DEBUG_ENV = "BZK_DEBUG"
 def _typed_errors() -> tuple[type[BaseException], ...]:
     """The project's own errors: each says what went wrong and how to fix it, so the
     CLI prints it in one line. Anything else is a bug and keeps its traceback."""
+    from bitcoinzk.exit.claim import ExitError
+    from bitcoinzk.fullnode.exit import ExitRefused
     from bitcoinzk.fullnode.follower import FollowerError
     from bitcoinzk.l2.errors import InvalidOperation
     from bitcoinzk.node.server import SettlementNeedsKey
@@ -47,9 +51,11 @@ def _typed_errors() -> tuple[type[BaseException], ...]:
         EvmError,
         ContractError,
         GenesisMismatch,
-        L2RpcError,
+        NodeError,
         InvalidOperation,
         FollowerError,
+        ExitRefused,
+        ExitError,
         FleetError,
         ToolUnavailable,
         AnvilUnavailable,
@@ -410,6 +416,95 @@ def fullnode(
         _fail(str(exc))
 
 
+@app.command("exit")
+def exit_(
+    address: Annotated[
+        str | None, typer.Option(help="the Bitcoin (segwit) address to be paid")
+    ] = None,
+    script_pubkey: Annotated[
+        str | None, typer.Option(help="or the Bitcoin output script to be paid (hex)")
+    ] = None,
+    network: Annotated[str, typer.Option(help="the address's network")] = "regtest",
+    wallet: WalletOpt = DEFAULT_WALLET,
+    account_index: Annotated[
+        int | None, typer.Option("--account", help="account index (default: the key's first)")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="a full node's data dir (synced here first if behind or empty)")
+    ] = Path("data/fullnode"),
+    genesis: Annotated[
+        Path | None, typer.Option(help="the chain's genesis JSON (default: devnet)")
+    ] = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
+    rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL")] = None,
+    rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
+    evm_data: Annotated[
+        Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
+    ] = None,
+    from_block: Annotated[int, typer.Option(help="EVM block the rollup was deployed in")] = 0,
+    confirmations: Annotated[int, typer.Option(help="EVM blocks before a batch is read")] = 1,
+    evm_key: Annotated[
+        str | None, typer.Option(help="EVM private key hex paying the claim's gas")
+    ] = None,
+    key_dir: Annotated[Path | None, typer.Option(help="exit key cache")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exodus: claim your whole Layer-2 balance on Bitcoin from the settlement contract,
+    with a proof built from a full node's data: no sequencer needed (docs/exit.md)."""
+    from bitcoinzk.bitcoin.script import script_from_address
+    from bitcoinzk.fullnode.exit import exit_account, synced_store
+    from bitcoinzk.fullnode.server import FullNodeConfig, open_rollup
+
+    if (address is None) == (script_pubkey is None):
+        _fail("give where to be paid: --address ADDRESS or --script-pubkey HEX")
+    try:
+        spk = (
+            script_from_address(address, network)
+            if address is not None
+            else bytes.fromhex(script_pubkey or "")
+        )
+    except (KeyError, ValueError) as exc:  # AddressError, bad hex, unknown network
+        _fail(f"not a payable Bitcoin destination: {exc} (--network main|test|signet|regtest)")
+    flags = {
+        "settlement.evm_key": ("--evm-key", evm_key),
+        **_shape_flags(genesis, tree_depth, block_slots, block_records),
+    }
+    cfg = _config(None, "node", flags, production)  # a typo fails now, before any work
+    key = cfg.node_config().evm_key
+    owner = _load_wallet(wallet)
+    gen = _genesis(cfg, False, production)
+    config = FullNodeConfig(
+        data_dir=data_dir,
+        rpc_url=rpc_url,
+        evm_data=evm_data,
+        rollup=rollup,
+        from_block=from_block,
+        confirmations=confirmations,
+    )
+    try:
+        contract = open_rollup(config)
+    except ValueError as exc:
+        _fail(str(exc))
+    if key is not None:
+        contract = contract.with_client(contract.client.with_key(key))
+    store = synced_store(config, gen, contract)
+    status: AbstractContextManager[Any] = (
+        contextlib.nullcontext() if as_json else console.status("proving the exit …")
+    )
+    try:
+        with status:
+            result = exit_account(
+                store, contract, gen.params.tree_depth, owner.key, spk, account_index, key_dir
+            )
+    finally:
+        store.close()
+        contract.client.close()
+    _out(result.to_json(), as_json)
+
+
 def _load_wallet(path: Path) -> Wallet:
     if not path.is_file():
         _fail(
@@ -467,7 +562,7 @@ def wallet_show(
     account = None
     try:
         account = NodeClient(url).call("bzk_getAccount", w.pubkey.hex())
-    except (OSError, L2RpcError):
+    except (OSError, NodeError):
         pass
     if account:
         account = {k: account[k] for k in ("index", "balance", "nonce", "pending_nonce")}
@@ -504,7 +599,7 @@ def send(
         result = (
             _wait_receipt(client, tx_hash, 30) if wait else {"hash": tx_hash, "status": "pending"}
         )
-    except (L2RpcError, LookupError, ValueError) as exc:
+    except (NodeError, LookupError, ValueError) as exc:
         _fail(str(exc))
     _out(result, as_json)
 
@@ -528,7 +623,7 @@ def withdraw(
         )
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
         result = _wait_receipt(client, tx_hash, 30)
-    except (L2RpcError, LookupError, ValueError) as exc:
+    except (NodeError, LookupError, ValueError) as exc:
         _fail(str(exc))
     if bridge is not None:
         result = {
@@ -543,7 +638,7 @@ def _bridge_fees(client: NodeClient) -> dict[str, Any] | None:
     """The bridge's fee policy when a bridge runs beside the node (the devnet), else None."""
     try:
         fees: dict[str, Any] = client.call("bzk_getBridgeFees")
-    except L2RpcError:
+    except NodeError:
         return None
     return fees
 
@@ -573,7 +668,7 @@ def _show(url: str, method: str, ident: str, missing: str, as_json: bool) -> Non
     param: int | str = int(ident) if ident.isdigit() else ident
     try:
         result = NodeClient(url).call(method, param)
-    except L2RpcError as exc:
+    except NodeError as exc:
         _fail(str(exc))
     if result is None:
         _fail(missing)
@@ -1054,6 +1149,23 @@ def bench_fullnode(
     from bitcoinzk.fullnode.bench import run as run_fullnode
 
     print(json.dumps(run_fullnode(blocks, block_slots, tree_depth, users)))
+
+
+@bench_app.command("exit")
+def bench_exit(
+    accounts: Annotated[int, typer.Option(help="accounts in the exit proof's state")] = 1_000_000,
+    tree_depth: ShapeDepth = 24,
+    fullnode_blocks: Annotated[
+        int, typer.Option(help="full 64-slot blocks of transfers the full node syncs")
+    ] = 64,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exodus costs: forceWithdraw and exit gas, a user's exit proof time from a synced
+    full node of `accounts` accounts, full node sync speed and memory; last line JSON."""
+    from bitcoinzk.fullnode.exitbench import run as run_exit
+
+    print(json.dumps(run_exit(accounts, tree_depth, fullnode_blocks)))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -10,13 +10,27 @@ small circuit, and the path is read from the node's SQLite without loading the s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey
+from bitcoinzk.exit.circuit import ExitKeys, ExitShape, compile_exit_verifier, exit_key_files
+from bitcoinzk.exit.claim import (
+    ExitClaim,
+    check_script_pubkey,
+    prove_exit,
+    sign_exit,
+    submit_exit,
+)
+from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
+from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import LEVEL_BITS, TREE_ARITY
 from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.tree import MerkleProof, zero_hashes
 from bitcoinzk.l2.types import Account
+from bitcoinzk.settlement.rollup import Rollup
 
 
 class ExitRefused(Exception):
@@ -95,3 +109,160 @@ def read_witness(store: Store, depth: int, account: int) -> ExitWitness:
             "data directory is damaged; sync a new one (remove it and run again)"
         )
     return ExitWitness(head, root, account, leaf, path)
+
+
+class NotInExodus(ExitRefused):
+    pass
+
+
+class AlreadyExited(ExitRefused):
+    pass
+
+
+class WrongKey(ExitRefused):
+    pass
+
+
+class NotSynced(ExitRefused):
+    pass
+
+
+class WrongExitKey(ExitRefused):
+    """The local exit key is missing or is not the one the contract's verifier checks."""
+
+
+def deployment_exit_keys(rollup: Rollup, depth: int, key_dir: Path | None) -> ExitKeys:
+    """The exit key here, once it is known to be the deployment's: a proof under any
+    other key (a fresh dev setup on this machine) would only be refused on-chain."""
+    files = exit_key_files(ExitShape(depth), key_dir)
+    where = files.directory.parent.parent
+    if not files.exists():
+        raise WrongExitKey(
+            f"no exit key for tree depth {depth} under {where}: copy the deployment's "
+            f"published exit key directory {files.directory.parent.name}/ there (--key-dir)"
+        )
+    verifier = str(rollup._view("EXIT_VERIFIER"))
+    expected = compile_exit_verifier(files.load_verifying_key(), files.circuit_id).runtime
+    if rollup.client.code(verifier) != expected:
+        raise WrongExitKey(
+            f"the exit key under {where} is not the one rollup {rollup.address}'s exit "
+            f"verifier {verifier} checks: use the deployment's published exit key (--key-dir)"
+        )
+    return files
+
+
+@dataclass(frozen=True)
+class ExitResult:
+    """A claim the contract recorded: the bridge pays it once on Bitcoin (docs/exit.md)."""
+
+    claim: ExitClaim
+    batch: int
+    tx_hash: bytes
+    gas_used: int
+    prove_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account": self.claim.account,
+            "amount": self.claim.balance,
+            "script_pubkey": self.claim.script_pubkey.hex(),
+            "batch": self.batch,
+            "root": hex(self.claim.root),
+            "tx_hash": "0x" + self.tx_hash.hex(),
+            "gas_used": self.gas_used,
+            "prove_s": round(self.prove_s, 3),
+        }
+
+
+def synced_store(config: FullNodeConfig, genesis: Genesis, rollup: Rollup) -> Store:
+    """The data directory's store at the contract's last batch, syncing it first if it
+    is behind (or empty: a full node synced on the spot, from the contract alone).
+
+    A store already at the contract's head and root is used as it is: opening a
+    follower loads the whole state, most of a minute for 1M accounts."""
+    path = config.data_dir / "fullnode.sqlite"
+    count, root, _ = rollup.head()
+    if path.is_file():
+        store = Store(path)
+        block = store.get_block(store.head())
+        if (
+            store.get_meta("da_rollup") == rollup.address
+            and store.head() == count
+            and block is not None
+            and block.new_root == root
+        ):
+            return store
+        store.close()
+    follower = open_follower(config, genesis, rollup)
+    while follower.sync_once().applied:
+        pass
+    if follower.head != count:
+        follower.store.close()
+        raise NotSynced(
+            f"the full node reached batch {follower.head}, the contract holds {count}: the "
+            f"last batches lack the {follower.confirmations} confirmations asked "
+            "(--confirmations), or the chain's data was refused (run `bzk fullnode` to see why)"
+        )
+    return follower.store
+
+
+def exit_account(
+    store: Store,
+    rollup: Rollup,
+    depth: int,
+    key: PrivateKey,
+    script_pubkey: bytes,
+    account: int | None = None,
+    key_dir: Path | None = None,
+) -> ExitResult:
+    """Prove `account`'s whole balance at the contract's last root (the wallet key's
+    first account if None) and claim it to `script_pubkey`, from `store` (a full node's,
+    at the contract's head) and the contract alone."""
+    check_script_pubkey(script_pubkey)
+    if not rollup.in_exodus():
+        raise NotInExodus(
+            f"rollup {rollup.address} is not in exodus mode: exits open once anyone calls "
+            "activateExodus, after a forced withdrawal missed its deadline (docs/exit.md); "
+            "until then, withdraw through the sequencer or force a withdrawal"
+        )
+    pubkey = key.public_key()
+    index = account if account is not None else account_of(store, pubkey)
+    if index is None:
+        raise UnknownAccount(
+            f"no account holds the key {pubkey.hex()} at batch {store.head()}: check "
+            "--wallet, or that the full node follows this rollup (--data-dir)"
+        )
+    if rollup.exited(index):
+        raise AlreadyExited(
+            f"account {index} has already exited: its claim is recorded on the contract "
+            "and the bridge pays it once on Bitcoin"
+        )
+    witness = read_witness(store, depth, index)
+    if witness.leaf.pubkey != pubkey:
+        raise WrongKey(
+            f"account {index} belongs to the key {witness.leaf.pubkey.hex()}, not the "
+            f"wallet's {pubkey.hex()}: pass that account's wallet (--wallet)"
+        )
+    count, root, _ = rollup.head()
+    if (witness.batch, witness.root) != (count, root):
+        raise NotSynced(
+            f"the full node is at batch {witness.batch}, the contract at batch {count}: "
+            "sync it (run `bzk exit` again, or let `bzk fullnode` catch up)"
+        )
+    keys = deployment_exit_keys(rollup, depth, key_dir)
+    chain_id = rollup.deployment.chain_id
+    t0 = time.perf_counter()
+    signature = sign_exit(key, chain_id, index, script_pubkey)
+    claim = prove_exit(
+        index,
+        witness.leaf,
+        witness.path,
+        depth,
+        script_pubkey,
+        chain_id,
+        signature,
+        keys,
+    )
+    prove_s = time.perf_counter() - t0
+    receipt = submit_exit(rollup, claim)
+    return ExitResult(claim, witness.batch, receipt.tx_hash, receipt.gas_used, prove_s)

@@ -62,8 +62,8 @@ class FullNodeConfig:
     http: httprpc.HttpLimits = field(default_factory=httprpc.HttpLimits)
 
 
-def open_follower(config: FullNodeConfig, genesis: Genesis) -> Follower:
-    """The EVM client, the contract read off the chain, and the store, wired together."""
+def open_rollup(config: FullNodeConfig) -> Rollup:
+    """The EVM client and the contract, read off the chain (what it is, not a file)."""
     client: EvmClient
     if config.rpc_url:
         if not config.rollup:
@@ -85,13 +85,24 @@ def open_follower(config: FullNodeConfig, genesis: Genesis) -> Follower:
                 raise ValueError(f"no --rollup given and no {saved}")
             d = Deployment.load(saved)
             address, from_block = d.rollup, d.deploy_block
+    try:
+        return Rollup(client, deployment_at(client, address, from_block))
+    except BaseException:
+        client.close()
+        raise
+
+
+def open_follower(
+    config: FullNodeConfig, genesis: Genesis, rollup: Rollup | None = None
+) -> Follower:
+    """The contract (`open_rollup`, unless given) and the store, wired together."""
+    rollup = open_rollup(config) if rollup is None else rollup
     store = Store(config.data_dir / "fullnode.sqlite")
     try:
-        rollup = Rollup(client, deployment_at(client, address, from_block))
         return Follower(store, genesis, rollup, config.confirmations)
     except BaseException:
         store.close()
-        client.close()
+        rollup.client.close()
         raise
 
 

@@ -187,20 +187,29 @@ def signer_nodes(
     return signers
 
 
-@pytest.fixture
-def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee):
-    """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
-    and three signers reading their own views."""
+def fund_bridge(
+    node: RegtestNode,
+    wallet: Wallet,
+    watcher: DepositWatcher,
+    signer_set: SignerSet,
+    signer_keys: list[SignerKey],
+    store: BridgeStore,
+    root: Path,
+    fee: int,
+    amounts: tuple[int, ...],
+) -> tuple[RecordedSettlement, list[SignerNode], PayoutBuilder]:
+    """Credited deposits of `amounts` to ALICE swept into the bridge's custody
+    (confirmed), and three signers reading their own views."""
     settlement = RecordedSettlement()
-    reveals = [reveal_for(wallet, ALICE), reveal_for(wallet, ALICE)]
+    reveals = [reveal_for(wallet, ALICE) for _ in amounts]
     credited = []
-    for r, amount in zip(reveals, (1_000_000, 2_000_000), strict=True):
+    for r, amount in zip(reveals, amounts, strict=True):
         watcher.register(r)
         tx = deposit(node, wallet, r.script_pubkey(signer_set), amount, mine=0)
         credited.append(FinalizedDeposit(ALICE, amount - fee, tx.txid, 0))
     node.mine(3)
-    assert len(watcher.poll()) == 2
-    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
+    assert len(watcher.poll()) == len(amounts)
+    signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, root)
     settlement.batches.append(FinalizedBatch(1, tuple(credited)))
     swept = SweepBuilder(store, signer_set, NodeChain(node)).sweep(
         [OutPoint(d.txid, d.vout) for d in credited], signers
@@ -208,3 +217,14 @@ def bridge(node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee)
     assert swept is not None
     node.mine(1)
     return settlement, signers, PayoutBuilder(store, signer_set, NodeChain(node))
+
+
+@pytest.fixture
+def bridge(
+    node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee
+) -> tuple[RecordedSettlement, list[SignerNode], PayoutBuilder]:
+    """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
+    and three signers reading their own views."""
+    return fund_bridge(
+        node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee, (1_000_000, 2_000_000)
+    )

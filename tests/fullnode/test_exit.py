@@ -3,14 +3,32 @@ node's SQLite, equal to what the follower's in-memory tree proves, at the contra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bitcoinzk.cli import app
+from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
 from bitcoinzk.fullnode.bench import build_chain, user_key
-from bitcoinzk.fullnode.exit import InconsistentData, UnknownAccount, account_of, read_witness
+from bitcoinzk.fullnode.exit import (
+    InconsistentData,
+    UnknownAccount,
+    WrongExitKey,
+    WrongKey,
+    account_of,
+    exit_account,
+    read_witness,
+    synced_store,
+)
 from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
+from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.l2.store import Store
+from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
+from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.settlement.rollup import Rollup
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 
@@ -41,3 +59,72 @@ def test_the_witness_read_from_the_store_is_the_followers_proof_at_the_contracts
     finally:
         follower.store.close()
         follower.client.close()
+
+
+SPK = bytes.fromhex("0014") + bytes(range(20))
+
+
+def _in_exodus(chain: Path) -> tuple[Genesis, Rollup]:
+    """The bench chain (3 batches) in exodus: user 1's forced withdrawal went unprocessed."""
+    genesis, rollup = build_chain(chain, PARAMS, users=20, blocks=3, per_tx=2)
+    follower = open_follower(FullNodeConfig(chain / "fn", evm_data=chain), genesis, rollup)
+    follower.sync_once()
+    alice = follower.state.get(1)
+    follower.store.close()
+    assert alice is not None
+    signed = Withdraw(1, SPK, 5_000, 1, alice.nonce).signed(user_key(1), PARAMS.chain_id)
+    assert signed.signature is not None
+    forced = rollup.force_withdraw(
+        ForcedWithdraw(0, 1, SPK, 5_000, 1, alice.nonce, signed.signature)
+    )
+    rollup.client.chain.env.evm.patch.timestamp = forced.deadline + 1  # type: ignore[attr-defined]
+    rollup.activate_exodus()
+    return genesis, rollup
+
+
+def test_exits_under_another_key_or_exit_key_are_refused_before_any_gas(tmp_path: Path) -> None:
+    genesis, rollup = _in_exodus(tmp_path / "chain")
+    config = FullNodeConfig(tmp_path / "fn", evm_data=tmp_path / "chain")
+    store = synced_store(config, genesis, rollup)
+    height = rollup.client.block_number()
+    try:
+        # someone else's account: the leaf's key is not the wallet's
+        with pytest.raises(WrongKey, match="account 2 belongs to the key"):
+            exit_account(store, rollup, PARAMS.tree_depth, user_key(1), SPK, account=2)
+        # no exit key here; a key of this machine's own setup, not the deployment's
+        with pytest.raises(WrongExitKey, match="no exit key for tree depth 6"):
+            exit_account(store, rollup, PARAMS.tree_depth, user_key(1), SPK, key_dir=tmp_path)
+        ensure_exit_keys(ExitShape(PARAMS.tree_depth), tmp_path / "mine")
+        with pytest.raises(WrongExitKey, match="is not the one"):
+            exit_account(
+                store, rollup, PARAMS.tree_depth, user_key(1), SPK, key_dir=tmp_path / "mine"
+            )
+        assert rollup.client.block_number() == height and not rollup.exited(1)
+    finally:
+        store.close()
+        rollup.client.close()
+
+
+def test_bzk_exit_claims_the_balance_once_from_a_full_node_it_syncs_itself(
+    tmp_path: Path,
+) -> None:
+    """`bzk exit` on an empty data dir: it follows the contract to its last batch, proves,
+    claims; a second run says the account has exited, in one line."""
+    genesis, rollup = _in_exodus(tmp_path / "chain")
+    rollup.client.close()  # the command opens the chain itself
+    (tmp_path / "genesis.json").write_text(json.dumps(genesis.to_json()))
+    wallet = tmp_path / "user3.json"
+    Wallet(user_key(3)).save(wallet)
+    args = ["exit", "--wallet", str(wallet), "--script-pubkey", SPK.hex(), "--json"]
+    args += ["--evm-data", str(tmp_path / "chain"), "--data-dir", str(tmp_path / "fn")]
+    args += ["--genesis", str(tmp_path / "genesis.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    claim = json.loads(result.output.strip().splitlines()[-1])
+    store = Store(tmp_path / "fn" / "fullnode.sqlite")
+    (balance,) = store.db.execute("SELECT balance FROM accounts WHERE idx=3").fetchone()
+    store.close()
+    assert (claim["account"], claim["amount"], claim["batch"]) == (3, balance, 3)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    assert "error: account 3 has already exited" in again.output
