@@ -24,7 +24,7 @@ from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import GenesisMismatch
-from bitcoinzk.node.client import NodeClient, NodeError
+from bitcoinzk.node.client import L2RpcError, NodeClient
 from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
 from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.server import serve
@@ -51,7 +51,7 @@ def _typed_errors() -> tuple[type[BaseException], ...]:
         EvmError,
         ContractError,
         GenesisMismatch,
-        NodeError,
+        L2RpcError,
         InvalidOperation,
         FollowerError,
         ExitRefused,
@@ -562,7 +562,7 @@ def wallet_show(
     account = None
     try:
         account = NodeClient(url).call("bzk_getAccount", w.pubkey.hex())
-    except (OSError, NodeError):
+    except (OSError, L2RpcError):
         pass
     if account:
         account = {k: account[k] for k in ("index", "balance", "nonce", "pending_nonce")}
@@ -599,7 +599,7 @@ def send(
         result = (
             _wait_receipt(client, tx_hash, 30) if wait else {"hash": tx_hash, "status": "pending"}
         )
-    except (NodeError, LookupError, ValueError) as exc:
+    except (L2RpcError, LookupError, ValueError) as exc:
         _fail(str(exc))
     _out(result, as_json)
 
@@ -623,7 +623,7 @@ def withdraw(
         )
         tx_hash = client.call("bzk_sendTransaction", tx)["hash"]
         result = _wait_receipt(client, tx_hash, 30)
-    except (NodeError, LookupError, ValueError) as exc:
+    except (L2RpcError, LookupError, ValueError) as exc:
         _fail(str(exc))
     if bridge is not None:
         result = {
@@ -638,7 +638,7 @@ def _bridge_fees(client: NodeClient) -> dict[str, Any] | None:
     """The bridge's fee policy when a bridge runs beside the node (the devnet), else None."""
     try:
         fees: dict[str, Any] = client.call("bzk_getBridgeFees")
-    except NodeError:
+    except L2RpcError:
         return None
     return fees
 
@@ -668,7 +668,7 @@ def _show(url: str, method: str, ident: str, missing: str, as_json: bool) -> Non
     param: int | str = int(ident) if ident.isdigit() else ident
     try:
         result = NodeClient(url).call(method, param)
-    except NodeError as exc:
+    except L2RpcError as exc:
         _fail(str(exc))
     if result is None:
         _fail(missing)

@@ -92,6 +92,8 @@ def deployment_at(client: EvmClient, address: str, from_block: int = 0) -> Deplo
         block_slots=slots,
         block_records=records,
         deploy_block=from_block,
+        forced_deadline=int(rollup._view("FORCED_DEADLINE")),
+        exit_verifier=str(to_checksum_address(rollup._view("EXIT_VERIFIER"))),
     )
 
 

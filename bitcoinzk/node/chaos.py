@@ -52,7 +52,7 @@ from bitcoinzk.bridge.store import BridgeStore
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.l2.types import Transfer, Withdraw
-from bitcoinzk.node.client import NodeClient, NodeError
+from bitcoinzk.node.client import L2RpcError, NodeClient
 from bitcoinzk.node.config import BridgeSection
 from bitcoinzk.procutil import free_port
 
@@ -388,7 +388,7 @@ class DevnetProcess:
                 node.call("bzk_chainInfo")
                 btc.getblockcount()
                 return True
-            except (OSError, NodeError, RPCError, RPCTransportError, ValueError):
+            except (OSError, L2RpcError, RPCError, RPCTransportError, ValueError):
                 time.sleep(0.1)
         return False
 
@@ -636,7 +636,7 @@ class Driver:
                     self.admitted_unacked.add(tx_hash)
                     return tx_hash
                 continue
-            except NodeError as exc:
+            except L2RpcError as exc:
                 receipt = self._call("bzk_getTransactionReceipt", tx_hash)
                 if receipt is not None:  # "already known": admitted before a kill
                     self.admitted_unacked.add(tx_hash)
@@ -792,7 +792,7 @@ class Chaos:
                 if d.btc.scan_script(op.script_pubkey):
                     self.paid.add(tx_hash)
                     continue
-            except (*DOWN, NodeError, RPCError):
+            except (*DOWN, L2RpcError, RPCError):
                 return False
             return True
         return False
@@ -826,7 +826,7 @@ class Chaos:
                 receipt = d.node.call("bzk_getTransactionReceipt", deposit_hash(txid, vout))
                 if receipt and receipt.get("block_number") not in (None, *batches):
                     return True
-        except (*DOWN, NodeError):
+        except (*DOWN, L2RpcError):
             return False
         return False
 
@@ -990,7 +990,7 @@ class Chaos:
                     )
                     if done and paid and swept:
                         return True
-            except (*DOWN, NodeError, RPCError):
+            except (*DOWN, L2RpcError, RPCError):
                 pass
             time.sleep(1.0)
         return False

@@ -28,6 +28,7 @@ from bitcoinzk.crypto.eddsa import PrivateKey, verify, verify_batch
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import CHUNK_BYTES, ChainParams
 from bitcoinzk.l2.types import Transfer
+from bitcoinzk.node.client import NodeClient
 from bitcoinzk.procutil import free_port
 
 PARAMS = ChainParams(chain_id=1337, tree_depth=24, block_slots=256, block_records=64)
@@ -204,11 +205,4 @@ def run(
 
 
 def _call(url: str, method: str, *params: Any) -> Any:
-    import urllib.request
-
-    body = json.dumps(
-        {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-    ).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return safejson.loads(r.read())["result"]
+    return NodeClient(url, timeout=60).call(method, *params)

@@ -28,29 +28,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bitcoinzk import safejson
 from bitcoinzk.bitcoin.tx import Tx, TxOut
 from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.l2.types import Transfer, Withdraw
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
 from bitcoinzk.procutil import free_port
-
-
-class Rpc:
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session = session
-        self.url = url
-        self.ids = 0
-
-    async def __call__(self, method: str, *params: Any) -> Any:
-        self.ids += 1
-        body = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": list(params)}
-        async with self.session.post(self.url, json=body) as response:
-            reply = await response.json(loads=safejson.loads)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']['message']}")
-        return reply["result"]
 
 
 @dataclass
@@ -190,7 +174,7 @@ async def play(devnet: Devnet, transfers: int, console: Console) -> Report:
         btc.mine(1, alice_btc.new_key().script_pubkey)
         btc.mine(100)
     async with aiohttp.ClientSession() as session:
-        rpc = Rpc(session, devnet.node.url)
+        rpc = AsyncNodeClient(session, devnet.node.url)
 
         async def l2_balance(name: str) -> int:
             account = await rpc("bzk_getAccount", keys[name].public_key().hex())
@@ -305,7 +289,7 @@ async def _at_least(balance: Any, name: str, target: int) -> bool:
     return bool(await balance(name) >= target)
 
 
-async def _all_included(rpc: Rpc, hashes: list[str]) -> bool:
+async def _all_included(rpc: AsyncNodeClient, hashes: list[str]) -> bool:
     for h in hashes:
         receipt = await rpc("bzk_getTransactionReceipt", h)
         if receipt is None or receipt["status"] == "pending":
@@ -323,7 +307,7 @@ async def _swept(devnet: Devnet) -> bool:
     return bool(devnet.sweeps)
 
 
-async def _follow_batches(rpc: Rpc, head: int, console: Console) -> None:
+async def _follow_batches(rpc: AsyncNodeClient, head: int, console: Console) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -36,6 +36,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from .. import safejson
+from ..sqlite import SqliteStore
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 DEFAULT_KEY = hashlib.sha256(b"bitcoinzk devnet sequencer").digest()
@@ -210,25 +211,19 @@ class EmbeddedChain:
 
         self.env = boa.Env()
         self.lock = threading.RLock()
-        self.db: sqlite3.Connection | None = None
+        self.store: SqliteStore | None = None
+        self.db: sqlite3.Connection | None = None  # the store's, for reading
         self.height = 0
         self._raw = self.env.evm.chain.chaindb.db
         self._saved: set[bytes] = set()
         if path is not None:
-            self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
+            self.store = SqliteStore(path, _SCHEMA)
+            self.db = self.store.db
             self._load()
 
-    def _meta(self, key: str) -> str | None:
-        assert self.db is not None
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def _load(self) -> None:
-        assert self.db is not None
-        root_hex = self._meta("state_root")
+        assert self.store is not None and self.db is not None
+        root_hex = self.store.get_meta("state_root")
         if root_hex is None:
             self._persist([])  # record the genesis state so a reopen finds it
             return
@@ -238,34 +233,33 @@ class EmbeddedChain:
             self._saved.add(bytes(key))
         state = self.env.evm.vm.state
         state._account_db = type(state._account_db)(self._raw, bytes.fromhex(root_hex))
-        self.height = int(self._meta("height") or 0)
+        self.height = int(self.store.get_meta("height") or 0)
         self.env.evm.patch.block_number = self.height
 
     def _persist(self, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Flush py-evm's journal into its trie, then append what is new to SQLite."""
         state = self.env.evm.vm.state
         state._account_db.persist()
-        if self.db is None:
+        if self.store is None:
             return
         kv = self._raw.wrapped_db.kv_store
         new = [(k, v) for k, v in kv.items() if k not in self._saved]
         root = state._account_db.state_root
-        with self.db:  # one SQLite transaction: a crash leaves the old chain or the new one
-            self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR IGNORE INTO trie VALUES (?,?)", new)
+        with self.store.transaction() as db:  # a crash leaves the old chain or the new one
+            db.executemany("INSERT OR IGNORE INTO trie VALUES (?,?)", new)
             for sql, params in rows:
-                self.db.execute(sql, params)
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('state_root', ?)", (root.hex(),))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('height', ?)", (str(self.height),))
+                db.execute(sql, params)
+            self.store.set_meta("state_root", root.hex())
+            self.store.set_meta("height", str(self.height))
         self._saved.update(k for k, _ in new)
 
     def refresh(self) -> None:
         """Catch up with transactions another process (the sequencer's node) appended to
         the same file: load the trie nodes this process has not seen and re-root py-evm.
         Only for a reader: a writer's own transactions are already here."""
-        if self.db is None:
+        if self.store is None or self.db is None:
             return
-        height = int(self._meta("height") or 0)
+        height = int(self.store.get_meta("height") or 0)
         if height == self.height:
             return
         with self.lock:
@@ -275,16 +269,16 @@ class EmbeddedChain:
                 if raw not in self._saved:
                     kv[raw] = bytes(value)
                     self._saved.add(raw)
-            root = bytes.fromhex(self._meta("state_root") or "")
+            root = bytes.fromhex(self.store.get_meta("state_root") or "")
             state = self.env.evm.vm.state
             state._account_db = type(state._account_db)(self._raw, root)
             self.height = height
             self.env.evm.patch.block_number = height
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        if self.store is not None:
+            self.store.close()
+            self.store = self.db = None
 
 
 class EmbeddedClient(EvmClient):

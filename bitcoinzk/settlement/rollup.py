@@ -25,7 +25,12 @@ from eth_utils.crypto import keccak
 
 from bitcoinzk.crypto.eddsa import Signature
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
-from bitcoinzk.exit.circuit import ExitShape, compile_exit_verifier, ensure_exit_keys
+from bitcoinzk.exit.circuit import (
+    ExitShape,
+    compile_exit_verifier,
+    ensure_exit_keys,
+    exit_key_files,
+)
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.l2.types import ForcedWithdraw
@@ -436,8 +441,9 @@ class Rollup:
         Read from the chain itself, not from settlement.json (a copy from another
         data directory names another deployment): the genesis root, the chain id
         and fee account bound into every proof, the block shape the contract was
-        compiled for, the verifier's code (the one `vk` generates), and that this
-        client signs as the sequencer. A node settling to another chain's contract
+        compiled for, the verifier's code (the one `vk` generates), the exit
+        verifier's (the one of this machine's exit key, when it has one), and that
+        this client signs as the sequencer. A node settling to another chain's contract
         would see its batch count and take it for its own.
         """
         where = f"settlement.json names rollup {self.address}"
@@ -471,6 +477,16 @@ class Rollup:
                 wrong.append(
                     f"its verifier {verifier} is not the one for this node's verifying key "
                     f"sha256={vk_digest(vk)[:16]}…"
+                )
+        exit_keys = exit_key_files(ExitShape(params.tree_depth))
+        if vk is not None and exit_keys.exists():
+            exit_verifier = str(to_checksum_address(self._view("EXIT_VERIFIER")))
+            exit_vk = exit_keys.load_verifying_key()
+            expected_exit = compile_exit_verifier(exit_vk, exit_keys.circuit_id).runtime
+            if self.client.code(exit_verifier) != expected_exit:
+                wrong.append(
+                    f"its exit verifier {exit_verifier} is not the one for this node's exit key "
+                    f"sha256={vk_digest(exit_vk)[:16]}…"
                 )
         if sequencer != to_checksum_address(self.client.sender):
             wrong.append(f"its sequencer is {sequencer}, this node signs as {self.client.sender}")

@@ -1,4 +1,5 @@
-"""Exodus on the real Rollup contract (py-evm): activation, exits, and every refusal.
+"""Exodus on the real Rollup contract (py-evm; anvil for the whole path once): activation,
+exits, and every refusal.
 
 Block 1 of the settlement tests' chain is committed with its real batch proof; block 2
 (also proven) is the batch that arrives after exodus. Exit proofs are real Groth16
@@ -25,9 +26,9 @@ from bitcoinzk.exit.claim import (
 )
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-from bitcoinzk.settlement.anvil import DEV_KEYS
-from bitcoinzk.settlement.client import EmbeddedClient
-from bitcoinzk.settlement.rollup import InExodus, Rollup, deploy
+from bitcoinzk.settlement.anvil import DEV_KEYS, _rpc
+from bitcoinzk.settlement.client import EmbeddedClient, Web3Client
+from bitcoinzk.settlement.rollup import ForcedRejected, InExodus, Rollup, deploy
 from tests.settlement.conftest import ALICE, BOB, CAROL, OPERATOR, PARAMS, SPK, Batches
 
 DEADLINE = 120
@@ -111,6 +112,9 @@ def test_exodus_starts_only_when_a_forced_request_is_overdue(
     before = _snapshot(rollup)
     with pytest.raises(InExodus):
         anyone.activate_exodus()
+    # no request is queued any more: no batch could ever process it
+    with pytest.raises(ForcedRejected, match="rollup: exodus"):
+        _queue(anyone)
     # a valid, proven next batch is refused after exodus, by commitBatch and commitBatches
     with pytest.raises(InExodus):
         rollup.commit_batch(b2.batch_data, b2.new_root, b2.proof)
@@ -206,3 +210,31 @@ def test_exit_proofs_for_other_roots_balances_keys_or_scripts_are_refused(
     # Bob's genuine claim still goes through after all that
     submit_exit(rollup, good)
     assert rollup.exited(2)
+
+
+def test_exodus_and_exits_on_anvil(anvil_url: str, batches: Batches) -> None:
+    """The same contract on a real node: its clock moves by `evm_increaseTime`."""
+    client = Web3Client(anvil_url, DEV_KEYS[0])
+    rollup = deploy(client, batches.vk, PARAMS, batches.genesis.root, forced_deadline=DEADLINE)
+    b1, b2 = batches.blocks
+    rollup.commit_batch(b1.batch_data, b1.new_root, b1.proof)
+    _queue(rollup)
+    with pytest.raises(Exception, match="no forced request is overdue"):
+        rollup.activate_exodus()
+    calls: tuple[tuple[str, list[object]], ...] = (
+        ("evm_increaseTime", [DEADLINE + 1]),
+        ("evm_mine", []),
+    )
+    for method, params in calls:
+        reply = _rpc(anvil_url, method, params)
+        assert isinstance(reply, dict) and "error" not in reply, reply
+    anyone = rollup.with_client(Web3Client(anvil_url, DEV_KEYS[1]))
+    anyone.activate_exodus()
+    with pytest.raises(InExodus):
+        rollup.commit_batch(b2.batch_data, b2.new_root, b2.proof)
+    claim = build_exit(_state1(batches), 3, CAROL, OTHER_SPK, PARAMS.chain_id)
+    receipt = submit_exit(anyone, claim)
+    assert receipt.gas_used <= 500_000
+    (event,) = [e for e in rollup.events() if e.name == "ExitClaimed"]
+    assert (event.args["account"], bytes(event.args["record"])) == (3, exit_record(OTHER_SPK))
+    _refused(rollup, claim, "already exited")

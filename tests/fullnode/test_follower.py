@@ -97,6 +97,7 @@ def _follower(
     tmp_path: Path, evm: EvmClient, rollup: Rollup, gen: Genesis | None = None
 ) -> Follower:
     d = deployment_at(evm, rollup.address, rollup.deployment.deploy_block)
+    assert d == rollup.deployment  # every field, the exit verifier and deadline included
     store = Store(tmp_path / "fullnode.sqlite")
     return Follower(store, gen or genesis(), Rollup(evm, d))
 

@@ -13,7 +13,7 @@ import aiohttp
 from bitcoinzk.fullnode.server import FullNode, FullNodeConfig, open_follower
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis, transfer, withdraw
@@ -39,7 +39,7 @@ async def _run(tmp_path: Path) -> None:
     full: FullNode | None = None
     try:
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
             hashes = [
                 (await rpc("bzk_sendTransaction", op.to_json()))["hash"]
                 for op in (transfer(1, 2, 1_000, params=PARAMS), withdraw(2, 2_000, params=PARAMS))
@@ -51,7 +51,7 @@ async def _run(tmp_path: Path) -> None:
             follower = await asyncio.to_thread(open_follower, config, gen)
             full = FullNode(config, follower)
             await full.start()
-            fn = Rpc(session, full.url)
+            fn = AsyncNodeClient(session, full.url)
             deadline = time.monotonic() + 600
             while True:
                 assert time.monotonic() < deadline, "the sequencer's batches never became final"

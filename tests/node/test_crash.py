@@ -8,7 +8,7 @@ import time
 from bitcoinzk.l2.mempool import AlreadyKnown
 from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.l2.types import op_from_json
-from bitcoinzk.node.client import NodeClient, NodeError
+from bitcoinzk.node.client import L2RpcError, NodeClient
 from tests.l2.helpers import PARAMS, genesis, transfer
 
 from .conftest import NodeProcess, wait_receipts
@@ -30,7 +30,7 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path, genesis_file):
                 return
             try:
                 acked.append(c.call("bzk_sendTransaction", tx.to_json())["hash"])
-            except (OSError, NodeError):
+            except (OSError, L2RpcError):
                 return  # the node died under us; this tx was never acknowledged
             sent["n"] += 1
 
@@ -62,7 +62,7 @@ def test_kill_9_loses_no_acknowledged_transaction(tmp_path, genesis_file):
         for i, tx in enumerate(txs[len(acked) :]):
             try:
                 rest.append(client.call("bzk_sendTransaction", tx.to_json())["hash"])
-            except NodeError as exc:
+            except L2RpcError as exc:
                 assert i == 0 and exc.code == AlreadyKnown.code, (i, exc)
         receipts = wait_receipts(client, rest)
         assert all(r["status"] == "included" for r in receipts.values())

@@ -12,9 +12,10 @@ from pathlib import Path
 import aiohttp
 from rich.console import Console
 
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet
-from bitcoinzk.node.scenario import Rpc, play
+from bitcoinzk.node.scenario import play
 from bitcoinzk.procutil import free_port
 
 
@@ -31,7 +32,7 @@ async def _run(data_dir: Path) -> None:
     try:
         report = await play(devnet, transfers=2, console=Console(quiet=True))
         async with aiohttp.ClientSession() as session:
-            fees = await Rpc(session, devnet.node.url)("bzk_getBridgeFees")
+            fees = await AsyncNodeClient(session, devnet.node.url)("bzk_getBridgeFees")
     finally:
         await devnet.stop()
     assert report.reconciled, report.checks

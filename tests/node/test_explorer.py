@@ -28,7 +28,7 @@ import pytest
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.l2.store import BatchStatus
-from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 from tests.l2.helpers import genesis, key, transfer, withdraw
@@ -78,7 +78,7 @@ async def _drive(node: Node) -> list[dict[str, Any]]:
     """Send the operations and wait until every block is final."""
     ops = _ops()
     async with aiohttp.ClientSession() as session:
-        rpc = Rpc(session, node.url)
+        rpc = AsyncNodeClient(session, node.url)
         for op in ops:
             await rpc("bzk_sendTransaction", op.to_json())
         for _ in range(600):
@@ -130,7 +130,7 @@ def plainnode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 
     async def one_block() -> None:
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
             await rpc("bzk_sendTransaction", transfer(1, 2, 500, params=PARAMS).to_json())
             for _ in range(100):
                 if await rpc("bzk_blockNumber") >= 1:

@@ -12,7 +12,7 @@ import aiohttp
 from bitcoinzk.da.evm import EvmBatchReader
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.types import UserOperation
-from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.server import Node
 from tests.l2.helpers import genesis, transfer, withdraw
 from tests.node.conftest import proving_config
@@ -28,7 +28,7 @@ async def _run(data_dir: Path) -> None:
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
             ops: list[UserOperation] = [
                 transfer(1, 2, 1_000, params=PARAMS),
                 withdraw(2, 2_000, params=PARAMS),
@@ -69,7 +69,7 @@ async def _kill_worker_mid_proof(data_dir: Path) -> None:
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
             await rpc("bzk_sendTransaction", transfer(1, 2, 1_000, params=PARAMS).to_json())
             for _ in range(600):
                 batch = await rpc("bzk_getBatch", 1)

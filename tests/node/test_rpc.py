@@ -12,7 +12,7 @@ import pytest
 
 from bitcoinzk.l2.tree import compute_root
 from bitcoinzk.l2.types import UserOperation
-from bitcoinzk.node.client import NodeError
+from bitcoinzk.node.client import L2RpcError
 from tests.l2.helpers import PARAMS, key, transfer, withdraw
 
 from .conftest import wait_receipts
@@ -98,18 +98,18 @@ def test_bad_input_gets_its_error_and_changes_nothing(node):
         "unknown sender": (transfer(3, 1, 10).to_json(), -32006),
     }
     for name, (tx, code) in cases.items():
-        with pytest.raises(NodeError) as info:
+        with pytest.raises(L2RpcError) as info:
             client.call("bzk_sendTransaction", tx)
         assert info.value.code == code, name
     assert client.call("bzk_stateRoot") == root
     assert client.call("bzk_chainInfo")["mempool"] == 0
 
     first = client.call("bzk_sendTransaction", good.to_json())["hash"]
-    with pytest.raises(NodeError) as info:
+    with pytest.raises(L2RpcError) as info:
         client.call("bzk_sendTransaction", good.to_json())  # replay while pending
     assert info.value.code == -32020
     wait_receipts(client, [first])
-    with pytest.raises(NodeError) as info:
+    with pytest.raises(L2RpcError) as info:
         client.call("bzk_sendTransaction", good.to_json())  # replay after inclusion
     assert info.value.code in (-32003, -32020)
 

@@ -21,7 +21,7 @@ import ray
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockResult, apply_block
 from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.scenario import Rpc
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.server import Node
 from bitcoinzk.prover.fleet import PROVER_RESOURCE, FleetError, RayProverFleet
 from bitcoinzk.prover.service import BatchProof
@@ -102,7 +102,7 @@ async def _node_run(data_dir: Path, fleet: RayProverFleet) -> int:
     await node.start()
     try:
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
             killer = asyncio.ensure_future(_kill_when_proving(fleet))
             ops = [transfer(1, 2, 1_000 + i, nonce=i, params=NODE_PARAMS) for i in range(3)]
             for op in ops:  # one block each: two proofs in flight, then one

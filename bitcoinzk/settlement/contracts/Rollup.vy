@@ -450,6 +450,8 @@ def forceWithdraw(
          or on the signature's validity is the circuit's to decide.
     @return The request's index in the queue.
     """
+    # after exodus no batch can process a request: refuse it rather than take its gas
+    assert not self.exodus, "rollup: exodus"
     assert account <= MAX_ACCOUNT, "forced: account index is not 24-bit"
     assert len(script_pubkey) >= 1, "forced: empty script_pubkey"
     assert amount >= MIN_WITHDRAWAL and amount <= MAX_WITHDRAWAL, "forced: amount out of range"
