@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.wallet import Wallet
 
 from . import fq
 from .execute import Spend, run_all
-from .program import Compiled, Program, compile_range
+from .program import Compiled, Group, Interface, Program, compile_range
 from .script import MAX_STACK_SIZE
 
 MAX_CHUNK_BYTES = 3_800_000
@@ -78,39 +79,167 @@ def live_across(prog: Program, last: list[int]) -> list[int]:
 
 
 def plan(
-    prog: Program, results: Sequence[int] = (), max_bytes: int = MAX_CHUNK_BYTES
+    prog: Program,
+    results: Sequence[int] = (),
+    max_bytes: int = MAX_CHUNK_BYTES,
+    committed: bool = False,
 ) -> list[ChunkPlan]:
     """Greedy cuts: the longest stretch that compiles within the limits, then, among its
     last twentieth, the cut with the fewest live values (fewer interface values to
     commit, fewer witness items for the next chunk).  `results`: variables the
-    program hands out at the end (the last chunk claims them)."""
+    program hands out at the end (the last chunk claims them).
+
+    `committed`: chunks hash their interface (`interfaces`).  A chunk's out-groups
+    depend on where later chunks cut, so the plan is made with the outputs as one
+    group, then every chunk is compiled with its real groups; a chunk over the limits
+    gets its budget cut by what it was over and the plan is made again."""
+    if not committed:
+        return _plan(prog, results, {}, False)
+    reserve: dict[int, int] = {}
+    for _ in range(8):
+        plans = _plan(prog, results, reserve, True, max_bytes)
+        over = False
+        for p, c in zip(plans, compile_chunks(prog, plans, committed=True), strict=True):
+            excess = len(c.script) - max_bytes
+            if excess > 0 or c.max_stack > MAX_STACK_SIZE:
+                reserve[p.start] = reserve.get(p.start, 0) + max(excess, 0) + 50_000
+                over = True
+        if not over:
+            return plans
+    raise AssertionError("the committed plan does not settle")
+
+
+def _plan(
+    prog: Program,
+    results: Sequence[int],
+    reserve: dict[int, int],
+    committed: bool,
+    max_bytes: int = MAX_CHUNK_BYTES,
+) -> list[ChunkPlan]:
     last = last_uses(prog)
     for v in results:
         last[v] = len(prog.instrs)
     live = live_across(prog, last)
     plans: list[ChunkPlan] = []
+    owner: dict[int, int] = {}
     start, n = 0, len(prog.instrs)
     while start < n:
+        budget = max_bytes - reserve.get(start, 0)
+        fits = partial(_fits, prog, last, owner, start, budget, committed)
         size, end = 0, start
-        while end < n and size + _estimate(prog.instrs[end][0]) <= max_bytes:
+        while end < n and size + _estimate(prog.instrs[end][0]) <= budget:
             size += _estimate(prog.instrs[end][0])
             end += 1
         end = max(end, start + 1)
-        while not _fits(prog, last, start, end, max_bytes) and end - start > 1:
+        while not fits(end) and end - start > 1:
             end = start + max(1, (end - start) * 19 // 20)
         if end < n:
             lo = start + max(1, (end - start) * 19 // 20)
             best = min(range(lo, end + 1), key=lambda e: (live[e], -e))
-            if best != end and _fits(prog, last, start, best, max_bytes):
+            if best != end and fits(best):
                 end = best
-        plans.append(ChunkPlan(start, end, tuple(_outputs(prog, last, start, end))))
+        outs = tuple(_outputs(prog, last, start, end))
+        for v in outs:
+            if prog.instrs[_def_index(prog, v)][0] != "wit":
+                owner[v] = len(plans)
+        plans.append(ChunkPlan(start, end, outs))
         start = end
     return plans
 
 
-def _fits(prog: Program, last: list[int], start: int, end: int, max_bytes: int) -> bool:
-    c = compile_range(prog, start, end, _outputs(prog, last, start, end))
-    return c.max_stack <= MAX_STACK_SIZE and len(c.script) <= max_bytes
+def _fits(
+    prog: Program,
+    last: list[int],
+    owner: dict[int, int],
+    start: int,
+    budget: int,
+    committed: bool,
+    end: int,
+) -> bool:
+    outs = _outputs(prog, last, start, end)
+    face = None
+    if committed:  # the outputs as one group: what the plan can know before later cuts
+        made = tuple(v for v in outs if prog.instrs[_def_index(prog, v)][0] != "wit")
+        face = Interface(_in_groups(prog, owner, start, end), (made,) if made else ())
+    c = compile_range(prog, start, end, outs, interface=face)
+    return c.max_stack <= MAX_STACK_SIZE and len(c.script) <= budget
+
+
+def _def_index(prog: Program, v: int) -> int:
+    """The instruction defining variable v (variables are numbered as defined)."""
+    idx = prog.def_index
+    if len(idx) != len(prog.values):
+        idx.clear()
+        idx.extend([-1] * len(prog.values))
+        for k, ins in enumerate(prog.instrs):
+            if ins[1] >= 0:
+                idx[ins[1]] = k
+    return idx[v]
+
+
+def _reads(prog: Program, start: int, end: int) -> list[int]:
+    """Variables defined before `start` that instructions [start, end) read, in order."""
+    seen: dict[int, None] = {}
+    for ins in prog.instrs[start:end]:
+        for a in ins[2]:
+            if a not in seen:
+                seen[a] = None
+    defined = {ins[1] for ins in prog.instrs[start:end]}
+    return [a for a in seen if a not in defined]
+
+
+def _in_groups(prog: Program, owner: dict[int, int], start: int, end: int) -> tuple[Group, ...]:
+    """A chunk's inputs grouped by the chunk that produced them, shared witness values
+    apart (the plan's estimate: `interfaces` splits groups further by consumers)."""
+    by: dict[int, list[int]] = {}
+    for v in _reads(prog, start, end):
+        by.setdefault(owner.get(v, -1), []).append(v)
+    return tuple(tuple(sorted(by[j])) for j in sorted(by))
+
+
+def interfaces(prog: Program, plans: Sequence[ChunkPlan]) -> list[Interface]:
+    """Every chunk's committed interface.  Values a chunk hands on are grouped by who
+    reads them: one group (one digest) per producer and set of consumers, so the
+    producer hashes each value once and every consumer hashes exactly what it reads.
+    Witness values (hints, the proof) read by more than one chunk are shared: a group
+    no leaf produces, read (hashed) by every chunk that uses them, so all of them use
+    the same values."""
+    def_chunk: dict[int, int] = {}
+    wit: set[int] = set()
+    readers: dict[int, set[int]] = {}
+    for i, p in enumerate(plans):
+        for ins in prog.instrs[p.start : p.end]:
+            if ins[1] >= 0:
+                def_chunk[ins[1]] = i
+                if ins[0] == "wit":
+                    wit.add(ins[1])
+            for a in ins[2]:
+                readers.setdefault(a, set()).add(i)
+    classes: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for v, rs in readers.items():
+        d = def_chunk[v]
+        if not rs - {d}:
+            continue
+        key = (-1, tuple(sorted(rs))) if v in wit else (d, tuple(sorted(rs - {d})))
+        classes.setdefault(key, []).append(v)
+    ins_: list[list[Group]] = [[] for _ in plans]
+    outs: list[list[Group]] = [[] for _ in plans]
+    for (producer, consumers), vs in sorted(classes.items()):
+        g = tuple(sorted(vs))
+        for r in consumers:
+            ins_[r].append(g)
+        if producer >= 0:
+            outs[producer].append(g)
+    for i, p in enumerate(plans):  # values handed out at the end (results): one group
+        rest = tuple(v for v in p.outputs if v not in wit and not readers.get(v, set()) - {i})
+        if rest:
+            outs[i].append(rest)
+    return [Interface(tuple(a), tuple(b)) for a, b in zip(ins_, outs, strict=True)]
+
+
+def digests(prog: Program, plans: Sequence[ChunkPlan]) -> list[Group]:
+    """Every committed group once (what the operator signs: one digest each)."""
+    return list(dict.fromkeys(g for face in interfaces(prog, plans) for g in face.outputs))
 
 
 def _outputs(prog: Program, last: list[int], start: int, end: int) -> list[int]:
@@ -118,10 +247,19 @@ def _outputs(prog: Program, last: list[int], start: int, end: int) -> list[int]:
 
 
 def compile_chunks(
-    prog: Program, plans: list[ChunkPlan], claimed: dict[int, int] | None = None
+    prog: Program,
+    plans: Sequence[ChunkPlan],
+    claimed: dict[int, int] | None = None,
+    committed: bool = False,
+    only: Sequence[int] | None = None,
+    claimed_digests: dict[Group, list[int]] | None = None,
 ) -> Iterator[Compiled]:
-    for p in plans:
-        yield compile_range(prog, p.start, p.end, p.outputs, claimed)
+    """The chunks' leaves (those at indices `only`, else all)."""
+    faces = interfaces(prog, plans) if committed else None
+    for i in range(len(plans)) if only is None else only:
+        p = plans[i]
+        face = faces[i] if faces else None
+        yield compile_range(prog, p.start, p.end, p.outputs, claimed, face, claimed_digests)
 
 
 def spends(compiled: Compiled) -> Spend:

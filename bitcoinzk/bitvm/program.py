@@ -21,7 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from . import fq
+from bitcoinzk.bitcoin.script import script_num
+
+from . import blake3, fq
 from .fq import N_LIMBS, P
 from .script import Op, Script, drop
 
@@ -42,6 +44,7 @@ class Program:
         self.check = check  # raise VerifyFailed at a false `eq` (else record it)
         self.failed: list[int] = []  # instruction indices of false `eq`s
         self.marks: list[tuple[str, int]] = []  # (label, first instruction) for reports
+        self.def_index: list[int] = []  # variable -> defining instruction (chunker cache)
 
     def mark(self, label: str) -> None:
         self.marks.append((label, len(self.instrs)))
@@ -211,6 +214,30 @@ class Compiled:
     max_stack: int  # largest number of stack items the model saw (witness included)
     hints: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+    hash_bytes: int = 0  # script bytes spent hashing the interface (committed chunks)
+    groups_in: tuple[Group, ...] = ()
+    groups_out: tuple[Group, ...] = ()
+
+
+Group = tuple[int, ...]
+"""Variables hashed together into one committed digest (an edge producer -> consumer)."""
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A committed chunk's interface: its inputs as groups, each from one earlier chunk,
+    and its outputs as groups, each for one later chunk.  A group is one digest: the
+    producer's leaf checks it against what it computed, the consumer's leaf against the
+    values it reads, and both check the same committed digest."""
+
+    inputs: tuple[Group, ...]
+    outputs: tuple[Group, ...]
+
+
+def group_digest(prog: Program, group: Group, claimed: dict[int, int] | None = None) -> list[int]:
+    """The digest (10 halves, as a witness carries them) of a group's values."""
+    vals = [((claimed or {}).get(v, prog.values[v]), v in prog.small) for v in group]
+    return blake3.digest_halves(blake3.digest(vals))
 
 
 _MUL_PEAK = 2 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
@@ -219,8 +246,6 @@ _LC2_PEAK = 3 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
 
 
 def _item_bytes(prog: Program, v: int) -> list[bytes]:
-    from bitcoinzk.bitcoin.script import script_num
-
     if v in prog.small:
         return [script_num(prog.values[v])]
     return fq.witness_items(prog.values[v])
@@ -232,12 +257,22 @@ def compile_range(
     end: int,
     outputs: Iterable[int],
     claimed: dict[int, int] | None = None,
+    interface: Interface | None = None,
+    claimed_digests: dict[Group, list[int]] | None = None,
 ) -> Compiled:
     """Instructions [start, end) as one leaf.  `outputs`: variables defined here that
     later leaves read; the witness claims their values (honest unless `claimed`
-    overrides some), and the leaf fails unless they are what it computes."""
+    overrides some), and the leaf fails unless they are what it computes.
+
+    With an `interface` the leaf is committed: the witness carries one digest per
+    group (honest digests of the values, with `claimed` values where given, unless
+    `claimed_digests` overrides a group's), the leaf hashes its input values and
+    checks each in-group's digest before using them, and hashes what it computed
+    for each out-group and checks that digest; output values are not in the witness."""
     instrs = prog.instrs[start:end]
-    defined = {i[1] for i in instrs if i[1] >= 0}
+    # witness values the interface hands in (hints several chunks share) are inputs
+    shared = {v for g in interface.inputs for v in g} if interface is not None else set()
+    defined = {i[1] for i in instrs if i[1] >= 0} - shared
     outputs = list(outputs)
     uses: dict[int, int] = {}
     inputs: list[int] = []
@@ -246,7 +281,22 @@ def compile_range(
             uses[a] = uses.get(a, 0) + 1
             if a not in defined and a not in inputs:
                 inputs.append(a)
-    hints = [k for k, ins in enumerate(instrs) if ins[0] == "wit"]
+    if interface is not None:
+        ordered = [v for g in interface.inputs for v in g]
+        if sorted(ordered) != sorted(inputs):
+            raise ValueError("the input groups must partition the chunk's inputs")
+        inputs = ordered
+        outputs = list(dict.fromkeys(v for g in interface.outputs for v in g))
+
+    def val(v: int) -> int:
+        return (claimed or {}).get(v, prog.values[v])
+
+    def digest_of(group: Group) -> list[int]:
+        if claimed_digests and group in claimed_digests:
+            return claimed_digests[group]
+        return group_digest(prog, group, claimed)
+
+    hints = [k for k, ins in enumerate(instrs) if ins[0] == "wit" and ins[1] not in shared]
     keep = set(outputs)
 
     # witness, bottom first: claimed outputs, inputs, then hints (mul quotients inline)
@@ -258,6 +308,8 @@ def compile_range(
 
     def size(slot: tuple[str, int]) -> int:
         kind, i = slot
+        if kind in "DH":  # a claimed digest, a computed one
+            return 2 * blake3.DIGEST_WORDS
         var = instrs[i][1] if kind == "h" else i if kind in "vot" else -1
         return 1 if var in small_vars else N_LIMBS
 
@@ -278,12 +330,17 @@ def compile_range(
         stack.remove(slot)
         h -= size(slot)
 
-    for v in outputs:
-        value = (claimed or {}).get(v, prog.values[v])
-        witness += _item_bytes_value(prog, v, value)
-        push(("o", v))
+    groups = [] if interface is None else [*interface.outputs, *interface.inputs]
+    if interface is None:
+        for v in outputs:
+            witness += _item_bytes_value(prog, v, val(v))
+            push(("o", v))
+    else:
+        for gi, group in enumerate(groups):
+            witness += [script_num(x) for x in digest_of(group)]
+            push(("D", gi))
     for v in inputs:
-        witness += _item_bytes(prog, v)
+        witness += _item_bytes_value(prog, v, val(v))
         push(("v", v))
     mul_ks = [k for k, ins in enumerate(instrs) if ins[0] in ("mul", "lc2")]
     for k in reversed(hints):  # first hint on top
@@ -329,6 +386,27 @@ def compile_range(
     def height() -> int:
         return h
 
+    hash_bytes = 0
+
+    def check_group(gi: int, group: Group, depth: int) -> None:
+        """Hash the group's values (contiguous, the last one `depth` items down) and
+        compare with the claimed digest of slot ("D", gi)."""
+        nonlocal peak, hash_bytes
+        peak = max(peak, height() + blake3.HASH_PEAK)
+        hashing = blake3.digest_script([v in small_vars for v in group], depth)
+        hashing += blake3.halves_script()
+        parts.append(hashing)
+        push(("H", gi))
+        bring(("D", gi), move=True)  # the claimed digest above the computed one
+        parts.append(blake3.equal_halves_script())
+        pop(2)
+        hash_bytes += len(hashing) + len(blake3.equal_halves_script())
+
+    if interface is not None:  # inputs: hash each in-group before anything moves
+        n_out = len(interface.outputs)
+        for k, group in enumerate(interface.inputs):
+            check_group(n_out + k, group, depth_of(("v", group[-1])))
+
     def check_canonical(v: int) -> None:
         nonlocal peak
         bring(("v", v), move=False)
@@ -343,6 +421,8 @@ def compile_range(
     n_mul = 0
     for k, (op, out, args, extra) in enumerate(instrs):
         h0 = height()
+        if op == "wit" and out in shared:
+            continue
         if op == "wit":
             slot = ("h", k)
             stack[stack.index(slot)] = ("v", out)
@@ -417,17 +497,41 @@ def compile_range(
             parts.append(drop(size(("v", out))))
             pop()
 
-    for v in outputs:  # computed value against the claimed one
-        bring(("v", v), move=True)
-        bring(("o", v), move=True)
-        small = v in prog.small
-        parts.append(Script(Op.OP_EQUALVERIFY) if small else fq.equalverify_script())
-        pop(2)
+    if interface is None:
+        for v in outputs:  # computed value against the claimed one
+            bring(("v", v), move=True)
+            bring(("o", v), move=True)
+            small = v in prog.small
+            parts.append(Script(Op.OP_EQUALVERIFY) if small else fq.equalverify_script())
+            pop(2)
+    else:  # each out-group: its values (copies unless needed no more) hashed, checked
+        left = {v: 0 for v in outputs}
+        for group in interface.outputs:
+            for v in group:
+                left[v] += 1
+        for gi, group in enumerate(interface.outputs):
+            for v in group:
+                left[v] -= 1
+                bring(("v", v), move=left[v] == 0)
+            check_group(gi, group, 0)
+            parts.append(drop(sum(size(("v", v)) for v in group)))
+            pop(len(group))
     if stack:
         raise AssertionError(f"values left on the stack: {stack[:5]}")
     parts.append(Script(Op.OP_1))
     script = Script.join(parts)
-    return Compiled(script, witness, inputs, outputs, n_mul, peak, len(hints))
+    return Compiled(
+        script,
+        witness,
+        inputs,
+        outputs,
+        n_mul,
+        peak,
+        len(hints),
+        hash_bytes=hash_bytes,
+        groups_in=interface.inputs if interface else (),
+        groups_out=interface.outputs if interface else (),
+    )
 
 
 @cache
@@ -441,8 +545,6 @@ def _push_const(value: int) -> Script:
 
 
 def _item_bytes_value(prog: Program, v: int, value: int) -> list[bytes]:
-    from bitcoinzk.bitcoin.script import script_num
-
     if v in prog.small:
         return [script_num(value)]
     return fq.witness_items(value)
