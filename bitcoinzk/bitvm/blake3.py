@@ -123,9 +123,15 @@ def blake3_hash(data: bytes) -> bytes:
     return b"".join(w.to_bytes(4, "little") for w in cv)
 
 
+FQ_WORDS = 8
+
+
 def value_words(value: int, small: bool) -> list[int]:
-    """A value's message words: its limbs (an Fq value) or itself (a small value)."""
-    return [value] if small else fq.to_limbs(value)
+    """A value's message words: a small value is one word; an Fq value is 32 bytes,
+    most significant word first (the order Script peels its bits in)."""
+    if small:
+        return [value]
+    return [(value >> (32 * w)) & MASK for w in reversed(range(FQ_WORDS))]
 
 
 def digest(values: Sequence[tuple[int, bool]]) -> list[int]:
@@ -403,40 +409,72 @@ HASH_PEAK = 256 + 2 * 16 * NIBBLES + 8
 """Stack items the hashing needs above everything else (table, state, message block)."""
 
 
-def digest_script(layout: Sequence[bool], depth: int) -> Script:
-    """Hash values on the stack and leave the 40 digest nibbles on top (nibble 0 of word
-    0 deepest ... see `digest_nibbles`), the values untouched.
+def _fq_nibbles(depth: int) -> list[Item]:
+    """[x (9 limbs, limb 0 `depth` items down)] -> [.., 64 nibbles of x, most significant
+    first]: bits peeled from the top of copies of the limbs, each into its nibble, so
+    nibbles straddling two limbs cost nothing extra.  (Canonical limbs: a limb copy is
+    exhausted exactly at its bit 0.)"""
+    parts: list[Item] = [0]  # the accumulator of nibble 63 (bits 255, 254 are zero)
+    above = 1  # items pushed above the value's top so far
+    for i in reversed(range(N_LIMBS)):
+        parts += [depth + i + above, Op.OP_PICK]
+        top = LIMB_BITS - 1 if i < N_LIMBS - 1 else 253 - LIMB_BITS * i
+        for t in reversed(range(top + 1)):
+            b = LIMB_BITS * i + t
+            weight = b % 4
+            if t:
+                parts += fq.peel(1 << t, 1 << weight)
+            else:  # what is left of the copy is bit 0 of the limb
+                parts += [Op.OP_DUP, Op.OP_ADD] * weight + [Op.OP_ADD]
+            if weight == 0 and b:  # nibble done, the next one starts under the copy
+                parts += [0, Op.OP_SWAP] if t else [0]
+                above += 1
+    return parts
 
-    `layout`: is_small for each value, in hashing order; the values sit contiguous
-    (first value deepest) with the top of the last one `depth` items below the top.
-    """
+
+@cache
+def _fq_nibbles_script(depth: int) -> Script:
+    return Script(*_fq_nibbles(depth))
+
+
+def digest_script(layout: Sequence[bool], depth: int) -> Script:
+    """Hash values on the stack and leave the 40 digest nibbles on top (word 0 deepest,
+    each word's most significant nibble deepest), the values untouched.
+
+    `layout`: is_small for each value, in hashing order, Fq values first (so each
+    starts a half block); the values sit contiguous (first value deepest) with the
+    top of the last one `depth` items below the top."""
+    if list(layout) != sorted(layout):
+        raise ValueError("Fq values come before small values")
     sizes = [1 if s else N_LIMBS for s in layout]
-    total = sum(sizes)
-    # word w of the message: (stack depth of its item below the values' top)
-    word_depth: list[int] = []
-    below = total
-    for size in sizes:
+    # (depth of the value's top item below the values' top, is_small)
+    below, where = sum(sizes), []
+    for size, small in zip(sizes, layout, strict=True):
         below -= size
-        # limb 0 (least significant) is on top of the value
-        word_depth += [below + i for i in range(size)] if size > 1 else [below]
-    small_word = [s for s, size in zip(layout, sizes, strict=True) for _ in range(size)]
+        where.append((below, small))
+    n_words = sum(1 if s else FQ_WORDS for s in layout)
     parts: list[Item] = [table_script()]
-    stack_above = depth + 256  # items above the values' top
+    above = depth + 256  # items above the values' top
     for const in IV:
         parts += [Script(*reversed(_nibbles(const)))]
-    stack_above += 64
-    blocks = _blocks(list(range(len(word_depth))))  # word indices stand for words
-    for idx, n, flags in blocks:
-        for j in range(16):
-            if j < n // 4:
-                w = idx[j]
-                parts += [word_depth[w] + stack_above, Op.OP_PICK]
-                parts.append(_small_word_script() if small_word[w] else _limb_script(LIMB_BITS))
+    above += 64
+    pending = list(where)
+    for _, n, flags in _blocks(list(range(n_words))):
+        words = 0
+        while pending and words < n // 4:
+            d, small = pending.pop(0)
+            if small:
+                parts += [d + above, Op.OP_PICK, _small_word_script()]
+                words += 1
             else:
-                parts += [0] * NIBBLES
-            stack_above += NIBBLES
+                parts.append(_fq_nibbles_script(d + above))
+                words += FQ_WORDS
+            above += NIBBLES * (1 if small else FQ_WORDS)
+        if words != n // 4:
+            raise AssertionError("an Fq value across two blocks")
+        parts += [0] * (NIBBLES * (16 - words))  # zero padding of the last block
         parts.append(compress_script(n, flags))
-        stack_above -= 16 * NIBBLES
+        above -= NIBBLES * words  # the block is consumed
     # keep the first 5 words: drop words 7..5 (on top), then the table under the digest
     parts.append(drop(NIBBLES * (8 - DIGEST_WORDS)))
     n_dig = NIBBLES * DIGEST_WORDS

@@ -23,7 +23,7 @@ from bitcoinzk.bitcoin.wallet import Wallet
 
 from . import fq
 from .execute import Spend, run_all
-from .program import Compiled, Group, Interface, Program, compile_range
+from .program import Compiled, Group, Interface, Program, compile_range, order_group
 from .script import MAX_STACK_SIZE
 
 MAX_CHUNK_BYTES = 3_800_000
@@ -159,7 +159,7 @@ def _fits(
     outs = _outputs(prog, last, start, end)
     face = None
     if committed:  # the outputs as one group: what the plan can know before later cuts
-        made = tuple(v for v in outs if prog.instrs[_def_index(prog, v)][0] != "wit")
+        made = order_group(prog, (v for v in outs if prog.instrs[_def_index(prog, v)][0] != "wit"))
         face = Interface(_in_groups(prog, owner, start, end), (made,) if made else ())
     c = compile_range(prog, start, end, outs, interface=face)
     return c.max_stack <= MAX_STACK_SIZE and len(c.script) <= budget
@@ -194,7 +194,7 @@ def _in_groups(prog: Program, owner: dict[int, int], start: int, end: int) -> tu
     by: dict[int, list[int]] = {}
     for v in _reads(prog, start, end):
         by.setdefault(owner.get(v, -1), []).append(v)
-    return tuple(tuple(sorted(by[j])) for j in sorted(by))
+    return tuple(order_group(prog, by[j]) for j in sorted(by))
 
 
 def interfaces(prog: Program, plans: Sequence[ChunkPlan]) -> list[Interface]:
@@ -225,13 +225,15 @@ def interfaces(prog: Program, plans: Sequence[ChunkPlan]) -> list[Interface]:
     ins_: list[list[Group]] = [[] for _ in plans]
     outs: list[list[Group]] = [[] for _ in plans]
     for (producer, consumers), vs in sorted(classes.items()):
-        g = tuple(sorted(vs))
+        g = order_group(prog, vs)
         for r in consumers:
             ins_[r].append(g)
         if producer >= 0:
             outs[producer].append(g)
     for i, p in enumerate(plans):  # values handed out at the end (results): one group
-        rest = tuple(v for v in p.outputs if v not in wit and not readers.get(v, set()) - {i})
+        rest = order_group(
+            prog, (v for v in p.outputs if v not in wit and not readers.get(v, set()) - {i})
+        )
         if rest:
             outs[i].append(rest)
     return [Interface(tuple(a), tuple(b)) for a, b in zip(ins_, outs, strict=True)]

@@ -234,6 +234,12 @@ class Interface:
     outputs: tuple[Group, ...]
 
 
+def order_group(prog: Program, values: Iterable[int]) -> Group:
+    """A group in hashing order: Fq values first (each starts a half block), then small
+    values, each part by variable."""
+    return tuple(sorted(values, key=lambda v: (v in prog.small, v)))
+
+
 def group_digest(prog: Program, group: Group, claimed: dict[int, int] | None = None) -> list[int]:
     """The digest (10 halves, as a witness carries them) of a group's values."""
     vals = [((claimed or {}).get(v, prog.values[v]), v in prog.small) for v in group]
