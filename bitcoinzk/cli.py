@@ -116,7 +116,7 @@ def _fail(message: str) -> NoReturn:
 PRODUCTION_COST = (  # measured, docs/prover.md ("B=64, E=4, D=24")
     "its first Groth16 key setup (--prove, `bzk settle deploy`) takes ~1 hour (circuit "
     "compile ~50 min, setup ~10 min) and up to ~10 GB of memory, cached by circuit hash "
-    "after; a proving node then holds ~2.5 GB for the key"
+    "after; a proving node then loads it in ~20 s and holds ~2.5 GB for it"
 )
 DepthOpt = Annotated[int | None, typer.Option(help="account tree depth (dev 9, --production 24)")]
 SlotsOpt = Annotated[

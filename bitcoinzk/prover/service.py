@@ -24,7 +24,8 @@ import multiprocessing
 import os
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -281,6 +282,80 @@ class Prover(Protocol):
     def verify(self, proof: bytes, public_input: int) -> bool: ...
 
 
+KEY_LOAD_BYTES_PER_S = 100e6
+"""Measured: the B=64, E=4, D=24 native.zkey (1.80 GB) loaded in 17.5 s on 2 cores
+(docs/prover.md, "B=64, E=4, D=24"), for the expected time printed before a load."""
+KEY_MEMORY_PER_BYTE = 1.4
+"""Measured: that key held in ~2.5 GB of memory once loaded."""
+BIG_KEY_BYTES = 256 << 20
+"""A key this large takes seconds to load: its expected time and memory are said first
+even when no progress bar is drawn (a log, not a terminal)."""
+
+
+def key_load_cost(size: int, workers: int = 1) -> str:
+    """What loading a key of `size` bytes costs, from the measured production load."""
+    each = " each" if workers > 1 else ""
+    return (
+        f"{size / 1e9:.2f} GB, expected ~{max(1, round(size / KEY_LOAD_BYTES_PER_S))} s and "
+        f"~{size * KEY_MEMORY_PER_BYTE / 1e9:.1f} GB of memory{each}"
+    )
+
+
+def await_key_load(
+    pool: ProcessPoolExecutor,
+    pings: list[Future[bool]],
+    key: Path,
+    label: str,
+    progress: bool | None = None,
+) -> None:
+    """Wait until every worker has loaded `key` (its `pings` done). With `progress`
+    (default: when stderr is a terminal) a line with the expected time and memory, then
+    a bar of the bytes the workers have read (Linux `/proc/<pid>/io`); the line alone
+    for a large key without a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    show = console.is_terminal if progress is None else progress
+    size = key.stat().st_size
+    if show or size >= BIG_KEY_BYTES:
+        console.print(
+            f"key load {label} ({len(pings)} worker(s)): {key_load_cost(size, len(pings))}, "
+            f"from {key}",
+            soft_wrap=True,
+        )
+    if show:
+        total = size * len(pings)
+        with Progress(
+            TextColumn("key load"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("key load", total=total)
+            while wait_futures(pings, timeout=0.2).not_done:
+                bar.update(task, completed=min(_bytes_read(pool), total))
+            bar.update(task, completed=total)
+    for ping in pings:
+        ping.result()
+
+
+def _bytes_read(pool: ProcessPoolExecutor) -> int:
+    """Bytes the pool's processes have read so far (the key, and their imports); 0
+    where `/proc/<pid>/io` cannot be read."""
+    done = 0
+    for process in list(getattr(pool, "_processes", {}).values()):
+        try:
+            text = Path(f"/proc/{process.pid}/io").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("rchar:"):
+                done += int(line.split()[1])
+    return done
+
+
 class ProverService:
     """A prover process holding the key, proving up to `parallel` blocks at once.
 
@@ -315,8 +390,9 @@ class ProverService:
         self._pool: ProcessPoolExecutor | None = None
         self.spec = worker_spec(self.keys, witness, key_dir, parallel)
 
-    def start(self, wait: bool = True) -> None:
-        """Start the workers; with `wait`, return once each has loaded the key."""
+    def start(self, wait: bool = True, progress: bool | None = None) -> None:
+        """Start the workers; with `wait`, return once each has loaded the key, showing
+        the load (`progress`; default: when stderr is a terminal, see `await_key_load`)."""
         if self._pool is not None:
             return
         self._pool = ProcessPoolExecutor(
@@ -326,8 +402,9 @@ class ProverService:
             initargs=(self.spec, os.getpid()),
         )
         if wait:
-            for f in [self._pool.submit(_worker_ping) for _ in range(self._workers)]:
-                f.result()
+            pings = [self._pool.submit(_worker_ping) for _ in range(self._workers)]
+            key = Path(self.spec.native_zkey or self.spec.proving_key)
+            await_key_load(self._pool, pings, key, self.shape.label, progress)
 
     def close(self) -> None:
         """Stop the workers now, a proof in flight included: the node marks an

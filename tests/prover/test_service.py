@@ -13,7 +13,7 @@ from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.prover import native
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import dev_setup, find_keys, import_zkey, key_files
-from bitcoinzk.prover.service import ProofError, ProverService
+from bitcoinzk.prover.service import ProofError, ProverService, key_load_cost
 from bitcoinzk.prover.snarkjs_timing import write_timing_zkey
 from bitcoinzk.prover.tooling import compile_circuit, has_tools, node_build_dir
 from bitcoinzk.prover.witness import build_inputs
@@ -124,3 +124,22 @@ def test_import_zkey_installs_a_ceremony_key(keys: Keys, tmp_path: Path) -> None
         assert ceremony.wasm.read_bytes()[:4] == b"\0asm"
     assert files.load_verifying_key().n_public == 1
     assert files.meta()["zkey"] == str(zkey.resolve())
+
+
+def test_key_load_says_its_cost_first_then_draws_its_progress(
+    keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The line with the expected time and memory comes before the bar, and the bar
+    ends full once every worker holds the key (the production key: 1.8 GB, ~18 s)."""
+    service = ProverService(PARAMS)
+    try:
+        service.start(progress=True)
+    finally:
+        service.close()
+    err = capsys.readouterr().err
+    first = err.splitlines()[0]
+    assert first.startswith(f"key load {SHAPE.label} (1 worker(s)): ")
+    assert "expected ~" in first and "GB of memory" in first
+    assert "key load" in err.splitlines()[-1] and "100%" in err
+    # the production key, as measured (docs/prover.md): 1.80 GB in 17.5 s, ~2.5 GB held
+    assert key_load_cost(1_800_851_348) == "1.80 GB, expected ~18 s and ~2.5 GB of memory"
