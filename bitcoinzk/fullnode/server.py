@@ -24,17 +24,16 @@ from bitcoinzk.l2.mempool import Mempool
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import Store
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, RpcError
-from bitcoinzk.node.pipeline import batch_summary
-from bitcoinzk.node.server import (
-    _block_json,
-    _parse_hash,
-    _parse_number,
+from bitcoinzk.node.jsonrpc import Dispatcher, RpcError, http_rpc
+from bitcoinzk.node.params import (
     account_index,
+    block_json,
     block_query,
     chain_fields,
-    http_rpc,
+    parse_hash,
+    parse_number,
 )
+from bitcoinzk.node.pipeline import batch_summary
 from bitcoinzk.settlement.client import EvmClient, open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup
 
@@ -221,7 +220,7 @@ class FullNode:
         @rpc.method("bzk_getTransactionReceipt")
         async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
             with f.lock:
-                receipt = self.store.get_receipt(_parse_hash(tx_hash))
+                receipt = self.store.get_receipt(parse_hash(tx_hash))
             return None if receipt is None else receipt.to_json()
 
         @rpc.method("bzk_getAccount")
@@ -239,7 +238,7 @@ class FullNode:
             number, full = block_query(number, full, f.head)
             with f.lock:
                 block = self.store.get_block(number)
-            return None if block is None else _block_json(block, full)
+            return None if block is None else block_json(block, full)
 
         @rpc.method("bzk_blockNumber")
         async def block_number() -> int:
@@ -270,7 +269,7 @@ class FullNode:
         @rpc.method("bzk_getBatch")
         async def get_batch(number: Any) -> dict[str, Any] | None:
             with f.lock:
-                return batch_summary(self.store, _parse_number(number, "number"))
+                return batch_summary(self.store, parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
         return account_index(account, self.params.capacity, self.follower.index_of)

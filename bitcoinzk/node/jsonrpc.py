@@ -14,6 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
+
 from bitcoinzk import httprpc
 
 PARSE_ERROR = httprpc.PARSE_ERROR
@@ -130,3 +132,20 @@ class _ReplyBudget:
 
 def _error(req_id: Any, exc: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "error": exc.to_json()}
+
+
+async def http_rpc(
+    rpc: Dispatcher, request: web.Request, limits: httprpc.HttpLimits
+) -> web.StreamResponse:
+    """Answer one JSON-RPC POST (shared by the sequencer node and the full node)."""
+    try:
+        body = await httprpc.read_body(request, limits)
+    except httprpc.RequestRejected as exc:
+        error = {"code": exc.code, "message": exc.message}
+        return web.json_response({"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status)
+    except httprpc.BodyTimeout:
+        return web.Response(status=408)  # never sent: the connection is closed
+    reply = await rpc.handle(body, limits)
+    if reply is None:
+        return web.Response(status=204)
+    return await httprpc.send_json(request, json.dumps(reply), limits)

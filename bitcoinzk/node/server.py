@@ -11,7 +11,6 @@ pipeline (bitcoinzk/node/pipeline.py).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 from collections.abc import Callable
@@ -24,20 +23,26 @@ import groth16py
 from aiohttp import web
 
 from bitcoinzk import httprpc
-from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.errors import (
     InvalidOperation,
     InvalidSignature,
     UnknownAccount,
 )
 from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.producer import BlockProducer
 from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import INVALID_PARAMS, Dispatcher, RpcError
+from bitcoinzk.node.jsonrpc import Dispatcher, RpcError, http_rpc
+from bitcoinzk.node.params import (
+    account_index,
+    block_json,
+    block_query,
+    chain_fields,
+    parse_hash,
+    parse_number,
+)
 from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
@@ -103,28 +108,6 @@ class ProvingBacklog(InvalidOperation):
 
 def _app_error(exc: InvalidOperation) -> RpcError:
     return RpcError(exc.code, f"{type(exc).__name__}: {exc}")
-
-
-MAX_NUMBER = 2**63 - 1
-"""Block and batch numbers are SQLite integers: anything larger cannot name one."""
-
-
-def _parse_hash(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise RpcError(INVALID_PARAMS, "hash must be a hex string")
-    text = value[2:] if value.startswith("0x") else value
-    # bytes.fromhex would also take spaces between the digits: a hash is 64 digits exactly.
-    if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
-        raise RpcError(INVALID_PARAMS, "hash must be 32 bytes as 64 hex digits, 0x optional")
-    return bytes.fromhex(text)
-
-
-def _parse_number(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RpcError(INVALID_PARAMS, f"{what} must be an integer")
-    if not 0 <= value <= MAX_NUMBER:
-        raise RpcError(INVALID_PARAMS, f"{what} must be in 0..{MAX_NUMBER}")
-    return value
 
 
 class Node:
@@ -404,7 +387,7 @@ class Node:
 
         @rpc.method("bzk_getTransactionReceipt")
         async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
-            raw = _parse_hash(tx_hash)
+            raw = parse_hash(tx_hash)
             receipt = self.store.get_receipt(raw)
             if receipt is not None:
                 return receipt.to_json()
@@ -435,7 +418,7 @@ class Node:
         async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
             number, full = block_query(number, full, self.sequencer.head)
             block = self.store.get_block(number)
-            return None if block is None else _block_json(block, full)
+            return None if block is None else block_json(block, full)
 
         @rpc.method("bzk_blockNumber")
         async def block_number() -> int:
@@ -464,85 +447,10 @@ class Node:
 
         @rpc.method("bzk_getBatch")
         async def get_batch(number: Any) -> dict[str, Any] | None:
-            return batch_summary(self.store, _parse_number(number, "number"))
+            return batch_summary(self.store, parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
         return account_index(account, self.params.capacity, self.sequencer.state.index_of)
-
-
-def block_query(number: Any, full: Any, head: int) -> tuple[int, bool]:
-    """bzk_getBlock's parameters: a block number or "latest", and a bool."""
-    if number == "latest":
-        number = head
-    if isinstance(number, str):
-        raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
-    number = _parse_number(number, "number")
-    if not isinstance(full, bool):
-        raise RpcError(INVALID_PARAMS, "full must be a bool")
-    return number, full
-
-
-def chain_fields(params: ChainParams, genesis: Genesis, store: Store) -> dict[str, Any]:
-    """What bzk_chainInfo says of the chain itself, before the serving node's state."""
-    return {
-        "chain_id": params.chain_id,
-        "tree_depth": params.tree_depth,
-        "block_slots": params.block_slots,
-        "block_records": params.block_records,
-        "fee_account": params.fee_account,
-        "operator": genesis.operator.hex(),
-        "genesis_root": store.get_meta("genesis_root"),
-    }
-
-
-async def http_rpc(
-    rpc: Dispatcher, request: web.Request, limits: httprpc.HttpLimits
-) -> web.StreamResponse:
-    """Answer one JSON-RPC POST (shared by the sequencer node and the full node)."""
-    try:
-        body = await httprpc.read_body(request, limits)
-    except httprpc.RequestRejected as exc:
-        error = {"code": exc.code, "message": exc.message}
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": error}, status=exc.status)
-    except httprpc.BodyTimeout:
-        return web.Response(status=408)  # never sent: the connection is closed
-    reply = await rpc.handle(body, limits)
-    if reply is None:
-        return web.Response(status=204)
-    return await httprpc.send_json(request, json.dumps(reply), limits)
-
-
-def account_index(
-    account: Any, capacity: int, index_of: Callable[[PublicKey], int | None]
-) -> int | None:
-    """An RPC account parameter (a leaf index or a public key hex) as a leaf index."""
-    if isinstance(account, int) and not isinstance(account, bool):
-        if not 0 <= account < capacity:
-            raise RpcError(INVALID_PARAMS, "account index outside the tree")
-        return account
-    if isinstance(account, str):
-        try:
-            pubkey = PublicKey.from_hex(account)
-        except Exception:
-            raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex") from None
-        return index_of(pubkey)
-    raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
-
-
-def _block_json(block: StoredBlock, full: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "number": block.number,
-        "old_root": hex(block.old_root),
-        "new_root": hex(block.new_root),
-        "timestamp": block.timestamp,
-        "tx_count": len(block.ops),
-        "fees": block.fees,
-        "pubdata": "0x" + block.pubdata.hex(),
-        "public_input": hex(block.public_input),
-    }
-    if full:
-        out["ops"] = block.ops
-    return out
 
 
 async def serve(config: NodeConfig, genesis: Genesis, ready: asyncio.Event | None = None) -> None:
