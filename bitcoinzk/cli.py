@@ -29,6 +29,7 @@ from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
 from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.server import serve
 from bitcoinzk.node.wallet import Wallet, sign_transfer, sign_withdraw
+from bitcoinzk.prover.circuit import CircuitShape
 
 DEBUG_ENV = "BZK_DEBUG"
 
@@ -191,6 +192,18 @@ def _genesis(cfg: Config, keys: bool, production: bool = False, funded: bool = T
     if funded:
         return dev_genesis(params)
     return Genesis(params, dev_key("operator").public_key())
+
+
+def _circuit(
+    config: Path | None,
+    genesis: Path | None,
+    shape: tuple[int | None, int | None, int | None],
+    production: bool,
+    keys: bool,
+) -> CircuitShape:
+    """The circuit of the chain `bzk node` would run with the same options."""
+    cfg = _config(config, "node", _shape_flags(genesis, *shape), production)
+    return CircuitShape.of(_genesis(cfg, keys, production).params)
 
 
 @app.command()
@@ -700,17 +713,20 @@ ShapeRecords = Annotated[int, typer.Option(help="record slots per block")]
 @keys_app.command("import")
 def keys_import(
     zkey: Annotated[Path, typer.Argument(help="snarkjs Groth16 .zkey from a ceremony")],
-    tree_depth: ShapeDepth = 24,
-    block_slots: ShapeSlots = 64,
-    block_records: ShapeRecords = 4,
+    config: ConfigOpt = None,
+    genesis: GenesisOpt = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a ceremony .zkey as the production key for this circuit shape."""
-    from bitcoinzk.prover.circuit import CircuitShape
+    """Import a ceremony .zkey as the production key for the chain's circuit shape
+    (the same configuration, genesis or shape flags as `bzk node`)."""
     from bitcoinzk.prover.keys import import_zkey
 
-    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    shape = _circuit(config, genesis, (tree_depth, block_slots, block_records), production, False)
     files = import_zkey(zkey, shape, key_dir)
     _out(
         {"proving_key": str(files.proving_key), "verifying_key": str(files.verifying_key)}, as_json
@@ -719,17 +735,19 @@ def keys_import(
 
 @keys_app.command("setup")
 def keys_setup(
-    tree_depth: ShapeDepth = 24,
-    block_slots: ShapeSlots = 64,
-    block_records: ShapeRecords = 4,
+    config: ConfigOpt = None,
+    genesis: GenesisOpt = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Make (or find) development keys: single-party setup, never for real funds."""
-    from bitcoinzk.prover.circuit import CircuitShape
     from bitcoinzk.prover.keys import default_backend, ensure_keys
 
-    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    shape = _circuit(config, genesis, (tree_depth, block_slots, block_records), production, True)
     if default_backend() == "native":  # the native setup draws its own progress bar
         files = ensure_keys(shape, key_dir, True, "native")
         key = files.native_zkey
@@ -798,9 +816,12 @@ def prover_worker(
         int, typer.Option(help="prover actors this machine hosts (one key in memory each)")
     ] = 1,
     num_cpus: Annotated[int | None, typer.Option(help="CPUs offered to Ray (all)")] = None,
-    tree_depth: ShapeDepth = 24,
-    block_slots: ShapeSlots = 64,
-    block_records: ShapeRecords = 4,
+    config: ConfigOpt = None,
+    genesis: GenesisOpt = None,
+    tree_depth: DepthOpt = None,
+    block_slots: SlotsOpt = None,
+    block_records: RecordsOpt = None,
+    production: ProductionOpt = False,
     key_dir: Annotated[Path | None, typer.Option(help="key cache (the node's key, copied)")] = None,
 ) -> None:
     """Join this machine to the node's Ray cluster as a prover worker; runs until stopped.
@@ -812,7 +833,7 @@ def prover_worker(
     import os
     import shutil
 
-    from bitcoinzk.prover.circuit import CircuitShape, circuit_id, default_key_dir
+    from bitcoinzk.prover.circuit import circuit_id, default_key_dir
     from bitcoinzk.prover.fleet import PROVER_RESOURCE
     from bitcoinzk.prover.keys import find_keys
 
@@ -824,7 +845,7 @@ def prover_worker(
         )
     if provers < 1:
         _fail("--provers must be at least 1")
-    shape = CircuitShape.of(_params(tree_depth, block_slots, block_records, 1337))
+    shape = _circuit(config, genesis, (tree_depth, block_slots, block_records), production, False)
     keys_at = key_dir if key_dir is not None else default_key_dir()
     if find_keys(shape, keys_at) is None:
         _fail(
@@ -857,7 +878,6 @@ def verify(
     """Fetch a batch's proof from a node and verify it with our own verifying key,
     recomputing the public input from the block's published data."""
     from bitcoinzk.l2.pubdata import BlockPubdata, public_input
-    from bitcoinzk.prover.circuit import CircuitShape
     from bitcoinzk.prover.keys import find_keys
     from bitcoinzk.prover.service import verify_proof
 
@@ -904,7 +924,7 @@ def settle_deploy(
 ) -> None:
     """Deploy the verifier and the Rollup contract; the node then settles to it.
     Give it the configuration, genesis or shape the node runs with."""
-    from bitcoinzk.prover.circuit import CircuitShape, circuit_id
+    from bitcoinzk.prover.circuit import circuit_id
     from bitcoinzk.prover.keys import ensure_keys
     from bitcoinzk.settlement.client import open_client
     from bitcoinzk.settlement.rollup import deploy

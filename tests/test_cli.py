@@ -192,6 +192,18 @@ def test_production_shape_only_when_asked_with_its_cost_first(
     assert err.startswith("production shape B=64 E=4 D=24") and "10 GB" in err
 
 
+def test_key_commands_default_to_the_node_shape() -> None:
+    """`bzk keys setup`, `keys import` and `prover worker` pick the circuit as `bzk node`
+    does: the dev shape by default, the production one only when asked."""
+    from bitcoinzk.prover.circuit import CircuitShape
+
+    dev = ChainParams(tree_depth=9, block_slots=2, block_records=1)
+    assert cli._circuit(None, None, (None, None, None), False, False) == CircuitShape.of(dev)
+    production = cli._circuit(None, None, (None, None, None), True, False)
+    assert (production.depth, production.slots, production.records) == (24, 64, 4)
+    assert cli._circuit(None, None, (6, None, None), False, False).depth == 6
+
+
 # --- a deployment for the shape the node runs
 
 
