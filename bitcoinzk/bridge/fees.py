@@ -54,6 +54,10 @@ def script_path_witness(signer_set: SignerSet, depth: int) -> list[bytes]:
     ]
 
 
+DEFAULT_FEE_RATE = 2.0
+"""sat/vB of sweeps and payouts (`[bridge] payout_fee_rate`): regtest's relay floor is 1."""
+
+
 def fee_for(fee_rate: float, vsize: int) -> int:
     return math.ceil(fee_rate * vsize)
 
@@ -62,7 +66,7 @@ def fee_for(fee_rate: float, vsize: int) -> int:
 class FeePolicy:
     """The sat/vB the bridge pays, and what it charges users for it."""
 
-    fee_rate: float = 2.0
+    fee_rate: float = DEFAULT_FEE_RATE
 
     def __post_init__(self) -> None:
         if not 0 < self.fee_rate <= 10_000:

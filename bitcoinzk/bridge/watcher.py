@@ -50,7 +50,6 @@ from .store import BridgeStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIRMATIONS = 6
 MIN_DEPOSIT = 1_000  # sats; smaller deposits are not worth a Layer-2 operation
 DEFAULT_SWEEP_MARGIN = 72
 """Blocks that must remain before a deposit's refund leaf matures for it to be
@@ -98,7 +97,7 @@ class DepositWatcher:
         store: BridgeStore,
         sink: DepositSink,
         signer_set: SignerSet,
-        confirmations: int = DEFAULT_CONFIRMATIONS,
+        confirmations: int,  # `bridge.deposit_confirmations` (docs/config.md)
         network: str = "regtest",
         start_height: int | None = None,
         sweep_margin: int = DEFAULT_SWEEP_MARGIN,

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from bitcoinzk import safejson
-from bitcoinzk.bridge.fees import FeePolicy
+from bitcoinzk.bridge.deposit import DEFAULT_REFUND_TIMELOCK
+from bitcoinzk.bridge.fees import DEFAULT_FEE_RATE, FeePolicy
+from bitcoinzk.bridge.watcher import DEFAULT_SWEEP_MARGIN
 from bitcoinzk.httprpc import BODY_TIMEOUT, HEADER_TIMEOUT, HttpLimits
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import LEVEL_BITS, MAX_TREE_DEPTH, ChainParams
@@ -118,9 +120,9 @@ class BridgeSection:  # `bzk devnet` only
     signers: int = 3
     threshold: int = 2
     deposit_confirmations: int = 3
-    refund_timelock: int = 144
-    sweep_margin: int = 72  # blocks left before a refund matures, below which no credit
-    payout_fee_rate: float = 2.0  # sat/vB of sweeps and payouts; users are charged for it
+    refund_timelock: int = DEFAULT_REFUND_TIMELOCK
+    sweep_margin: int = DEFAULT_SWEEP_MARGIN  # blocks left before a refund matures to credit
+    payout_fee_rate: float = DEFAULT_FEE_RATE  # sat/vB of sweeps and payouts, charged to users
 
 
 COMMAND_DEFAULTS: dict[Command, dict[str, Any]] = {
@@ -300,9 +302,9 @@ class Config:
         )
         _check(br.deposit_confirmations >= 1, "bridge.deposit_confirmations", "must be >= 1")
         _check(
-            br.refund_timelock > br.sweep_margin >= 0,
+            br.refund_timelock > br.sweep_margin >= 1,
             "bridge.sweep_margin",
-            f"must be in 0..bridge.refund_timelock - 1 ({br.refund_timelock - 1})",
+            f"must be in 1..bridge.refund_timelock - 1 ({br.refund_timelock - 1})",
         )
         try:
             FeePolicy(br.payout_fee_rate)

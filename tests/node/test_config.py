@@ -65,6 +65,25 @@ def test_the_runtime_node_config_has_the_same_defaults() -> None:
     assert (devnet.prove, devnet.settlement) == (True, "embedded")
 
 
+def test_the_bridge_and_the_config_share_their_defaults() -> None:
+    """The bridge's own defaults are the config's (one constant each, in the bridge)."""
+    import inspect
+
+    from bitcoinzk.bridge.deposit import DepositReveal
+    from bitcoinzk.bridge.fees import FeePolicy
+    from bitcoinzk.bridge.watcher import DepositWatcher
+
+    bridge = Config.defaults("devnet").bridge
+    assert FeePolicy().fee_rate == bridge.payout_fee_rate
+    margin = inspect.signature(DepositWatcher).parameters["sweep_margin"].default
+    assert margin == bridge.sweep_margin
+    # no default of its own: a watcher is told how many confirmations it waits for
+    confirmations = inspect.signature(DepositWatcher).parameters["confirmations"]
+    assert confirmations.default is inspect.Parameter.empty
+    timelock = {f.name: f.default for f in fields(DepositReveal)}["timelock"]
+    assert timelock == bridge.refund_timelock
+
+
 def test_devnet_toml_lists_every_key_with_its_default() -> None:
     raw = tomllib.loads((ROOT / "devnet.toml").read_text())
     listed = {f"{s}.{k}" for s, keys in raw.items() for k in keys}
@@ -177,7 +196,8 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("bridge.signers", 0, "must be at least 1"),
     ("bridge.threshold", 4, "must be 1..bridge.signers (3)"),
     ("bridge.deposit_confirmations", 0, "must be >= 1"),
-    ("bridge.sweep_margin", 144, "must be in 0..bridge.refund_timelock - 1"),
+    ("bridge.sweep_margin", 144, "must be in 1..bridge.refund_timelock - 1"),
+    ("bridge.sweep_margin", 0, "must be in 1..bridge.refund_timelock - 1"),
     ("bridge.payout_fee_rate", 0, "must be in (0, 10000] sat/vB"),
 ]
 
