@@ -28,7 +28,7 @@ from bitcoinzk.node.client import L2RpcError, NodeClient
 from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
 from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.server import serve
-from bitcoinzk.node.wallet import Wallet, sign_transfer, sign_withdraw
+from bitcoinzk.node.wallet import L2Wallet, sign_transfer, sign_withdraw
 from bitcoinzk.prover.circuit import CircuitShape
 
 DEBUG_ENV = "BZK_DEBUG"
@@ -518,13 +518,13 @@ def exit_(
     _out(result.to_json(), as_json)
 
 
-def _load_wallet(path: Path) -> Wallet:
+def _load_wallet(path: Path) -> L2Wallet:
     if not path.is_file():
         _fail(
             f"no key file at {path}: make one with `bzk wallet new` (or `bzk wallet dev alice "
             f"--wallet {path}` for a funded devnet key), or pass --wallet"
         )
-    return Wallet.load(path)
+    return L2Wallet.load(path)
 
 
 @wallet_app.command("new")
@@ -532,7 +532,7 @@ def wallet_new(wallet: WalletOpt = DEFAULT_WALLET, as_json: JsonOpt = False) -> 
     """Create a new key file."""
     if wallet.exists():
         _fail(f"{wallet} exists; refusing to overwrite a key")
-    w = Wallet.create()
+    w = L2Wallet.create()
     w.save(wallet)
     _out({"wallet": str(wallet), "pubkey": w.pubkey.hex()}, as_json)
 
@@ -549,7 +549,7 @@ def wallet_dev(
     these users, and `bzk devnet`'s scenario pays them. Public keys: local chains only."""
     if name not in DEV_NAMES:
         _fail(f"no devnet user {name!r}: one of {', '.join(DEV_NAMES)}")
-    w = Wallet(dev_key(name))
+    w = L2Wallet(dev_key(name))
     if wallet is not None:
         if wallet.exists():
             _fail(f"{wallet} exists; refusing to overwrite a key")

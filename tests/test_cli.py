@@ -20,7 +20,7 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.node.config import load_genesis
 from bitcoinzk.node.devnet import DEV_BALANCE, dev_genesis, dev_key
-from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.node.wallet import L2Wallet
 from bitcoinzk.procutil import free_port
 from bitcoinzk.settlement.rollup import Deployment
 from tests.settlement.conftest import running_anvil
@@ -297,7 +297,7 @@ def test_wallet_dev_gives_the_funded_dev_genesis_keys(tmp_path: Path) -> None:
 
     path = tmp_path / "bob.json"
     _json(runner.invoke(app, ["wallet", "dev", "bob", "--wallet", str(path), "--json"]))
-    assert Wallet.load(path).key.hex() == dev_key("bob").hex()
+    assert L2Wallet.load(path).key.hex() == dev_key("bob").hex()
     again = runner.invoke(app, ["wallet", "dev", "bob", "--wallet", str(path)])
     assert again.exit_code == 1 and "refusing to overwrite" in _one_line_error(again.output)
     unknown = runner.invoke(app, ["wallet", "dev", "mallory"])

@@ -58,7 +58,7 @@ class ChainContext:
     mtp_at: Callable[[int], int]  # median time past of the block at a height
 
 
-class Mempool:
+class BitcoinMempool:
     def __init__(self, kernel: Kernel, min_relay_fee: int = MIN_RELAY_FEE) -> None:
         self.kernel = kernel
         self.min_relay_fee = min_relay_fee

@@ -2,7 +2,7 @@
 
 `RegtestNode` owns a `Kernel` (blocks and chainstate, Bitcoin Core's files), a
 `ChainIndex` (SQLite: active chain, UTXO set, tx index, undo, mempool) and a
-`Mempool`.  After every block submission it reads the kernel's active chain
+`BitcoinMempool`.  After every block submission it reads the kernel's active chain
 and moves its own index to match: disconnecting down to the fork point and
 connecting up to the new tip.  The same routine runs on start-up, so a crash
 between the kernel's write and ours heals itself, and a reorg is just a sync
@@ -21,7 +21,7 @@ from .block import Block, build_block
 from .encoding import DecodeError
 from .index import ChainIndex, Coin, TxLookup
 from .kernel import Kernel, SubmitResult, SubmitStatus
-from .mempool import ChainContext, Mempool, MempoolRejection
+from .mempool import BitcoinMempool, ChainContext, MempoolRejection
 from .script import BURN_SCRIPT
 from .tx import OutPoint, Tx
 
@@ -42,7 +42,7 @@ class RegtestNode:
         self._lock = threading.RLock()
         self.kernel = Kernel(self.datadir / "kernel")
         self.index = ChainIndex(self.datadir / "index.sqlite")
-        self.mempool = Mempool(self.kernel)
+        self.mempool = BitcoinMempool(self.kernel)
         self._listeners: list[TipListener] = []
         self._replay_into_kernel()
         self._sync()

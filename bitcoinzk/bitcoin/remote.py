@@ -10,7 +10,7 @@ mempool, and a chain where `generatetoaddress` works (regtest) for `mine`.
 from __future__ import annotations
 
 from .index import Coin, TxLookup
-from .rpc_client import BitcoinRPC, RPCError
+from .rpc_client import BitcoinRPC, BitcoinRpcError
 from .script import BURN_SCRIPT, address_from_script
 from .tx import OutPoint, Tx
 
@@ -41,7 +41,7 @@ class RemoteBitcoin:
     def get_tx(self, txid: str) -> TxLookup | None:
         try:
             d = self.rpc.call("getrawtransaction", txid, True)
-        except RPCError as e:
+        except BitcoinRpcError as e:
             if e.code == RPC_INVALID_ADDRESS_OR_KEY:
                 return None
             raise

@@ -27,7 +27,7 @@ from .tx import OutPoint, Tx, TxOut
 COIN = 100_000_000
 
 
-class RPCError(Exception):
+class BitcoinRpcError(Exception):
     """An error answered by the server, with bitcoind's code and message."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -113,7 +113,7 @@ class BitcoinRPC:
         if err is not None:
             if not isinstance(err, dict) or not isinstance(err.get("code", -1), int):
                 raise RPCTransportError(f"{method}: malformed error {err!r:.80}")
-            raise RPCError(int(err.get("code", -1)), str(err.get("message", "")))
+            raise BitcoinRpcError(int(err.get("code", -1)), str(err.get("message", "")))
         if "result" not in reply:
             raise RPCTransportError(f"{method}: reply without result")
         return reply["result"]

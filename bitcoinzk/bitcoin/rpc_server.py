@@ -30,6 +30,7 @@ from .block import Block, bits_to_target
 from .mempool import MempoolRejection
 from .node import RegtestNode
 from .policy import MIN_RELAY_FEE, output_type
+from .rpc_client import BitcoinRpcError
 from .script import AddressError, address_from_script, script_from_address
 from .tx import OutPoint, Tx
 
@@ -49,28 +50,21 @@ MAX_GENERATE = 1000
 """Blocks one generatetoaddress call may mine (each call holds the node's lock)."""
 
 
-class RPCError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 # --- parameter checks: every value from a request is checked before the node sees it, so
 # that bad input gets Core's error codes (-3 type, -8 parameter) and never an internal error.
 
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected an integer")
+        raise BitcoinRpcError(RPC_TYPE_ERROR, f"{name}: expected an integer")
     if not lo <= value <= hi:
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} out of range ({lo}..{hi})")
+        raise BitcoinRpcError(RPC_INVALID_PARAMETER, f"{name} out of range ({lo}..{hi})")
     return value
 
 
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a bool")
+        raise BitcoinRpcError(RPC_TYPE_ERROR, f"{name}: expected a bool")
     return value
 
 
@@ -84,28 +78,30 @@ def _verbosity(name: str, value: Any, hi: int) -> int:
 def _hash(name: str, value: Any) -> str:
     """A block hash or txid: 64 hex digits, as Core's ParseHashV."""
     if not isinstance(value, str):
-        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+        raise BitcoinRpcError(RPC_TYPE_ERROR, f"{name}: expected a string")
     if len(value) != 64:
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)})")
+        raise BitcoinRpcError(
+            RPC_INVALID_PARAMETER, f"{name} must be of length 64 (not {len(value)})"
+        )
     if not (value.isascii() and all(c in "0123456789abcdefABCDEF" for c in value)):
-        raise RPCError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string")
+        raise BitcoinRpcError(RPC_INVALID_PARAMETER, f"{name} must be hexadecimal string")
     return value.lower()
 
 
 def _hex(name: str, value: Any) -> bytes:
     if not isinstance(value, str):
-        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+        raise BitcoinRpcError(RPC_TYPE_ERROR, f"{name}: expected a string")
     if not value.isascii() or any(c.isspace() for c in value):
-        raise RPCError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex")
+        raise BitcoinRpcError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex")
     try:
         return bytes.fromhex(value)
     except ValueError:
-        raise RPCError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex") from None
+        raise BitcoinRpcError(RPC_DESERIALIZATION_ERROR, f"{name} is not hex") from None
 
 
 def _str(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise RPCError(RPC_TYPE_ERROR, f"{name}: expected a string")
+        raise BitcoinRpcError(RPC_TYPE_ERROR, f"{name}: expected a string")
     return value
 
 
@@ -174,13 +170,13 @@ class NodeRPC:
             return self.extra[name]
         fn = getattr(self, "rpc_" + name, None)
         if fn is None:
-            raise RPCError(RPC_METHOD_NOT_FOUND, "Method not found")
+            raise BitcoinRpcError(RPC_METHOD_NOT_FOUND, "Method not found")
         return fn  # type: ignore[no-any-return]
 
     def _block_or_fail(self, blockhash: Any) -> Block:
         blockhash = _hash("blockhash", blockhash)
         if not self.node.kernel.has_block(blockhash):
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
+            raise BitcoinRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found")
         return self.node.get_block(blockhash)
 
     def _header_json(self, block: Block) -> dict[str, Any]:
@@ -236,9 +232,9 @@ class NodeRPC:
 
     def rpc_getblockhash(self, height: Any) -> str:
         if isinstance(height, bool) or not isinstance(height, int):
-            raise RPCError(RPC_TYPE_ERROR, "height: expected an integer")
+            raise BitcoinRpcError(RPC_TYPE_ERROR, "height: expected an integer")
         if not 0 <= height <= self.node.height():
-            raise RPCError(RPC_INVALID_PARAMETER, "Block height out of range")
+            raise BitcoinRpcError(RPC_INVALID_PARAMETER, "Block height out of range")
         return self.node.block_hash(height)
 
     def rpc_getblockheader(self, blockhash: Any, verbose: Any = True) -> Any:
@@ -288,9 +284,9 @@ class NodeRPC:
     def rpc_scantxoutset(self, action: Any, scanobjects: Any = None) -> Any:
         """`start` with `raw(<hex>)` or `addr(<address>)` descriptors, as Core's."""
         if action != "start":
-            raise RPCError(RPC_INVALID_PARAMETER, "Only 'start' is supported")
+            raise BitcoinRpcError(RPC_INVALID_PARAMETER, "Only 'start' is supported")
         if scanobjects is not None and not isinstance(scanobjects, list):
-            raise RPCError(RPC_TYPE_ERROR, "scanobjects: expected an array")
+            raise BitcoinRpcError(RPC_TYPE_ERROR, "scanobjects: expected an array")
         unspents: list[dict[str, Any]] = []
         for obj in scanobjects or []:
             desc = _str("desc", obj.get("desc") if isinstance(obj, dict) else obj)
@@ -301,9 +297,9 @@ class NodeRPC:
                 elif desc.startswith("addr(") and desc.endswith(")"):
                     spk = script_from_address(desc[5:-1], self.node.network)
                 else:
-                    raise RPCError(RPC_INVALID_PARAMETER, f"unsupported descriptor {desc}")
+                    raise BitcoinRpcError(RPC_INVALID_PARAMETER, f"unsupported descriptor {desc}")
             except (ValueError, AddressError) as e:
-                raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, str(e)) from e
+                raise BitcoinRpcError(RPC_INVALID_ADDRESS_OR_KEY, str(e)) from e
             for c in self.node.coins_for_script(spk):
                 unspents.append(
                     {
@@ -335,7 +331,7 @@ class NodeRPC:
             blockhash = _hash("blockhash", blockhash)
         found = self.node.get_tx(txid)
         if found is None or (blockhash is not None and found.block_hash != blockhash):
-            raise RPCError(
+            raise BitcoinRpcError(
                 RPC_INVALID_ADDRESS_OR_KEY,
                 "No such mempool or blockchain transaction. "
                 "Use gettransaction for wallet transactions.",
@@ -359,19 +355,19 @@ class NodeRPC:
         try:
             return tx_json(Tx.from_bytes(_hex("hexstring", hexstring)), self.node.network)
         except ValueError as e:
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
+            raise BitcoinRpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
 
     def rpc_sendrawtransaction(self, hexstring: Any, maxfeerate: Any = 0.10) -> str:
         if isinstance(maxfeerate, bool) or not isinstance(maxfeerate, (int, float, Decimal)):
-            raise RPCError(RPC_TYPE_ERROR, "maxfeerate: expected a number")
+            raise BitcoinRpcError(RPC_TYPE_ERROR, "maxfeerate: expected a number")
         try:
             tx = Tx.from_bytes(_hex("hexstring", hexstring))
         except ValueError as e:
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
+            raise BitcoinRpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed") from e
         try:
             return self.node.send_raw_transaction(tx)
         except MempoolRejection as e:
-            raise RPCError(e.code, e.reason) from e
+            raise BitcoinRpcError(e.code, e.reason) from e
 
     def rpc_getrawmempool(self, verbose: Any = False) -> Any:
         entries = self.node.mempool.entries
@@ -414,14 +410,14 @@ class NodeRPC:
         try:
             spk = script_from_address(_str("address", address), self.node.network)
         except (AddressError, ValueError) as e:
-            raise RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from e
+            raise BitcoinRpcError(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address") from e
         return self.node.mine(nblocks, spk)
 
     def rpc_submitblock(self, hexdata: Any, dummy: Any = None) -> Any:
         try:
             block = Block.from_bytes(_hex("hexdata", hexdata))
         except ValueError as e:
-            raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from e
+            raise BitcoinRpcError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from e
         result = self.node.submit_block(block)
         return None if result.connected else result.reason
 
@@ -569,20 +565,20 @@ class RpcServer:
         try:
             method = req.get("method")
             if not isinstance(method, str):
-                raise RPCError(RPC_INVALID_REQUEST, "Method must be a string")
+                raise BitcoinRpcError(RPC_INVALID_REQUEST, "Method must be a string")
             fn = self.methods.lookup(method)
             params = req.get("params")
             if params is None:
                 params = []
             if not isinstance(params, (list, dict)):
-                raise RPCError(RPC_INVALID_PARAMS, "params must be an array or an object")
+                raise BitcoinRpcError(RPC_INVALID_PARAMS, "params must be an array or an object")
             args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
             try:
                 inspect.signature(fn).bind(*args, **kwargs)
             except TypeError as e:
-                raise RPCError(RPC_MISC_ERROR, f"{method}: wrong parameters ({e})") from e
+                raise BitcoinRpcError(RPC_MISC_ERROR, f"{method}: wrong parameters ({e})") from e
             result = fn(*args, **kwargs)
-        except RPCError as e:
+        except BitcoinRpcError as e:
             err = {"code": e.code, "message": e.message}
             if v2:
                 return {"jsonrpc": "2.0", "error": err, "id": rid}, 200

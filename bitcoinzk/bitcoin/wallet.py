@@ -77,7 +77,7 @@ def sign_keypath(tx: Tx, spent: list[TxOut], keys: dict[int, TaprootKey]) -> Non
         tx.vin[i].witness = [key.sign(tx.sighash_taproot(i, spent))]
 
 
-class Wallet:
+class BitcoinWallet:
     def __init__(self, master: bip32.HDKey, network: str = "regtest", lookahead: int = 20) -> None:
         self.network = network
         coin_type = 0 if network in ("main", "mainnet") else 1
@@ -90,7 +90,7 @@ class Wallet:
                 self._derive(change, i)
 
     @classmethod
-    def from_seed(cls, seed: bytes, network: str = "regtest", lookahead: int = 20) -> Wallet:
+    def from_seed(cls, seed: bytes, network: str = "regtest", lookahead: int = 20) -> BitcoinWallet:
         return cls(bip32.HDKey.from_seed(seed), network, lookahead)
 
     def _derive(self, change: int, index: int) -> TaprootKey:

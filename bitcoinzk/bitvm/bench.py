@@ -13,7 +13,7 @@ import coincurve
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.da.gold import GoldBatch, GoldPublisher
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, public_input
@@ -36,14 +36,14 @@ def _confirm(node: RegtestNode, tx: Tx) -> None:
     node.mine(1)
 
 
-def _fund(node: RegtestNode, wallet: Wallet, spk: bytes, amount: int) -> OutPoint:
+def _fund(node: RegtestNode, wallet: BitcoinWallet, spk: bytes, amount: int) -> OutPoint:
     tx = wallet.create_transaction([TxOut(amount, spk)], 2, node)
     _confirm(node, tx)
     return OutPoint(tx.txid, next(i for i, o in enumerate(tx.vout) if o.script_pubkey == spk))
 
 
 def play(
-    node: RegtestNode, wallet: Wallet, circuit: Circuit, config: GameConfig, seed: int
+    node: RegtestNode, wallet: BitcoinWallet, circuit: Circuit, config: GameConfig, seed: int
 ) -> dict[str, Any]:
     """One honest assertion and one cheating one (random gate); sizes of each step."""
     rng = random.Random(seed)
@@ -80,7 +80,7 @@ def play(
 
 
 def gold_vbytes(
-    node: RegtestNode, wallet: Wallet, sizes: tuple[int, ...]
+    node: RegtestNode, wallet: BitcoinWallet, sizes: tuple[int, ...]
 ) -> dict[int, dict[str, float]]:
     """Commit + reveal vbytes per plain transfer for batches of `sizes` transfers."""
     key = coincurve.PrivateKey(b"\x5e" * 32)
@@ -120,7 +120,7 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="bzk-bench-bitvm-") as tmp:
         node = RegtestNode(Path(tmp) / "node")
         try:
-            wallet = Wallet.from_seed(b"\x42" * 32, lookahead=5)
+            wallet = BitcoinWallet.from_seed(b"\x42" * 32, lookahead=5)
             node.mine(20, wallet.new_key().script_pubkey)
             node.mine(100)
             for k in gates_per_leaf:
@@ -171,7 +171,7 @@ def verifier_figures(
     proof_file: Path = BATCH_PROOF,
     execute: bool = True,
     node: RegtestNode | None = None,
-    wallet: Wallet | None = None,
+    wallet: BitcoinWallet | None = None,
 ) -> dict[str, Any]:
     """The chunked Groth16 verifier on a real batch proof: sizes, and every chunk spent
     in a regtest block when `execute` (node and wallet funded)."""

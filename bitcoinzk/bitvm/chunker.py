@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bitcoinzk.bitcoin.node import RegtestNode
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 
 from . import fq
 from .execute import Spend, run_all
@@ -270,7 +270,7 @@ def spends(compiled: Compiled) -> Spend:
 
 def run_program(
     node: RegtestNode,
-    wallet: Wallet,
+    wallet: BitcoinWallet,
     prog: Program,
     results: Sequence[int],
     claimed: dict[int, int] | None = None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.script import NUMS_H, TapLeaf, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 
 MAX_BLOCK_WEIGHT = 4_000_000
 BLOCK_WEIGHT_BUDGET = 3_900_000
@@ -43,7 +43,7 @@ def _varint_len(n: int) -> int:
     return 1 if n < 0xFD else 3 if n <= 0xFFFF else 5
 
 
-def run_spends(node: RegtestNode, wallet: Wallet, spends: Sequence[Spend]) -> bool:
+def run_spends(node: RegtestNode, wallet: BitcoinWallet, spends: Sequence[Spend]) -> bool:
     """Fund and spend every leaf in one block; True if the kernel connected it."""
     outputs = [TaprootOutput(NUMS_H, (TapLeaf(s.script),)) for s in spends]
     fund = wallet.create_transaction(
@@ -62,7 +62,7 @@ def run_spends(node: RegtestNode, wallet: Wallet, spends: Sequence[Spend]) -> bo
     return result.connected and node.tip_hash() != tip
 
 
-def run_all(node: RegtestNode, wallet: Wallet, spends: Sequence[Spend]) -> int:
+def run_all(node: RegtestNode, wallet: BitcoinWallet, spends: Sequence[Spend]) -> int:
     """Run `spends` in as few blocks as fit the block weight; returns the number of
     blocks.  Raises `AssertionError` naming the first block the kernel refused."""
     blocks: list[list[Spend]] = [[]]

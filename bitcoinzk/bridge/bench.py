@@ -14,7 +14,7 @@ from typing import Any
 from ..bitcoin.node import RegtestNode
 from ..bitcoin.script import BURN_SCRIPT
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from ..bitcoin.wallet import TaprootKey, Wallet, sign_keypath
+from ..bitcoin.wallet import BitcoinWallet, TaprootKey, sign_keypath
 from ..crypto.eddsa import PrivateKey
 from .chain import NodeChain
 from .deposit import DepositReveal
@@ -22,9 +22,9 @@ from .payout import (
     BatchWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     PayoutBuilder,
     SignerNode,
-    Withdrawal,
 )
 from .signers import SignerKey, SignerSet
 from .store import BridgeStore
@@ -46,11 +46,11 @@ class _Settlement:
     def finalized_batches(self) -> list[FinalizedBatch]:
         return self.batches
 
-    def finalized_exits(self) -> list[Withdrawal]:
+    def finalized_exits(self) -> list[FinalizedWithdrawal]:
         return []
 
 
-def _fan_out(node: RegtestNode, wallet: Wallet, key: TaprootKey, n: int, value: int) -> Tx:
+def _fan_out(node: RegtestNode, wallet: BitcoinWallet, key: TaprootKey, n: int, value: int) -> Tx:
     tx = wallet.create_transaction([TxOut(value, key.script_pubkey)] * n, 2, node)
     node.send_raw_transaction(tx)
     return tx
@@ -62,7 +62,7 @@ def run(
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         node = RegtestNode(Path(tmp) / "node")
-        wallet = Wallet.from_seed(b"bench" * 8, lookahead=3)
+        wallet = BitcoinWallet.from_seed(b"bench" * 8, lookahead=3)
         node.mine(blocks + 3, wallet.new_key().script_pubkey)
         node.mine(100)
 
@@ -114,7 +114,9 @@ def run(
         builder = PayoutBuilder(store, sset, NodeChain(node))
         for n in (1, 10, 100):
             ws = [
-                Withdrawal(BatchWithdrawalId(2 + n, i), 10_000, wallet.new_key().script_pubkey)
+                FinalizedWithdrawal(
+                    BatchWithdrawalId(2 + n, i), 10_000, wallet.new_key().script_pubkey
+                )
                 for i in range(n)
             ]
             settlement.batches.append(FinalizedBatch(2 + n, withdrawals=tuple(ws)))
@@ -123,7 +125,7 @@ def run(
             out[f"payout_vbytes_per_withdrawal_{n}"] = round(result.tx.vsize / n, 2)
             node.mine(1)
         ws = [
-            Withdrawal(BatchWithdrawalId(999, i), 10_000, wallet.new_key().script_pubkey)
+            FinalizedWithdrawal(BatchWithdrawalId(999, i), 10_000, wallet.new_key().script_pubkey)
             for i in range(100)
         ]
         settlement.batches.append(FinalizedBatch(999, withdrawals=tuple(ws)))

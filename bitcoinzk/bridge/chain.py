@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..bitcoin.node import RegtestNode
-from ..bitcoin.rpc_client import BitcoinRPC, RPCError, to_sats
+from ..bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError, to_sats
 from ..bitcoin.tx import OutPoint, Tx, TxOut
 
 
@@ -57,7 +57,7 @@ class RpcChain:
     def find_output(self, op: OutPoint) -> tuple[TxOut, int] | None:
         try:
             d = self.rpc.call("getrawtransaction", op.txid, True)
-        except RPCError:
+        except BitcoinRpcError:
             return None
         conf = int(d.get("confirmations", 0))
         if conf < 1 or op.vout >= len(d["vout"]):

@@ -102,7 +102,7 @@ def parse_withdrawal_id(text: str) -> WithdrawalId:
 
 
 @dataclass(frozen=True)
-class Withdrawal:
+class FinalizedWithdrawal:
     """A finalized Layer-2 withdrawal: pay `amount` sats to `script_pubkey`, once."""
 
     id: WithdrawalId
@@ -122,7 +122,7 @@ class FinalizedDeposit:
 class FinalizedBatch:
     batch_id: int
     deposits: tuple[FinalizedDeposit, ...] = ()
-    withdrawals: tuple[Withdrawal, ...] = ()
+    withdrawals: tuple[FinalizedWithdrawal, ...] = ()
 
 
 class SettlementReader(Protocol):
@@ -135,7 +135,7 @@ class SettlementReader(Protocol):
 
     def finalized_batches(self) -> list[FinalizedBatch]: ...
 
-    def finalized_exits(self) -> list[Withdrawal]:
+    def finalized_exits(self) -> list[FinalizedWithdrawal]:
         """Exit claims recorded in exodus mode (docs/exit.md), final, each a withdrawal
         with the id `exit:<account>`; empty where the settlement layer has no exodus."""
         ...
@@ -150,7 +150,7 @@ class PayoutRequest:
     tx: Tx
     spent: list[TxOut]
     trees: list[TaprootOutput]
-    withdrawals: list[Withdrawal]
+    withdrawals: list[FinalizedWithdrawal]
     change_vout: int | None = None
     sweep: bool = False
 
@@ -181,7 +181,7 @@ class PayoutRequest:
             spent,
             [tree_of(o) for o in spent],
             [
-                Withdrawal(parse_withdrawal_id(i), int(a), bytes.fromhex(spk))
+                FinalizedWithdrawal(parse_withdrawal_id(i), int(a), bytes.fromhex(spk))
                 for i, a, spk in d["withdrawals"]
             ],
             d["change_vout"],
@@ -245,12 +245,12 @@ class SignerNode:
         log.critical("signer %s HALTED: %s", self.pubkey.hex()[:16], msg)
         return UnbackedDeposit(msg)
 
-    def audit(self) -> dict[WithdrawalId, Withdrawal]:
+    def audit(self) -> dict[WithdrawalId, FinalizedWithdrawal]:
         """Check every finalized deposit against Bitcoin; return finalized withdrawals by id."""
         if self.halted:
             raise PayoutRefused("signer halted: " + "; ".join(self.alarms))
         seen: dict[OutPoint, FinalizedDeposit] = {}
-        owed: dict[WithdrawalId, Withdrawal] = {}
+        owed: dict[WithdrawalId, FinalizedWithdrawal] = {}
         deposit_fee = self.fees.deposit_fee(self.signer_set)
         for batch in self.settlement.finalized_batches():
             for d in batch.deposits:
@@ -457,7 +457,7 @@ class BridgeCoin:
 @dataclass
 class PayoutResult:
     tx: Tx
-    paid: list[Withdrawal]
+    paid: list[FinalizedWithdrawal]
     key_path: bool
     fee: int = 0
     skipped: list[WithdrawalId] = field(default_factory=list)
@@ -534,8 +534,8 @@ class PayoutBuilder(BridgeTxBuilder):
                 return True
         return False
 
-    def unpaid(self, withdrawals: list[Withdrawal]) -> list[Withdrawal]:
-        out: list[Withdrawal] = []
+    def unpaid(self, withdrawals: list[FinalizedWithdrawal]) -> list[FinalizedWithdrawal]:
+        out: list[FinalizedWithdrawal] = []
         for w in withdrawals:
             if any(o.id == w.id for o in out):
                 continue  # listed twice: paid once
@@ -546,16 +546,16 @@ class PayoutBuilder(BridgeTxBuilder):
                 out.append(w)
         return out
 
-    def net(self, w: Withdrawal) -> TxOut:
+    def net(self, w: FinalizedWithdrawal) -> TxOut:
         """What the withdrawal is paid on Bitcoin: its amount less the withdrawal fee."""
         return TxOut(w.amount - self.fees.withdrawal_fee(self.signer_set), w.script_pubkey)
 
-    def payable(self, w: Withdrawal) -> bool:
+    def payable(self, w: FinalizedWithdrawal) -> bool:
         out = self.net(w)
         return out.value >= dust_threshold(out)
 
     def build(
-        self, withdrawals: list[Withdrawal], fee_rate: float, key_path: bool
+        self, withdrawals: list[FinalizedWithdrawal], fee_rate: float, key_path: bool
     ) -> PayoutRequest:
         if not withdrawals:
             raise PayoutError("nothing to pay")
@@ -589,7 +589,7 @@ class PayoutBuilder(BridgeTxBuilder):
                 )
         raise InsufficientBridgeFunds(f"bridge cannot pay {target} sats plus fee")
 
-    def _record_unpayable(self, withdrawals: list[Withdrawal]) -> None:
+    def _record_unpayable(self, withdrawals: list[FinalizedWithdrawal]) -> None:
         """A withdrawal worth less than its fee plus dust cannot be paid on Bitcoin: it
         is burnt on Layer-2 and kept as surplus, recorded like a payout of nothing."""
         with self.store.transaction() as db:
@@ -607,7 +607,7 @@ class PayoutBuilder(BridgeTxBuilder):
 
     def pay(
         self,
-        withdrawals: list[Withdrawal],
+        withdrawals: list[FinalizedWithdrawal],
         signers: list[SignerNode],
         fee_rate: float | None = None,
     ) -> PayoutResult | None:
@@ -668,8 +668,8 @@ class PayoutBuilder(BridgeTxBuilder):
         return PayoutResult(tx, todo, key_path, fee, [w.id for w in skipped])
 
     def _build_fitting(
-        self, todo: list[Withdrawal], fee_rate: float, key_path: bool
-    ) -> tuple[PayoutRequest, list[Withdrawal]]:
+        self, todo: list[FinalizedWithdrawal], fee_rate: float, key_path: bool
+    ) -> tuple[PayoutRequest, list[FinalizedWithdrawal]]:
         """One payout for as many withdrawals as the reserves can pay within their fees.
 
         A withdrawal the confirmed reserves cannot pay within its fee (a large one
@@ -677,7 +677,7 @@ class PayoutBuilder(BridgeTxBuilder):
         hold back every other: the largest is left out until the rest fits, and waits
         for a later cycle.  Alone, its error is raised."""
         batch = list(todo)
-        skipped: list[Withdrawal] = []
+        skipped: list[FinalizedWithdrawal] = []
         while True:
             try:
                 return self.build(batch, fee_rate, key_path), skipped

@@ -24,7 +24,7 @@ from bitcoinzk.bridge.payout import (
     ExitWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
-    Withdrawal,
+    FinalizedWithdrawal,
     WithdrawalId,
 )
 from bitcoinzk.da.evm import EvmBatchReader, PublishedBatch
@@ -65,7 +65,7 @@ def finalized_batch(batch: PublishedBatch) -> FinalizedBatch:
         if op.op == OP_DEPOSIT and op.pubkey is not None
     )
     withdrawals = tuple(
-        Withdrawal(BatchWithdrawalId(batch.batch_number, i), w.amount, w.script_pubkey)
+        FinalizedWithdrawal(BatchWithdrawalId(batch.batch_number, i), w.amount, w.script_pubkey)
         for i, w in enumerate(batch.withdrawals)
     )
     return FinalizedBatch(batch.batch_number, deposits, withdrawals)
@@ -80,7 +80,7 @@ def record_script_pubkey(record: bytes) -> bytes | None:
     return None if any(padding) else bytes(spk)
 
 
-def exit_claim(event: _Event) -> Withdrawal | None:
+def exit_claim(event: _Event) -> FinalizedWithdrawal | None:
     """The withdrawal an `ExitClaimed` event owes; None (logged) for a malformed record,
     which the contract never emits: paying a script nobody can spend would burn it."""
     account, amount = int(event.args["account"]), int(event.args["amount"])
@@ -88,7 +88,7 @@ def exit_claim(event: _Event) -> Withdrawal | None:
     if spk is None:
         log.error("exit claim of account %d has a malformed record: not paid", account)
         return None
-    return Withdrawal(ExitWithdrawalId(account), amount, spk)
+    return FinalizedWithdrawal(ExitWithdrawalId(account), amount, spk)
 
 
 class SilverSettlementReader:
@@ -104,14 +104,14 @@ class SilverSettlementReader:
             out.append(finalized_batch(batch))
         return out
 
-    def finalized_exits(self) -> list[Withdrawal]:
+    def finalized_exits(self) -> list[FinalizedWithdrawal]:
         """Every exit claim whose transaction is final, in the order claimed.
 
         Read from the contract's events alone. A claim is owed once, named by its
         account (`ExitWithdrawalId`), so a claim mined again after an EVM reorg is the
         same withdrawal; should two final events ever name one account (the contract
         refuses a second claim), the first stands."""
-        out: dict[WithdrawalId, Withdrawal] = {}
+        out: dict[WithdrawalId, FinalizedWithdrawal] = {}
         for event in self.rollup.events():
             if event.name != EXIT_EVENT or not self.rollup.client.is_final(event.tx_hash):
                 continue

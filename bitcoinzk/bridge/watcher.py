@@ -41,7 +41,8 @@ import coincurve
 
 from ..bitcoin.block import Block
 from ..bitcoin.policy import dust_threshold
-from ..bitcoin.rpc_server import RPC_INVALID_PARAMS, RPCError
+from ..bitcoin.rpc_client import BitcoinRpcError
+from ..bitcoin.rpc_server import RPC_INVALID_PARAMS
 from ..bitcoin.tx import MAX_MONEY, TxOut
 from .deposit import DepositError, DepositReveal
 from .fees import FeePolicy
@@ -162,7 +163,7 @@ class DepositWatcher:
         try:
             address = self.register(reveal)
         except DepositError as e:
-            raise RPCError(RPC_INVALID_PARAMS, str(e)) from None
+            raise BitcoinRpcError(RPC_INVALID_PARAMS, str(e)) from None
         return {
             "address": address,
             "timelock": reveal.timelock,
@@ -176,23 +177,23 @@ class DepositWatcher:
     def parse_reveal(recipient: object, refund_key: object, timelock: object) -> DepositReveal:
         def hex32(value: object, what: str) -> bytes:
             if not isinstance(value, str) or len(value) != 64:
-                raise RPCError(RPC_INVALID_PARAMS, f"{what} must be 64 hex characters")
+                raise BitcoinRpcError(RPC_INVALID_PARAMS, f"{what} must be 64 hex characters")
             try:
                 return bytes.fromhex(value)
             except ValueError:
-                raise RPCError(RPC_INVALID_PARAMS, f"{what} is not hex") from None
+                raise BitcoinRpcError(RPC_INVALID_PARAMS, f"{what} is not hex") from None
 
         raw_recipient = hex32(recipient, "recipient")
         raw_refund = hex32(refund_key, "refund_key")
         kwargs: dict[str, int] = {}
         if timelock is not None:
             if type(timelock) is not int:
-                raise RPCError(RPC_INVALID_PARAMS, "timelock must be an integer")
+                raise BitcoinRpcError(RPC_INVALID_PARAMS, "timelock must be an integer")
             kwargs["timelock"] = timelock
         try:
             return DepositReveal(raw_recipient, raw_refund, **kwargs)
         except DepositError as e:
-            raise RPCError(RPC_INVALID_PARAMS, str(e)) from None
+            raise BitcoinRpcError(RPC_INVALID_PARAMS, str(e)) from None
 
     # --- polling ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ WITHDRAWAL_BYTES = AMOUNT_BYTES + RECORD_BYTES
 
 
 @dataclass(frozen=True)
-class Withdrawal:
+class PublishedWithdrawal:
     """A payout the bridge owes on Bitcoin once its batch is final."""
 
     sender: int
@@ -34,16 +34,16 @@ class Withdrawal:
         return raw + bytes(WITHDRAWAL_BYTES - len(raw))
 
 
-def withdrawals(pubdata: BlockPubdata) -> list[Withdrawal]:
+def withdrawals(pubdata: BlockPubdata) -> list[PublishedWithdrawal]:
     """The batch's withdrawals in slot order (raises PubdataError on bad data)."""
     return [
-        Withdrawal(op.sender, op.amount, op.script_pubkey)
+        PublishedWithdrawal(op.sender, op.amount, op.script_pubkey)
         for op in pubdata.ops()
         if op.op == OP_WITHDRAW
     ]
 
 
-def withdrawals_hash(items: list[Withdrawal]) -> bytes:
+def withdrawals_hash(items: list[PublishedWithdrawal]) -> bytes:
     """h_0 = 0^32, h_(k+1) = sha256(h_k || amount:6 || record:35): what Rollup.vy stores.
 
     A chain, not a Merkle tree: the bridge pays a batch's withdrawals together,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.da.batch import Withdrawal, batch_hash, withdrawals, withdrawals_hash
+from bitcoinzk.da.batch import PublishedWithdrawal, batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, PubdataOp
 from bitcoinzk.l2.state import State
@@ -75,7 +75,7 @@ class PublishedBatch:
     proof: bytes
     batch_hash: bytes
     withdrawals_hash: bytes
-    withdrawals: tuple[Withdrawal, ...]
+    withdrawals: tuple[PublishedWithdrawal, ...]
     tx_hash: bytes
     block_number: int
 

@@ -47,7 +47,7 @@ from bitcoinzk.bitcoin.encoding import DecodeError
 from bitcoinzk.bitcoin.policy import MAX_STANDARD_TX_WEIGHT, dust_threshold
 from bitcoinzk.bitcoin.script import NUMS_H, TapLeaf, TaprootOutput, op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from bitcoinzk.bitcoin.wallet import CoinSource, Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet, CoinSource
 from bitcoinzk.bitvm.script import MAX_SCRIPT_ELEMENT_SIZE, Op, Script, iter_script
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, public_input
@@ -246,7 +246,7 @@ class GoldPublisher:
     """Publishes batches through a chain (`send_raw_transaction`) from a wallet."""
 
     chain: _Chain
-    wallet: Wallet
+    wallet: BitcoinWallet
     key: coincurve.PrivateKey
     chain_id: int
     fee_rate: int = 1

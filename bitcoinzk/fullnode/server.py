@@ -20,11 +20,11 @@ from aiohttp import web
 from bitcoinzk import httprpc
 from bitcoinzk.fullnode.follower import Follower, deployment_at
 from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.mempool import Mempool
+from bitcoinzk.l2.mempool import L2Mempool
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import Store
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, RpcError, http_rpc
+from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError, http_rpc
 from bitcoinzk.node.params import (
     account_index,
     block_json,
@@ -110,7 +110,7 @@ class _ChainView:
 
     def __init__(self, follower: Follower) -> None:
         self.follower = follower
-        self.mempool = Mempool(follower.params)
+        self.mempool = L2Mempool(follower.params)
         self.deposits: dict[bytes, Any] = {}
 
     @property
@@ -209,7 +209,7 @@ class FullNode:
         for name in WRITE_METHODS:
 
             async def refuse(*args: Any, **kwargs: Any) -> None:
-                raise RpcError(
+                raise JsonRpcError(
                     READ_ONLY,
                     "ReadOnlyNode: a full node rebuilds the state from the settlement "
                     "chain and accepts no transactions; send them to the sequencer",

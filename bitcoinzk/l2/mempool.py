@@ -43,7 +43,7 @@ class Entry:
 
 
 @dataclass
-class Mempool:
+class L2Mempool:
     params: ChainParams
     min_fee: int = 1
     max_size: int = 200_000

@@ -17,7 +17,7 @@ from typing import Any
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.errors import BlockTooLarge, InvalidOperation, MalformedOperation
 from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.mempool import AlreadyKnown, Mempool
+from bitcoinzk.l2.mempool import AlreadyKnown, L2Mempool
 from bitcoinzk.l2.params import MAX_SATS, ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockBuilder, BlockTrace
@@ -65,7 +65,7 @@ class Sequencer:
         )
         self.state = self._load_or_init()
         self.head = store.head()
-        self.mempool = Mempool(self.params, self.config.min_fee, self.config.max_mempool)
+        self.mempool = L2Mempool(self.params, self.config.min_fee, self.config.max_mempool)
         self.deposits: dict[bytes, tuple[int, Deposit]] = {}
         self._reload_mempool()
         self.last_block_time = time.monotonic()

@@ -42,10 +42,10 @@ from rich.console import Console
 
 import bitcoinzk
 from bitcoinzk.bitcoin.remote import RemoteBitcoin
-from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError, RPCTransportError
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError, RPCTransportError
 from bitcoinzk.bitcoin.script import script_from_address
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -388,7 +388,7 @@ class DevnetProcess:
                 node.call("bzk_chainInfo")
                 btc.getblockcount()
                 return True
-            except (OSError, L2RpcError, RPCError, RPCTransportError, ValueError):
+            except (OSError, L2RpcError, BitcoinRpcError, RPCTransportError, ValueError):
                 time.sleep(0.1)
         return False
 
@@ -589,7 +589,7 @@ class Driver:
         def send() -> None:
             try:
                 self.btc.send_transaction(tx)
-            except RPCError as exc:
+            except BitcoinRpcError as exc:
                 if exc.code != -27:  # -27: taken before a kill, answered after it
                     raise
 
@@ -792,7 +792,7 @@ class Chaos:
                 if d.btc.scan_script(op.script_pubkey):
                     self.paid.add(tx_hash)
                     continue
-            except (*DOWN, L2RpcError, RPCError):
+            except (*DOWN, L2RpcError, BitcoinRpcError):
                 return False
             return True
         return False
@@ -811,7 +811,7 @@ class Chaos:
                     continue
                 try:
                     found = d.btc.call("getrawtransaction", txid, True)
-                except RPCError:
+                except BitcoinRpcError:
                     return True  # recorded, not broadcast yet
                 if not found.get("blockhash"):
                     return True
@@ -990,7 +990,7 @@ class Chaos:
                     )
                     if done and paid and swept:
                         return True
-            except (*DOWN, L2RpcError, RPCError):
+            except (*DOWN, L2RpcError, BitcoinRpcError):
                 pass
             time.sleep(1.0)
         return False
@@ -1078,7 +1078,7 @@ class Chaos:
             )
             try:
                 btc.send_transaction(tx)
-            except RPCError:
+            except BitcoinRpcError:
                 continue  # swept: the refund leaf spends nothing any more
             accepted += 1
             self.say(f"  refund of credited deposit {dep.outpoint} ACCEPTED")

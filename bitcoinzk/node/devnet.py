@@ -22,7 +22,7 @@ from bitcoinzk.bitcoin.remote import RemoteBitcoin
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.tx import OutPoint
-from bitcoinzk.bitcoin.wallet import Wallet as BitcoinWallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import BitcoinChain, NodeChain, RpcChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy

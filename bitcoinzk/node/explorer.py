@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.l2.mempool import Mempool
+from bitcoinzk.l2.mempool import L2Mempool
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import BatchStatus, Store
@@ -54,7 +54,7 @@ class ChainView(Protocol):
     @property
     def state(self) -> State: ...
     @property
-    def mempool(self) -> Mempool: ...
+    def mempool(self) -> L2Mempool: ...
     @property
     def deposits(self) -> Mapping[bytes, object]: ...
 

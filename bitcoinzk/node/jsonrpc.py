@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Any]]
 
 
-class RpcError(Exception):
+class JsonRpcError(Exception):
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.code = code
@@ -60,7 +60,7 @@ class Dispatcher:
         try:
             request = httprpc.decode(body, limits)
         except httprpc.RequestRejected as exc:
-            return _error(None, RpcError(exc.code, exc.message))
+            return _error(None, JsonRpcError(exc.code, exc.message))
         if isinstance(request, list):
             budget = _ReplyBudget(limits.max_reply_bytes)
             answers = await asyncio.gather(*(self._budgeted(r, budget) for r in request))
@@ -74,12 +74,12 @@ class Dispatcher:
         its end without suspending, so the reply stays within the limit plus one item."""
         if budget.used > budget.limit:
             if not isinstance(request, dict):
-                return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: not an object"))
+                return _error(None, JsonRpcError(INVALID_REQUEST, "Invalid Request: not an object"))
             if "id" not in request:
                 return None
             return _error(
                 request.get("id"),
-                RpcError(INVALID_REQUEST, f"batch reply over {budget.limit} bytes: not run"),
+                JsonRpcError(INVALID_REQUEST, f"batch reply over {budget.limit} bytes: not run"),
             )
         reply = await self._one(request)
         if reply is not None:
@@ -88,36 +88,38 @@ class Dispatcher:
 
     async def _one(self, request: Any) -> dict[str, Any] | None:
         if not isinstance(request, dict):
-            return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: not an object"))
+            return _error(None, JsonRpcError(INVALID_REQUEST, "Invalid Request: not an object"))
         req_id = request.get("id")
         if request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
             return _error(
                 req_id,
-                RpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method"),
+                JsonRpcError(INVALID_REQUEST, "Invalid Request: need jsonrpc '2.0' and a method"),
             )
         if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (str, int))):
-            return _error(None, RpcError(INVALID_REQUEST, "Invalid Request: bad id"))
+            return _error(None, JsonRpcError(INVALID_REQUEST, "Invalid Request: bad id"))
         notification = "id" not in request
         fn = self.methods.get(request["method"])
         params = request.get("params", [])
         try:
             if fn is None:
-                raise RpcError(METHOD_NOT_FOUND, f"Method not found: {request['method']:.100}")
+                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request['method']:.100}")
             if not isinstance(params, (list, dict)):
-                raise RpcError(INVALID_PARAMS, "params must be an array or an object")
+                raise JsonRpcError(INVALID_PARAMS, "params must be an array or an object")
             args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
             try:
                 inspect.signature(fn).bind(*args, **kwargs)
             except TypeError as exc:
                 # Wrong number or names of parameters; a TypeError inside a handler is a bug.
-                raise RpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+                raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
             result = await fn(*args, **kwargs)
-        except RpcError as exc:
+        except JsonRpcError as exc:
             return None if notification else _error(req_id, exc)
         except Exception:
             log.exception("handler error")
             return (
-                None if notification else _error(req_id, RpcError(INTERNAL_ERROR, "Internal error"))
+                None
+                if notification
+                else _error(req_id, JsonRpcError(INTERNAL_ERROR, "Internal error"))
             )
         if notification:
             return None
@@ -130,7 +132,7 @@ class _ReplyBudget:
         self.used = 0
 
 
-def _error(req_id: Any, exc: RpcError) -> dict[str, Any]:
+def _error(req_id: Any, exc: JsonRpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": req_id, "error": exc.to_json()}
 
 

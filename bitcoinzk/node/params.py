@@ -10,7 +10,7 @@ from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.store import Store, StoredBlock
-from bitcoinzk.node.jsonrpc import INVALID_PARAMS, RpcError
+from bitcoinzk.node.jsonrpc import INVALID_PARAMS, JsonRpcError
 
 MAX_NUMBER = 2**63 - 1
 """Block and batch numbers are SQLite integers: anything larger cannot name one."""
@@ -18,19 +18,19 @@ MAX_NUMBER = 2**63 - 1
 
 def parse_hash(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise RpcError(INVALID_PARAMS, "hash must be a hex string")
+        raise JsonRpcError(INVALID_PARAMS, "hash must be a hex string")
     text = value[2:] if value.startswith("0x") else value
     # bytes.fromhex would also take spaces between the digits: a hash is 64 digits exactly.
     if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
-        raise RpcError(INVALID_PARAMS, "hash must be 32 bytes as 64 hex digits, 0x optional")
+        raise JsonRpcError(INVALID_PARAMS, "hash must be 32 bytes as 64 hex digits, 0x optional")
     return bytes.fromhex(text)
 
 
 def parse_number(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RpcError(INVALID_PARAMS, f"{what} must be an integer")
+        raise JsonRpcError(INVALID_PARAMS, f"{what} must be an integer")
     if not 0 <= value <= MAX_NUMBER:
-        raise RpcError(INVALID_PARAMS, f"{what} must be in 0..{MAX_NUMBER}")
+        raise JsonRpcError(INVALID_PARAMS, f"{what} must be in 0..{MAX_NUMBER}")
     return value
 
 
@@ -39,10 +39,10 @@ def block_query(number: Any, full: Any, head: int) -> tuple[int, bool]:
     if number == "latest":
         number = head
     if isinstance(number, str):
-        raise RpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
+        raise JsonRpcError(INVALID_PARAMS, "number must be an integer or 'latest'")
     number = parse_number(number, "number")
     if not isinstance(full, bool):
-        raise RpcError(INVALID_PARAMS, "full must be a bool")
+        raise JsonRpcError(INVALID_PARAMS, "full must be a bool")
     return number, full
 
 
@@ -52,15 +52,17 @@ def account_index(
     """An RPC account parameter (a leaf index or a public key hex) as a leaf index."""
     if isinstance(account, int) and not isinstance(account, bool):
         if not 0 <= account < capacity:
-            raise RpcError(INVALID_PARAMS, "account index outside the tree")
+            raise JsonRpcError(INVALID_PARAMS, "account index outside the tree")
         return account
     if isinstance(account, str):
         try:
             pubkey = PublicKey.from_hex(account)
         except Exception:
-            raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex") from None
+            raise JsonRpcError(
+                INVALID_PARAMS, "account must be an index or a public key hex"
+            ) from None
         return index_of(pubkey)
-    raise RpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+    raise JsonRpcError(INVALID_PARAMS, "account must be an index or a public key hex")
 
 
 def chain_fields(params: ChainParams, genesis: Genesis, store: Store) -> dict[str, Any]:

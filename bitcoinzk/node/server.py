@@ -34,7 +34,7 @@ from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, RpcError, http_rpc
+from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError, http_rpc
 from bitcoinzk.node.params import (
     account_index,
     block_json,
@@ -106,8 +106,8 @@ class ProvingBacklog(InvalidOperation):
     code = -32023
 
 
-def _app_error(exc: InvalidOperation) -> RpcError:
-    return RpcError(exc.code, f"{type(exc).__name__}: {exc}")
+def _app_error(exc: InvalidOperation) -> JsonRpcError:
+    return JsonRpcError(exc.code, f"{type(exc).__name__}: {exc}")
 
 
 class Node:

@@ -17,7 +17,7 @@ from bitcoinzk.node.client import NodeClient
 
 
 @dataclass(frozen=True)
-class Wallet:
+class L2Wallet:
     key: PrivateKey
 
     @property
@@ -25,14 +25,14 @@ class Wallet:
         return self.key.public_key()
 
     @classmethod
-    def create(cls) -> Wallet:
+    def create(cls) -> L2Wallet:
         return cls(PrivateKey.generate())
 
     def save(self, path: Path) -> None:
         save_key_file(path, "seed", self.key.seed, self.pubkey.hex(), replace=False)
 
     @classmethod
-    def load(cls, path: Path) -> Wallet:
+    def load(cls, path: Path) -> L2Wallet:
         seed = load_key_file(path, "seed", lambda s: PrivateKey(s).public_key().hex())
         return cls(PrivateKey(seed))
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from bitcoinzk.bitcoin.node import RegtestNode
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 
 
 @pytest.fixture
@@ -16,12 +16,12 @@ def node(tmp_path) -> Iterator[RegtestNode]:
 
 
 @pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.from_seed(b"\x07" * 32, lookahead=5)
+def wallet() -> BitcoinWallet:
+    return BitcoinWallet.from_seed(b"\x07" * 32, lookahead=5)
 
 
 @pytest.fixture
-def funded(node: RegtestNode, wallet: Wallet) -> tuple[RegtestNode, Wallet]:
+def funded(node: RegtestNode, wallet: BitcoinWallet) -> tuple[RegtestNode, BitcoinWallet]:
     """Three mature 50 BTC coinbases for the wallet."""
     node.mine(3, wallet.new_key().script_pubkey)
     node.mine(100)

@@ -11,7 +11,7 @@ import bitcoin
 import bitcoin.rpc
 import pytest
 
-from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError, RPCTransportError
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError, RPCTransportError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, address_from_script
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
@@ -45,10 +45,10 @@ def test_chain_queries(rpc, funded):
     b2 = rpc.getblock(h, 2)
     assert b2["tx"][0]["txid"] == b1["tx"][0] and "coinbase" in b2["tx"][0]["vin"][0]
     assert rpc.get_block(h).hash == h  # verbosity 0 parsed by our Block
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.getblockhash(10_000)
     assert e.value.code == -8
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.getblock("00" * 32)
     assert e.value.code == -5
 
@@ -63,7 +63,7 @@ def test_transactions_mempool_and_txout(rpc, funded):
     out = rpc.gettxout(tx.txid, 0)
     assert out["confirmations"] == 0 and out["value"] == Decimal("0.0002")
     assert rpc.estimate_fee_rate() >= 4.0
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.send_transaction(tx)
     assert e.value.code == -27
     rpc.generate_to_address(1, address_from_script(BURN_SCRIPT))
@@ -79,16 +79,16 @@ def test_rejections_carry_bitcoind_codes(rpc, funded):
     node, wallet = funded
     tx = wallet.create_transaction([TxOut(20_000, BURN_SCRIPT)], 4, node)
     tx.vin[0].witness = [bytes(64)]
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.send_transaction(tx)
     assert e.value.code == -26 and "script-verify" in e.value.message
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.sendrawtransaction("00")
     assert e.value.code == -22
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.getrawtransaction("11" * 32)
     assert e.value.code == -5
-    with pytest.raises(RPCError) as e:
+    with pytest.raises(BitcoinRpcError) as e:
         rpc.nosuchmethod()
     assert e.value.code == -32601
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError, RPCTransportError
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError, RPCTransportError
 from tests.httpattack import HOSTILE_REPLIES, HostileServer
 
 
@@ -17,6 +17,6 @@ def test_hostile_replies_are_transport_errors(reply: bytes, status: int) -> None
 
 def test_a_well_formed_error_keeps_its_code() -> None:
     body = b'{"result": null, "error": {"code": -8, "message": "out of range"}, "id": 1}'
-    with HostileServer(body, 500) as server, pytest.raises(RPCError) as err:
+    with HostileServer(body, 500) as server, pytest.raises(BitcoinRpcError) as err:
         BitcoinRPC(server.url, timeout=10).call("getblockhash", 10**9)
     assert err.value.code == -8

@@ -5,13 +5,13 @@ from embit import bip39
 
 from bitcoinzk.bitcoin.script import address_from_script, script_from_address
 from bitcoinzk.bitcoin.tx import TxOut
-from bitcoinzk.bitcoin.wallet import InsufficientFunds, Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet, InsufficientFunds
 
 
 def test_bip86_test_vector():
     """BIP-86's first receive address for the 'abandon ... about' mnemonic."""
     seed = bip39.mnemonic_to_seed("abandon " * 11 + "about")
-    w = Wallet.from_seed(seed, network="main", lookahead=1)
+    w = BitcoinWallet.from_seed(seed, network="main", lookahead=1)
     key = w.new_key()
     assert key.path == "m/86'/0'/0'/0/0"
     assert (

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from tests.bitcoin.conftest import funded, node, wallet
 
 __all__ = ["confirm", "fund", "funded", "node", "rejected_in_block", "wallet"]
 
 
-def fund(node: RegtestNode, wallet: Wallet, spk: bytes, amount: int) -> OutPoint:
+def fund(node: RegtestNode, wallet: BitcoinWallet, spk: bytes, amount: int) -> OutPoint:
     """Pay `amount` to `spk`, mine it, return the outpoint."""
     tx = wallet.create_transaction([TxOut(amount, spk)], 2, node)
     confirm(node, tx)

@@ -12,16 +12,16 @@ import pytest
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     PayoutBuilder,
     SignerNode,
-    Withdrawal,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -55,12 +55,12 @@ class RecordedSettlement:
     """Test double of the settlement layer's finalized batches (the L2 side, not Bitcoin)."""
 
     batches: list[FinalizedBatch] = field(default_factory=list)
-    exits: list[Withdrawal] = field(default_factory=list)
+    exits: list[FinalizedWithdrawal] = field(default_factory=list)
 
     def finalized_batches(self) -> list[FinalizedBatch]:
         return list(self.batches)
 
-    def finalized_exits(self) -> list[Withdrawal]:
+    def finalized_exits(self) -> list[FinalizedWithdrawal]:
         return list(self.exits)
 
 
@@ -72,8 +72,8 @@ def node(tmp_path) -> Iterator[RegtestNode]:
 
 
 @pytest.fixture
-def wallet(node) -> Wallet:
-    w = Wallet.from_seed(b"\x09" * 32, lookahead=5)
+def wallet(node) -> BitcoinWallet:
+    w = BitcoinWallet.from_seed(b"\x09" * 32, lookahead=5)
     node.mine(4, w.new_key().script_pubkey)
     node.mine(100)
     return w
@@ -140,7 +140,7 @@ def fee(signer_set) -> int:
     return FeePolicy().deposit_fee(signer_set)
 
 
-def reveal_for(wallet: Wallet, recipient: bytes, timelock: int = 20) -> DepositReveal:
+def reveal_for(wallet: BitcoinWallet, recipient: bytes, timelock: int = 20) -> DepositReveal:
     return DepositReveal(recipient, wallet.new_key().internal_key, timelock)
 
 
@@ -189,7 +189,7 @@ def signer_nodes(
 
 def fund_bridge(
     node: RegtestNode,
-    wallet: Wallet,
+    wallet: BitcoinWallet,
     watcher: DepositWatcher,
     signer_set: SignerSet,
     signer_keys: list[SignerKey],

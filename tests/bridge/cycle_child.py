@@ -18,10 +18,10 @@ from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.payout import (
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     PayoutBuilder,
     PayoutRequest,
     SignerNode,
-    Withdrawal,
     parse_withdrawal_id,
 )
 from bitcoinzk.bridge.signers import SignerSet
@@ -54,7 +54,7 @@ def load_batches(root: Path) -> list[FinalizedBatch]:
         for x in d["deposits"]
     )
     withdrawals = tuple(
-        Withdrawal(parse_withdrawal_id(x["id"]), x["amount"], bytes.fromhex(x["spk"]))
+        FinalizedWithdrawal(parse_withdrawal_id(x["id"]), x["amount"], bytes.fromhex(x["spk"]))
         for x in d["withdrawals"]
     )
     return [FinalizedBatch(1, deposits), FinalizedBatch(2, (), withdrawals)]

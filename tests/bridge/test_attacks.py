@@ -17,7 +17,7 @@ from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.policy import dust_threshold
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.fees import FeePolicy
@@ -25,12 +25,12 @@ from bitcoinzk.bridge.payout import (
     BatchWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     PayoutBuilder,
     PayoutRefused,
     PayoutRequest,
     SignerNode,
     UnbackedDeposit,
-    Withdrawal,
     sign,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
@@ -146,11 +146,11 @@ def test_a_sweep_round_cut_short_by_a_lagging_signer_is_finished_not_frozen(
 # --- kill -9 at each step of the bridge cycle -------------------------------------------
 
 
-def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
+def setup_cycle(root: Path) -> tuple[list[OutPoint], list[FinalizedWithdrawal]]:
     """Two credited, finalized deposits; for the payout runs, a first deposit already
     swept and confirmed so that the reserves can pay two withdrawals."""
     node = RegtestNode(root / "node")
-    wallet = Wallet.from_seed(b"\x0b" * 32, lookahead=5)
+    wallet = BitcoinWallet.from_seed(b"\x0b" * 32, lookahead=5)
     node.mine(2, wallet.new_key().script_pubkey)
     node.mine(100)
     keys = save_signer_keys(root)
@@ -159,7 +159,7 @@ def setup_cycle(root: Path) -> tuple[list[OutPoint], list[Withdrawal]]:
     watcher = DepositWatcher(node, store, RecordingSink(), signer_set, 3, sweep_margin=10)
     finals = [credited_deposit(node, wallet, watcher, signer_set, a)[3] for a in (200_000, 300_000)]
     ws = [
-        Withdrawal(BatchWithdrawalId(2, i), 50_000, wallet.new_key().script_pubkey)
+        FinalizedWithdrawal(BatchWithdrawalId(2, i), 50_000, wallet.new_key().script_pubkey)
         for i in range(2)
     ]
     (root / "finalized.json").write_text(
@@ -383,8 +383,10 @@ def test_deposit_and_withdrawal_exactly_at_their_fee_boundaries(
     wfee = FeePolicy().withdrawal_fee(signer_set)
     spk = wallet.new_key().script_pubkey
     dust = dust_threshold(TxOut(0, spk))
-    edge = Withdrawal(BatchWithdrawalId(2, 0), wfee + dust, spk)
-    below = Withdrawal(BatchWithdrawalId(2, 1), wfee + dust - 1, wallet.new_key().script_pubkey)
+    edge = FinalizedWithdrawal(BatchWithdrawalId(2, 0), wfee + dust, spk)
+    below = FinalizedWithdrawal(
+        BatchWithdrawalId(2, 1), wfee + dust - 1, wallet.new_key().script_pubkey
+    )
     settlement = RecordedSettlement(
         [FinalizedBatch(1, finals), FinalizedBatch(2, (), (edge, below))]
     )
@@ -548,8 +550,8 @@ def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the
         assert SweepBuilder(store, signer_set, chain).sweep([op], signers) is not None
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)
-    whale = Withdrawal(BatchWithdrawalId(9, 0), 330_000, wallet.new_key().script_pubkey)
-    small = Withdrawal(BatchWithdrawalId(9, 1), 10_000, wallet.new_key().script_pubkey)
+    whale = FinalizedWithdrawal(BatchWithdrawalId(9, 0), 330_000, wallet.new_key().script_pubkey)
+    small = FinalizedWithdrawal(BatchWithdrawalId(9, 1), 10_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(9, withdrawals=(whale, small)))
     result = builder.pay([whale, small], signers[:2])
     assert result is not None and [w.id for w in result.paid] == [small.id]

@@ -16,9 +16,9 @@ from bitcoinzk.bridge.payout import (
     BatchWithdrawalId,
     ExitWithdrawalId,
     FinalizedBatch,
+    FinalizedWithdrawal,
     PayoutBuilder,
     PayoutRefused,
-    Withdrawal,
     sign,
 )
 from bitcoinzk.bridge.silver import record_script_pubkey
@@ -27,8 +27,8 @@ from bitcoinzk.bridge.store import BridgeStore
 from .conftest import signer_nodes
 
 
-def exit_claim(wallet, account: int, amount: int) -> Withdrawal:
-    return Withdrawal(ExitWithdrawalId(account), amount, wallet.new_key().script_pubkey)
+def exit_claim(wallet, account: int, amount: int) -> FinalizedWithdrawal:
+    return FinalizedWithdrawal(ExitWithdrawalId(account), amount, wallet.new_key().script_pubkey)
 
 
 def paid(node, txid: str, vout: int) -> int:
@@ -67,7 +67,7 @@ def test_a_signer_refuses_an_exit_paid_more_than_its_claim(node, wallet, bridge)
     settlement, signers, builder = bridge
     claim = exit_claim(wallet, 3, 400_000)
     settlement.exits = [claim]
-    inflated = Withdrawal(claim.id, claim.amount + 100_000, claim.script_pubkey)
+    inflated = FinalizedWithdrawal(claim.id, claim.amount + 100_000, claim.script_pubkey)
     req = builder.build([inflated], 2, key_path=True)
     with pytest.raises(PayoutRefused, match="not finalized as requested"):
         sign(builder.signer_set, req, signers)
@@ -82,7 +82,7 @@ def test_a_signer_refuses_an_exit_paid_to_another_script(node, wallet, bridge):
     settlement, signers, builder = bridge
     claim = exit_claim(wallet, 3, 400_000)
     settlement.exits = [claim]
-    thief = Withdrawal(claim.id, claim.amount, wallet.new_key().script_pubkey)
+    thief = FinalizedWithdrawal(claim.id, claim.amount, wallet.new_key().script_pubkey)
     req = builder.build([thief], 2, key_path=True)
     with pytest.raises(PayoutRefused):
         sign(builder.signer_set, req, signers)
@@ -112,7 +112,9 @@ def test_exits_after_exodus_do_not_pay_earlier_withdrawals_again(node, wallet, b
     the exit and never the withdrawal a second time; Alice gets her balance, once."""
     settlement, signers, builder = bridge
     fee = FeePolicy().withdrawal_fee(signer_set)
-    withdrawal = Withdrawal(BatchWithdrawalId(2, 0), 100_000, wallet.new_key().script_pubkey)
+    withdrawal = FinalizedWithdrawal(
+        BatchWithdrawalId(2, 0), 100_000, wallet.new_key().script_pubkey
+    )
     settlement.batches.append(FinalizedBatch(2, withdrawals=(withdrawal,)))
     before = builder.pay([withdrawal], signers, fee_rate=2)
     assert before is not None

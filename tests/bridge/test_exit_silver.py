@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bitcoinzk.bridge.fees import FeePolicy
-from bitcoinzk.bridge.payout import FinalizedBatch, PayoutBuilder, SignerNode, Withdrawal
+from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedWithdrawal, PayoutBuilder, SignerNode
 from bitcoinzk.bridge.silver import SilverSettlementReader
 from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
 from bitcoinzk.exit.claim import ExitClaim, build_exit, submit_exit
@@ -53,7 +53,7 @@ class FundedSilver:
     def finalized_batches(self) -> list[FinalizedBatch]:
         return self.funding.finalized_batches() + self.silver.finalized_batches()
 
-    def finalized_exits(self) -> list[Withdrawal]:
+    def finalized_exits(self) -> list[FinalizedWithdrawal]:
         return self.silver.finalized_exits()
 
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bitcoinzk.bitcoin.tx import OutPoint
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import (
@@ -15,13 +15,13 @@ from bitcoinzk.bridge.payout import (
     ExitWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     NotEnoughSigners,
     PayoutBuilder,
     PayoutRefused,
     RefusalLog,
     SignerNode,
     UnbackedDeposit,
-    Withdrawal,
     parse_withdrawal_id,
 )
 from bitcoinzk.bridge.store import BridgeStore
@@ -29,9 +29,9 @@ from bitcoinzk.bridge.store import BridgeStore
 from .conftest import ALICE, l2_key
 
 
-def withdrawals(wallet: Wallet, n: int, amount: int = 10_000) -> list[Withdrawal]:
+def withdrawals(wallet: BitcoinWallet, n: int, amount: int = 10_000) -> list[FinalizedWithdrawal]:
     return [
-        Withdrawal(BatchWithdrawalId(2, i), amount, wallet.new_key().script_pubkey)
+        FinalizedWithdrawal(BatchWithdrawalId(2, i), amount, wallet.new_key().script_pubkey)
         for i in range(n)
     ]
 
@@ -66,7 +66,7 @@ def test_script_path_when_a_signer_is_offline(node, wallet, bridge):
     assert node.get_tx(result.tx.txid).height == node.height()
     with pytest.raises(NotEnoughSigners):
         builder.pay(
-            [Withdrawal(BatchWithdrawalId(2, 99), 10_000, wallet.new_key().script_pubkey)],
+            [FinalizedWithdrawal(BatchWithdrawalId(2, 99), 10_000, wallet.new_key().script_pubkey)],
             signers[:1],
         )
 
@@ -75,7 +75,7 @@ def test_change_is_reused_by_the_next_payout(node, wallet, bridge):
     settlement, signers, builder = bridge
     first, second = (
         withdrawals(wallet, 1),
-        [Withdrawal(BatchWithdrawalId(2, 1), 2_500_000, wallet.new_key().script_pubkey)],
+        [FinalizedWithdrawal(BatchWithdrawalId(2, 1), 2_500_000, wallet.new_key().script_pubkey)],
     )
     settlement.batches.append(FinalizedBatch(2, withdrawals=tuple(first + second)))
     r1 = builder.pay(first, signers)

@@ -11,7 +11,7 @@ from bitcoinzk.bitcoin.mempool import MempoolRejection
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.signers import (
     NonceCommitment,
     SignerKey,
@@ -44,7 +44,7 @@ def test_signer_set_validation(signer_keys):
 
 
 def fund_main(
-    node: RegtestNode, wallet: Wallet, signer_set: SignerSet, amount: int = 1_000_000
+    node: RegtestNode, wallet: BitcoinWallet, signer_set: SignerSet, amount: int = 1_000_000
 ) -> tuple[OutPoint, TxOut, TaprootOutput]:
     main = signer_set.main_output()
     tx = deposit(node, wallet, main.script_pubkey, amount)

@@ -12,7 +12,7 @@ from bitcoinzk.bitcoin.mempool import MempoolRejection
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
-from bitcoinzk.bitcoin.wallet import Wallet
+from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.deposit import DepositReveal, refund_transaction
 from bitcoinzk.bridge.fees import FeePolicy
@@ -20,12 +20,12 @@ from bitcoinzk.bridge.payout import (
     BatchWithdrawalId,
     FinalizedBatch,
     FinalizedDeposit,
+    FinalizedWithdrawal,
     PayoutBuilder,
     PayoutError,
     PayoutRefused,
     SignerNode,
     UnbackedDeposit,
-    Withdrawal,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -48,7 +48,7 @@ TIMELOCK = 20
 
 def credited_deposit(
     node: RegtestNode,
-    wallet: Wallet,
+    wallet: BitcoinWallet,
     watcher: DepositWatcher,
     signer_set: SignerSet,
     amount: int,
@@ -84,7 +84,7 @@ def test_refund_of_a_credited_deposit_fails_and_the_withdrawal_is_paid_once(
     assert not node.submit_block(node.build_block([refund])).connected  # the kernel says no
     assert node.tip_hash() == tip
 
-    w = Withdrawal(BatchWithdrawalId(2, 0), 900_000, wallet.new_key().script_pubkey)
+    w = FinalizedWithdrawal(BatchWithdrawalId(2, 0), 900_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(2, withdrawals=(w,)))
     builder = PayoutBuilder(store, signer_set, chain)
     paid = builder.pay([w], signers)
@@ -212,7 +212,7 @@ def test_refund_of_a_credited_unswept_deposit_halts_the_signers(
     """The coordinator never swept it (down, or malicious) and the depositor refunded:
     the signers' audit sees a credited deposit spent by something that is not a sweep."""
     reveal, refund_key, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
-    w = Withdrawal(BatchWithdrawalId(2, 0), 500_000, wallet.new_key().script_pubkey)
+    w = FinalizedWithdrawal(BatchWithdrawalId(2, 0), 500_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
     signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     node.mine(TIMELOCK)
@@ -292,7 +292,7 @@ def test_payouts_never_spend_a_raw_deposit(
     node, wallet, watcher, signer_set, signer_keys, store, tmp_path
 ):
     reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 600_000)
-    w = Withdrawal(BatchWithdrawalId(2, 0), 100_000, wallet.new_key().script_pubkey)
+    w = FinalizedWithdrawal(BatchWithdrawalId(2, 0), 100_000, wallet.new_key().script_pubkey)
     settlement = RecordedSettlement([FinalizedBatch(1, (final,)), FinalizedBatch(2, (), (w,))])
     signers = signer_nodes(signer_keys, signer_set, settlement, node, [reveal], tmp_path)
     builder = PayoutBuilder(store, signer_set, NodeChain(node))
@@ -322,7 +322,7 @@ def test_reserves_cover_layer2_to_the_satoshi(
     signers = signer_nodes(signer_keys, signer_set, settlement, node, reveals, tmp_path)
     sweeper = SweepBuilder(store, signer_set, chain, policy)
     builder = PayoutBuilder(store, signer_set, chain, policy)
-    burnt: list[Withdrawal] = []
+    burnt: list[FinalizedWithdrawal] = []
 
     def check() -> None:
         book = reserves(store)
@@ -343,7 +343,7 @@ def test_reserves_cover_layer2_to_the_satoshi(
     check()
     for batch, amounts in ((2, (100_000, 5_000, 700)), (3, (400_000,))):
         ws = tuple(
-            Withdrawal(BatchWithdrawalId(batch, i), a, wallet.new_key().script_pubkey)
+            FinalizedWithdrawal(BatchWithdrawalId(batch, i), a, wallet.new_key().script_pubkey)
             for i, a in enumerate(amounts)
         )
         settlement.batches.append(FinalizedBatch(batch, withdrawals=ws))
@@ -377,7 +377,7 @@ def test_sweep_kill_9_between_signing_and_broadcast_completes_after_restart(tmp_
     """A real kill -9 of the coordinator process after the sweep is persisted: the
     restarted coordinator rebroadcasts that very sweep; nothing lost, nothing twice."""
     node = RegtestNode(tmp_path / "node")
-    wallet = Wallet.from_seed(b"\x0a" * 32, lookahead=5)
+    wallet = BitcoinWallet.from_seed(b"\x0a" * 32, lookahead=5)
     node.mine(2, wallet.new_key().script_pubkey)
     node.mine(100)
     keys = save_signer_keys(tmp_path)
@@ -455,7 +455,7 @@ def test_a_payout_costing_more_than_its_withdrawals_were_charged_is_refused(
         node.mine(1)
     builder = PayoutBuilder(store, signer_set, chain)
     assert len(builder.bridge_coins()) == 3
-    w = Withdrawal(BatchWithdrawalId(9, 0), 250_000, wallet.new_key().script_pubkey)
+    w = FinalizedWithdrawal(BatchWithdrawalId(9, 0), 250_000, wallet.new_key().script_pubkey)
     settlement.batches.append(FinalizedBatch(9, withdrawals=(w,)))
     with pytest.raises(PayoutError, match="more than the"):
         builder.pay([w], signers[:2], fee_rate=4)

@@ -6,7 +6,7 @@ import pytest
 
 from bitcoinzk.bitcoin.block import Block
 from bitcoinzk.bitcoin.node import RegtestNode
-from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, RPCError
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
@@ -269,7 +269,7 @@ def test_deposit_address_rpc_refuses_bad_input_with_invalid_params(
             ((123, refund), "64 hex"),
         ]
         for params, needle in bad:
-            with pytest.raises(RPCError) as e:
+            with pytest.raises(BitcoinRpcError) as e:
                 rpc.call("bzk_getDepositAddress", *params)
             assert e.value.code == -32602 and needle in e.value.message, (params, e.value)
         assert store.db.execute("SELECT COUNT(*) FROM reveals").fetchone()[0] == 0

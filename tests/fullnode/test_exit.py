@@ -27,7 +27,7 @@ from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.node.wallet import L2Wallet
 from bitcoinzk.settlement.rollup import Rollup
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
@@ -114,7 +114,7 @@ def test_bzk_exit_claims_the_balance_once_from_a_full_node_it_syncs_itself(
     rollup.client.close()  # the command opens the chain itself
     (tmp_path / "genesis.json").write_text(json.dumps(genesis.to_json()))
     wallet = tmp_path / "user3.json"
-    Wallet(user_key(3)).save(wallet)
+    L2Wallet(user_key(3)).save(wallet)
     args = ["exit", "--wallet", str(wallet), "--script-pubkey", SPK.hex(), "--json"]
     args += ["--evm-data", str(tmp_path / "chain"), "--data-dir", str(tmp_path / "fn")]
     args += ["--genesis", str(tmp_path / "genesis.json")]

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint
-from bitcoinzk.bridge.payout import ExitWithdrawalId, Withdrawal
+from bitcoinzk.bridge.payout import ExitWithdrawalId, FinalizedWithdrawal
 from bitcoinzk.bridge.sweep import reserves
 from bitcoinzk.cli import app
 from bitcoinzk.fullnode.exit import (
@@ -35,7 +35,7 @@ from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
 from bitcoinzk.node.scenario import play
-from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.node.wallet import L2Wallet
 from bitcoinzk.procutil import free_port
 from bitcoinzk.settlement.anvil import DEV_KEYS
 from bitcoinzk.settlement.rollup import Rollup
@@ -100,7 +100,7 @@ async def _run(root: Path) -> None:
 
         # before exodus `bzk exit` refuses, on the command line in one line
         alice_wallet = root / "alice.json"
-        Wallet(dev_key("alice")).save(alice_wallet)
+        L2Wallet(dev_key("alice")).save(alice_wallet)
         alice_spk = dev_bitcoin_wallet("alice").new_key().script_pubkey
         genesis_file = root / "genesis.json"
         genesis_file.write_text(json.dumps(genesis.to_json()))
@@ -158,7 +158,7 @@ async def _run(root: Path) -> None:
         synced.close()
         assert "has already exited" in _cli("--wallet", str(alice_wallet), *chain)
         stranger = root / "stranger.json"
-        Wallet(dev_key("mallory")).save(stranger)
+        L2Wallet(dev_key("mallory")).save(stranger)
         assert "no account holds the key" in _cli("--wallet", str(stranger), *chain)
 
         # the bridge pays every claim once, from the contract's events alone
@@ -170,7 +170,9 @@ async def _run(root: Path) -> None:
             name
             for name, r in results.items()
             if devnet.payout_builder.payable(
-                Withdrawal(ExitWithdrawalId(r.claim.account), r.claim.balance, scripts[name])
+                FinalizedWithdrawal(
+                    ExitWithdrawalId(r.claim.account), r.claim.balance, scripts[name]
+                )
             )
         }
 

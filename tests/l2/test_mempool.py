@@ -1,18 +1,18 @@
-"""Mempool admission rules and fair ordering."""
+"""L2Mempool admission rules and fair ordering."""
 
 from __future__ import annotations
 
 import pytest
 
 from bitcoinzk.l2 import errors
-from bitcoinzk.l2.mempool import AlreadyKnown, Entry, FeeTooLow, Mempool, MempoolFull
+from bitcoinzk.l2.mempool import AlreadyKnown, Entry, FeeTooLow, L2Mempool, MempoolFull
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.types import UserOperation
 
 from .helpers import PARAMS, genesis, transfer, withdraw
 
 
-def admit(pool: Mempool, state: State, op: UserOperation) -> Entry:
+def admit(pool: L2Mempool, state: State, op: UserOperation) -> Entry:
     tx_hash = op.tx_hash(PARAMS.chain_id)
     pool.check(state, op, tx_hash)
     return pool.add(op, tx_hash, 0.0)
@@ -20,7 +20,7 @@ def admit(pool: Mempool, state: State, op: UserOperation) -> Entry:
 
 def test_order_is_fee_then_arrival_with_each_sender_in_nonce_order():
     state = genesis((100_000, 100_000, 100_000)).state()
-    pool = Mempool(PARAMS)
+    pool = L2Mempool(PARAMS)
     a0 = admit(pool, state, transfer(1, 2, 10, fee=1, nonce=0))
     a1 = admit(pool, state, transfer(1, 2, 10, fee=7, nonce=1))  # rich, but after a0
     b0 = admit(pool, state, transfer(2, 1, 10, fee=5, nonce=0))
@@ -31,7 +31,7 @@ def test_order_is_fee_then_arrival_with_each_sender_in_nonce_order():
 
 def test_pending_nonce_and_spend_count_towards_admission():
     state = genesis((10_000,)).state()
-    pool = Mempool(PARAMS)
+    pool = L2Mempool(PARAMS)
     admit(pool, state, transfer(1, 2, 6_000, fee=1, nonce=0))
     assert pool.pending_nonce(state, 1) == 1
     with pytest.raises(errors.WrongNonce, match="already used"):
@@ -45,7 +45,7 @@ def test_pending_nonce_and_spend_count_towards_admission():
 
 def test_rejections_change_nothing():
     state = genesis((10_000,)).state()
-    pool = Mempool(PARAMS, min_fee=2, max_size=1)
+    pool = L2Mempool(PARAMS, min_fee=2, max_size=1)
     with pytest.raises(FeeTooLow):
         admit(pool, state, transfer(1, 2, 10, fee=1))
     with pytest.raises(errors.AmountOutOfRange):
@@ -63,7 +63,7 @@ def test_rejections_change_nothing():
 
 def test_dropping_a_sender_tail_releases_its_spend():
     state = genesis((100_000,)).state()
-    pool = Mempool(PARAMS)
+    pool = L2Mempool(PARAMS)
     entries = [admit(pool, state, transfer(1, 2, 1_000, fee=1, nonce=n)) for n in range(3)]
     dropped = pool.drop_sender_from(1, 1)
     assert {e.tx_hash for e in dropped} == {entries[1].tx_hash, entries[2].tx_hash}

@@ -9,7 +9,7 @@ from typer.testing import CliRunner, Result
 
 from bitcoinzk.cli import app
 from bitcoinzk.l2.store import BatchStatus
-from bitcoinzk.node.wallet import Wallet
+from bitcoinzk.node.wallet import L2Wallet
 from tests.l2.helpers import key
 
 runner = CliRunner()
@@ -32,7 +32,7 @@ def test_wallet_send_account_block(node, tmp_path):
     )
 
     alice_file = tmp_path / "alice.json"
-    Wallet(key(1)).save(alice_file)
+    L2Wallet(key(1)).save(alice_file)
     shown = _json(
         runner.invoke(app, ["wallet", "show", "--wallet", str(alice_file), *url, "--json"])
     )
@@ -63,7 +63,7 @@ def test_wallet_send_account_block(node, tmp_path):
     assert block["ops"][0]["amount"] == 5000
 
     stranger = tmp_path / "stranger.json"
-    Wallet.create().save(stranger)
+    L2Wallet.create().save(stranger)
     to = ["--to", key(2).public_key().hex()]
     broke = runner.invoke(app, ["send", *to, "--amount", "10", "--wallet", str(stranger), *url])
     assert broke.exit_code == 1 and "no Layer-2 account" in broke.output
