@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .encoding import DecodeError, Reader, hash256, ser_compact_size
-from .script import OP_RETURN, push_data, push_int
+from .script import Op, push_data, push_int
 from .tx import OutPoint, Tx, TxIn, TxOut
 
 REGTEST_BITS = 0x207FFFFF
@@ -150,7 +150,7 @@ def build_block(
     if any(t.has_witness() for t in txs):
         cb.vin[0].witness = [WITNESS_RESERVED_VALUE]
         commitment = WITNESS_COMMITMENT_HEADER + witness_commitment(all_txs)
-        cb.vout.append(TxOut(0, bytes([OP_RETURN, 0x24]) + commitment))
+        cb.vout.append(TxOut(0, bytes([Op.OP_RETURN, 0x24]) + commitment))
     root = merkle_root([bytes.fromhex(t.txid)[::-1] for t in all_txs])
     block = Block(BlockHeader(0x20000000, prev_hash, root, time), all_txs)
     block.header.solve()

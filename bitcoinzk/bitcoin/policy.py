@@ -6,7 +6,7 @@ Bitcoin Core's `policy/policy.cpp` that matter for us, with Core's values.
 
 from __future__ import annotations
 
-from .script import OP_0, OP_1, OP_RETURN
+from .script import Op
 from .tx import Tx, TxOut
 
 MAX_STANDARD_TX_WEIGHT = 400_000
@@ -33,25 +33,27 @@ def output_type(spk: bytes) -> str:
         return "witness_v0_keyhash"
     if n == 34 and spk[:2] == b"\x00\x20":
         return "witness_v0_scripthash"
-    if n == 34 and spk[:2] == bytes([OP_1, 32]):
+    if n == 34 and spk[:2] == bytes([Op.OP_1, 32]):
         return "witness_v1_taproot"
     if n == 4 and spk == bytes.fromhex("51024e73"):
         return "anchor"
-    if 4 <= n <= 42 and (OP_1 < spk[0] <= OP_1 + 15 or spk[0] == OP_1) and spk[1] == n - 2:
+    if 4 <= n <= 42 and (Op.OP_1 < spk[0] <= Op.OP_1 + 15 or spk[0] == Op.OP_1) and spk[1] == n - 2:
         return "witness_unknown"
-    if n >= 1 and spk[0] == OP_RETURN:
+    if n >= 1 and spk[0] == Op.OP_RETURN:
         return "nulldata"
     return "nonstandard"
 
 
 def dust_threshold(out: TxOut) -> int:
     """Core's GetDustThreshold: the cost at 3 sat/vB of creating and spending the output."""
-    if out.script_pubkey[:1] == bytes([OP_RETURN]):
+    if out.script_pubkey[:1] == bytes([Op.OP_RETURN]):
         return 0
     size = len(out.serialize())
     spk = out.script_pubkey
     is_witness = (
-        len(spk) >= 4 and (spk[0] == OP_0 or OP_1 <= spk[0] <= OP_1 + 15) and spk[1] == len(spk) - 2
+        len(spk) >= 4
+        and (spk[0] == Op.OP_0 or Op.OP_1 <= spk[0] <= Op.OP_1 + 15)
+        and spk[1] == len(spk) - 2
     )
     size += 32 + 4 + 1 + (107 // 4) + 4 if is_witness else 32 + 4 + 1 + 107 + 4
     return size * DUST_RELAY_FEE

@@ -1,18 +1,18 @@
 """A Bitcoin Script builder: opcodes by name, minimal pushes, script numbers.
 
-Pushes and script numbers are the bitcoin package's (`push_data`, `push_int`,
-BIP-62 minimal encodings, which tapscript's MINIMALDATA requires); this module
-adds the opcode table, a composable `Script` value and a tokenizer.  Whether a
+The opcode table (`Op`), pushes and script numbers are the bitcoin package's
+(`push_data`, `push_int`: BIP-62 minimal encodings, which tapscript's MINIMALDATA
+requires); this module adds a composable `Script` value and a tokenizer.  Whether a
 script succeeds is never decided here: libbitcoinkernel runs every script.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Iterator
 from typing import Union
 
 from bitcoinzk.bitcoin.encoding import DecodeError
+from bitcoinzk.bitcoin.script import Op as Op  # the one opcode table, re-exported
 from bitcoinzk.bitcoin.script import push_data, push_int
 
 MAX_SCRIPT_ELEMENT_SIZE = 520
@@ -24,78 +24,6 @@ MAX_STACK_SIZE = 1000
 MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE = 80
 """Relay policy: a tapscript witness item (other than script and control block) above
 this is non-standard (Core's policy.h)."""
-
-
-class Op(enum.IntEnum):
-    """Opcodes used by the project (names as in Bitcoin Core's script.h)."""
-
-    OP_0 = 0x00
-    OP_PUSHDATA1 = 0x4C
-    OP_PUSHDATA2 = 0x4D
-    OP_PUSHDATA4 = 0x4E
-    OP_1NEGATE = 0x4F
-    OP_1 = 0x51
-    OP_2 = 0x52
-    OP_16 = 0x60
-    OP_NOP = 0x61
-    OP_IF = 0x63
-    OP_NOTIF = 0x64
-    OP_ELSE = 0x67
-    OP_ENDIF = 0x68
-    OP_VERIFY = 0x69
-    OP_RETURN = 0x6A
-    OP_TOALTSTACK = 0x6B
-    OP_FROMALTSTACK = 0x6C
-    OP_2DROP = 0x6D
-    OP_2DUP = 0x6E
-    OP_3DUP = 0x6F
-    OP_2OVER = 0x70
-    OP_2SWAP = 0x72
-    OP_IFDUP = 0x73
-    OP_DEPTH = 0x74
-    OP_DROP = 0x75
-    OP_DUP = 0x76
-    OP_NIP = 0x77
-    OP_OVER = 0x78
-    OP_PICK = 0x79
-    OP_ROLL = 0x7A
-    OP_ROT = 0x7B
-    OP_SWAP = 0x7C
-    OP_TUCK = 0x7D
-    OP_SIZE = 0x82
-    OP_EQUAL = 0x87
-    OP_EQUALVERIFY = 0x88
-    OP_1ADD = 0x8B
-    OP_1SUB = 0x8C
-    OP_NEGATE = 0x8F
-    OP_ABS = 0x90
-    OP_NOT = 0x91
-    OP_0NOTEQUAL = 0x92
-    OP_ADD = 0x93
-    OP_SUB = 0x94
-    OP_BOOLAND = 0x9A
-    OP_BOOLOR = 0x9B
-    OP_NUMEQUAL = 0x9C
-    OP_NUMEQUALVERIFY = 0x9D
-    OP_NUMNOTEQUAL = 0x9E
-    OP_LESSTHAN = 0x9F
-    OP_GREATERTHAN = 0xA0
-    OP_LESSTHANOREQUAL = 0xA1
-    OP_GREATERTHANOREQUAL = 0xA2
-    OP_MIN = 0xA3
-    OP_MAX = 0xA4
-    OP_WITHIN = 0xA5
-    OP_RIPEMD160 = 0xA6
-    OP_SHA1 = 0xA7
-    OP_SHA256 = 0xA8
-    OP_HASH160 = 0xA9
-    OP_HASH256 = 0xAA
-    OP_CODESEPARATOR = 0xAB
-    OP_CHECKSIG = 0xAC
-    OP_CHECKSIGVERIFY = 0xAD
-    OP_CHECKLOCKTIMEVERIFY = 0xB1
-    OP_CHECKSEQUENCEVERIFY = 0xB2
-    OP_CHECKSIGADD = 0xBA
 
 
 OP_FALSE = Op.OP_0

@@ -15,16 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..bitcoin.script import (
-    OP_CHECKSEQUENCEVERIFY,
-    OP_CHECKSIG,
-    OP_DROP,
-    TapLeaf,
-    TaprootOutput,
-    address_from_script,
-    push_data,
-    push_int,
-)
+from ..bitcoin.script import Op, TapLeaf, TaprootOutput, address_from_script, push_data, push_int
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from ..crypto.eddsa import EdDSAError, PublicKey
 from .signers import SignerKey, SignerSet
@@ -59,11 +50,11 @@ class DepositReveal:
     def refund_leaf(self) -> TapLeaf:
         return TapLeaf(
             push_data(self.recipient)
-            + bytes([OP_DROP])
+            + bytes([Op.OP_DROP])
             + push_int(self.timelock)
-            + bytes([OP_CHECKSEQUENCEVERIFY, OP_DROP])
+            + bytes([Op.OP_CHECKSEQUENCEVERIFY, Op.OP_DROP])
             + push_data(self.refund_key)
-            + bytes([OP_CHECKSIG])
+            + bytes([Op.OP_CHECKSIG])
         )
 
     def output(self, signer_set: SignerSet) -> TaprootOutput:

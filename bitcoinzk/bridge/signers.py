@@ -17,16 +17,7 @@ from pathlib import Path
 import coincurve
 from btclib_ecc.ecc import musig2
 
-from ..bitcoin.script import (
-    OP_CHECKSIG,
-    OP_CHECKSIGADD,
-    OP_NUMEQUAL,
-    TapLeaf,
-    TaprootOutput,
-    push_data,
-    push_int,
-    taproot_tweak,
-)
+from ..bitcoin.script import Op, TapLeaf, TaprootOutput, push_data, push_int, taproot_tweak
 from ..keyfile import load_key_file, save_key_file
 
 
@@ -71,8 +62,8 @@ class SignerSet:
         """`<P1> CHECKSIG <P2> CHECKSIGADD ... <Pn> CHECKSIGADD <k> NUMEQUAL` (BIP-342 style)."""
         script = b""
         for i, key in enumerate(self.xonly_keys):
-            script += push_data(key) + bytes([OP_CHECKSIG if i == 0 else OP_CHECKSIGADD])
-        return TapLeaf(script + push_int(self.threshold) + bytes([OP_NUMEQUAL]))
+            script += push_data(key) + bytes([Op.OP_CHECKSIG if i == 0 else Op.OP_CHECKSIGADD])
+        return TapLeaf(script + push_int(self.threshold) + bytes([Op.OP_NUMEQUAL]))
 
     def main_output(self) -> TaprootOutput:
         """The bridge's own UTXO (change of payouts, swept deposits)."""
