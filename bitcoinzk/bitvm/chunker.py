@@ -83,6 +83,7 @@ def plan(
     results: Sequence[int] = (),
     max_bytes: int = MAX_CHUNK_BYTES,
     committed: bool = False,
+    upto: int | None = None,
 ) -> list[ChunkPlan]:
     """Greedy cuts: the longest stretch that compiles within the limits, then, among its
     last twentieth, the cut with the fewest live values (fewer interface values to
@@ -92,12 +93,13 @@ def plan(
     `committed`: chunks hash their interface (`interfaces`).  A chunk's out-groups
     depend on where later chunks cut, so the plan is made with the outputs as one
     group, then every chunk is compiled with its real groups; a chunk over the limits
-    gets its budget cut by what it was over and the plan is made again."""
+    gets its budget cut by what it was over and the plan is made again.  `upto`: stop
+    at the first chunk starting at or after that instruction (a prefix, for tests)."""
     if not committed:
-        return _plan(prog, results, {}, False)
+        return _plan(prog, results, {}, False, max_bytes, upto)
     reserve: dict[int, int] = {}
     for _ in range(8):
-        plans = _plan(prog, results, reserve, True, max_bytes)
+        plans = _plan(prog, results, reserve, True, max_bytes, upto)
         over = False
         for p, c in zip(plans, compile_chunks(prog, plans, committed=True), strict=True):
             excess = len(c.script) - max_bytes
@@ -115,6 +117,7 @@ def _plan(
     reserve: dict[int, int],
     committed: bool,
     max_bytes: int = MAX_CHUNK_BYTES,
+    upto: int | None = None,
 ) -> list[ChunkPlan]:
     last = last_uses(prog)
     for v in results:
@@ -123,7 +126,7 @@ def _plan(
     plans: list[ChunkPlan] = []
     owner: dict[int, int] = {}
     start, n = 0, len(prog.instrs)
-    while start < n:
+    while start < (n if upto is None else min(n, upto)):
         budget = max_bytes - reserve.get(start, 0)
         fits = partial(_fits, prog, last, owner, start, budget, committed)
         size, end = 0, start

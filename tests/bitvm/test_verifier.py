@@ -106,3 +106,38 @@ def test_valid_points_wrong_proof_fail_the_final_check(funded):
     assert idx[-1] == len(plans) - 1 or idx[-1] >= len(plans) - 3
     [last] = compiled(v, plans, [idx[-1]])
     assert not run_spends(node, wallet, [spends(last)])
+
+
+def same_shape(a: pr.Verification, b: pr.Verification) -> bool:
+    return [i[:3] for i in a.prog.instrs] == [i[:3] for i in b.prog.instrs]
+
+
+def test_committed_chunks_of_a_changed_proof(funded):
+    """Committed interfaces on the real verifier: each chunk hashes (BLAKE3 in Script)
+    what it reads and what it hands on, and checks the committed digests.  The cut is
+    made once (the verifier's instructions do not depend on the proof's values, so
+    every proof's program is cut the same way); the test cuts the program up to the
+    public-input MSM (the whole cut is `bzk bench bitvm`'s).  Valid proof: these
+    chunks pass.  Byte 70 changed (B off its curve), every digest the honest
+    computation's: the chunks before the failing check pass, the chunk holding it is
+    refused: its committed outputs disagree with its committed inputs."""
+    node, wallet = funded
+    _, raw, _ = batch()
+    good, _ = verification(raw)
+    msm = dict(good.prog.marks)["public-input msm"]
+    plans = tuple(plan(good.prog, committed=True, upto=msm + 1))
+    chunks = list(compile_chunks(good.prog, plans, committed=True))
+    for c in chunks:
+        assert len(c.script) <= MAX_CHUNK_BYTES and c.max_stack <= MAX_STACK_SIZE
+        assert c.hash_bytes > 0
+    run_all(node, wallet, [spends(c) for c in chunks])
+
+    bad = bytearray(raw)
+    bad[70] ^= 0x01
+    v, _ = verification(bytes(bad))
+    assert same_shape(v, good) and v.prog.failed
+    first = chunk_of(plans, v.prog.failed[0])
+    assert first > 0
+    changed = list(compile_chunks(v.prog, plans, committed=True, only=range(first + 1)))
+    run_all(node, wallet, [spends(c) for c in changed[:-1]])
+    assert not run_spends(node, wallet, [spends(changed[-1])])
