@@ -19,9 +19,9 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, public_input
 from bitcoinzk.l2.types import OP_TRANSFER
 
-from . import fq
+from . import blake3, fq
 from .bristol import Circuit, load_bristol, shipped_circuit
-from .chunker import MAX_CHUNK_BYTES, compile_chunks, plan, spends
+from .chunker import MAX_CHUNK_BYTES, compile_chunks, digests, plan, spends
 from .commitments import WinternitzParams, winternitz_signature_bytes
 from .execute import run_spends
 from .game import Challenger, Game, GameConfig, Prover, Statement, cheating_values
@@ -167,14 +167,21 @@ def _fq12_mul_bytes() -> int:
     return len(compile_range(prog, 0, len(prog.instrs), [f.id for f in c.fqs()]).script)
 
 
+COMMIT_DIGIT_BITS = 8
+"""Winternitz digit width for the interface digests: 22 digits of a 160-bit digest,
+524 witness bytes (4-bit digits: 43 digits, 986 bytes), 14.9 KB of leaf script."""
+
+
 def verifier_figures(
     proof_file: Path = BATCH_PROOF,
     execute: bool = True,
     node: RegtestNode | None = None,
     wallet: BitcoinWallet | None = None,
 ) -> dict[str, Any]:
-    """The chunked Groth16 verifier on a real batch proof: sizes, and every chunk spent
-    in a regtest block when `execute` (node and wallet funded)."""
+    """The chunked Groth16 verifier on a real batch proof: sizes of the committed
+    layout (chunks hash their interfaces), beside the layout that reads interface
+    values as plain witness items, and every committed chunk spent in a regtest block
+    when `execute` (node and wallet funded)."""
     import json
 
     data = json.loads(proof_file.read_text())
@@ -182,16 +189,23 @@ def verifier_figures(
     proof = Proof.from_bytes(bytes.fromhex(data["proof"]))
     t0 = time.perf_counter()
     v = verifier_program(vk, proof, int(data["public_input"], 16))
-    plans = plan(v.prog)
-    chunks = list(compile_chunks(v.prog, plans))
+    plans = plan(v.prog, committed=True)
+    chunks = list(compile_chunks(v.prog, plans, committed=True))
     generate_s = time.perf_counter() - t0
     if not v.valid:
         raise AssertionError("the batch proof does not verify")
     prog = v.prog
-    outputs = {o for c in chunks for o in c.outputs}
+    groups = digests(prog, plans)
+    values = {x for g in groups for x in g}
+    sig = winternitz_signature_bytes(WinternitzParams(160, COMMIT_DIGIT_BITS))
+    sig4 = winternitz_signature_bytes(WinternitzParams(160, 4))
+
+    plain_plans = plan(prog)
+    plain = list(compile_chunks(prog, plain_plans))
+    plain_outputs = {o for c in plain for o in c.outputs}
     fq_sig = winternitz_signature_bytes(WinternitzParams(254, 4))
     small_sig = winternitz_signature_bytes(WinternitzParams(8, 4))
-    commitment = sum(small_sig if o in prog.small else fq_sig for o in outputs)
+
     marks = dict(prog.marks)
     step = next(k for k, (label, _) in enumerate(prog.marks) if label.endswith("digit 1"))
     s0, s1 = prog.marks[step][1], prog.marks[step + 1][1]
@@ -199,6 +213,7 @@ def verifier_figures(
 
     step_script = compile_range(prog, s0, s1, _outputs(prog, last_uses(prog), s0, s1)).script
     largest = max(chunks, key=lambda c: len(c.script))
+    hashing = [c.hash_bytes for c in chunks]
     out: dict[str, Any] = {
         "fq_add_bytes": len(fq.add_script()),
         "fq_mul_bytes": len(fq.mul_script()),
@@ -207,6 +222,7 @@ def verifier_figures(
         "fq_mul_hint_free_bytes": len(fq.mul_plain_script(4)),
         "fq12_mul_bytes": _fq12_mul_bytes(),
         "miller_step_bytes": len(step_script),
+        "blake3_block_bytes": len(blake3.compress_script(64, 0)),
         "fq_muls": prog.n_mul,
         "instructions": len(prog.instrs),
         "verifier_chunks": len(chunks),
@@ -215,8 +231,22 @@ def verifier_figures(
         "largest_chunk_weight": spends(largest).weight,
         "max_chunk_bytes_limit": MAX_CHUNK_BYTES,
         "max_stack_items": max(c.max_stack for c in chunks),
-        "intermediate_values": len(outputs),
-        "commitment_bytes": commitment,
+        "intermediate_values": len(values),
+        "committed_digests": len(groups),
+        "commitment_bytes": len(groups) * sig,
+        "commitment_digit_bits": COMMIT_DIGIT_BITS,
+        "commitment_bytes_4bit_digits": len(groups) * sig4,
+        "hash_bytes": sum(hashing),
+        "hash_bytes_per_chunk": sum(hashing) // len(chunks),
+        "hash_bytes_per_chunk_max": max(hashing),
+        "hash_bytes_per_chunk_min": min(hashing),
+        "uncommitted_chunks": len(plain),
+        "uncommitted_script_bytes": sum(len(c.script) for c in plain),
+        "uncommitted_max_stack_items": max(c.max_stack for c in plain),
+        "uncommitted_intermediate_values": len(plain_outputs),
+        "uncommitted_commitment_bytes": sum(
+            small_sig if o in prog.small else fq_sig for o in plain_outputs
+        ),
         "generate_s": round(generate_s, 1),
         "msm_instructions": marks["miller loop"] - marks["public-input msm"],
     }
@@ -224,6 +254,6 @@ def verifier_figures(
         t1 = time.perf_counter()
         for c in chunks:
             if not run_spends(node, wallet, [spends(c)]):
-                raise AssertionError("a chunk of the valid proof was refused")
+                raise AssertionError("a committed chunk of the valid proof was refused")
         out["kernel_execute_s"] = round(time.perf_counter() - t1, 1)
     return out

@@ -8,8 +8,9 @@ sees as numbers.  The interface hash is therefore computed in arithmetic, as
 BitVM2 does: BLAKE3's compression function on 32-bit words held as 8 nibbles
 (4-bit stack items, least significant first):
 
-- **xor**: a 256-entry table T[16 x + y] = x ^ y is pushed once per hash; a nibble
-  xor is 16 x by doublings, + y, and one OP_PICK into the table;
+- **xor**: a 256-entry table T[16 x + y] = x ^ y is pushed once per hash, with a
+  16-entry table R[x] of the depths of T's rows; a nibble xor is R[x] (one OP_PICK),
+  + y, and one OP_PICK into T;
 - **rotations** by 16, 12 and 8 bits move whole nibbles: they only rename stack
   items at build time; by 7 = by 8, then 1 bit left (each nibble split at its top bit);
 - **addition** mod 2^32: nibble sums with a carry.
@@ -217,17 +218,33 @@ def _new() -> str:
 Word = list[str]  # nibble names, least significant first
 
 
-def _xor(t: _T, d: Word, a: Word) -> Word:
+TABLE_ITEMS = 256 + 16
+"""The xor table T and the row table R above it."""
+
+
+class _Rows:
+    """R[x] = base + 16 x: the depth of row x of T at a lookup, so a nibble xor is
+    R[x] + y and one OP_PICK.  `base` is where T sits at most lookups (the stack above
+    it barely changes within a compression); `seen` collects what each lookup needed."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.seen: list[int] = []
+
+
+def _xor(t: _T, d: Word, a: Word, rows: _Rows) -> Word:
     """d ^ a nibble by nibble (d consumed, a kept)."""
     out = []
     for dk, ak in zip(d, a, strict=True):
         t.roll(dk)
-        t.op([Op.OP_DUP, Op.OP_ADD] * 4, 1, ["x16"])
+        t.op([t.depth("R0") - 1, Op.OP_ADD, Op.OP_PICK], 1, ["row"])  # R[x]
         t.pick(ak, "y")
         t.op([Op.OP_ADD], 2, ["idx"])
-        base = t.depth("T0") - 1  # T[j] sits j items below T0; PICK pops idx first
+        need = t.depth("T0") - 1  # T[j] sits j items below T0; PICK pops idx first
+        rows.seen.append(need)
         name = _new()
-        t.op([base, Op.OP_ADD, Op.OP_PICK], 1, [name])
+        delta = need - rows.base
+        t.op([*([delta, Op.OP_ADD] if delta else []), Op.OP_PICK], 1, [name])
         out.append(name)
     return out
 
@@ -284,15 +301,17 @@ def _rotr7(t: _T, w: Word) -> Word:
     return out
 
 
-def _g_script(t: _T, v: list[Word], a: int, b: int, c: int, d: int, mx: Word, my: Word) -> None:
+def _g_script(
+    t: _T, v: list[Word], rows: _Rows, a: int, b: int, c: int, d: int, mx: Word, my: Word
+) -> None:
     v[a] = _add(t, _add(t, v[a], v[b]), mx)
-    v[d] = _rotr_nibbles(_xor(t, v[d], v[a]), 4)
+    v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 4)
     v[c] = _add(t, v[c], v[d])
-    v[b] = _rotr_nibbles(_xor(t, v[b], v[c]), 3)
+    v[b] = _rotr_nibbles(_xor(t, v[b], v[c], rows), 3)
     v[a] = _add(t, _add(t, v[a], v[b]), my)
-    v[d] = _rotr_nibbles(_xor(t, v[d], v[a]), 2)
+    v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 2)
     v[c] = _add(t, v[c], v[d])
-    v[b] = _rotr7(t, _xor(t, v[b], v[c]))
+    v[b] = _rotr7(t, _xor(t, v[b], v[c], rows))
 
 
 def _word_names(prefix: str) -> Word:
@@ -309,12 +328,25 @@ def _stack_names(words: Sequence[Word]) -> list[str]:
 
 
 @cache
+def row_base() -> int:
+    """The T depth most lookups of a compression need (R's entries are built on it)."""
+    rows = _Rows(0)
+    _compress(64, 0, rows)
+    return max(set(rows.seen), key=rows.seen.count)
+
+
+@cache
 def compress_script(block_len: int, flags: int) -> Script:
-    """[T, cv (8 words), m (16 words)] -> [T, cv'] (T: the xor table, 256 items; words
-    as nibbles, word 0 deepest, most significant nibble of each word deepest)."""
+    """[T, R, cv (8 words), m (16 words)] -> [T, R, cv'] (T: the xor table, 256 items, R:
+    its row depths, 16; words as nibbles, word 0 deepest, most significant nibble of
+    each word deepest)."""
+    return _compress(block_len, flags, _Rows(row_base()))
+
+
+def _compress(block_len: int, flags: int, rows: _Rows) -> Script:
     cv = [_word_names(f"cv{i}") for i in range(8)]
     m = [_word_names(f"m{i}") for i in range(16)]
-    table = [f"T{j}" for j in reversed(range(256))]
+    table = [f"T{j}" for j in reversed(range(256))] + [f"R{j}" for j in reversed(range(16))]
     t = _T([*table, *_stack_names(cv), *_stack_names(m)])
     v: list[Word] = list(cv)
     for i, const in enumerate((*IV[:4], 0, 0, block_len, flags)):
@@ -324,8 +356,8 @@ def compress_script(block_len: int, flags: int) -> Script:
         v.append(w)
     for sched in _schedules():
         for a, b, c, d, x, y in _G_ARGS:
-            _g_script(t, v, a, b, c, d, m[sched[x]], m[sched[y]])
-    out = [_xor(t, v[i], v[i + 8]) for i in range(8)]
+            _g_script(t, v, rows, a, b, c, d, m[sched[x]], m[sched[y]])
+    out = [_xor(t, v[i], v[i + 8], rows) for i in range(8)]
     # drop everything but T and the new chaining value, which goes on top in order
     keep = set(_stack_names(out))
     for w in out:
@@ -334,8 +366,8 @@ def compress_script(block_len: int, flags: int) -> Script:
     n_out = NIBBLES * 8
     for _ in range(n_out):
         t.op([Op.OP_TOALTSTACK], 1, [])
-    junk = len(t.stack) - 256
-    if any(n in keep for n in t.stack[256:]):
+    junk = len(t.stack) - TABLE_ITEMS
+    if any(n in keep for n in t.stack[TABLE_ITEMS:]):
         raise AssertionError("chaining value lost")
     t.op([drop(junk)], junk, [])
     t.parts += [Op.OP_FROMALTSTACK] * n_out
@@ -344,8 +376,10 @@ def compress_script(block_len: int, flags: int) -> Script:
 
 @cache
 def table_script() -> Script:
-    """Push T[16 x + y] = x ^ y, T[0] on top."""
-    return Script(*[(j >> 4) ^ (j & 15) for j in reversed(range(256))])
+    """Push T[16 x + y] = x ^ y (T[0] nearest the top), then R[x] (R[0] on top)."""
+    base = row_base()
+    xor = [(j >> 4) ^ (j & 15) for j in reversed(range(256))]
+    return Script(*xor, *[base + 16 * x for x in reversed(range(16))])
 
 
 def _limb_to_nibbles(bits: int) -> list[Item]:
@@ -405,7 +439,7 @@ def equal_halves_script() -> Script:
     return Script(*[x for k in range(n, 0, -1) for x in (k, Op.OP_ROLL, Op.OP_NUMEQUALVERIFY)])
 
 
-HASH_PEAK = 256 + 2 * 16 * NIBBLES + 8
+HASH_PEAK = TABLE_ITEMS + 2 * 16 * NIBBLES + 8
 """Stack items the hashing needs above everything else (table, state, message block)."""
 
 
@@ -454,7 +488,7 @@ def digest_script(layout: Sequence[bool], depth: int) -> Script:
         where.append((below, small))
     n_words = sum(1 if s else FQ_WORDS for s in layout)
     parts: list[Item] = [table_script()]
-    above = depth + 256  # items above the values' top
+    above = depth + TABLE_ITEMS  # items above the values' top
     for const in IV:
         parts += [Script(*reversed(_nibbles(const)))]
     above += 64
@@ -478,5 +512,5 @@ def digest_script(layout: Sequence[bool], depth: int) -> Script:
     # keep the first 5 words: drop words 7..5 (on top), then the table under the digest
     parts.append(drop(NIBBLES * (8 - DIGEST_WORDS)))
     n_dig = NIBBLES * DIGEST_WORDS
-    parts += [Op.OP_TOALTSTACK] * n_dig + [drop(256)] + [Op.OP_FROMALTSTACK] * n_dig
+    parts += [Op.OP_TOALTSTACK] * n_dig + [drop(TABLE_ITEMS)] + [Op.OP_FROMALTSTACK] * n_dig
     return Script(*parts)

@@ -14,6 +14,7 @@ estimated script size, then compiled and shrunk until both limits hold.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -98,8 +99,9 @@ def plan(
     if not committed:
         return _plan(prog, results, {}, False, max_bytes, upto)
     reserve: dict[int, int] = {}
+    plans: list[ChunkPlan] = []
     for _ in range(8):
-        plans = _plan(prog, results, reserve, True, max_bytes, upto)
+        plans = _plan(prog, results, reserve, True, max_bytes, upto, plans)
         over = False
         for p, c in zip(plans, compile_chunks(prog, plans, committed=True), strict=True):
             excess = len(c.script) - max_bytes
@@ -118,6 +120,7 @@ def _plan(
     committed: bool,
     max_bytes: int = MAX_CHUNK_BYTES,
     upto: int | None = None,
+    previous: Sequence[ChunkPlan] = (),
 ) -> list[ChunkPlan]:
     last = last_uses(prog)
     for v in results:
@@ -126,9 +129,10 @@ def _plan(
     plans: list[ChunkPlan] = []
     owner: dict[int, int] = {}
     start, n = 0, len(prog.instrs)
+    guess = _Guess(prog, previous, plans) if committed else None
     while start < (n if upto is None else min(n, upto)):
         budget = max_bytes - reserve.get(start, 0)
-        fits = partial(_fits, prog, last, owner, start, budget, committed)
+        fits = partial(_fits, prog, last, owner, start, budget, guess)
         size, end = 0, start
         while end < n and size + _estimate(prog.instrs[end][0]) <= budget:
             size += _estimate(prog.instrs[end][0])
@@ -156,16 +160,75 @@ def _fits(
     owner: dict[int, int],
     start: int,
     budget: int,
-    committed: bool,
+    guess: _Guess | None,
     end: int,
 ) -> bool:
     outs = _outputs(prog, last, start, end)
-    face = None
-    if committed:  # the outputs as one group: what the plan can know before later cuts
-        made = order_group(prog, (v for v in outs if prog.instrs[_def_index(prog, v)][0] != "wit"))
-        face = Interface(_in_groups(prog, owner, start, end), (made,) if made else ())
+    face = None if guess is None else guess.interface(owner, start, end, outs)
     c = compile_range(prog, start, end, outs, interface=face)
     return c.max_stack <= MAX_STACK_SIZE and len(c.script) <= budget
+
+
+class _Guess:
+    """A candidate chunk's committed interface before later chunks are cut: who reads a
+    value later is guessed from the previous plan (the same instructions' chunks), so
+    groups split as they will (all later readers are one chunk in the first plan)."""
+
+    def __init__(
+        self, prog: Program, previous: Sequence[ChunkPlan], plans: list[ChunkPlan]
+    ) -> None:
+        self.prog = prog
+        self.plans = plans  # the plan being made (grows)
+        self.prev = [0] * len(prog.instrs)
+        for i, p in enumerate(previous):
+            self.prev[p.start : p.end] = [i] * (p.end - p.start)
+        self.readers: dict[int, list[int]] = {}
+        for k, ins in enumerate(prog.instrs):
+            for a in ins[2]:
+                self.readers.setdefault(a, []).append(k)
+        self.starts: list[int] = []
+
+    def _chunk(self, k: int) -> int:
+        if len(self.starts) != len(self.plans):
+            self.starts = [p.start for p in self.plans]
+        return bisect_right(self.starts, k) - 1
+
+    def _key(self, v: int, start: int, end: int) -> frozenset[tuple[str, int]]:
+        key: set[tuple[str, int]] = set()
+        for k in self.readers.get(v, []):
+            if k < start:
+                key.add(("now", self._chunk(k)))
+            elif k < end:
+                key.add(("now", len(self.plans)))
+            else:
+                key.add(("prev", self.prev[k]))
+        return frozenset(key)
+
+    def _is_wit(self, v: int) -> bool:
+        return self.prog.instrs[_def_index(self.prog, v)][0] == "wit"
+
+    def interface(self, owner: dict[int, int], start: int, end: int, outs: list[int]) -> Interface:
+        prog = self.prog
+        ins: dict[tuple[int, frozenset[tuple[str, int]]], list[int]] = {}
+        for v in _reads(prog, start, end):
+            ins.setdefault((owner.get(v, -1), self._key(v, start, end)), []).append(v)
+        escaping = {v for v in outs if self._is_wit(v)}
+        for ins_ in prog.instrs[start:end]:  # shared witness values read here
+            for a in ins_[2]:
+                if a in escaping:
+                    ins.setdefault((-1, self._key(a, start, end)), []).append(a)
+        made: dict[frozenset[tuple[str, int]], list[int]] = {}
+        for v in outs:
+            if v not in escaping:
+                made.setdefault(self._key(v, start, end), []).append(v)
+        return Interface(
+            tuple(order_group(prog, set(vs)) for _, vs in sorted(ins.items(), key=_order)),
+            tuple(order_group(prog, vs) for vs in made.values()),
+        )
+
+
+def _order(item: tuple[tuple[int, frozenset[tuple[str, int]]], list[int]]) -> tuple[int, int]:
+    return item[0][0], min(item[1])
 
 
 def _def_index(prog: Program, v: int) -> int:
@@ -189,15 +252,6 @@ def _reads(prog: Program, start: int, end: int) -> list[int]:
                 seen[a] = None
     defined = {ins[1] for ins in prog.instrs[start:end]}
     return [a for a in seen if a not in defined]
-
-
-def _in_groups(prog: Program, owner: dict[int, int], start: int, end: int) -> tuple[Group, ...]:
-    """A chunk's inputs grouped by the chunk that produced them, shared witness values
-    apart (the plan's estimate: `interfaces` splits groups further by consumers)."""
-    by: dict[int, list[int]] = {}
-    for v in _reads(prog, start, end):
-        by.setdefault(owner.get(v, -1), []).append(v)
-    return tuple(order_group(prog, by[j]) for j in sorted(by))
 
 
 def interfaces(prog: Program, plans: Sequence[ChunkPlan]) -> list[Interface]:
