@@ -27,8 +27,10 @@ from .execute import Spend, run_all
 from .program import Compiled, Group, Interface, Program, compile_range, order_group
 from .script import MAX_STACK_SIZE
 
-MAX_CHUNK_BYTES = 3_800_000
-"""Script bytes per chunk: a 4 MWU block less the witness items and the funding tx."""
+MAX_CHUNK_BYTES = 3_880_000
+"""Script bytes per chunk: `execute.BLOCK_WEIGHT_BUDGET` (a 4 MWU block less the coinbase
+and the funding tx) less the witness items (at most 1,000 items of at most 9 bytes with
+their length prefixes) and the control block."""
 
 
 def _estimate(op: str) -> int:
