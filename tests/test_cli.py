@@ -285,6 +285,21 @@ def test_a_bad_genesis_or_config_for_node_is_one_line(tmp_path: Path) -> None:
     assert line.startswith("error: --tree-depth (chain.tree_depth) must be a multiple of 3")
 
 
+def test_settle_deploy_and_node_read_one_config_file(tmp_path: Path) -> None:
+    (tmp_path / "node.toml").write_text(
+        '[chain]\ntree_depth = 6\nchain_id = 9\n[node]\ndata_dir = "d"\n'
+        "[settlement]\nenabled = true\n"
+    )
+    deployed = _bzk("settle", "deploy", "--config", "node.toml", cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stderr
+    deployment = Deployment.load(tmp_path / "d" / "settlement.json")
+    params = ChainParams(chain_id=9, tree_depth=6, block_slots=2, block_records=1)
+    assert deployment.genesis_root == dev_genesis(params).state().root
+    assert deployment.chain_id == 9
+    banner, listening = _start_node(["--config", "node.toml"], tmp_path)
+    assert "shape B=2 E=1 D=6 (configured)" in banner and "listening" in listening, banner
+
+
 # --- funded devnet keys
 
 
