@@ -7,11 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+from eth_utils.address import to_checksum_address
 from typer.testing import CliRunner
 
 from bitcoinzk.cli import app
 from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
-from bitcoinzk.fullnode.bench import build_chain, user_key
+from bitcoinzk.fullnode.bench import (
+    bench_genesis,
+    build_chain,
+    commit_all,
+    deploy_accepting,
+    transfer_blocks,
+    user_key,
+)
 from bitcoinzk.fullnode.exit import (
     InconsistentData,
     UnknownAccount,
@@ -28,7 +36,10 @@ from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.store import Store
 from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
 from bitcoinzk.node.wallet import L2Wallet
+from bitcoinzk.settlement.anvil import DEV_KEYS, _rpc
+from bitcoinzk.settlement.client import Web3Client
 from bitcoinzk.settlement.rollup import Rollup
+from tests.settlement.conftest import running_anvil
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 
@@ -128,3 +139,39 @@ def test_bzk_exit_claims_the_balance_once_from_a_full_node_it_syncs_itself(
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "Traceback" not in again.output
     assert "error: account 3 has already exited" in again.output
+
+
+def test_bzk_exit_against_an_evm_json_rpc_node_with_its_own_gas_key(tmp_path: Path) -> None:
+    """`--rpc-url` + `--rollup` (anvil) and `--evm-key`: the claim is paid for by that key,
+    not by the sequencer's or a default one."""
+    with running_anvil() as chain:
+        sequencer = Web3Client(chain.url, DEV_KEYS[0])
+        genesis = bench_genesis(PARAMS, 20)
+        rollup = deploy_accepting(sequencer, PARAMS, genesis.state().root)
+        blocks = transfer_blocks(genesis, 2)
+        commit_all(rollup, blocks)
+        signed = Withdraw(4, SPK, 5_000, 1, 0).signed(user_key(4), PARAMS.chain_id)
+        assert signed.signature is not None
+        # a nonce the batches already used: the request is still queued (and rejected by a
+        # batch, were there one); unprocessed, it opens exodus all the same
+        rollup.force_withdraw(ForcedWithdraw(0, 4, SPK, 5_000, 1, 0, signed.signature))
+        _rpc(chain.url, "evm_increaseTime", [rollup.deployment.forced_deadline + 1])
+        _rpc(chain.url, "evm_mine", [])
+        rollup.activate_exodus()
+        (tmp_path / "genesis.json").write_text(json.dumps(genesis.to_json()))
+        wallet = tmp_path / "user5.json"
+        L2Wallet(user_key(5)).save(wallet)
+        payer = Web3Client(chain.url, DEV_KEYS[1])
+        balance_before = payer.w3.eth.get_balance(to_checksum_address(payer.sender))
+        args = ["exit", "--wallet", str(wallet), "--script-pubkey", SPK.hex(), "--json"]
+        args += ["--rpc-url", chain.url, "--rollup", rollup.address]
+        args += ["--from-block", str(rollup.deployment.deploy_block)]
+        args += ["--evm-key", DEV_KEYS[1].hex(), "--data-dir", str(tmp_path / "fn")]
+        args += ["--genesis", str(tmp_path / "genesis.json")]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        claim = json.loads(result.output.strip().splitlines()[-1])
+        assert (claim["account"], claim["batch"]) == (5, 2) and rollup.exited(5)
+        assert (
+            payer.w3.eth.get_balance(to_checksum_address(payer.sender)) < balance_before
+        )  # it paid the gas
