@@ -13,12 +13,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
-import inspect
-import json
 import logging
 import statistics
 import threading
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -159,19 +156,32 @@ def tx_json(tx: Tx, network: str) -> dict[str, Any]:
 
 
 class NodeRPC:
-    """The method table: one Python method per RPC, named as in Bitcoin Core."""
+    """One Python method per RPC, named as in Bitcoin Core."""
 
     def __init__(self, node: RegtestNode) -> None:
         self.node = node
-        self.extra: dict[str, Callable[..., Any]] = {}
 
-    def lookup(self, name: str) -> Callable[..., Any]:
-        if name in self.extra:
-            return self.extra[name]
-        fn = getattr(self, "rpc_" + name, None)
-        if fn is None:
-            raise BitcoinRpcError(RPC_METHOD_NOT_FOUND, "Method not found")
-        return fn  # type: ignore[no-any-return]
+    def table(self) -> dict[str, httprpc.Handler]:
+        """The method table: RPC name -> method."""
+        return {
+            "getblockchaininfo": self.rpc_getblockchaininfo,
+            "getblockcount": self.rpc_getblockcount,
+            "getbestblockhash": self.rpc_getbestblockhash,
+            "getblockhash": self.rpc_getblockhash,
+            "getblockheader": self.rpc_getblockheader,
+            "getblock": self.rpc_getblock,
+            "gettxout": self.rpc_gettxout,
+            "scantxoutset": self.rpc_scantxoutset,
+            "getrawtransaction": self.rpc_getrawtransaction,
+            "decoderawtransaction": self.rpc_decoderawtransaction,
+            "sendrawtransaction": self.rpc_sendrawtransaction,
+            "getrawmempool": self.rpc_getrawmempool,
+            "getmempoolinfo": self.rpc_getmempoolinfo,
+            "estimatesmartfee": self.rpc_estimatesmartfee,
+            "generatetoaddress": self.rpc_generatetoaddress,
+            "submitblock": self.rpc_submitblock,
+            "getnetworkinfo": self.rpc_getnetworkinfo,
+        }
 
     def _block_or_fail(self, blockhash: Any) -> Block:
         blockhash = _hash("blockhash", blockhash)
@@ -436,8 +446,83 @@ class NodeRPC:
         }
 
 
+class BitcoinJsonRpc(httprpc.JsonRpcServer):
+    """bitcoind's dialect: JSON-RPC 1.0/1.1 requests get `{"result", "error", "id"}` with
+    HTTP 500 on error (404 for an unknown method), 2.0 requests get 2.0 replies with HTTP
+    200; Core's error codes; one call at a time, as the node's SQLite wants."""
+
+    def __init__(
+        self, node: RegtestNode, limits: httprpc.HttpLimits, auth: str | None = None
+    ) -> None:
+        super().__init__(limits)
+        self.node = node
+        self.auth = auth
+        self.methods.update(NodeRPC(node).table())
+
+    def authorized(self, request: web.Request) -> bool:
+        given = request.headers.get("Authorization", "")
+        return self.auth is None or hmac.compare_digest(given, self.auth)
+
+    def check(self, request: dict[str, Any]) -> httprpc.Reply | None:
+        if not isinstance(request.get("method"), str):
+            return self.error(
+                request, httprpc.MethodError(RPC_INVALID_REQUEST, "Method must be a string")
+            )
+        return None
+
+    def params(self, request: dict[str, Any]) -> Any:
+        params = request.get("params")
+        return [] if params is None else params
+
+    def not_found(self, name: str) -> httprpc.MethodError:
+        return httprpc.MethodError(RPC_METHOD_NOT_FOUND, "Method not found")
+
+    def bad_params(self, name: str, exc: TypeError) -> httprpc.MethodError:
+        return httprpc.MethodError(RPC_MISC_ERROR, f"{name}: wrong parameters ({exc})")
+
+    def internal(self, exc: Exception) -> httprpc.MethodError:
+        return httprpc.MethodError(RPC_MISC_ERROR, f"internal error: {exc}")
+
+    def not_an_object(self) -> httprpc.Reply:
+        err = {"code": RPC_INVALID_REQUEST, "message": "Invalid Request object"}
+        return {"result": None, "error": err, "id": None}, 400
+
+    def skipped(self, request: Any) -> dict[str, Any] | None:
+        rid = request.get("id") if isinstance(request, dict) else None
+        err = {"code": RPC_MISC_ERROR, "message": "batch reply too large: not run"}
+        return {"result": None, "error": err, "id": rid}
+
+    async def call(self, fn: httprpc.Handler, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        with self.node.lock:  # one caller at a time, as the node's SQLite wants
+            try:
+                return fn(*args, **kwargs)
+            except BitcoinRpcError as e:
+                raise httprpc.MethodError(e.code, e.message) from None
+
+    def reply(self, request: dict[str, Any], result: Any) -> httprpc.Reply:
+        if request.get("jsonrpc") == "2.0":
+            return {"jsonrpc": "2.0", "result": result, "id": request.get("id")}, 200
+        return {"result": result, "error": None, "id": request.get("id")}, 200
+
+    def error(self, request: Any, exc: httprpc.MethodError) -> httprpc.Reply:
+        err = {"code": exc.code, "message": exc.message}
+        rid = request.get("id") if isinstance(request, dict) else None
+        if isinstance(request, dict) and request.get("jsonrpc") == "2.0":
+            return {"jsonrpc": "2.0", "error": err, "id": rid}, 200
+        return {"result": None, "error": err, "id": rid}, (
+            404 if exc.code == RPC_METHOD_NOT_FOUND else 500
+        )
+
+    def refused(self, exc: httprpc.RequestRejected) -> web.Response:
+        # bitcoind answers a request it cannot parse with HTTP 500 and a 1.0-style error.
+        status = 500 if exc.code == RPC_PARSE_ERROR else exc.status
+        reply = {"result": None, "error": {"code": exc.code, "message": exc.message}, "id": None}
+        return web.json_response(reply, status=status)
+
+
 class RpcServer:
-    """Serves `NodeRPC` on `host:port` from a background thread with its own event loop."""
+    """Serves `BitcoinJsonRpc` on `host:port` from a background thread with its own event
+    loop."""
 
     def __init__(
         self,
@@ -448,20 +533,20 @@ class RpcServer:
         password: str | None = None,
         limits: httprpc.HttpLimits | None = None,
     ) -> None:
-        self.methods = NodeRPC(node)
         self.limits = limits or httprpc.HttpLimits()
         self.host = host
         self.port = port
-        self._auth = None
+        auth = None
         if user is not None and password is not None:
-            self._auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.rpc = BitcoinJsonRpc(node, self.limits, auth)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
 
-    def register(self, name: str, fn: Callable[..., Any]) -> None:
+    def register(self, name: str, fn: httprpc.Handler) -> None:
         """Add a method (e.g. the bridge's `bzk_getDepositAddress`)."""
-        self.methods.extra[name] = fn
+        self.rpc.methods[name] = fn
 
     @property
     def url(self) -> str:
@@ -485,8 +570,8 @@ class RpcServer:
 
     async def _start(self) -> None:
         app = httprpc.application(self.limits)
-        app.router.add_post("/", self._handle)
-        app.router.add_post("/wallet/{name}", self._handle)
+        app.router.add_post("/", self.rpc.handle_http)
+        app.router.add_post("/wallet/{name}", self.rpc.handle_http)
         self._runner = httprpc.runner(app, self.limits)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -512,84 +597,3 @@ class RpcServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self._auth is not None:
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given, self._auth):
-                return web.Response(
-                    status=401, headers={"WWW-Authenticate": 'Basic realm="jsonrpc"'}
-                )
-        try:
-            body = httprpc.decode(await httprpc.read_body(request, self.limits), self.limits)
-        except httprpc.RequestRejected as e:
-            # bitcoind answers a request it cannot parse with HTTP 500 and a 1.0-style error.
-            status = 500 if e.code == RPC_PARSE_ERROR else e.status
-            reply = {"result": None, "error": {"code": e.code, "message": e.message}, "id": None}
-            return web.json_response(reply, status=status)
-        except httprpc.BodyTimeout:
-            return web.Response(status=408)  # never sent: the connection is closed
-        if isinstance(body, list):
-            return await httprpc.send_json(request, self._batch(body), self.limits)
-        reply, status = self._dispatch(body)
-        return await httprpc.send_json(request, json.dumps(reply), self.limits, status)
-
-    def _batch(self, requests: list[Any]) -> str:
-        """The batch's replies as one JSON array; once the reply passes `max_reply_bytes`,
-        the remaining items are refused unanswered (each a small error), so that the
-        reply's size stays bounded whatever the batch asks for."""
-        parts: list[str] = []
-        size = 0
-        for req in requests:
-            if size <= self.limits.max_reply_bytes:
-                reply = self._dispatch(req)[0]
-            else:
-                rid = req.get("id") if isinstance(req, dict) else None
-                err = {"code": RPC_MISC_ERROR, "message": "batch reply too large: not run"}
-                reply = {"result": None, "error": err, "id": rid}
-            part = json.dumps(reply)
-            size += len(part)
-            parts.append(part)
-        return "[" + ",".join(parts) + "]"
-
-    def _dispatch(self, req: Any) -> tuple[dict[str, Any], int]:
-        if not isinstance(req, dict):
-            err = {"code": RPC_INVALID_REQUEST, "message": "Invalid Request object"}
-            return {"result": None, "error": err, "id": None}, 400
-        with self.methods.node.lock:  # one caller at a time, as the node's SQLite wants
-            return self._dispatch_locked(req)
-
-    def _dispatch_locked(self, req: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        v2 = req.get("jsonrpc") == "2.0"
-        rid = req.get("id")
-        try:
-            method = req.get("method")
-            if not isinstance(method, str):
-                raise BitcoinRpcError(RPC_INVALID_REQUEST, "Method must be a string")
-            fn = self.methods.lookup(method)
-            params = req.get("params")
-            if params is None:
-                params = []
-            if not isinstance(params, (list, dict)):
-                raise BitcoinRpcError(RPC_INVALID_PARAMS, "params must be an array or an object")
-            args, kwargs = (params, {}) if isinstance(params, list) else ([], params)
-            try:
-                inspect.signature(fn).bind(*args, **kwargs)
-            except TypeError as e:
-                raise BitcoinRpcError(RPC_MISC_ERROR, f"{method}: wrong parameters ({e})") from e
-            result = fn(*args, **kwargs)
-        except BitcoinRpcError as e:
-            err = {"code": e.code, "message": e.message}
-            if v2:
-                return {"jsonrpc": "2.0", "error": err, "id": rid}, 200
-            status = 404 if e.code == RPC_METHOD_NOT_FOUND else 500
-            return {"result": None, "error": err, "id": rid}, status
-        except Exception as e:  # an internal bug must not kill the server
-            log.exception("RPC %s failed", req.get("method"))
-            err = {"code": RPC_MISC_ERROR, "message": f"internal error: {e}"}
-            if v2:
-                return {"jsonrpc": "2.0", "error": err, "id": rid}, 200
-            return {"result": None, "error": err, "id": rid}, 500
-        if v2:
-            return {"jsonrpc": "2.0", "result": result, "id": rid}, 200
-        return {"result": result, "error": None, "id": rid}, 200

@@ -24,7 +24,7 @@ from bitcoinzk.l2.mempool import L2Mempool
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import Store
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError, http_rpc
+from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError
 from bitcoinzk.node.params import (
     account_index,
     block_json,
@@ -134,7 +134,7 @@ class FullNode:
         self.prover = None
         self.bridge_view = None
         self.bitcoin_explorer_url: str | None = None
-        self.rpc = Dispatcher()
+        self.rpc = Dispatcher(config.http)
         self._register()
         self.runner: web.AppRunner | None = None
         self.task: asyncio.Task[None] | None = None
@@ -149,7 +149,7 @@ class FullNode:
 
     async def start(self) -> None:
         app = httprpc.application(self.config.http)
-        app.router.add_post("/", self._http_rpc)
+        app.router.add_post("/", self.rpc.handle_http)
         app.router.add_get("/health", self._health)
         explorer.setup(app, self)
         self.runner = httprpc.runner(app, self.config.http)
@@ -193,9 +193,6 @@ class FullNode:
                     log.error("not following: %s", message)
                 self.follower.last_error = message
             await asyncio.sleep(self.config.poll_s)
-
-    async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
-        return await http_rpc(self.rpc, request, self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(

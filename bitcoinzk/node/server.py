@@ -34,7 +34,7 @@ from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
 from bitcoinzk.l2.store import Store, StoredBlock
 from bitcoinzk.l2.types import UserOperation, user_op_from_json
 from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError, http_rpc
+from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError
 from bitcoinzk.node.params import (
     account_index,
     block_json,
@@ -141,7 +141,7 @@ class Node:
         self.producer = (
             BlockProducer(self.store.path, genesis, witness) if config.producer_process else None
         )
-        self.rpc = Dispatcher()
+        self.rpc = Dispatcher(config.http)
         self._register()
         self.verifier: BatchVerifier | None = None
         self.runner: web.AppRunner | None = None
@@ -247,7 +247,7 @@ class Node:
         self.verifier = BatchVerifier(self.config.verify_workers)
         self.verifier.start()
         app = httprpc.application(self.config.http)
-        app.router.add_post("/", self._http_rpc)
+        app.router.add_post("/", self.rpc.handle_http)
         app.router.add_get("/health", self._health)
         explorer.setup(app, self)
         self.runner = httprpc.runner(app, self.config.http)
@@ -345,9 +345,6 @@ class Node:
         return self.pipeline.backlog + (queued + per_block - 1) // per_block
 
     # --- HTTP ---
-
-    async def _http_rpc(self, request: web.Request) -> web.StreamResponse:
-        return await http_rpc(self.rpc, request, self.config.http)
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True, "head": self.sequencer.head})

@@ -43,15 +43,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RpcServer
     node = RegtestNode(tmp_path_factory.mktemp("btcfuzz") / "node")
     node.mine(3)
     errors = Errors()
-    logging.getLogger("bitcoinzk.bitcoin.rpc_server").addHandler(errors)
+    logging.getLogger("bitcoinzk.httprpc").addHandler(errors)
     with RpcServer(node, port=0) as srv:
         yield srv, errors
-    logging.getLogger("bitcoinzk.bitcoin.rpc_server").removeHandler(errors)
+    logging.getLogger("bitcoinzk.httprpc").removeHandler(errors)
     node.close()
 
 
 def snapshot(srv: RpcServer) -> tuple[Any, ...]:
-    node = srv.methods.node
+    node = srv.rpc.node
     return node.tip_hash(), node.height(), sorted(node.mempool.entries)
 
 

@@ -13,7 +13,7 @@ LIMITS = HttpLimits(max_reply_bytes=5_000)
 
 
 def dispatcher() -> Dispatcher:
-    rpc = Dispatcher()
+    rpc = Dispatcher(LIMITS)
 
     @rpc.method("big")
     async def big() -> str:
@@ -34,7 +34,7 @@ def batch(*methods: str) -> bytes:
 
 
 def test_batch_reply_stops_at_the_reply_limit() -> None:
-    replies: Any = asyncio.run(dispatcher().handle(batch(*["big"] * 100), LIMITS))
+    replies: Any = asyncio.run(dispatcher().handle(batch(*["big"] * 100)))[0]
     answered = [r for r in replies if "result" in r]
     refused = [r for r in replies if "error" in r]
     assert len(replies) == 100 and [r["id"] for r in replies] == list(range(100))
@@ -46,5 +46,5 @@ def test_batch_reply_stops_at_the_reply_limit() -> None:
 def test_items_that_wait_run_together() -> None:
     # bzk_sendTransaction waits for its signature check: such items all start at once
     # (their group commit shares one fsync); their replies are small.
-    replies: Any = asyncio.run(dispatcher().handle(batch(*["slow"] * 300), LIMITS))
+    replies: Any = asyncio.run(dispatcher().handle(batch(*["slow"] * 300)))[0]
     assert [r["result"] for r in replies] == [1] * 300
