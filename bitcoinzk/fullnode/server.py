@@ -200,73 +200,73 @@ class FullNode:
         )
 
     def _register(self) -> None:
-        rpc = self.rpc
-        f = self.follower
+        """The method table: RPC name -> the method below that answers it."""
+        self.rpc.methods.update(
+            {
+                **{name: self.refuse_write for name in WRITE_METHODS},
+                "bzk_getTransactionReceipt": self.get_receipt,
+                "bzk_getAccount": self.get_account,
+                "bzk_getExitWitness": self.get_exit_witness,
+                "bzk_getBlock": self.get_block,
+                "bzk_blockNumber": self.block_number,
+                "bzk_stateRoot": self.state_root,
+                "bzk_chainInfo": self.chain_info,
+                "bzk_getBatch": self.get_batch,
+            }
+        )
 
-        for name in WRITE_METHODS:
+    async def refuse_write(self, *args: Any, **kwargs: Any) -> None:
+        raise JsonRpcError(
+            READ_ONLY,
+            "ReadOnlyNode: a full node rebuilds the state from the settlement "
+            "chain and accepts no transactions; send them to the sequencer",
+        )
 
-            async def refuse(*args: Any, **kwargs: Any) -> None:
-                raise JsonRpcError(
-                    READ_ONLY,
-                    "ReadOnlyNode: a full node rebuilds the state from the settlement "
-                    "chain and accepts no transactions; send them to the sequencer",
-                )
+    async def get_receipt(self, tx_hash: Any) -> dict[str, Any] | None:
+        with self.follower.lock:
+            receipt = self.store.get_receipt(parse_hash(tx_hash))
+        return None if receipt is None else receipt.to_json()
 
-            rpc.method(name)(refuse)
+    async def get_account(self, account: Any) -> dict[str, Any] | None:
+        index = self._account_index(account)
+        return None if index is None else self.follower.account(index)
 
-        @rpc.method("bzk_getTransactionReceipt")
-        async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
-            with f.lock:
-                receipt = self.store.get_receipt(parse_hash(tx_hash))
-            return None if receipt is None else receipt.to_json()
+    async def get_exit_witness(self, account: Any) -> dict[str, Any] | None:
+        index = self._account_index(account)
+        return None if index is None else self.follower.exit_witness(index)
 
-        @rpc.method("bzk_getAccount")
-        async def get_account(account: Any) -> dict[str, Any] | None:
-            index = self._account_index(account)
-            return None if index is None else f.account(index)
+    async def get_block(self, number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
+        number, full = block_query(number, full, self.follower.head)
+        with self.follower.lock:
+            block = self.store.get_block(number)
+        return None if block is None else block_json(block, full)
 
-        @rpc.method("bzk_getExitWitness")
-        async def get_exit_witness(account: Any) -> dict[str, Any] | None:
-            index = self._account_index(account)
-            return None if index is None else f.exit_witness(index)
+    async def block_number(self) -> int:
+        return self.follower.head
 
-        @rpc.method("bzk_getBlock")
-        async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
-            number, full = block_query(number, full, f.head)
-            with f.lock:
-                block = self.store.get_block(number)
-            return None if block is None else block_json(block, full)
+    async def state_root(self) -> str:
+        with self.follower.lock:
+            return hex(self.follower.state.root)
 
-        @rpc.method("bzk_blockNumber")
-        async def block_number() -> int:
-            return f.head
+    async def chain_info(self) -> dict[str, Any]:
+        d = self.follower.rollup.deployment
+        with self.follower.lock:
+            return {
+                **chain_fields(self.params, self.genesis, self.store),
+                "head": self.follower.head,
+                "state_root": hex(self.follower.state.root),
+                "accounts": self.follower.state.num_accounts,
+                "mode": "fullnode",
+                "rollup": d.rollup,
+                "evm_cursor": self.follower.cursor,
+                "confirmations": self.follower.confirmations,
+                "synced_at": self.follower.synced_at,
+                "error": self.follower.last_error,
+            }
 
-        @rpc.method("bzk_stateRoot")
-        async def state_root() -> str:
-            with f.lock:
-                return hex(f.state.root)
-
-        @rpc.method("bzk_chainInfo")
-        async def chain_info() -> dict[str, Any]:
-            d = f.rollup.deployment
-            with f.lock:
-                return {
-                    **chain_fields(self.params, self.genesis, self.store),
-                    "head": f.head,
-                    "state_root": hex(f.state.root),
-                    "accounts": f.state.num_accounts,
-                    "mode": "fullnode",
-                    "rollup": d.rollup,
-                    "evm_cursor": f.cursor,
-                    "confirmations": f.confirmations,
-                    "synced_at": f.synced_at,
-                    "error": f.last_error,
-                }
-
-        @rpc.method("bzk_getBatch")
-        async def get_batch(number: Any) -> dict[str, Any] | None:
-            with f.lock:
-                return batch_summary(self.store, parse_number(number, "number"))
+    async def get_batch(self, number: Any) -> dict[str, Any] | None:
+        with self.follower.lock:
+            return batch_summary(self.store, parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
         return account_index(account, self.params.capacity, self.follower.index_of)

@@ -352,99 +352,101 @@ class Node:
     # --- RPC methods ---
 
     def _register(self) -> None:
-        rpc = self.rpc
+        """The method table: RPC name -> the method below that answers it."""
+        self.rpc.methods.update(
+            {
+                "bzk_sendTransaction": self.send_transaction,
+                "bzk_getTransactionReceipt": self.get_receipt,
+                "bzk_getAccount": self.get_account,
+                "bzk_getBlock": self.get_block,
+                "bzk_blockNumber": self.block_number,
+                "bzk_stateRoot": self.state_root,
+                "bzk_chainInfo": self.chain_info,
+                "bzk_getBatch": self.get_batch,
+            }
+        )
 
-        @rpc.method("bzk_sendTransaction")
-        async def send_transaction(tx: Any) -> dict[str, Any]:
-            backlog = self.proving_backlog()
-            bound = self.config.max_backlog
-            if self.prover is not None and bound and backlog >= bound:
-                self.stats["busy"] += 1
-                raise _app_error(
-                    ProvingBacklog(
-                        f"busy: proving backlog {backlog} >= {bound} blocks, retry later"
-                    )
-                )
-            try:
-                op = user_op_from_json(tx)
-            except InvalidOperation as exc:
-                raise _app_error(exc) from None
-            sender = self.sequencer.state.get(op.sender)
-            if sender is None:
-                raise _app_error(UnknownAccount(f"account {op.sender} does not exist"))
-            assert self.verifier is not None and op.signature is not None
-            msg = await self.verifier.verify(op, self.params.chain_id, sender.pubkey)
-            if msg is None:
-                self.stats["rejected"] += 1
-                raise _app_error(InvalidSignature("signature does not verify for the sender's key"))
-            fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            self.admit_queue.append((op, msg.to_bytes(32, "big"), fut))
-            self.admit_event.set()
-            return {"hash": await fut}
+    async def send_transaction(self, tx: Any) -> dict[str, Any]:
+        backlog = self.proving_backlog()
+        bound = self.config.max_backlog
+        if self.prover is not None and bound and backlog >= bound:
+            self.stats["busy"] += 1
+            raise _app_error(
+                ProvingBacklog(f"busy: proving backlog {backlog} >= {bound} blocks, retry later")
+            )
+        try:
+            op = user_op_from_json(tx)
+        except InvalidOperation as exc:
+            raise _app_error(exc) from None
+        sender = self.sequencer.state.get(op.sender)
+        if sender is None:
+            raise _app_error(UnknownAccount(f"account {op.sender} does not exist"))
+        assert self.verifier is not None and op.signature is not None
+        msg = await self.verifier.verify(op, self.params.chain_id, sender.pubkey)
+        if msg is None:
+            self.stats["rejected"] += 1
+            raise _app_error(InvalidSignature("signature does not verify for the sender's key"))
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.admit_queue.append((op, msg.to_bytes(32, "big"), fut))
+        self.admit_event.set()
+        return {"hash": await fut}
 
-        @rpc.method("bzk_getTransactionReceipt")
-        async def get_receipt(tx_hash: Any) -> dict[str, Any] | None:
-            raw = parse_hash(tx_hash)
-            receipt = self.store.get_receipt(raw)
-            if receipt is not None:
-                return receipt.to_json()
-            if raw in self.sequencer.mempool.entries or raw in self.sequencer.deposits:
-                return {"hash": "0x" + raw.hex(), "status": "pending", "block_number": None}
+    async def get_receipt(self, tx_hash: Any) -> dict[str, Any] | None:
+        raw = parse_hash(tx_hash)
+        receipt = self.store.get_receipt(raw)
+        if receipt is not None:
+            return receipt.to_json()
+        if raw in self.sequencer.mempool.entries or raw in self.sequencer.deposits:
+            return {"hash": "0x" + raw.hex(), "status": "pending", "block_number": None}
+        return None
+
+    async def get_account(self, account: Any) -> dict[str, Any] | None:
+        index = self._account_index(account)
+        if index is None:
             return None
+        state = self.sequencer.state
+        acct = state.get(index)
+        if acct is None:
+            return None
+        proof = state.proof(index)
+        return {
+            "index": index,
+            **acct.to_json(),
+            "pending_nonce": self.sequencer.mempool.pending_nonce(state, index),
+            "leaf": hex(proof.leaf),
+            "root": hex(state.root),
+            "siblings": [hex(s) for s in proof.siblings],
+        }
 
-        @rpc.method("bzk_getAccount")
-        async def get_account(account: Any) -> dict[str, Any] | None:
-            index = self._account_index(account)
-            if index is None:
-                return None
-            state = self.sequencer.state
-            acct = state.get(index)
-            if acct is None:
-                return None
-            proof = state.proof(index)
-            return {
-                "index": index,
-                **acct.to_json(),
-                "pending_nonce": self.sequencer.mempool.pending_nonce(state, index),
-                "leaf": hex(proof.leaf),
-                "root": hex(state.root),
-                "siblings": [hex(s) for s in proof.siblings],
-            }
+    async def get_block(self, number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
+        number, full = block_query(number, full, self.sequencer.head)
+        block = self.store.get_block(number)
+        return None if block is None else block_json(block, full)
 
-        @rpc.method("bzk_getBlock")
-        async def get_block(number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
-            number, full = block_query(number, full, self.sequencer.head)
-            block = self.store.get_block(number)
-            return None if block is None else block_json(block, full)
+    async def block_number(self) -> int:
+        return self.sequencer.head
 
-        @rpc.method("bzk_blockNumber")
-        async def block_number() -> int:
-            return self.sequencer.head
+    async def state_root(self) -> str:
+        return hex(self.sequencer.state.root)
 
-        @rpc.method("bzk_stateRoot")
-        async def state_root() -> str:
-            return hex(self.sequencer.state.root)
+    async def chain_info(self) -> dict[str, Any]:
+        return {
+            **chain_fields(self.params, self.genesis, self.store),
+            "head": self.sequencer.head,
+            "state_root": hex(self.sequencer.state.root),
+            "accounts": self.sequencer.state.num_accounts,
+            "mempool": len(self.sequencer.mempool),
+            "min_fee": self.sequencer.config.min_fee,
+            "block_time": self.sequencer.config.block_time,
+            "stats": dict(self.stats),
+            "proving_backlog": self.proving_backlog() if self.prover is not None else 0,
+            "proving_backlog_max": self.pipeline.backlog_max,
+            "max_backlog": self.config.max_backlog,
+            "latency_final": final_latency(self.store),
+        }
 
-        @rpc.method("bzk_chainInfo")
-        async def chain_info() -> dict[str, Any]:
-            return {
-                **chain_fields(self.params, self.genesis, self.store),
-                "head": self.sequencer.head,
-                "state_root": hex(self.sequencer.state.root),
-                "accounts": self.sequencer.state.num_accounts,
-                "mempool": len(self.sequencer.mempool),
-                "min_fee": self.sequencer.config.min_fee,
-                "block_time": self.sequencer.config.block_time,
-                "stats": dict(self.stats),
-                "proving_backlog": self.proving_backlog() if self.prover is not None else 0,
-                "proving_backlog_max": self.pipeline.backlog_max,
-                "max_backlog": self.config.max_backlog,
-                "latency_final": final_latency(self.store),
-            }
-
-        @rpc.method("bzk_getBatch")
-        async def get_batch(number: Any) -> dict[str, Any] | None:
-            return batch_summary(self.store, parse_number(number, "number"))
+    async def get_batch(self, number: Any) -> dict[str, Any] | None:
+        return batch_summary(self.store, parse_number(number, "number"))
 
     def _account_index(self, account: Any) -> int | None:
         return account_index(account, self.params.capacity, self.sequencer.state.index_of)
