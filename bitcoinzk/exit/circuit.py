@@ -193,9 +193,11 @@ def ensure_exit_keys(shape: ExitShape, key_dir: Path | None = None) -> ExitKeys:
         }
         (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
         # Another process may have made the same key meanwhile: either copy is valid.
-        if files.exists():
-            return files
-        tmp.rename(files.directory)
+        try:
+            tmp.rename(files.directory)
+        except OSError:
+            if not files.exists():
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
