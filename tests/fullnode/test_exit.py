@@ -10,6 +10,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 from typer.testing import CliRunner
 
+from bitcoinzk.bitcoin.script import address_from_script
 from bitcoinzk.cli import app
 from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
 from bitcoinzk.fullnode.bench import (
@@ -126,17 +127,26 @@ def test_bzk_exit_claims_the_balance_once_from_a_full_node_it_syncs_itself(
     (tmp_path / "genesis.json").write_text(json.dumps(genesis.to_json()))
     wallet = tmp_path / "user3.json"
     L2Wallet(user_key(3)).save(wallet)
-    args = ["exit", "--wallet", str(wallet), "--script-pubkey", SPK.hex(), "--json"]
+    address = address_from_script(SPK, "regtest")
+    assert address is not None
+    args = ["exit", "--wallet", str(wallet), "--json"]
     args += ["--evm-data", str(tmp_path / "chain"), "--data-dir", str(tmp_path / "fn")]
     args += ["--genesis", str(tmp_path / "genesis.json")]
-    result = CliRunner().invoke(app, args)
+    # where to be paid: exactly one of an address and a script
+    for where in ([], ["--address", address, "--script-pubkey", SPK.hex()]):
+        refused = CliRunner().invoke(app, [*args, *where])
+        assert refused.exit_code == 1 and "give where to be paid" in refused.output
+    bad = CliRunner().invoke(app, [*args, "--address", address, "--network", "main"])
+    assert bad.exit_code == 1 and "not a payable Bitcoin destination" in bad.output
+    result = CliRunner().invoke(app, [*args, "--address", address])
     assert result.exit_code == 0, result.output
     claim = json.loads(result.output.strip().splitlines()[-1])
+    assert claim["script_pubkey"] == SPK.hex()
     store = Store(tmp_path / "fn" / "fullnode.sqlite")
     (balance,) = store.db.execute("SELECT balance FROM accounts WHERE idx=3").fetchone()
     store.close()
     assert (claim["account"], claim["amount"], claim["batch"]) == (3, balance, 3)
-    again = CliRunner().invoke(app, args)
+    again = CliRunner().invoke(app, [*args, "--script-pubkey", SPK.hex()])
     assert again.exit_code == 1 and "Traceback" not in again.output
     assert "error: account 3 has already exited" in again.output
 
