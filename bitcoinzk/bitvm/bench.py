@@ -4,6 +4,7 @@ an embedded regtest chain (every transaction accepted by the mempool and mined).
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -145,6 +146,7 @@ def run_bench(
             gold = gold_vbytes(node, wallet, batch_sizes)
             result["gold_publish_s"] = round(time.perf_counter() - start, 2)
             if verifier:
+                _progress("game and Gold DA done; the Groth16 verifier")
                 result.update(verifier_figures(node=node, wallet=wallet))
         finally:
             node.close()
@@ -165,6 +167,11 @@ def _fq12_mul_bytes() -> int:
     b = Fq12.witness(prog, [(i + 7, i + 3) for i in range(6)])
     c = a * b
     return len(compile_range(prog, 0, len(prog.instrs), [f.id for f in c.fqs()]).script)
+
+
+def _progress(message: str) -> None:
+    """The verifier figures take minutes: say where they are (stderr; stdout is JSON)."""
+    print(f"[bitvm bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 COMMIT_DIGIT_BITS = 8
@@ -189,9 +196,11 @@ def verifier_figures(
     proof = Proof.from_bytes(bytes.fromhex(data["proof"]))
     t0 = time.perf_counter()
     v = verifier_program(vk, proof, int(data["public_input"], 16))
+    _progress("verifier recorded; planning committed chunks")
     plans = plan(v.prog, committed=True)
     chunks = list(compile_chunks(v.prog, plans, committed=True))
     generate_s = time.perf_counter() - t0
+    _progress(f"{len(chunks)} committed chunks compiled; planning the uncommitted layout")
     if not v.valid:
         raise AssertionError("the batch proof does not verify")
     prog = v.prog
@@ -250,10 +259,13 @@ def verifier_figures(
         "generate_s": round(generate_s, 1),
         "msm_instructions": marks["miller loop"] - marks["public-input msm"],
     }
+    _progress(f"sizes {json.dumps(out)}")
     if execute and node is not None and wallet is not None:
         t1 = time.perf_counter()
-        for c in chunks:
+        for i, c in enumerate(chunks):
             if not run_spends(node, wallet, [spends(c)]):
                 raise AssertionError("a committed chunk of the valid proof was refused")
+            if i % 50 == 49:
+                _progress(f"{i + 1} of {len(chunks)} chunks spent in the kernel")
         out["kernel_execute_s"] = round(time.perf_counter() - t1, 1)
     return out
