@@ -196,6 +196,7 @@ def run_native(
         **_head(shape, batch_size, tree_depth),
         "backend": "native",
         "threads": native.threads(),
+        "msm": native.msm_backend(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     start = time.perf_counter()

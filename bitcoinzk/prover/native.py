@@ -61,6 +61,12 @@ def threads() -> int:
     return int(_ext().threads())
 
 
+def msm_backend() -> str:
+    """Whose MSM a key loaded now would use: halo2curves' (its assembly needs BMI2 and
+    ADX) or arkworks' (`BZK_PROVER_ARKWORKS_MSM` set, or an older CPU)."""
+    return "halo2curves" if _ext().fast_msm() else "arkworks"
+
+
 @dataclass
 class Timings:
     """Seconds spent in the last proof's two phases."""
@@ -149,6 +155,7 @@ __all__ = [
     "available",
     "built",
     "extract_wasm",
+    "msm_backend",
     "native_setup",
     "r1cs_shape",
     "threads",

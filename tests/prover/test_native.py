@@ -268,3 +268,28 @@ def test_prover_rejects_a_witness_of_the_wrong_size(
     )
     with pytest.raises(ValueError, match="witness has 3 values"):
         prover.prove_wtns(wtns)
+
+
+@pytest.mark.parametrize(("n", "seed"), [(0, 1), (1, 2), (3, 3), (64, 4), (2_000, 5)])
+def test_fast_msm_equals_arkworks_msm(n: int, seed: int) -> None:
+    # random points and scalars, with zeros, ones, small scalars and points at infinity
+    # mixed in: halo2curves' MSM (the proofs') against arkworks', G1 and G2
+    if native.msm_backend() != "halo2curves":
+        pytest.skip("this CPU runs arkworks' MSM only")
+    ext = native._ext()
+    assert ext.msm_self_test(n, seed) is True
+
+
+def test_arkworks_msm_fallback_proves(
+    native_keys: KeyFiles,
+    block: BlockResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the path an older CPU (no BMI2/ADX) takes: a key loaded without halo2curves' bases
+    monkeypatch.setenv("BZK_PROVER_ARKWORKS_MSM", "1")
+    assert native.msm_backend() == "arkworks"
+    prover = native.NativeProver(native_keys.native_zkey, native_keys.wasm)
+    proof = prover.prove(build_inputs(block.trace, PARAMS))
+    vk = native_keys.load_verifying_key()
+    assert verify_proof(vk, proof, block.public_input)
+    assert not verify_proof(vk, proof, block.public_input + 1)

@@ -77,6 +77,8 @@ pub struct Key {
     /// arkworks' own QAP (a groth16py key): H points for `n - 1` powers of tau times
     /// `Z(tau)/delta`, evaluations on the coset of the field's generator, divided by Z.
     pub libsnark: bool,
+    /// The MSM bases in halo2curves' form (`prepare`): then `a`..`h` above are empty.
+    pub fast: Option<crate::msm::FastBases>,
 }
 
 fn limbs(b: &[u8]) -> [u64; 4] {
@@ -261,10 +263,29 @@ impl Key {
             ma,
             mb,
             libsnark: false,
+            fast: None,
         })
     }
 
+    /// Move the MSM bases to halo2curves' form where the CPU runs its assembly, one
+    /// vector at a time so the key's memory does not double while converting.
+    pub fn prepare(&mut self) {
+        use crate::msm::FastBases;
+        if self.fast.is_some() || !crate::msm::supported() {
+            return;
+        }
+        let a = FastBases::g1(&std::mem::take(&mut self.a));
+        let b1 = FastBases::g1(&std::mem::take(&mut self.b1));
+        let b2 = FastBases::g2(&std::mem::take(&mut self.b2));
+        let c = FastBases::g1(&std::mem::take(&mut self.c));
+        let h = FastBases::g1(&std::mem::take(&mut self.h));
+        self.fast = Some(FastBases { a, b1, b2, c, h });
+    }
+
     pub fn save_zkey(&self, path: &str) -> Result<(), String> {
+        if self.fast.is_some() {
+            return Err("a key prepared for proving no longer holds its points in .zkey form".into());
+        }
         if self.libsnark {
             return Err("a groth16py key has no .zkey form (other H points)".into());
         }

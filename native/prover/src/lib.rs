@@ -9,6 +9,7 @@
 //! Proofs verify with snarkjs, groth16py and the exported Vyper verifier.
 
 mod key;
+mod msm;
 mod prove;
 mod setup;
 
@@ -35,7 +36,13 @@ impl ProvingKey {
     /// Load a snarkjs Groth16 `.zkey` (memory-mapped, points taken as stored: no checks).
     #[staticmethod]
     fn load(py: Python<'_>, path: String) -> PyResult<Self> {
-        let key = py.allow_threads(|| Key::load_zkey(&path)).map_err(io_err)?;
+        let key = py
+            .allow_threads(|| {
+                let mut key = Key::load_zkey(&path)?;
+                key.prepare();
+                Ok::<_, String>(key)
+            })
+            .map_err(io_err)?;
         Ok(Self { key: Arc::new(key) })
     }
 
@@ -43,7 +50,13 @@ impl ProvingKey {
     /// with arkworks' QAP, so proofs verify under groth16py's verifying key.
     #[staticmethod]
     fn load_groth16py(py: Python<'_>, path: String) -> PyResult<Self> {
-        let key = py.allow_threads(|| setup::load_groth16py_key(&path)).map_err(io_err)?;
+        let key = py
+            .allow_threads(|| {
+                let mut key = setup::load_groth16py_key(&path)?;
+                key.prepare();
+                Ok::<_, String>(key)
+            })
+            .map_err(io_err)?;
         Ok(Self { key: Arc::new(key) })
     }
 
@@ -171,6 +184,22 @@ fn extract_wasm(py: Python<'_>, groth16py_key: String, out: String) -> PyResult<
     py.allow_threads(move || setup::extract_wasm(&groth16py_key, &out)).map_err(io_err)
 }
 
+/// halo2curves' MSM against arkworks' on `n` random points (G1 and G2); false if they
+/// differ. None if this CPU lacks BMI2/ADX (the prover then uses arkworks' MSM).
+#[pyfunction]
+fn msm_self_test(py: Python<'_>, n: usize, seed: u64) -> Option<bool> {
+    if !msm::supported() {
+        return None;
+    }
+    Some(py.allow_threads(move || msm::self_test(n, seed)))
+}
+
+/// True if proofs use halo2curves' MSM (the CPU has BMI2 and ADX).
+#[pyfunction]
+fn fast_msm() -> bool {
+    msm::supported()
+}
+
 /// Threads the prover uses (rayon's pool: RAYON_NUM_THREADS or the number of cores).
 #[pyfunction]
 fn threads() -> usize {
@@ -184,5 +213,7 @@ fn _arkprover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(groth16py_key_shape, m)?)?;
     m.add_function(wrap_pyfunction!(extract_wasm, m)?)?;
     m.add_function(wrap_pyfunction!(threads, m)?)?;
+    m.add_function(wrap_pyfunction!(msm_self_test, m)?)?;
+    m.add_function(wrap_pyfunction!(fast_msm, m)?)?;
     Ok(())
 }

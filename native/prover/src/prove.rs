@@ -8,6 +8,7 @@ use rand::rngs::OsRng;
 use rayon::prelude::*;
 
 use crate::key::{Key, Matrix};
+use crate::msm;
 
 /// The witness values of a snarkjs `.wtns` file (version 2: section 1 header with the
 /// prime and the count, section 2 the values, little-endian standard form).
@@ -66,7 +67,7 @@ fn eval_rows(m: &Matrix, w: &[Fr], n: usize) -> Vec<Fr> {
 }
 
 /// The evaluations of A*B - C on the odd coset of the doubled domain (snarkjs's H).
-pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
+pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<Fr> {
     if key.libsnark {
         return witness_map_libsnark(key, w);
     }
@@ -83,13 +84,13 @@ pub fn witness_map(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
     a.par_iter()
         .zip(b.par_iter())
         .zip(c.par_iter())
-        .map(|((a, b), c)| (*a * b - c).into_bigint())
+        .map(|((a, b), c)| *a * b - c)
         .collect()
 }
 
 /// arkworks' `LibsnarkReduction`: h's coefficients, from A*B - C on the coset of the
 /// field's generator divided by the vanishing polynomial there (`C = A*B` on the domain).
-fn witness_map_libsnark(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
+fn witness_map_libsnark(key: &Key, w: &[Fr]) -> Vec<Fr> {
     let n = key.domain_size;
     let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("domain");
     let coset = domain.get_coset(Fr::GENERATOR).expect("coset");
@@ -107,12 +108,14 @@ fn witness_map_libsnark(key: &Key, w: &[Fr]) -> Vec<BigInteger256> {
         .map(|((a, b), c)| (*a * b - c) * z_inv)
         .collect();
     coset.ifft_in_place(&mut h);
-    h.par_iter().take(n - 1).map(|x| x.into_bigint()).collect()
+    h.truncate(n - 1);
+    h
 }
 
 /// `sum scalars[i] * bases[i]`, zero scalars skipped and ones added directly (a circom
-/// witness is mostly bits), the rest through arkworks' parallel MSM.
-fn msm<A>(bases: &[A], scalars: &[BigInteger256]) -> A::Group
+/// witness is mostly bits), the rest through arkworks' parallel MSM: the fallback where
+/// the CPU cannot run halo2curves' assembly (`msm.rs`).
+fn ark_msm<A>(bases: &[A], scalars: &[BigInteger256]) -> A::Group
 where
     A: AffineRepr<ScalarField = Fr> + Send + Sync,
     A::Group: VariableBaseMSM<MulBase = A> + Send,
@@ -134,6 +137,17 @@ where
     ones + A::Group::msm_bigint(&rest_b, &rest_s)
 }
 
+/// This process's CPU seconds (all threads; /proc, 10 ms ticks): the trace's measure
+/// that other jobs' load on a shared machine does not inflate as it does wall time.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn be32(x: &ark_bn254::Fq) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(&x.into_bigint().to_bytes_be());
@@ -149,29 +163,45 @@ pub fn prove(key: &Key, w: &[Fr]) -> Result<Vec<u8>, String> {
     }
     let trace = std::env::var_os("BZK_PROVER_TRACE").is_some();
     let t0 = std::time::Instant::now();
+    let cpu0 = cpu_s();
     let lap = |what: &str| {
         if trace {
-            eprintln!("prove: {what} at {:.3}s", t0.elapsed().as_secs_f64());
+            let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_s() - cpu0);
+            eprintln!("prove: {what} at {wall:.3}s wall, {cpu:.2} core-s");
         }
     };
-    let (h, wb) = rayon::join(
-        || witness_map(key, w),
-        || w.par_iter().map(|x| x.into_bigint()).collect::<Vec<_>>(),
-    );
+    let h = witness_map(key, w);
     let r = Fr::rand(&mut OsRng);
     let s = Fr::rand(&mut OsRng);
-    let private = &wb[key.n_public + 1..];
     lap("witness map");
-    let msm_a: G1Projective = msm(&key.a, &wb);
-    lap("msm a");
-    let msm_b1: G1Projective = msm(&key.b1, &wb);
-    lap("msm b1");
-    let msm_b2: G2Projective = msm::<G2Affine>(&key.b2, &wb);
-    lap("msm b2");
-    let msm_c: G1Projective = msm(&key.c, private);
-    lap("msm c");
-    let msm_h: G1Projective = msm::<G1Affine>(&key.h, &h);
-    lap("msm h");
+    let (msm_a, msm_b1, msm_b2, msm_c, msm_h) = match &key.fast {
+        Some(f) => {
+            let private = &w[key.n_public + 1..];
+            let msm_a = msm::g1_from_h2(&msm::msm(&f.a, w));
+            lap("msm a");
+            let msm_b1 = msm::g1_from_h2(&msm::msm(&f.b1, w));
+            lap("msm b1");
+            let msm_b2 = msm::g2_from_h2(&msm::msm(&f.b2, w));
+            lap("msm b2");
+            let msm_c = msm::g1_from_h2(&msm::msm(&f.c, private));
+            lap("msm c");
+            let msm_h = msm::g1_from_h2(&msm::msm(&f.h, &h));
+            lap("msm h");
+            (msm_a, msm_b1, msm_b2, msm_c, msm_h)
+        }
+        None => {
+            let wb: Vec<BigInteger256> = w.par_iter().map(|x| x.into_bigint()).collect();
+            let hb: Vec<BigInteger256> = h.par_iter().map(|x| x.into_bigint()).collect();
+            let private = &wb[key.n_public + 1..];
+            let msm_a: G1Projective = ark_msm(&key.a, &wb);
+            let msm_b1: G1Projective = ark_msm(&key.b1, &wb);
+            let msm_b2: G2Projective = ark_msm::<G2Affine>(&key.b2, &wb);
+            let msm_c: G1Projective = ark_msm(&key.c, private);
+            let msm_h: G1Projective = ark_msm::<G1Affine>(&key.h, &hb);
+            lap("msms (arkworks)");
+            (msm_a, msm_b1, msm_b2, msm_c, msm_h)
+        }
+    };
 
     let a = key.alpha1.into_group() + msm_a + key.delta1 * r;
     let b2 = key.beta2.into_group() + msm_b2 + key.delta2 * s;

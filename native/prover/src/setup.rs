@@ -218,6 +218,7 @@ pub fn setup(r1cs: &R1cs, report: &dyn Fn(usize, usize)) -> Result<Key, String> 
         ma,
         mb,
         libsnark: false,
+        fast: None,
     })
 }
 
@@ -286,5 +287,6 @@ pub fn load_groth16py_key(path: &str) -> Result<Key, String> {
         ma,
         mb,
         libsnark: true,
+        fast: None,
     })
 }
