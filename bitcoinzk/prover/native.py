@@ -64,7 +64,8 @@ def threads() -> int:
 def msm_backend() -> str:
     """Whose MSM a key loaded now would use: halo2curves' (its assembly needs BMI2 and
     ADX) or arkworks' (`BZK_PROVER_ARKWORKS_MSM` set, or an older CPU)."""
-    return "halo2curves" if _ext().fast_msm() else "arkworks"
+    fast_msm = getattr(_ext(), "fast_msm", None)  # absent from a build older than halo2curves
+    return "halo2curves" if fast_msm is not None and fast_msm() else "arkworks"
 
 
 @dataclass
