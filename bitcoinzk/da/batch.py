@@ -11,8 +11,12 @@ import hashlib
 from dataclasses import dataclass
 
 from bitcoinzk.l2.params import RECORD_BYTES, ChainParams
-from bitcoinzk.l2.pubdata import WITHDRAW_AMOUNT_BITS, BlockPubdata, public_input_preimage
-from bitcoinzk.l2.types import OP_WITHDRAW
+from bitcoinzk.l2.pubdata import (
+    PAYOUT_OPS,
+    WITHDRAW_AMOUNT_BITS,
+    BlockPubdata,
+    public_input_preimage,
+)
 
 AMOUNT_BYTES = WITHDRAW_AMOUNT_BITS // 8
 WITHDRAWAL_BYTES = AMOUNT_BYTES + RECORD_BYTES
@@ -35,11 +39,12 @@ class PublishedWithdrawal:
 
 
 def withdrawals(pubdata: BlockPubdata) -> list[PublishedWithdrawal]:
-    """The batch's withdrawals in slot order (raises PubdataError on bad data)."""
+    """The batch's withdrawals in slot order, executed forced ones included (raises
+    PubdataError on bad data)."""
     return [
         PublishedWithdrawal(op.sender, op.amount, op.script_pubkey)
         for op in pubdata.ops()
-        if op.op == OP_WITHDRAW
+        if op.op in PAYOUT_OPS
     ]
 
 

@@ -69,3 +69,9 @@ class BlockTooLarge(InvalidOperation):
     """More operations or records than the block's circuit has slots for."""
 
     code = -32012
+
+
+class MisplacedForced(InvalidOperation):
+    """A forced withdrawal anywhere but slot 0, or out of the contract's queue order."""
+
+    code = -32013

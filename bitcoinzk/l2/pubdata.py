@@ -15,6 +15,7 @@ Record, 35 bytes, one per DEPOSIT, TRANSFER_NEW and WITHDRAW, in slot order:
 
     DEPOSIT, TRANSFER_NEW  key:32 (PublicKey.to_bytes, circomlib packPoint)  zeros:3
     WITHDRAW               len:1  script_pubkey:len  zeros (to 35)
+    (and both FORCED ops)
 
 Outpoint, 36 bytes, one per DEPOSIT, in slot order: txid:32 (RPC order) vout:4.
 The circuit hashes chunks and records; the outpoints enter the public input
@@ -39,12 +40,16 @@ from bitcoinzk.l2.params import (
     ChainParams,
 )
 from bitcoinzk.l2.types import (
+    FORCED_DIGEST_BITS,
     OP_DEPOSIT,
+    OP_FORCED_REJECTED,
+    OP_FORCED_WITHDRAW,
     OP_NOOP,
     OP_TRANSFER,
     OP_TRANSFER_NEW,
     OP_WITHDRAW,
     Deposit,
+    ForcedWithdraw,
     Operation,
     Transfer,
     Withdraw,
@@ -85,6 +90,10 @@ class PubdataOp:
         return self.txid + self.vout.to_bytes(4, "big")
 
 
+WITHDRAW_SHAPED = (OP_WITHDRAW, OP_FORCED_WITHDRAW, OP_FORCED_REJECTED)
+"""Ops with the WITHDRAW chunk and record layout."""
+PAYOUT_OPS = (OP_WITHDRAW, OP_FORCED_WITHDRAW)
+"""Ops the bridge pays on Bitcoin once their batch is final."""
 DEPOSIT_AMOUNT_BITS = 53
 WITHDRAW_AMOUNT_BITS = 48
 _U24 = (1 << 24) - 1
@@ -130,19 +139,20 @@ def _pack(p: PubdataOp) -> tuple[bytes, bytes | None]:
             raise PubdataError("TRANSFER_NEW needs the recipient's key")
         chunk = _chunk(OP_TRANSFER_NEW, p.fee, p.sender, p.recipient, FLOAT24.encode(p.amount))
         return chunk, _key_record(p.pubkey)
-    if p.op == OP_WITHDRAW:
+    if p.op in WITHDRAW_SHAPED:
         spk = p.script_pubkey
         if not 0 <= p.amount < 1 << WITHDRAW_AMOUNT_BITS:
             raise PubdataError(f"withdrawal amount {p.amount} does not fit 48 bits")
         if not 1 <= len(spk) <= MAX_SCRIPT_PUBKEY:
             raise PubdataError(f"script_pubkey must be 1..{MAX_SCRIPT_PUBKEY} bytes")
-        value = (OP_WITHDRAW << 77) | (FLOAT5.encode(p.fee) << 72) | (p.sender << 48) | p.amount
+        value = (p.op << 77) | (FLOAT5.encode(p.fee) << 72) | (p.sender << 48) | p.amount
         return value.to_bytes(CHUNK_BYTES, "big"), _pad(bytes([len(spk)]) + spk)
     raise PubdataError(f"unknown op {p.op}")
 
 
 def pubdata_op(op: Operation, creates_account: bool) -> PubdataOp:
-    """The published form of an operation the STF has applied."""
+    """The published form of an operation the STF has applied (a ForcedWithdraw: executed;
+    `forced_rejected` gives the published form of a rejected one)."""
     if isinstance(op, Deposit):
         return PubdataOp(
             OP_DEPOSIT,
@@ -161,15 +171,26 @@ def pubdata_op(op: Operation, creates_account: bool) -> PubdataOp:
             fee=op.fee,
             pubkey=op.recipient_pubkey if creates_account else None,
         )
-    if isinstance(op, Withdraw):
+    if isinstance(op, Withdraw | ForcedWithdraw):
         return PubdataOp(
-            OP_WITHDRAW,
+            OP_WITHDRAW if isinstance(op, Withdraw) else OP_FORCED_WITHDRAW,
             sender=op.sender,
             amount=op.amount,
             fee=op.fee,
             script_pubkey=op.script_pubkey,
         )
     raise PubdataError(f"not an operation: {op!r}")
+
+
+def forced_rejected(op: ForcedWithdraw) -> PubdataOp:
+    """A forced request that breaks a rule: published with the WITHDRAW layout, no effect."""
+    return PubdataOp(
+        OP_FORCED_REJECTED,
+        sender=op.sender,
+        amount=op.amount,
+        fee=op.fee,
+        script_pubkey=op.script_pubkey,
+    )
 
 
 def _read_key(record: bytes) -> PublicKey:
@@ -225,13 +246,13 @@ def decode_op(chunk: bytes, record: bytes | None, outpoint: bytes | None = None)
             fee=fee,
             pubkey=_read_key(record) if record is not None else None,
         )
-    if op == OP_WITHDRAW:
+    if op in WITHDRAW_SHAPED:
         assert record is not None
         length = record[0]
         if not 1 <= length <= MAX_SCRIPT_PUBKEY or any(record[1 + length :]):
             raise PubdataError("withdraw record has a bad script length or padding")
         return PubdataOp(
-            OP_WITHDRAW,
+            op,
             sender=sender,
             amount=value & ((1 << WITHDRAW_AMOUNT_BITS) - 1),
             fee=fee,
@@ -243,7 +264,7 @@ def decode_op(chunk: bytes, record: bytes | None, outpoint: bytes | None = None)
 
 
 def needs_record(op: int) -> bool:
-    return op in (OP_DEPOSIT, OP_TRANSFER_NEW, OP_WITHDRAW)
+    return op in (OP_DEPOSIT, OP_TRANSFER_NEW, *WITHDRAW_SHAPED)
 
 
 def count_deposits(chunks: bytes) -> int:
@@ -253,11 +274,16 @@ def count_deposits(chunks: bytes) -> int:
 
 @dataclass(frozen=True)
 class BlockPubdata:
-    """The used chunks, records and deposit outpoints of one block, as published (no padding)."""
+    """The used chunks, records and deposit outpoints of one block, as published (no padding).
+
+    `forced_digest`: when slot 0 is a forced op, the digest of the contract's queued request
+    it processed (`ForcedWithdraw.digest`). It is not in the published bytes: the contract
+    reads it from its own storage, and a reader from the ForcedWithdrawalRequested event."""
 
     chunks: bytes
     records: bytes
     outpoints: bytes = b""
+    forced_digest: int = 0
 
     def ops(self) -> list[PubdataOp]:
         if (
@@ -286,6 +312,8 @@ class BlockPubdata:
             decoded = decode_op(chunk, record, outpoint)
             if decoded.op == OP_NOOP:
                 raise PubdataError("NOOP inside published pubdata")
+            if c > 0 and decoded.op in (OP_FORCED_WITHDRAW, OP_FORCED_REJECTED):
+                raise PubdataError("a forced op outside slot 0")
             out.append(decoded)
         if r != len(self.records):
             raise PubdataError("unused records")
@@ -293,8 +321,16 @@ class BlockPubdata:
             raise PubdataError("unused deposit outpoints")
         return out
 
+    @property
+    def forced(self) -> bool:
+        """Whether slot 0 processes the contract's oldest queued forced withdrawal."""
+        return len(self.chunks) > 0 and self.chunks[0] >> 5 in (
+            OP_FORCED_WITHDRAW,
+            OP_FORCED_REJECTED,
+        )
+
     @classmethod
-    def from_ops(cls, ops: list[PubdataOp]) -> BlockPubdata:
+    def from_ops(cls, ops: list[PubdataOp], forced_digest: int = 0) -> BlockPubdata:
         chunks, records, outpoints = [], [], []
         for p in ops:
             chunk, record = p.encode()
@@ -304,7 +340,7 @@ class BlockPubdata:
             outpoint = p.outpoint_bytes()
             if outpoint is not None:
                 outpoints.append(outpoint)
-        return cls(b"".join(chunks), b"".join(records), b"".join(outpoints))
+        return cls(b"".join(chunks), b"".join(records), b"".join(outpoints), forced_digest)
 
     def to_bytes(self) -> bytes:
         """Self-delimiting form for DA and calldata:
@@ -352,6 +388,7 @@ def public_input_preimage(
             old_root.to_bytes(32, "big"),
             new_root.to_bytes(32, "big"),
             params.fee_account.to_bytes(3, "big"),
+            pubdata.forced_digest.to_bytes(FORCED_DIGEST_BITS // 8, "big"),
             hashlib.sha256(pubdata.outpoints).digest(),
             pubdata.chunks,
             bytes((params.block_slots - n_chunks) * CHUNK_BYTES),

@@ -11,7 +11,7 @@ keep the two in step (docs/protocol.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bitcoinzk.crypto.eddsa import PublicKey, Signature, verify
 from bitcoinzk.l2.errors import (
@@ -20,8 +20,10 @@ from bitcoinzk.l2.errors import (
     BlockTooLarge,
     IndexOutOfRange,
     InsufficientBalance,
+    InvalidOperation,
     InvalidSignature,
     MalformedOperation,
+    MisplacedForced,
     NonceOverflow,
     PubkeyMismatch,
     SelfTransfer,
@@ -37,9 +39,15 @@ from bitcoinzk.l2.params import (
     MIN_WITHDRAWAL,
     ChainParams,
 )
-from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, pubdata_op, public_input
+from bitcoinzk.l2.pubdata import (
+    BlockPubdata,
+    PubdataOp,
+    forced_rejected,
+    pubdata_op,
+    public_input,
+)
 from bitcoinzk.l2.state import State
-from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
+from bitcoinzk.l2.types import Account, Deposit, ForcedWithdraw, Operation, Transfer, Withdraw
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,25 @@ class LeafUpdate:
 
 
 @dataclass(frozen=True)
+class LeafRead:
+    """A leaf a rejected forced withdrawal read (None: empty) and its Merkle siblings."""
+
+    index: int
+    account: Account | None
+    siblings: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class SlotTrace:
     op: Operation
     pubdata: PubdataOp
     sender: LeafUpdate | None
     receiver: LeafUpdate | None
+    rejected: InvalidOperation | None = None
+    """A forced withdrawal that breaks this rule: published as rejected, no effect."""
+    read: LeafRead | None = None
+    """The sender leaf a rejected forced withdrawal was checked against (None: index
+    outside the tree, nothing to read)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +223,27 @@ def apply_withdraw(
     return SlotTrace(op, pubdata_op(op, False), sender_update, None)
 
 
+def apply_forced(state: State, params: ChainParams, op: ForcedWithdraw) -> SlotTrace:
+    """A withdrawal from the contract's forced queue: executed as a Withdraw if every rule
+    holds, else published as rejected with no effect. Either way the request is processed
+    (the contract advances its queue), and the circuit proves which: a rejection must
+    break a rule at the state it read (ForcedRules in circuits/forced.circom).
+
+    The contract refused every request whose fields a proof could not reject, so a field
+    rule failing here is a malformed block, not a rejection."""
+    check_withdraw_fields(op.as_withdraw())
+    attempt = state.fork()
+    try:
+        slot = apply_withdraw(attempt, params, op.as_withdraw(), check_signatures=True)
+    except InvalidOperation as reason:
+        read = None
+        if 0 <= op.sender < params.capacity:
+            read = LeafRead(op.sender, state.get(op.sender), state.tree.siblings(op.sender))
+        return SlotTrace(op, forced_rejected(op), None, None, rejected=reason, read=read)
+    state.merge(attempt)
+    return replace(slot, op=op, pubdata=pubdata_op(op, False))
+
+
 def apply_op(
     state: State, params: ChainParams, op: Operation, check_signatures: bool = True
 ) -> SlotTrace:
@@ -211,11 +254,15 @@ def apply_op(
         return apply_transfer(state, params, op, check_signatures)
     if isinstance(op, Withdraw):
         return apply_withdraw(state, params, op, check_signatures)
+    if isinstance(op, ForcedWithdraw):
+        return apply_forced(state, params, op)
     raise MalformedOperation(f"unknown operation {type(op).__name__}")
 
 
-def fee_of(op: Operation) -> int:
-    return 0 if isinstance(op, Deposit) else op.fee
+def fee_of(slot: SlotTrace) -> int:
+    if isinstance(slot.op, Deposit) or slot.rejected is not None:
+        return 0
+    return slot.op.fee
 
 
 def credit_fees(state: State, params: ChainParams, fees: int) -> LeafUpdate:
@@ -245,6 +292,7 @@ class BlockBuilder:
         self.slots: list[SlotTrace] = []
         self.records = 0
         self.fees = 0
+        self.forced_digest = 0
 
     @property
     def full(self) -> bool:
@@ -253,6 +301,8 @@ class BlockBuilder:
     def add(self, op: Operation) -> SlotTrace:
         if self.full:
             raise BlockTooLarge(f"the block has only {self.params.block_slots} slots")
+        if isinstance(op, ForcedWithdraw) and self.slots:
+            raise MisplacedForced("a forced withdrawal must be slot 0 of its block")
         attempt = self.fork.fork()
         slot = apply_op(attempt, self.params, op, self.check_signatures)
         needs_record = slot.pubdata.encode()[1] is not None
@@ -261,12 +311,14 @@ class BlockBuilder:
         self.fork.merge(attempt)
         self.slots.append(slot)
         self.records += needs_record
-        self.fees += fee_of(op)
+        self.fees += fee_of(slot)
+        if isinstance(op, ForcedWithdraw):
+            self.forced_digest = op.digest()
         return slot
 
     def finish(self) -> BlockResult:
         fee_update = credit_fees(self.fork, self.params, self.fees)
-        pubdata = BlockPubdata.from_ops([s.pubdata for s in self.slots])
+        pubdata = BlockPubdata.from_ops([s.pubdata for s in self.slots], self.forced_digest)
         new_root = self.fork.root
         trace = BlockTrace(
             self.block_number, self.old_root, new_root, tuple(self.slots), fee_update, self.fees

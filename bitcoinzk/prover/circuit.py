@@ -33,8 +33,9 @@ def default_key_dir() -> Path:
     return Path.home() / ".cache" / "bitcoinzk" / "keys"
 
 
-HEADER_BITS = 32 + 64 + 256 + 256 + 24 + 256
-"""chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24, outpoints_digest."""
+HEADER_BITS = 32 + 64 + 256 + 256 + 24 + 128 + 256
+"""chain_id:u32, block_number:u64, old_root, new_root, fee_account:u24, forced_digest:u128,
+outpoints_digest."""
 CHUNK_BITS = 80
 RECORD_BITS = 280
 

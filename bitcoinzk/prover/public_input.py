@@ -1,8 +1,9 @@
 """The batch proof's one public input, computed in Python independently of the circuit.
 
     preimage = chain_id:u32 || block_number:u64 || old_root:32 || new_root:32
-               || fee_account:u24 || outpoints_digest:32 || chunks (B * 10 bytes,
-               NOOP-padded) || records (E * 35 bytes, zero-padded)
+               || fee_account:u24 || forced_digest:u128 || outpoints_digest:32
+               || chunks (B * 10 bytes, NOOP-padded) || records (E * 35 bytes, zero-padded)
+    forced_digest = the digest of the forced request slot 0 processed, else 0
     outpoints_digest = sha256(the deposits' outpoints, 36 bytes each)
     public_input = int(sha256(preimage)) mod 2^253
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from bitcoinzk.prover.circuit import CircuitShape
 
 CHUNK_BYTES = 10
+FORCED_DIGEST_BITS = 128
 RECORD_BYTES = 35
 PUBLIC_INPUT_BITS = 253
 FIELD_MODULUS = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
@@ -38,6 +40,7 @@ def preimage(
     outpoints_digest: bytes,
     chunks: Sequence[bytes],
     records: Sequence[bytes],
+    forced_digest: int = 0,
 ) -> bytes:
     if len(chunks) > shape.slots or len(records) > shape.records:
         raise PublicInputError(
@@ -51,12 +54,15 @@ def preimage(
         raise PublicInputError("roots must be field elements")
     if not 0 <= fee_account < 2**24:
         raise PublicInputError("fee_account must be a u24")
+    if not 0 <= forced_digest < 2**FORCED_DIGEST_BITS:
+        raise PublicInputError(f"the forced digest is {FORCED_DIGEST_BITS} bits")
     parts = [
         chain_id.to_bytes(4, "big"),
         block_number.to_bytes(8, "big"),
         old_root.to_bytes(32, "big"),
         new_root.to_bytes(32, "big"),
         fee_account.to_bytes(3, "big"),
+        forced_digest.to_bytes(FORCED_DIGEST_BITS // 8, "big"),
         outpoints_digest,
         *chunks,
         bytes(CHUNK_BYTES * (shape.slots - len(chunks))),
@@ -78,6 +84,7 @@ def public_input(
     outpoints_digest: bytes,
     chunks: Sequence[bytes],
     records: Sequence[bytes],
+    forced_digest: int = 0,
 ) -> int:
     """What the verifier (contract, BitVM game, or `verify_proof`) checks the proof against."""
     digest = hashlib.sha256(
@@ -91,6 +98,7 @@ def public_input(
             outpoints_digest,
             chunks,
             records,
+            forced_digest,
         )
     ).digest()
     return int.from_bytes(digest, "big") % (1 << PUBLIC_INPUT_BITS)

@@ -20,7 +20,7 @@ from typing import Any
 
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
-from bitcoinzk.l2.types import Account, Deposit
+from bitcoinzk.l2.types import Account, Deposit, ForcedWithdraw
 from bitcoinzk.prover.circuit import RECORD_BITS, CircuitShape
 from bitcoinzk.prover.public_input import CHUNK_BYTES, RECORD_BYTES, public_input
 
@@ -45,6 +45,7 @@ class BlockData:
     records: tuple[bytes, ...]
     record_x: tuple[int, ...]
     """Per record, the x of the key it packs (0 for a withdrawal): a witness, not data."""
+    forced_digest: int = 0
 
     def public_input(self, shape: CircuitShape) -> int:
         return public_input(
@@ -57,6 +58,7 @@ class BlockData:
             self.outpoints_digest,
             self.chunks,
             self.records,
+            self.forced_digest,
         )
 
 
@@ -86,6 +88,7 @@ def block_data(trace: BlockTrace, params: ChainParams) -> BlockData:
         tuple(chunks),
         tuple(records),
         tuple(record_x),
+        trace.slots[0].op.digest() if trace.slots and isinstance(trace.slots[0].op, ForcedWithdraw) else 0,
     )
 
 
@@ -104,15 +107,19 @@ def chunk_fields(chunk: bytes) -> tuple[int, int, int, int, int]:
 
 
 def _children(update: LeafUpdate, depth: int) -> list[list[int]]:
+    return _children_of(update.index, update.siblings, depth)
+
+
+def _children_of(index: int, siblings: tuple[int, ...], depth: int) -> list[list[int]]:
     """Per level, the parent's 8 children: the 7 siblings with a 0 at the path's own
     position (the circuit puts the node being written there; it never reads the 0)."""
     levels = depth // 3
-    if len(update.siblings) != 7 * levels:
-        raise WitnessBuildError(f"{len(update.siblings)} siblings for a depth-{depth} circuit")
+    if len(siblings) != 7 * levels:
+        raise WitnessBuildError(f"{len(siblings)} siblings for a depth-{depth} circuit")
     out = []
     for k in range(levels):
-        sibs = list(update.siblings[7 * k : 7 * k + 7])
-        p = (update.index >> (3 * k)) & 7
+        sibs = list(siblings[7 * k : 7 * k + 7])
+        p = (index >> (3 * k)) & 7
         out.append([*sibs[:p], 0, *sibs[p:]])
     return out
 
@@ -163,6 +170,8 @@ def empty_inputs(shape: CircuitShape) -> dict[str, Any]:
         "fee_balance": 0,
         "fee_nonce": 0,
         "fee_children": _no_children(d),
+        "forced_nonce": 0,
+        "forced_sender_empty": 0,
     }
 
 
@@ -196,6 +205,27 @@ def _fill_slot(inputs: dict[str, Any], s: int, slot: SlotTrace, depth: int) -> N
         _set(inputs, "sig_r8x", s, sig.r8x)
         _set(inputs, "sig_r8y", s, sig.r8y)
         _set(inputs, "sig_s", s, sig.s)
+
+    if slot.rejected is not None:
+        # a rejected forced request: the sender leaf it read (if in the tree) and its signature
+        assert isinstance(slot.op, ForcedWithdraw)
+        read = slot.read
+        if read is not None:
+            _set(inputs, "sender_children", s, _children_of(read.index, read.siblings, depth))
+            if read.account is None:
+                inputs["forced_sender_empty"] = 1
+            else:
+                ax, ay, balance, nonce = _account_fields(read.account)
+                _set(inputs, "sender_ax", s, ax)
+                _set(inputs, "sender_ay", s, ay)
+                _set(inputs, "sender_balance", s, balance)
+                _set(inputs, "sender_nonce", s, nonce)
+        sig = slot.op.signature
+        _set(inputs, "sig_r8x", s, sig.r8x)
+        _set(inputs, "sig_r8y", s, sig.r8y)
+        _set(inputs, "sig_s", s, sig.s)
+    if isinstance(slot.op, ForcedWithdraw):
+        inputs["forced_nonce"] = slot.op.nonce
 
     if slot.receiver is not None:
         old = slot.receiver.old

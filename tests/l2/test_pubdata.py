@@ -264,9 +264,12 @@ def test_truncated_pubdata_is_rejected():
 
 
 def test_preimage_layout():
-    pubdata = BlockPubdata.from_ops([DEPOSIT, PubdataOp(OP_TRANSFER, 1, 2, 10, 1), WITHDRAW])
+    pubdata = BlockPubdata.from_ops(
+        [DEPOSIT, PubdataOp(OP_TRANSFER, 1, 2, 10, 1), WITHDRAW], forced_digest=0xABC
+    )
     pre = public_input_preimage(PARAMS, 3, 11, 22, pubdata)
-    header = 4 + 8 + 32 + 32 + 3
+    header = 4 + 8 + 32 + 32 + 3 + 16
+    assert pre[header - 16 : header] == (0xABC).to_bytes(16, "big")
     assert len(pre) == header + 32 + PARAMS.block_slots * 10 + PARAMS.block_records * 35
     assert pre[header : header + 32] == hashlib.sha256(pubdata.outpoints).digest()
     chunks_at = header + 32

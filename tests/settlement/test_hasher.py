@@ -16,18 +16,18 @@ from bitcoinzk.settlement.client import EmbeddedClient, TransactionReverted
 from bitcoinzk.settlement.contracts import ROLLUP_PATH
 from bitcoinzk.settlement.rollup import deploy
 
-# calldata: chunk_len:32 || records_len:32 || records_at:32 || preimage_len:32 || header:79
+# calldata: chunk_len:32 || records_len:32 || records_at:32 || preimage_len:32 || header:95
 #           || n_chunks:u16 || n_records:u16 || chunks || records || outpoints
-#           (header at 0x80, chunks at 0xd3; memory: header:79 || digest:32 at 79 || chunks at 111)
+#           (header at 0x80, chunks at 0xe3; memory: header:95 || digest:32 at 95 || chunks at 127)
 RUNTIME = [
-    "PUSH1 4f", "PUSH1 80", "PUSH0", "CALLDATACOPY",  # mem[0:79] = header
-    "PUSH0", "CALLDATALOAD", "DUP1", "PUSH1 d3", "PUSH1 6f", "CALLDATACOPY",  # mem[111:] = chunks
-    "PUSH1 d3", "ADD", "PUSH1 20", "CALLDATALOAD",  # records: src, size
+    "PUSH1 5f", "PUSH1 80", "PUSH0", "CALLDATACOPY",  # mem[0:95] = header
+    "PUSH0", "CALLDATALOAD", "DUP1", "PUSH1 e3", "PUSH1 7f", "CALLDATACOPY",  # mem[127:] = chunks
+    "PUSH1 e3", "ADD", "PUSH1 20", "CALLDATALOAD",  # records: src, size
     "DUP1", "DUP3", "PUSH1 40", "CALLDATALOAD", "CALLDATACOPY",  # mem[records_at:] = records
     "ADD", "DUP1", "CALLDATASIZE", "SUB",  # outpoints: src, size (the rest of the calldata)
     "DUP1", "DUP3", "PUSH1 60", "CALLDATALOAD", "CALLDATACOPY",  # mem[preimage_len:] = outpoints
-    "PUSH1 20", "PUSH1 4f", "DUP3", "PUSH1 60", "CALLDATALOAD", "PUSH1 02", "GAS",
-    "STATICCALL",  # sha256(outpoints) -> mem[79:111]
+    "PUSH1 20", "PUSH1 5f", "DUP3", "PUSH1 60", "CALLDATALOAD", "PUSH1 02", "GAS",
+    "STATICCALL",  # sha256(outpoints) -> mem[95:127]
     "PUSH1 20", "PUSH0", "PUSH1 60", "CALLDATALOAD", "PUSH0", "PUSH1 02", "GAS",
     "STATICCALL",  # sha256(mem[0:preimage_len]) -> mem[0:32]
     "AND", "PUSH1 42", "JUMPI", "PUSH0", "PUSH0", "REVERT",  # both calls succeeded

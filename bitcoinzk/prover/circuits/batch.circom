@@ -10,6 +10,7 @@ include "sha256/sha256.circom";
 include "merkle.circom";
 include "records.circom";
 include "slot.circom";
+include "forced.circom";
 
 // A field element as the 256 big-endian bits of its canonical 32-byte encoding.
 template FieldBits256() {
@@ -114,6 +115,11 @@ template BatchCircuit(B, E, D) {
     signal input fee_nonce;
     signal input fee_children[L][8];
 
+    // slot 0's forced request, if it holds one: its nonce, and whether (rejected) the
+    // sender leaf it read is empty
+    signal input forced_nonce;
+    signal input forced_sender_empty;
+
     // --- ops and which record each slot consumes ---------------------------------------
     component flags[B];
     component recSel[B];
@@ -125,6 +131,7 @@ template BatchCircuit(B, E, D) {
         recSel[s].recIdx <== recIdx;
         recSel[s].hasRecord <== flags[s].hasRecord;
         recIdx += flags[s].hasRecord;
+        if (s > 0) { flags[s].isForced + flags[s].isRejected === 0; }   // slot 0 only
     }
 
     // --- records: each knows the op that consumed it (0 = unused) ------------------------
@@ -168,6 +175,15 @@ template BatchCircuit(B, E, D) {
         slots[s].isTransfer <== flags[s].isTransfer;
         slots[s].isTransferNew <== flags[s].isTransferNew;
         slots[s].isWithdraw <== flags[s].isWithdraw;
+        slots[s].isForced <== flags[s].isForced;
+        slots[s].isRejected <== flags[s].isRejected;
+        if (s == 0) {
+            slots[s].senderEmpty <== forced_sender_empty;
+            slots[s].forcedNonce <== forced_nonce;
+        } else {
+            slots[s].senderEmpty <== 0;
+            slots[s].forcedNonce <== 0;
+        }
         slots[s].chunkF <== chunk_f[s];
         slots[s].chunkA <== chunk_a[s];
         slots[s].chunkB <== chunk_b[s];
@@ -193,6 +209,29 @@ template BatchCircuit(B, E, D) {
         feeTotal += slots[s].fee;
     }
 
+    // --- slot 0's forced request: its rules and its digest --------------------------------
+    component forced = ForcedRules();
+    forced.isForced <== flags[0].isForced;
+    forced.isRejected <== flags[0].isRejected;
+    forced.outOfRange <== slots[0].outOfRange;
+    forced.senderEmpty <== forced_sender_empty;
+    forced.senderAx <== sender_ax[0];
+    forced.senderAy <== sender_ay[0];
+    forced.senderBalance <== sender_balance[0];
+    forced.senderNonce <== sender_nonce[0];
+    forced.forcedNonce <== forced_nonce;
+    forced.from <== chunk_a[0];
+    forced.amount <== slots[0].requestAmount;
+    forced.fee <== slots[0].requestFee;
+    forced.spkHi <== picks[0].outSpkHi;
+    forced.spkLo <== picks[0].outSpkLo;
+    forced.r8x <== sig_r8x[0];
+    forced.r8y <== sig_r8y[0];
+    forced.s <== sig_s[0];
+    forced.message <== slots[0].message;
+    component forcedBits = UintBits(128);
+    forcedBits.in <== forced.digest;
+
     // --- fees to the fee account, once --------------------------------------------------------
     component feeIdx = AccountIndex(D);
     feeIdx.in <== fee_account;
@@ -210,8 +249,8 @@ template BatchCircuit(B, E, D) {
 
     // --- the public input -------------------------------------------------------------------
     // chain_id:u32 || block_number:u64 || old_root:32 || new_root:32 || fee_account:u24
-    // || outpoints_digest:32 || chunks (B * 80 bits) || records (E * 280 bits)
-    var HEADER = 32 + 64 + 256 + 256 + 24 + 256;
+    // || forced_digest:u128 || outpoints_digest:32 || chunks (B * 80 bits) || records (E * 280 bits)
+    var HEADER = 32 + 64 + 256 + 256 + 24 + 128 + 256;
     var NBITS = HEADER + 80 * B + 280 * E;
     component sha = Sha256(NBITS);
     component chainBits = UintBits(32);
@@ -229,9 +268,10 @@ template BatchCircuit(B, E, D) {
         sha.in[352 + i] <== newBits.out[i];
     }
     for (var i = 0; i < 24; i++) { sha.in[608 + i] <== feeIdx.bits24[23 - i]; }
+    for (var i = 0; i < 128; i++) { sha.in[632 + i] <== forcedBits.out[i]; }
     for (var i = 0; i < 256; i++) {
         outpoints_digest[i] * (outpoints_digest[i] - 1) === 0;
-        sha.in[632 + i] <== outpoints_digest[i];
+        sha.in[760 + i] <== outpoints_digest[i];
     }
     for (var s = 0; s < B; s++) {
         for (var i = 0; i < 80; i++) { sha.in[HEADER + 80 * s + i] <== slots[s].chunkBits[i]; }

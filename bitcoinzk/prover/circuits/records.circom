@@ -57,7 +57,7 @@ template UnpackPoint() {
 // Outputs the key (DEPOSIT, TRANSFER_NEW) and the two field elements a withdrawal signs.
 template RecordCheck() {
     signal input bits[280];
-    signal input recOp;     // 0, 1 (DEPOSIT), 3 (TRANSFER_NEW) or 4 (WITHDRAW)
+    signal input recOp;     // 0, 1 (DEPOSIT), 3 (TRANSFER_NEW), 4 (WITHDRAW) or 5, 6 (FORCED)
     signal input x;         // witness for a key record's x
     signal output ax;
     signal output ay;
@@ -77,14 +77,21 @@ template RecordCheck() {
     component isNew = IsEqual();
     isNew.in[0] <== recOp;
     isNew.in[1] <== 3;
-    component isW = IsEqual();
-    isW.in[0] <== recOp;
-    isW.in[1] <== 4;
+    component isW4 = IsEqual();
+    isW4.in[0] <== recOp;
+    isW4.in[1] <== 4;
+    component isW5 = IsEqual();
+    isW5.in[0] <== recOp;
+    isW5.in[1] <== 5;
+    component isW6 = IsEqual();
+    isW6.in[0] <== recOp;
+    isW6.in[1] <== 6;
     signal isKey <== isDep.out + isNew.out;
+    signal isScript <== isW4.out + isW5.out + isW6.out;   // a withdrawal's destination
 
     // A byte is zero unless its op's layout uses it (a byte is zero iff its bits are).
     for (var p = 0; p < 35; p++) {
-        var allowed = isW.out;
+        var allowed = isScript;
         if (p < 32) { allowed += isKey; }
         byte[p] * (1 - allowed) === 0;
     }
@@ -105,13 +112,13 @@ template RecordCheck() {
         isLen[l].in[1] <== l;
         if (l > 0) { inRange += isLen[l].out; }
     }
-    isW.out * (1 - inRange) === 0;
+    isScript * (1 - inRange) === 0;
     signal padW[MAX_SCRIPT() + 1];
     padW[0] <== 0;
     var pad = 0;   // pad = 1 iff len < p: byte p comes after the script
     for (var p = 1; p <= MAX_SCRIPT(); p++) {
         pad += isLen[p - 1].out;
-        padW[p] <== isW.out * pad;
+        padW[p] <== isScript * pad;
         byte[p] * padW[p] === 0;
     }
 

@@ -13,27 +13,34 @@ include "merkle.circom";
 function MAX_SATS() { return 2100000000000000; }
 function MIN_WITHDRAWAL() { return 1000; }
 
-// op in {NOOP 0, DEPOSIT 1, TRANSFER 2, TRANSFER_NEW 3, WITHDRAW 4} as one-hot flags.
+// op in {NOOP 0, DEPOSIT 1, TRANSFER 2, TRANSFER_NEW 3, WITHDRAW 4, FORCED_WITHDRAW 5,
+// FORCED_REJECTED 6} as one-hot flags (the batch allows 5 and 6 in slot 0 only).
 template OpFlags() {
     signal input op;
     signal output isDeposit;
     signal output isTransfer;
     signal output isTransferNew;
     signal output isWithdraw;
+    signal output isForced;
+    signal output isRejected;
     signal output hasRecord;
 
-    component eq[5];
-    for (var i = 0; i < 5; i++) {
+    component eq[7];
+    var total = 0;
+    for (var i = 0; i < 7; i++) {
         eq[i] = IsEqual();
         eq[i].in[0] <== op;
         eq[i].in[1] <== i;
+        total += eq[i].out;
     }
-    eq[0].out + eq[1].out + eq[2].out + eq[3].out + eq[4].out === 1;
+    total === 1;
     isDeposit <== eq[1].out;
     isTransfer <== eq[2].out;
     isTransferNew <== eq[3].out;
     isWithdraw <== eq[4].out;
-    hasRecord <== eq[1].out + eq[3].out + eq[4].out;
+    isForced <== eq[5].out;
+    isRejected <== eq[6].out;
+    hasRecord <== eq[1].out + eq[3].out + eq[4].out + eq[5].out + eq[6].out;
 }
 
 // Records are consumed in slot order: a slot with a record takes record number `recIdx`
@@ -100,6 +107,8 @@ template Slot(D) {
     signal input isTransfer;
     signal input isTransferNew;
     signal input isWithdraw;
+    signal input isForced;        // FORCED_WITHDRAW: executed exactly as a WITHDRAW
+    signal input isRejected;      // FORCED_REJECTED: WITHDRAW layout, changes nothing
     signal input chunkF;
     signal input chunkA;
     signal input chunkB;
@@ -118,6 +127,10 @@ template Slot(D) {
     signal input sigR8x;
     signal input sigR8y;
     signal input sigS;
+    // forced ops only (slot 0; zero elsewhere): the sender leaf is empty (a rejection), and
+    // the request's nonce, which the signed message carries instead of the leaf's
+    signal input senderEmpty;
+    signal input forcedNonce;
     // receiver leaf (or empty) and path
     signal input receiverEmpty;
     signal input receiverAx;
@@ -129,21 +142,30 @@ template Slot(D) {
     signal output rootOut;
     signal output fee;
     signal output chunkBits[80];   // MSB first
+    // for slot 0's ForcedRules: the request's amount and fee, the sender index outside the
+    // tree, and the signed message
+    signal output requestAmount;
+    signal output requestFee;
+    signal output outOfRange;
+    signal output message;
 
     var isAnyTransfer = isTransfer + isTransferNew;
-    var hasSender = isAnyTransfer + isWithdraw;
+    var isWithdrawal = isWithdraw + isForced;        // debits the sender, paid on Bitcoin
+    var isWShape = isWithdrawal + isRejected;        // WITHDRAW chunk, record and message
+    var hasSender = isAnyTransfer + isWithdrawal;
     var hasReceiver = isDeposit + isAnyTransfer;
-    var isNoop = 1 - isDeposit - isAnyTransfer - isWithdraw;
+    var isNoop = 1 - isDeposit - isAnyTransfer - isWShape;
 
     // --- the chunk's fields, per op (docs/protocol.md, "Pubdata") -------------------------
     //   TRANSFER(_NEW)  f = fee (Float5), a = from, b = to, c = amount (Float24)
     //   DEPOSIT         f|a|c = amount:53, b = to
-    //   WITHDRAW        f = fee (Float5), a = from, b|c = amount:48
+    //   WITHDRAW        f = fee (Float5), a = from, b|c = amount:48 (and both FORCED ops)
     //   NOOP            all zero
     component feeDec = Float5Decoder();          // range-checks f to 5 bits
     feeDec.in <== chunkF;
-    feeDec.enabled <== hasSender;
+    feeDec.enabled <== hasSender + isRejected;
     fee <== hasSender * feeDec.value;
+    requestFee <== isWShape * feeDec.value;
 
     component amountDec = Float24Decoder();      // range-checks c to 24 bits
     amountDec.in <== chunkC;
@@ -155,6 +177,12 @@ template Slot(D) {
     component toIdx = AccountIndex(D);           // range-checks b
     toIdx.in <== chunkB;
     toIdx.isIndex <== hasReceiver;
+    // A rejected forced request may name an index outside the tree (a rule it breaks).
+    var high = 0;
+    for (var i = D; i < 24; i++) { high += fromIdx.bits24[i]; }
+    component inTree = IsZero();
+    inTree.in <== high;
+    outOfRange <== 1 - inTree.out;
 
     isNoop * (chunkF + chunkA + chunkB + chunkC) === 0;   // each is range-checked: no wrap
 
@@ -167,7 +195,9 @@ template Slot(D) {
     // --- amounts: AmountOutOfRange ---------------------------------------------------------
     signal transferAmount <== isAnyTransfer * amountDec.value;
     signal depositAmount <== isDeposit * (chunkF * (1 << 48) + chunkA * (1 << 24) + chunkC);
-    signal withdrawAmount <== isWithdraw * (chunkB * (1 << 24) + chunkC);
+    requestAmount <== isWShape * (chunkB * (1 << 24) + chunkC);
+    signal rejectedAmount <== isRejected * requestAmount;
+    var withdrawAmount = requestAmount - rejectedAmount;
 
     component transferMax = LessThan(72);        // value < 2^20 * 10^15 < 2^70
     transferMax.in[0] <== transferAmount;
@@ -185,15 +215,15 @@ template Slot(D) {
     depositZero.in <== depositAmount;
     isDeposit * depositZero.out === 0;
     component withdrawMin = LessThan(48);        // a withdrawal amount is 48 bits (< MAX_SATS)
-    withdrawMin.in[0] <== withdrawAmount;
+    withdrawMin.in[0] <== requestAmount;
     withdrawMin.in[1] <== MIN_WITHDRAWAL();
-    isWithdraw * withdrawMin.out === 0;
+    isWShape * withdrawMin.out === 0;
 
     // --- sender: InsufficientBalance, WrongNonce/NonceOverflow, UnknownAccount -----------
     signal senderNewBalance <== senderBalance - transferAmount - withdrawAmount - fee;
     component noUnderflow = Num2Bits(64);      // a negative result wraps to ~2^254
     noUnderflow.in <== senderNewBalance;
-    signal senderNewNonce <== senderNonce + 1;
+    signal senderNewNonce <== senderNonce + hasSender;
     component nonceRange = Num2Bits(32);
     nonceRange.in <== senderNewNonce;
 
@@ -209,30 +239,41 @@ template Slot(D) {
     senderNew.balance <== senderNewBalance;
     senderNew.nonce <== senderNewNonce;
 
+    // A rejected forced request reads the sender leaf (empty or not) and writes it back
+    // unchanged, so its rules are checked against the state; outside the tree nothing is read.
+    senderEmpty * (senderEmpty - 1) === 0;
+    senderEmpty * (1 - isRejected) === 0;
+    signal senderOldLeaf <== (1 - senderEmpty) * senderOld.out;
+    signal senderWrite <== isRejected * (senderOldLeaf - senderNew.out);
+    signal readsSender <== isRejected * (1 - outOfRange);
     component senderUpdate = LeafUpdate(D);
-    senderUpdate.enabled <== hasSender;
+    senderUpdate.enabled <== hasSender + readsSender;
     senderUpdate.rootIn <== rootIn;
-    senderUpdate.oldLeaf <== senderOld.out;
-    senderUpdate.newLeaf <== senderNew.out;
+    senderUpdate.oldLeaf <== senderOldLeaf;
+    senderUpdate.newLeaf <== senderNew.out + senderWrite;
     senderUpdate.indexBits <== fromIdx.bits;
     senderUpdate.children <== senderChildren;
 
     // --- InvalidSignature: the sender's key signed exactly this operation -----------------
     // transfer: Poseidon(2, chain_id, from, to_ax, to_ay, amount, fee, nonce)
-    // withdraw: Poseidon(4, chain_id, from, spk_hi, spk_lo, amount, fee, nonce)
+    // withdraw: Poseidon(4, chain_id, from, spk_hi, spk_lo, amount, fee, nonce), also the
+    // message of a forced request, whose nonce is the request's (equal to the leaf's when
+    // executed: ForcedRules)
     signal msgX1 <== isAnyTransfer * receiverAx;
-    signal msgX2 <== isWithdraw * recSpkHi;
+    signal msgX2 <== isWShape * recSpkHi;
     signal msgY1 <== isAnyTransfer * receiverAy;
-    signal msgY2 <== isWithdraw * recSpkLo;
+    signal msgY2 <== isWShape * recSpkLo;
+    signal msgNonce <== senderNonce + (isForced + isRejected) * (forcedNonce - senderNonce);
     component msg = Poseidon(8);
-    msg.inputs[0] <== 2 * isAnyTransfer + 4 * isWithdraw;
+    msg.inputs[0] <== 2 * isAnyTransfer + 4 * isWShape;
     msg.inputs[1] <== chainId;
     msg.inputs[2] <== chunkA;
     msg.inputs[3] <== msgX1 + msgX2;
     msg.inputs[4] <== msgY1 + msgY2;
-    msg.inputs[5] <== transferAmount + withdrawAmount;
-    msg.inputs[6] <== fee;
-    msg.inputs[7] <== senderNonce;
+    msg.inputs[5] <== transferAmount + requestAmount;
+    msg.inputs[6] <== requestFee + isAnyTransfer * feeDec.value;
+    msg.inputs[7] <== msgNonce;
+    message <== msg.out;
 
     component sig = EdDSAPoseidonVerifier();
     sig.enabled <== hasSender;

@@ -8,11 +8,21 @@
         the chain parameters (docs/protocol.md, "The public input"):
 
             preimage = chain_id:u32 || block_number:u64 || old_root:32
-                       || new_root:32 || fee_account:u24 || outpoints_digest:32
+                       || new_root:32 || fee_account:u24 || forced_digest:u128
+                       || outpoints_digest:32
                        || chunks (SLOTS * 10 bytes, zero-padded)
                        || records (RECORDS * 35 bytes, zero-padded)
             outpoints_digest = sha256(outpoints)   (36 bytes per DEPOSIT chunk)
             public_input = uint256(sha256(preimage)) mod 2**253
+            forced_digest = forced_digest[forced_head] if slot 0 is a forced op, else 0
+
+        Forced withdrawals (docs/protocol.md, "Forced withdrawals"): anyone queues
+        a signed Layer-2 withdrawal with forceWithdraw; each block may process the
+        oldest waiting request in its slot 0 (FORCED_WITHDRAW executed, or
+        FORCED_REJECTED with the broken rule proven), and the digest the proof binds
+        is read here from storage, so a block cannot process another request, skip
+        one or reorder them. A block that processes none while the oldest request is
+        past its deadline reverts.
 
         The calldata carries only the used chunks and records and the deposits'
         outpoints (the padding is added here, where zero bytes cost no calldata
@@ -71,7 +81,8 @@ RECORDS_MAX: constant(uint256) = RECORDS * RECORD_BYTES
 # batch_data = n_chunks:u16 || n_records:u16 || chunks || records || outpoints
 # (BlockPubdata.to_bytes); every deposit has a record, so at most RECORDS outpoints.
 BATCH_MAX: constant(uint256) = 4 + CHUNKS_MAX + RECORDS_MAX + RECORDS * OUTPOINT_BYTES
-HEADER_BYTES: constant(uint256) = 79  # chain_id:4 block_number:8 old_root new_root fee_account:3
+# chain_id:4 block_number:8 old_root new_root fee_account:3 forced_digest:16
+HEADER_BYTES: constant(uint256) = 95
 DIGEST_BYTES: constant(uint256) = 32  # sha256(outpoints), right after the header
 RECORDS_AT: constant(uint256) = HEADER_BYTES + DIGEST_BYTES + CHUNKS_MAX
 PREIMAGE_BYTES: constant(uint256) = RECORDS_AT + RECORDS_MAX
@@ -95,25 +106,27 @@ BJJ_L: constant(uint256) = 27360303589799094027808007181571593860768139721585672
 OP_DEPOSIT: constant(uint256) = 1
 OP_TRANSFER_NEW: constant(uint256) = 3
 OP_WITHDRAW: constant(uint256) = 4
+OP_FORCED_WITHDRAW: constant(uint256) = 5
+OP_FORCED_REJECTED: constant(uint256) = 6
 # A withdrawal, as the bridge pays it: amount:6 (the WITHDRAW chunk's last 6 bytes)
 # || record:35 (len:u8 || script_pubkey, zero-padded).
 WITHDRAW_AMOUNT_BYTES: constant(uint256) = 6
 
 # The preimage hasher's creation code (runtime: 71 bytes after the 9-byte constructor).
-# Calldata: chunk_len:32 || records_len:32 || records_at:32 || preimage_len:32 || header:79
-#           || batch_data                   (header at 0x80, batch_data at 0xcf, chunks at 0xd3)
-#   calldatacopy(0, 0x80, 79)                                  header
-#   calldatacopy(111, 0xd3, chunk_len)                         chunks
-#   calldatacopy(records_at, 0xd3 + chunk_len, records_len)    records
-#   o = 0xd3 + chunk_len + records_len                         outpoints: the rest
+# Calldata: chunk_len:32 || records_len:32 || records_at:32 || preimage_len:32 || header:95
+#           || batch_data                   (header at 0x80, batch_data at 0xdf, chunks at 0xe3)
+#   calldatacopy(0, 0x80, 95)                                  header
+#   calldatacopy(127, 0xe3, chunk_len)                         chunks
+#   calldatacopy(records_at, 0xe3 + chunk_len, records_len)    records
+#   o = 0xe3 + chunk_len + records_len                         outpoints: the rest
 #   calldatacopy(preimage_len, o, calldatasize - o)            (past the preimage)
-#   staticcall(gas, 0x02, preimage_len, calldatasize - o, 79, 32)   digest at 79
+#   staticcall(gas, 0x02, preimage_len, calldatasize - o, 95, 32)   digest at 95
 #   staticcall(gas, 0x02, 0, preimage_len, 0, 32); revert unless both succeeded; return(0, 32)
 # Memory between the chunks and records_at, and after the records up to
 # preimage_len, is never written, so it is zero: the padding costs neither
 # calldata nor a copy. Source and a check that it hashes docs/protocol.md's
 # preimage: tests/settlement/test_hasher.py.
-HASHER_INITCODE: constant(Bytes[80]) = x"60478060095f395ff3604f60805f375f358060d3606f3760d301602035808260403537018036038082606035376020604f8260603560025afa60205f6060355f60025afa166042575f5ffd5b60205ff3"
+HASHER_INITCODE: constant(Bytes[80]) = x"60478060095f395ff3605f60805f375f358060e3607f3760e301602035808260403537018036038082606035376020605f8260603560025afa60205f6060355f60025afa166042575f5ffd5b60205ff3"
 
 
 event Deployed:
@@ -133,6 +146,11 @@ event BatchCommitted:
     withdrawals_hash: bytes32
     withdrawals: uint256
     chain_hash: bytes32
+
+event ForcedWithdrawalProcessed:
+    index: indexed(uint256)
+    batch_number: indexed(uint256)
+    executed: bool
 
 event SequencerChanged:
     previous: indexed(address)
@@ -257,10 +275,12 @@ def _batch(
     old_root: uint256,
     new_root: uint256,
     previous: bytes32,
-) -> (uint256, bytes32):
+    head: uint256,
+) -> (uint256, bytes32, uint256):
     """One block of a commit: check its data, hash its public input, extend the chain
-    and log it. Returns (public input, chain hash). Nothing counts until the caller has
-    the proofs checked: a failed check reverts the logs too."""
+    and log it. `head`: the forced queue's head before this block. Returns (public
+    input, chain hash, head after it). Nothing counts until the caller has the proofs
+    checked: a failed check reverts the logs too."""
     assert new_root < SNARK_SCALAR_FIELD, "rollup: new root not a field element"
     assert len(batch_data) >= 4, "rollup: batch data too short"
     counts: uint256 = convert(slice(batch_data, 0, 4), uint256)
@@ -270,6 +290,22 @@ def _batch(
     chunk_len: uint256 = n_chunks * CHUNK_BYTES
     records_len: uint256 = n_records * RECORD_BYTES
     assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
+    # Slot 0 processes the oldest queued forced withdrawal, or none may be due.
+    forced: uint256 = 0
+    if n_chunks != 0:
+        forced = convert(slice(batch_data, 4, 1), uint256) >> 5
+    forced_digest: uint256 = 0
+    if forced == OP_FORCED_WITHDRAW or forced == OP_FORCED_REJECTED:
+        assert head < self.forced_tail, "rollup: no forced withdrawal is queued"
+        forced_digest = self.forced_digest[head]
+        log ForcedWithdrawalProcessed(
+            index=head, batch_number=batch_number, executed=forced == OP_FORCED_WITHDRAW
+        )
+        head += 1
+    else:
+        assert head == self.forced_tail or block.timestamp <= self.forced_deadline[head], (
+            "rollup: a due forced withdrawal is not processed"
+        )
     # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
     # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
     # byte per slot up to the last record (every deposit has one); nothing without records.
@@ -284,7 +320,7 @@ def _batch(
                 break
             c: uint256 = 4 + i * CHUNK_BYTES
             op: uint256 = convert(slice(batch_data, c, 1), uint256) >> 5
-            if op == OP_WITHDRAW:
+            if op == OP_WITHDRAW or op == OP_FORCED_WITHDRAW:
                 w_hash = sha256(
                     concat(
                         w_hash,
@@ -299,7 +335,7 @@ def _batch(
                 n_deposits += 1
                 r += 1
                 at += RECORD_BYTES
-            elif op == OP_TRANSFER_NEW:
+            elif op == OP_TRANSFER_NEW or op == OP_FORCED_REJECTED:
                 r += 1
                 at += RECORD_BYTES
     assert len(batch_data) == 4 + chunk_len + records_len + n_deposits * OUTPOINT_BYTES, (
@@ -317,6 +353,7 @@ def _batch(
             convert(old_root, bytes32),
             convert(new_root, bytes32),
             slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+            convert(convert(forced_digest, uint128), bytes16),
             batch_data,
         ),
         max_outsize=32,
@@ -334,7 +371,7 @@ def _batch(
         withdrawals=w_count,
         chain_hash=link,
     )
-    return convert(digest, uint256) & PI_MASK, link
+    return convert(digest, uint256) & PI_MASK, link, head
 
 
 @external
@@ -348,14 +385,22 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
     batch_number: uint256 = self.batch_count + 1
     pi: uint256 = 0
     link: bytes32 = empty(bytes32)
-    pi, link = self._batch(
-        batch_data, batch_number, self.state_root, new_root, self.chain_hashes[batch_number - 1]
+    head: uint256 = self.forced_head
+    pi, link, head = self._batch(
+        batch_data,
+        batch_number,
+        self.state_root,
+        new_root,
+        self.chain_hashes[batch_number - 1],
+        head,
     )
     ok: bool = staticcall Verifier(VERIFIER).verifyBatch([proof], [pi])
     assert ok, "rollup: invalid proof"
     self.batch_count = batch_number
     self.state_root = new_root
     self.chain_hashes[batch_number] = link
+    if head != self.forced_head:
+        self.forced_head = head
 
 
 @external
@@ -379,11 +424,12 @@ def commitBatches(
     batch_number: uint256 = self.batch_count
     old_root: uint256 = self.state_root
     link: bytes32 = self.chain_hashes[batch_number]
+    head: uint256 = self.forced_head
     inputs: DynArray[uint256, MAX_BATCHES] = []
     for j: uint256 in range(k, bound=MAX_BATCHES):
         batch_number += 1
         pi: uint256 = 0
-        pi, link = self._batch(batches[j], batch_number, old_root, new_roots[j], link)
+        pi, link, head = self._batch(batches[j], batch_number, old_root, new_roots[j], link, head)
         inputs.append(pi)
         old_root = new_roots[j]
     ok: bool = staticcall Verifier(VERIFIER).verifyBatch(proofs, inputs)
@@ -391,6 +437,8 @@ def commitBatches(
     self.batch_count = batch_number
     self.state_root = old_root
     self.chain_hashes[batch_number] = link
+    if head != self.forced_head:
+        self.forced_head = head
 
 
 @internal
@@ -603,6 +651,11 @@ def publicInputOf(batch_data: Bytes[BATCH_MAX], new_root: uint256) -> uint256:
     assert n_chunks <= SLOTS and n_records <= RECORDS, "rollup: batch larger than the circuit"
     chunk_len: uint256 = n_chunks * CHUNK_BYTES
     records_len: uint256 = n_records * RECORD_BYTES
+    forced_digest: uint256 = 0
+    if n_chunks != 0:
+        op: uint256 = convert(slice(batch_data, 4, 1), uint256) >> 5
+        if op == OP_FORCED_WITHDRAW or op == OP_FORCED_REJECTED:
+            forced_digest = self.forced_digest[self.forced_head]
     n_deposits: uint256 = 0
     for i: uint256 in range(SLOTS):
         if i == n_chunks:
@@ -624,6 +677,7 @@ def publicInputOf(batch_data: Bytes[BATCH_MAX], new_root: uint256) -> uint256:
             convert(self.state_root, bytes32),
             convert(new_root, bytes32),
             slice(convert(FEE_ACCOUNT, bytes32), 29, 3),
+            convert(convert(forced_digest, uint128), bytes16),
             batch_data,
         ),
         max_outsize=32,
