@@ -11,10 +11,10 @@ one the proofs were about, root for root.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bitcoinzk.crypto.eddsa import PublicKey
+from bitcoinzk.crypto.eddsa import PublicKey, Signature
 from bitcoinzk.da.batch import PublishedWithdrawal, batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, PubdataOp
@@ -22,10 +22,13 @@ from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import apply_block
 from bitcoinzk.l2.types import (
     OP_DEPOSIT,
+    OP_FORCED_REJECTED,
+    OP_FORCED_WITHDRAW,
     OP_TRANSFER,
     OP_TRANSFER_NEW,
     OP_WITHDRAW,
     Deposit,
+    ForcedWithdraw,
     Operation,
     Transfer,
     Withdraw,
@@ -64,6 +67,23 @@ class _Rollup(Protocol):
     def decode_commit(self, calldata: bytes, index: int = 0) -> tuple[bytes, int, bytes]: ...
 
 
+REQUESTED_EVENT = "ForcedWithdrawalRequested"
+PROCESSED_EVENT = "ForcedWithdrawalProcessed"
+
+
+def forced_from_event(args: dict[str, Any]) -> ForcedWithdraw:
+    """A queued forced withdrawal back from its ForcedWithdrawalRequested event."""
+    return ForcedWithdraw(
+        index=int(args["index"]),
+        sender=int(args["account"]),
+        script_pubkey=bytes(args["script_pubkey"]),
+        amount=int(args["amount"]),
+        fee=int(args["fee"]),
+        nonce=int(args["nonce"]),
+        signature=Signature(int(args["r8x"]), int(args["r8y"]), int(args["s"])),
+    )
+
+
 @dataclass(frozen=True)
 class PublishedBatch:
     """One committed batch as recovered from events and calldata."""
@@ -78,18 +98,31 @@ class PublishedBatch:
     withdrawals: tuple[PublishedWithdrawal, ...]
     tx_hash: bytes
     block_number: int
+    forced: ForcedWithdraw | None = None
+    """The queued request slot 0 processed (from the contract's events), if any."""
 
 
-def _operations(state: State, ops: list[PubdataOp]) -> list[Operation]:
+def _operations(
+    state: State, ops: list[PubdataOp], forced: ForcedWithdraw | None = None
+) -> list[Operation]:
     """Published ops back into STF operations; nonces and known keys come from the state.
 
     Signatures are not published (the proof already checked them), so the
-    replay runs the STF with check_signatures=False and every other rule on.
+    replay runs the STF with check_signatures=False and every other rule on; a forced
+    withdrawal is the request the contract queued, signature included (the STF decides
+    from it whether it is executed or rejected).
     """
     out: list[Operation] = []
     nonces: dict[int, int] = {}
     keys: dict[int, PublicKey] = {}
     for p in ops:
+        if p.op in (OP_FORCED_WITHDRAW, OP_FORCED_REJECTED):
+            if forced is None:
+                raise ReplayMismatch("a forced op without its queued request")
+            out.append(forced)
+            if p.op == OP_FORCED_WITHDRAW:
+                nonces[forced.sender] = forced.nonce + 1
+            continue
         if p.op == OP_DEPOSIT:
             assert p.pubkey is not None
             out.append(Deposit(p.recipient, p.pubkey, p.amount, p.txid, p.vout))
@@ -134,7 +167,7 @@ def replay_operations(
     if state.root != batch.old_root:
         raise ReplayMismatch(f"batch {batch.batch_number} starts from another root")
     try:
-        ops = _operations(state, batch.pubdata.ops())
+        ops = _operations(state, batch.pubdata.ops(), batch.forced)
         result = apply_block(state, params, batch.batch_number, ops, check_signatures=False)
     except (PubdataError, ValueError) as exc:
         raise ReplayMismatch(f"batch {batch.batch_number} does not apply: {exc}") from None
@@ -157,17 +190,30 @@ class EvmBatchReader:
     def batches(self, from_block: int | None = None) -> Iterator[PublishedBatch]:
         # One transaction may commit several batches: the i-th BatchCommitted event of a
         # transaction is the i-th batch of its calldata.
+        # A batch's ForcedWithdrawalProcessed event comes before its BatchCommitted, and
+        # the request's ForcedWithdrawalRequested before both.
         tx = b""
         index = 0
+        requests: dict[int, ForcedWithdraw] = {}
+        processed: dict[int, int] = {}
         for event in self.rollup.events(from_block):
+            if event.name == REQUESTED_EVENT:
+                request = forced_from_event(event.args)
+                requests[request.index] = request
+            elif event.name == PROCESSED_EVENT:
+                processed[int(event.args["batch_number"])] = int(event.args["index"])
             if event.name != "BatchCommitted":
                 continue
             index = index + 1 if event.tx_hash == tx else 0
             tx = event.tx_hash
-            yield self.decode(event, index)
+            at = processed.get(int(event.args["batch_number"]))
+            yield self.decode(event, index, None if at is None else requests.get(at))
 
-    def decode(self, event: _Event, index: int = 0) -> PublishedBatch:
-        """The batch of `event`, the `index`-th batch its transaction commits."""
+    def decode(
+        self, event: _Event, index: int = 0, forced: ForcedWithdraw | None = None
+    ) -> PublishedBatch:
+        """The batch of `event`, the `index`-th batch its transaction commits; `forced`:
+        the queued request it processed (its ForcedWithdrawalProcessed event's)."""
         a = event.args
         number, old_root, new_root = (
             int(str(a[k])) for k in ("batch_number", "old_root", "new_root")
@@ -179,6 +225,12 @@ class EvmBatchReader:
             items = withdrawals(pubdata)
         except (ValueError, PubdataError) as exc:
             raise DataUnavailable(f"batch {number}: calldata does not decode: {exc}") from None
+        if pubdata.forced:
+            if forced is None:
+                raise DataUnavailable(f"batch {number}: processes a forced withdrawal not read")
+            pubdata = replace(pubdata, forced_digest=forced.digest())
+        elif forced is not None:
+            raise DataUnavailable(f"batch {number}: the contract says it processed a request")
         if call_root != new_root:
             raise DataUnavailable(f"batch {number}: calldata root differs from the event")
         digest = batch_hash(self.params, number, old_root, new_root, pubdata)
@@ -198,6 +250,7 @@ class EvmBatchReader:
             tuple(items),
             event.tx_hash,
             event.block_number,
+            forced if pubdata.forced else None,
         )
 
     def rebuild(self, genesis: State) -> State:

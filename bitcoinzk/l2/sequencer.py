@@ -23,7 +23,19 @@ from bitcoinzk.l2.state import State
 from bitcoinzk.l2.stf import BlockBuilder, BlockTrace
 from bitcoinzk.l2.store import BatchStatus, Receipt, Store, StoredBlock
 from bitcoinzk.l2.tree import NodeKey
-from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, UserOperation, op_hash
+from bitcoinzk.l2.types import (
+    Account,
+    Deposit,
+    ForcedWithdraw,
+    Operation,
+    Transfer,
+    UserOperation,
+    op_hash,
+)
+
+FORCED_NEXT = "forced_next"
+"""Store meta key: the index of the next forced withdrawal a block must process (the number
+of forced withdrawals in blocks so far: the contract processes its queue in order)."""
 
 
 class GenesisMismatch(Exception):
@@ -67,6 +79,9 @@ class Sequencer:
         self.head = store.head()
         self.mempool = L2Mempool(self.params, self.config.min_fee, self.config.max_mempool)
         self.deposits: dict[bytes, tuple[int, Deposit]] = {}
+        self.forced: dict[int, ForcedWithdraw] = {}
+        """Forced withdrawals queued on the contract and not yet in a block, by index."""
+        self.forced_next = int(store.get_meta(FORCED_NEXT) or "0")
         self._reload_mempool()
         self.last_block_time = time.monotonic()
 
@@ -99,6 +114,8 @@ class Sequencer:
         for seq, tx_hash, op, received in self.store.mempool():
             if isinstance(op, Deposit):
                 self.deposits[tx_hash] = (seq, op)
+                continue
+            if isinstance(op, ForcedWithdraw):  # never stored there: the contract holds them
                 continue
             try:
                 self.mempool.check(self.state, op, tx_hash)
@@ -168,10 +185,25 @@ class Sequencer:
         self.deposits[tx_hash] = (seq, op)
         return tx_hash
 
+    def add_forced(self, request: ForcedWithdraw) -> bool:
+        """A forced withdrawal the contract queued (from its event): the next blocks
+        process the queue in order, one per block in slot 0, whatever the mempool holds,
+        so that no batch reaches the contract without a due request. Idempotent; False
+        if the request is already in a block."""
+        if request.index < self.forced_next:
+            return False
+        self.forced[request.index] = request
+        return True
+
+    def next_forced(self) -> ForcedWithdraw | None:
+        return self.forced.get(self.forced_next)
+
     # --- block production ---
 
     def block_due(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
+        if self.next_forced() is not None:
+            return True
         pending = len(self.mempool) + len(self.deposits)
         if pending == 0:
             return False
@@ -180,16 +212,18 @@ class Sequencer:
     def candidates(self) -> list[tuple[bytes, Operation]]:
         """What the next block may take, in order: deposits first (they are already
         final on Bitcoin and owe no fee), then the mempool's fair order."""
-        out: list[tuple[bytes, Operation]] = [
-            (h, op) for h, (_, op) in sorted(self.deposits.items(), key=lambda kv: kv[1][0])
-        ]
+        out: list[tuple[bytes, Operation]] = []
+        forced = self.next_forced()
+        if forced is not None:
+            out.append((self.tx_hash(forced), forced))
+        out += [(h, op) for h, (_, op) in sorted(self.deposits.items(), key=lambda kv: kv[1][0])]
         out += [(e.tx_hash, e.op) for e in self.mempool.ordered(self.max_block_txs * 2)]
         return out
 
     def begin_block(self) -> tuple[int, list[tuple[bytes, Operation]]] | None:
         """The next block's number and candidates, or None if there is nothing to do."""
         self.last_block_time = time.monotonic()
-        if len(self.mempool) + len(self.deposits) == 0:
+        if len(self.mempool) + len(self.deposits) == 0 and self.next_forced() is None:
             return None
         return self.head + 1, self.candidates()
 
@@ -207,6 +241,11 @@ class Sequencer:
     def commit(self, built: BuiltBlock) -> StoredBlock | None:
         """Store a built block atomically, then adopt its state changes."""
         dropped: list[tuple[bytes, str]] = list(built.failed)
+        forced = [op for _, op in built.included if isinstance(op, ForcedWithdraw)]
+        if forced and forced[0].index != self.forced_next:
+            raise ValueError(
+                f"block processes forced request {forced[0].index}, not {self.forced_next}"
+            )
         for tx_hash, _ in built.failed:
             entry = self.mempool.entries.get(tx_hash)
             if entry is not None:
@@ -234,6 +273,8 @@ class Sequencer:
                         Receipt(tx_hash, "included", number, position, None, _detail(op))
                     )
                 self.store.put_batch(number, BatchStatus.PENDING, built.public_input, None, {})
+                if forced:
+                    self.store.set_meta(FORCED_NEXT, str(forced[0].index + 1))
                 if built.inputs is not None:
                     self.store.set_batch_inputs(number, built.inputs)
             for tx_hash, error in dropped:
@@ -243,6 +284,9 @@ class Sequencer:
         if built.included:
             self.state.adopt(built.accounts, built.nodes)
             self.head = number
+        if forced:
+            self.forced.pop(forced[0].index, None)
+            self.forced_next = forced[0].index + 1
         for tx_hash in hashes:
             self.mempool.remove(tx_hash)
             self.deposits.pop(tx_hash, None)
@@ -301,6 +345,11 @@ def build_block(
     for tx_hash, op in candidates:
         if len(included) >= max_txs or builder.full:
             break
+        if isinstance(op, ForcedWithdraw):
+            # never dropped: the STF executes or rejects it, and the contract needs it
+            builder.add(op)
+            included.append((tx_hash, op))
+            continue
         if not isinstance(op, Deposit) and op.sender in skipped_senders:
             continue
         resolved = resolve_recipient(builder.fork, op)
@@ -340,6 +389,8 @@ def build_block(
 
 
 def _detail(op: Operation) -> dict[str, Any]:
+    if isinstance(op, ForcedWithdraw):
+        return {"forced_index": op.index}
     if isinstance(op, Transfer):
         return {"recipient": op.recipient}
     if isinstance(op, Deposit):

@@ -29,6 +29,7 @@ from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.node.server import NodeConfig
 from bitcoinzk.prover.service import WitnessBackend
 from bitcoinzk.settlement.contracts import MAX_BATCHES
+from bitcoinzk.settlement.rollup import DEFAULT_FORCED_DEADLINE
 
 WITNESS_BACKENDS = ("auto", "node", "wasmi")
 PROVER_FLEETS = ("local", "ray")
@@ -106,6 +107,7 @@ class SettlementSection:
     evm_key: str = ""  # "": the public dev key (funded on embedded chains only)
     confirmations: int = 1
     commit_max: int = MAX_BATCHES  # batches per commitBatches transaction
+    forced_deadline: int = DEFAULT_FORCED_DEADLINE  # seconds a forced withdrawal may wait
 
 
 @dataclass
@@ -288,6 +290,11 @@ class Config:
             f"must be 1..{MAX_BATCHES} (the contract takes {MAX_BATCHES} a call)",
         )
         _check(
+            s.forced_deadline >= 1,
+            "settlement.forced_deadline",
+            "must be at least 1 second (devnet: minutes; production: days)",
+        )
+        _check(
             b.rpc == "" or b.rpc.startswith(("http://", "https://")),
             "bitcoin.rpc",
             'must be "" (embedded regtest) or http://user:password@host:port/',
@@ -359,6 +366,7 @@ class Config:
             http=HttpLimits(header_timeout=n.http_header_timeout, body_timeout=n.http_body_timeout),
             max_backlog=p.max_backlog,
             commit_max=s.commit_max,
+            forced_deadline=s.forced_deadline,
         )
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from bitcoinzk.l2.store import BatchStatus, Store
+from bitcoinzk.l2.types import ForcedWithdraw, op_from_json
 from bitcoinzk.prover.service import BatchProof, ProofError
 from bitcoinzk.prover.witness import CircuitInputs
 from bitcoinzk.settlement.contracts import MAX_BATCHES
@@ -239,12 +240,14 @@ class BatchPipeline:
         if block is None or batch is None:
             return False
         hint = batch.info.get("settlement_block")  # recorded with our own commits
+        first = op_from_json(block.ops[0]) if block.ops else None
         return self.rollup.settled_batch_matches(
             number,
             block.pubdata,
             block.old_root,
             block.new_root,
             hint if isinstance(hint, int) else None,
+            first.digest() if isinstance(first, ForcedWithdraw) else 0,
         )
 
     async def _settled(self, number: int) -> bool:

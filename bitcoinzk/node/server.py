@@ -51,7 +51,7 @@ from bitcoinzk.prover.service import Prover, ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
 from bitcoinzk.settlement.client import open_client
 from bitcoinzk.settlement.contracts import MAX_BATCHES
-from bitcoinzk.settlement.rollup import Deployment, Rollup, deploy
+from bitcoinzk.settlement.rollup import DEFAULT_FORCED_DEADLINE, Deployment, Rollup, deploy
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ class NodeConfig:
     mempool in blocks) wait for the prover; 0: never (no bound: the backlog grows)."""
     commit_max: int = MAX_BATCHES
     """Batches committed in one transaction at most (their proofs checked together)."""
+    forced_deadline: int = DEFAULT_FORCED_DEADLINE
+    """Seconds a forced withdrawal may wait in the contract's queue (set when this node
+    deploys the contract; the contract's own value is what counts)."""
+    forced_poll_s: float = 1.0
+    """How often the node reads the contract's forced-withdrawal queue."""
 
 
 class ProvingBacklog(InvalidOperation):
@@ -219,6 +224,7 @@ class Node:
             self.params,
             self.genesis.state().root,
             circuit=self.prover.circuit_id,
+            forced_deadline=self.config.forced_deadline,
         )
         rollup.deployment.save(path)
         return rollup
@@ -261,6 +267,8 @@ class Node:
             if self.prover is not None:
                 await asyncio.to_thread(self.prover.start)
             self.tasks.append(loop.create_task(self.pipeline.run()))
+        if self.rollup is not None:
+            self.tasks.append(loop.create_task(self._forced_loop(self.rollup)))
 
     @property
     def url(self) -> str:
@@ -296,6 +304,31 @@ class Node:
                         )
             except Exception:
                 log.exception("block production failed")
+
+    async def _forced_loop(self, rollup: Rollup) -> None:
+        """Follow the contract's forced-withdrawal queue: every request it logs goes to the
+        sequencer, which processes the oldest waiting one in slot 0 of the next block, long
+        before its deadline (docs/protocol.md, "Forced withdrawals")."""
+        since = rollup.deployment.deploy_block
+        while True:
+            try:
+                tip = await self.pipeline.run_settlement(rollup.client.block_number)
+                if tip >= since:
+                    requests = await self.pipeline.run_settlement(
+                        rollup.forced_requests, since, tip
+                    )
+                    for request in requests:
+                        if self.sequencer.add_forced(request):
+                            log.info(
+                                "forced withdrawal %d queued on the contract: account %d, %d sats",
+                                request.index,
+                                request.sender,
+                                request.amount,
+                            )
+                    since = tip + 1
+            except Exception:
+                log.exception("reading the forced-withdrawal queue failed")
+            await asyncio.sleep(self.config.forced_poll_s)
 
     async def _produce_block(self) -> StoredBlock | None:
         if self.producer is None:

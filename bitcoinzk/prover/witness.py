@@ -88,7 +88,9 @@ def block_data(trace: BlockTrace, params: ChainParams) -> BlockData:
         tuple(chunks),
         tuple(records),
         tuple(record_x),
-        trace.slots[0].op.digest() if trace.slots and isinstance(trace.slots[0].op, ForcedWithdraw) else 0,
+        trace.slots[0].op.digest()
+        if trace.slots and isinstance(trace.slots[0].op, ForcedWithdraw)
+        else 0,
     )
 
 

@@ -23,7 +23,6 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from bitcoinzk.crypto.eddsa import Signature
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
 from bitcoinzk.exit.circuit import (
     ExitShape,
@@ -31,6 +30,7 @@ from bitcoinzk.exit.circuit import (
     ensure_exit_keys,
     exit_key_files,
 )
+from bitcoinzk.da.evm import forced_from_event
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.l2.types import ForcedWithdraw
@@ -74,6 +74,10 @@ class MalformedBatch(BatchRejected):
     """The calldata is not a well-formed batch for this contract's block size."""
 
 
+class ForcedNotProcessed(BatchRejected):
+    """The batch skips a due forced withdrawal, or claims one when none is queued."""
+
+
 class DeploymentMismatch(EvmError):
     """The rollup a node was pointed at was not deployed for this node's chain.
 
@@ -89,6 +93,8 @@ def _typed(exc: TransactionReverted) -> BatchRejected:
         return InExodus(reason, exc.tx_hash)
     if "invalid proof" in reason or reason.startswith("verifier-"):
         return InvalidProof(reason, exc.tx_hash)
+    if "forced withdrawal" in reason:
+        return ForcedNotProcessed(reason, exc.tx_hash)
     return MalformedBatch(reason, exc.tx_hash)
 
 
@@ -226,19 +232,6 @@ class ForcedReceipt:
     gas_used: int
 
 
-def forced_from_event(args: dict[str, Any]) -> ForcedWithdraw:
-    """A queued request back from its ForcedWithdrawalRequested event."""
-    return ForcedWithdraw(
-        index=int(args["index"]),
-        sender=int(args["account"]),
-        script_pubkey=bytes(args["script_pubkey"]),
-        amount=int(args["amount"]),
-        fee=int(args["fee"]),
-        nonce=int(args["nonce"]),
-        signature=Signature(int(args["r8x"]), int(args["r8y"]), int(args["s"])),
-    )
-
-
 def rollup_abi() -> Abi:
     """The Rollup ABI (independent of the block size it is compiled for)."""
     return Abi(
@@ -361,8 +354,12 @@ class Rollup:
         old_root: int,
         new_root: int,
         block: int | None = None,
+        forced_digest: int = 0,
     ) -> bool:
         """Whether the contract's batch `batch_number` is exactly this block.
+
+        `forced_digest`: the digest of the queued request the block's slot 0 processes
+        (`ForcedWithdraw.digest`), which the batch hash covers but the batch data omits.
 
         The values (roots, batch_hash, withdrawals_hash) are computed here from the
         block; batch_hash covers the block number, both roots, the chain values and
@@ -378,7 +375,7 @@ class Rollup:
         same transaction's previous event, else from storage (a commit ended at
         n - 1, so the contract stored c_(n-1)); events elsewhere are not needed.
         """
-        pubdata = BlockPubdata.from_bytes(batch_data)
+        pubdata = replace(BlockPubdata.from_bytes(batch_data), forced_digest=forced_digest)
         digest = batch_hash(self.deployment.params(), batch_number, old_root, new_root, pubdata)
         w_hash = withdrawals_hash(withdrawals(pubdata))
         events = self._batch_events(batch_number, block)

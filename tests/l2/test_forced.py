@@ -57,7 +57,11 @@ def with_nonce(state: State, index: int, nonce: int) -> State:
         (lambda: forced(sender=40), lambda s: s, errors.UnknownAccount),
         (lambda: forced(sender=2**PARAMS.tree_depth), lambda s: s, errors.IndexOutOfRange),
         (lambda: forced(nonce=1), lambda s: s, errors.WrongNonce),
-        (lambda: forced(nonce=MAX_NONCE), lambda s: with_nonce(s, 1, MAX_NONCE), errors.NonceOverflow),
+        (
+            lambda: forced(nonce=MAX_NONCE),
+            lambda s: with_nonce(s, 1, MAX_NONCE),
+            errors.NonceOverflow,
+        ),
         (lambda: forced(amount=99_991), lambda s: s, errors.InsufficientBalance),
         (lambda: forced(signer=2), lambda s: s, errors.InvalidSignature),
         (

@@ -79,3 +79,26 @@ def test_data_dir_of_another_chain_is_refused(tmp_path):
     make(tmp_path).store.close()
     with pytest.raises(GenesisMismatch):
         make(tmp_path, gen=genesis((1, 2, 3)))
+
+
+def test_forced_withdrawals_go_first_one_per_block_in_queue_order_across_restarts(tmp_path):
+    from dataclasses import replace
+
+    from tests.l2.test_forced import forced
+
+    seq = make(tmp_path)
+    first, second = forced(), replace(forced(amount=5_000, nonce=1), index=1)
+    assert seq.add_forced(second) and seq.add_forced(first)
+    seq.admit([(op, op.tx_hash(PARAMS.chain_id)) for op in [transfer(2, 1, 1_000)]])
+    assert seq.block_due(now=0.0)  # a waiting request makes a block due at once
+    block = produce(seq)
+    assert [op["type"] for op in block.ops] == ["forced_withdraw", "transfer"]
+    assert block.ops[0]["index"] == 0 and seq.forced_next == 1
+    seq.store.close()
+    restarted = make(tmp_path)
+    assert restarted.forced_next == 1
+    assert not restarted.add_forced(first)  # already in a block: the event is read again
+    assert restarted.add_forced(second)
+    block = produce(restarted)
+    assert [(op["type"], op["index"]) for op in block.ops] == [("forced_withdraw", 1)]
+    assert restarted.produce_block() is None
