@@ -647,6 +647,86 @@ def withdraw(
     _out(result, as_json)
 
 
+@app.command("force-withdraw")
+def force_withdraw(
+    script_pubkey: Annotated[str, typer.Option(help="Bitcoin output script (hex)")],
+    amount: Annotated[int, typer.Option(help="sats")],
+    fee: Annotated[int, typer.Option(help="sats, m*10^e with m < 8, e < 4")] = 0,
+    account: Annotated[
+        int | None, typer.Option(help="your account index (default: asked of --url)")
+    ] = None,
+    nonce: Annotated[int | None, typer.Option(help="your nonce (default: asked of --url)")] = None,
+    wallet: WalletOpt = DEFAULT_WALLET,
+    url: UrlOpt = DEFAULT_URL,
+    data_dir: Annotated[
+        Path, typer.Option(help="a node data directory: its settlement.json (and embedded EVM)")
+    ] = Path("data/node"),
+    rpc: Annotated[str | None, typer.Option("--rpc", help="EVM JSON-RPC URL")] = None,
+    rollup_address: Annotated[
+        str | None, typer.Option("--rollup", help="Rollup contract (default: settlement.json)")
+    ] = None,
+    evm_key: Annotated[str | None, typer.Option(help="your EVM key (hex), pays the gas")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw without the sequencer: queue your signed withdrawal on the Rollup contract.
+    A batch must process it within the contract's FORCED_DEADLINE (executed, or rejected by
+    a rule the proof shows), else anyone may start exodus (docs/protocol.md)."""
+    from bitcoinzk.l2.errors import InvalidOperation
+    from bitcoinzk.l2.stf import check_withdraw_fields
+    from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
+    from bitcoinzk.settlement.client import open_client
+    from bitcoinzk.settlement.rollup import Deployment, Rollup
+
+    try:
+        spk = bytes.fromhex(script_pubkey.removeprefix("0x"))
+    except ValueError:
+        _fail("--script-pubkey must be hex, e.g. 0014<20-byte key hash> for P2WPKH")
+    key = _load_wallet(wallet).key
+    draft = Withdraw(account or 0, spk, amount, fee, nonce or 0)
+    try:
+        check_withdraw_fields(draft)
+    except InvalidOperation as exc:  # the contract would refuse it: say so before paying gas
+        _fail(f"{exc}: fix --amount, --fee or --script-pubkey")
+    if account is None or nonce is None:
+        try:
+            found = NodeClient(url).call("bzk_getAccount", key.public_key().hex())
+        except (OSError, NodeError) as exc:
+            _fail(f"cannot read your account from {url} ({exc}): pass --account and --nonce")
+        if not found:
+            _fail(f"{url} knows no account for this key: pass --account and --nonce")
+        account = int(found["index"]) if account is None else account
+        nonce = int(found["nonce"]) if nonce is None else nonce
+    if rollup_address is None:
+        path = data_dir / "settlement.json"
+        if not path.is_file():
+            _fail(f"no {path}: pass --data-dir of the node, or --rpc URL with --rollup ADDRESS")
+        deployment = Deployment.load(path)
+    else:
+        deployment = Deployment(rollup_address, "", "", 0, 0, 0, 0, 0, 0)
+    client = open_client(rpc, _evm_key(evm_key), None if rpc else data_dir / "evm.sqlite")
+    try:
+        rollup = Rollup(client, deployment)
+        signed = Withdraw(account, spk, amount, fee, nonce).signed(key, rollup.chain_id())
+        assert signed.signature is not None
+        request = ForcedWithdraw(0, account, spk, amount, fee, nonce, signed.signature)
+        receipt = rollup.force_withdraw(request)
+    finally:
+        client.close()
+    _out(
+        {
+            "index": receipt.index,
+            "deadline": receipt.deadline,
+            "tx_hash": "0x" + receipt.tx_hash.hex(),
+            "gas_used": receipt.gas_used,
+            "account": account,
+            "nonce": nonce,
+            "amount": amount,
+            "fee": fee,
+        },
+        as_json,
+    )
+
+
 def _bridge_fees(client: NodeClient) -> dict[str, Any] | None:
     """The bridge's fee policy when a bridge runs beside the node (the devnet), else None."""
     try:
@@ -920,6 +1000,13 @@ def settle_deploy(
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
     key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    forced_deadline: Annotated[
+        int | None,
+        typer.Option(
+            help="seconds a forced withdrawal may wait for a batch (settlement.forced_deadline; "
+            "default a week, tests minutes)"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy the verifier and the Rollup contract; the node then settles to it.
@@ -934,6 +1021,7 @@ def settle_deploy(
         "settlement.rpc": ("--rpc", rpc),
         "settlement.evm_key": ("--evm-key", evm_key),
         "prover.key_dir": ("--key-dir", None if key_dir is None else str(key_dir)),
+        "settlement.forced_deadline": ("--forced-deadline", forced_deadline),
         **_shape_flags(genesis, tree_depth, block_slots, block_records),
     }
     cfg = _config(config, "node", flags, production)  # a typo fails now, not after the setup
@@ -945,7 +1033,12 @@ def settle_deploy(
     rpc_url = cfg.settlement.rpc or None
     client = open_client(rpc_url, node_cfg.evm_key, node_cfg.data_dir / "evm.sqlite")
     rollup = deploy(
-        client, files.load_verifying_key(), gen.params, gen.state().root, circuit=circuit_id(shape)
+        client,
+        files.load_verifying_key(),
+        gen.params,
+        gen.state().root,
+        circuit=circuit_id(shape),
+        forced_deadline=cfg.settlement.forced_deadline,
     )
     rollup.deployment.save(node_cfg.data_dir / "settlement.json")
     _out(rollup.deployment.to_json(), as_json)

@@ -317,3 +317,78 @@ def test_wallet_dev_gives_the_funded_dev_genesis_keys(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "refusing to overwrite" in _one_line_error(again.output)
     unknown = runner.invoke(app, ["wallet", "dev", "mallory"])
     assert unknown.exit_code == 1 and "alice" in _one_line_error(unknown.output)
+
+
+# --- forced withdrawals (issue 14 §2)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--script-pubkey", "zz", "--amount", "5000"], "--script-pubkey must be hex"),
+        (["--script-pubkey", "0014" + "00" * 20, "--amount", "999"], "fix --amount"),
+        (["--script-pubkey", "0014" + "00" * 20, "--amount", "5000", "--fee", "9"], "fix --amount"),
+        (["--script-pubkey", "", "--amount", "5000"], "fix --amount, --fee or --script-pubkey"),
+    ],
+)
+def test_force_withdraw_bad_input_is_one_line_with_its_fix(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    key = tmp_path / "key.json"
+    Wallet(dev_key("alice")).save(key)
+    result = runner.invoke(app, ["force-withdraw", *args, "--wallet", str(key)])
+    assert result.exit_code == 1
+    assert needle in _one_line_error(result.output)
+
+
+def test_force_withdraw_without_a_deployment_names_the_fix(tmp_path: Path) -> None:
+    key = tmp_path / "key.json"
+    Wallet(dev_key("alice")).save(key)
+    args = ["--script-pubkey", "0014" + "00" * 20, "--amount", "5000", "--account", "1"]
+    result = runner.invoke(
+        app,
+        [
+            "force-withdraw",
+            *args,
+            "--nonce",
+            "0",
+            "--wallet",
+            str(key),
+            "--data-dir",
+            str(tmp_path / "nowhere"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "--rollup" in _one_line_error(result.output)
+
+
+def test_force_withdraw_queues_the_signed_request_on_the_contract(tmp_path: Path) -> None:
+    from bitcoinzk.settlement.client import EmbeddedClient
+    from bitcoinzk.settlement.rollup import Rollup
+
+    data = tmp_path / "node"
+    deploy = _bzk(
+        "settle", "deploy", "--data-dir", str(data), *TEST_SHAPE, "--forced-deadline", "60",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert deploy.returncode == 0, deploy.stderr
+    key = tmp_path / "key.json"
+    Wallet(dev_key("alice")).save(key)
+    spk = "0014" + "ab" * 20
+    out = _bzk(
+        "force-withdraw", "--script-pubkey", spk, "--amount", "5000", "--fee", "10",
+        "--account", "1", "--nonce", "0", "--wallet", str(key), "--data-dir", str(data),
+        "--evm-key", "11" * 32, "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    receipt = json.loads(out.stdout)
+    assert (receipt["index"], receipt["account"], receipt["amount"]) == (0, 1, 5000)
+    client = EmbeddedClient(data / "evm.sqlite")
+    try:
+        rollup = Rollup(client, Deployment.load(data / "settlement.json"))
+        (request,) = rollup.forced_requests()
+        assert (request.sender, request.amount, request.fee, request.nonce) == (1, 5000, 10, 0)
+        assert request.script_pubkey == bytes.fromhex(spk)
+        assert rollup.forced_deadline(0) == receipt["deadline"]
+    finally:
+        client.close()

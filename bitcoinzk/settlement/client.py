@@ -253,6 +253,13 @@ class EmbeddedChain:
             self.store.set_meta("height", str(self.height))
         self._saved.update(k for k, _ in new)
 
+    def tick(self) -> None:
+        """Move block.timestamp up to the wall clock, as a real chain's blocks do (titanoboa
+        fixes it when the Env is made): the forced-withdrawal deadlines are in its time.
+        Never backwards, so a test that travelled ahead stays ahead."""
+        patch = self.env.evm.patch
+        patch.timestamp = max(patch.timestamp, int(time.time()))
+
     def refresh(self) -> None:
         """Catch up with transactions another process (the sequencer's node) appended to
         the same file: load the trie nodes this process has not seen and re-root py-evm.
@@ -316,6 +323,7 @@ class EmbeddedClient(EvmClient):
         chain = self.chain
         env = chain.env
         with chain.lock:
+            chain.tick()
             tx_hash = self._tx_hash(to, data)
             state = env.evm.vm.state
             sender_raw = bytes.fromhex(self.sender[2:])
@@ -399,6 +407,7 @@ class EmbeddedClient(EvmClient):
     def call(self, to: str, data: bytes) -> bytes:
         env = self.chain.env
         with self.chain.lock:
+            self.chain.tick()
             computation = env.execute_code(
                 to_address=to, sender=self.sender, data=data, is_modifying=False, simulate=True
             )

@@ -575,6 +575,9 @@ class Rollup:
 
     # --- the forced-withdrawal queue (docs/protocol.md, "Forced withdrawals") ---------
 
+    def chain_id(self) -> int:
+        return int(self._view("CHAIN_ID"))
+
     def forced_head(self) -> int:
         return int(self._view("forced_head"))
 
