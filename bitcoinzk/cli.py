@@ -690,7 +690,7 @@ def force_withdraw(
     if account is None or nonce is None:
         try:
             found = NodeClient(url).call("bzk_getAccount", key.public_key().hex())
-        except (OSError, NodeError) as exc:
+        except (OSError, L2RpcError) as exc:
             _fail(f"cannot read your account from {url} ({exc}): pass --account and --nonce")
         if not found:
             _fail(f"{url} knows no account for this key: pass --account and --nonce")
@@ -703,7 +703,15 @@ def force_withdraw(
         deployment = Deployment.load(path)
     else:
         deployment = Deployment(rollup_address, "", "", 0, 0, 0, 0, 0, 0)
-    client = open_client(rpc, _evm_key(evm_key), None if rpc else data_dir / "evm.sqlite")
+    user_key = None
+    if evm_key is not None:
+        try:
+            user_key = bytes.fromhex(evm_key.removeprefix("0x"))
+        except ValueError:
+            user_key = b""
+        if len(user_key) != 32:
+            _fail("--evm-key must be a private key of 64 hex digits (0x optional)")
+    client = open_client(rpc, user_key, None if rpc else data_dir / "evm.sqlite")
     try:
         rollup = Rollup(client, deployment)
         signed = Withdraw(account, spk, amount, fee, nonce).signed(key, rollup.chain_id())

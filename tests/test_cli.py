@@ -335,7 +335,7 @@ def test_force_withdraw_bad_input_is_one_line_with_its_fix(
     tmp_path: Path, args: list[str], needle: str
 ) -> None:
     key = tmp_path / "key.json"
-    Wallet(dev_key("alice")).save(key)
+    L2Wallet(dev_key("alice")).save(key)
     result = runner.invoke(app, ["force-withdraw", *args, "--wallet", str(key)])
     assert result.exit_code == 1
     assert needle in _one_line_error(result.output)
@@ -343,7 +343,7 @@ def test_force_withdraw_bad_input_is_one_line_with_its_fix(
 
 def test_force_withdraw_without_a_deployment_names_the_fix(tmp_path: Path) -> None:
     key = tmp_path / "key.json"
-    Wallet(dev_key("alice")).save(key)
+    L2Wallet(dev_key("alice")).save(key)
     args = ["--script-pubkey", "0014" + "00" * 20, "--amount", "5000", "--account", "1"]
     result = runner.invoke(
         app,
@@ -373,7 +373,7 @@ def test_force_withdraw_queues_the_signed_request_on_the_contract(tmp_path: Path
     )  # fmt: skip
     assert deploy.returncode == 0, deploy.stderr
     key = tmp_path / "key.json"
-    Wallet(dev_key("alice")).save(key)
+    L2Wallet(dev_key("alice")).save(key)
     spk = "0014" + "ab" * 20
     out = _bzk(
         "force-withdraw", "--script-pubkey", spk, "--amount", "5000", "--fee", "10",

@@ -36,13 +36,19 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.da.evm import DataUnavailable, EvmBatchReader, PublishedBatch, replay_operations
+from bitcoinzk.da.evm import (
+    PROCESSED_EVENT,
+    DataUnavailable,
+    EvmBatchReader,
+    PublishedBatch,
+    replay_operations,
+)
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.state import State
 from bitcoinzk.l2.store import BatchStatus, Receipt, Store, StoredBlock
 from bitcoinzk.l2.tree import NodeKey
-from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, op_hash
+from bitcoinzk.l2.types import Account, Deposit, ForcedWithdraw, Operation, Transfer, op_hash
 from bitcoinzk.settlement.abi import Event
 from bitcoinzk.settlement.client import EvmClient
 from bitcoinzk.settlement.rollup import GENESIS_CHAIN_HASH, Deployment, Rollup, next_chain_hash
@@ -123,6 +129,8 @@ def _undo_of(state: State, accounts: dict[int, Account], nodes: dict[NodeKey, in
 
 
 def _receipt_detail(op: Operation) -> dict[str, Any]:
+    if isinstance(op, ForcedWithdraw):
+        return {"forced_index": op.index}
     if isinstance(op, Transfer):
         return {"recipient": op.recipient}
     if isinstance(op, Deposit):
@@ -246,8 +254,15 @@ class Follower:
             end_hash = self.client.block_hash(end)
             if end_hash is None:
                 break  # the chain just got shorter (a reorg): the next poll sorts it out
-            events = [e for e in self.rollup.events(start, end) if e.name == "BatchCommitted"]
-            for batch, event, last_of_tx in self._decoded(events):
+            logged = self.rollup.events(start, end)
+            # a forced block's request is named by its ForcedWithdrawalProcessed event
+            processed = {
+                int(e.args["batch_number"]): int(e.args["index"])
+                for e in logged
+                if e.name == PROCESSED_EVENT
+            }
+            events = [e for e in logged if e.name == "BatchCommitted"]
+            for batch, event, last_of_tx in self._decoded(events, processed):
                 transfers += self._apply(batch, event, last_of_tx)
                 applied += 1
                 if self.stopping.is_set() or (max_batches is not None and applied >= max_batches):
@@ -258,17 +273,31 @@ class Follower:
         self.synced_at = time.time()
         return SyncReport(applied, rolled, self.head, transfers)
 
-    def _decoded(self, events: Sequence[Event]) -> Iterator[tuple[PublishedBatch, Event, bool]]:
+    def _decoded(
+        self, events: Sequence[Event], processed: dict[int, int]
+    ) -> Iterator[tuple[PublishedBatch, Event, bool]]:
         """Each new event's batch (the i-th event of a transaction is its calldata's i-th
         batch), the event, and whether it is its transaction's last batch.
-        Batches applied before a restart are skipped: the reorg check vouches for them."""
+        Batches applied before a restart are skipped: the reorg check vouches for them.
+        `processed`: batch number -> index of the forced withdrawal it processed."""
         index = 0
         for i, event in enumerate(events):
             index = index + 1 if i > 0 and events[i - 1].tx_hash == event.tx_hash else 0
             last = i + 1 == len(events) or events[i + 1].tx_hash != event.tx_hash
-            if int(event.args["batch_number"]) <= self.head:
+            number = int(event.args["batch_number"])
+            if number <= self.head:
                 continue
-            yield self.reader.decode(event, index), event, last
+            at = processed.get(number)
+            forced = None if at is None else self._forced_request(at)
+            yield self.reader.decode(event, index, forced), event, last
+
+    def _forced_request(self, index: int) -> ForcedWithdraw | None:
+        """Queued forced withdrawal `index`, from its ForcedWithdrawalRequested event (read
+        from the whole log: forced blocks are rare, and the request may be old)."""
+        for request in self.rollup.forced_requests():
+            if request.index == index:
+                return request
+        return None
 
     def _set_cursor(self, block: int, block_hash: bytes | None) -> None:
         with self.lock, self.store.transaction():

@@ -24,13 +24,13 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from bitcoinzk.da.batch import batch_hash, withdrawals, withdrawals_hash
+from bitcoinzk.da.evm import forced_from_event
 from bitcoinzk.exit.circuit import (
     ExitShape,
     compile_exit_verifier,
     ensure_exit_keys,
     exit_key_files,
 )
-from bitcoinzk.da.evm import forced_from_event
 from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.l2.pubdata import BlockPubdata
 from bitcoinzk.l2.types import ForcedWithdraw

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import aiohttp
 
+from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
+from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
 from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
+from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.config import Config
 from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
-from bitcoinzk.node.scenario import Rpc
 from bitcoinzk.procutil import free_port
 
 USER_EVM_KEY = hashlib.sha256(b"bitcoinzk test: alice's own EVM key").digest()
@@ -48,12 +50,13 @@ async def _run(data_dir: Path) -> None:
     await devnet.start()
     try:
         btc, alice, alice_btc = devnet.btc, dev_key("alice"), dev_bitcoin_wallet("alice")
+        assert isinstance(btc, RegtestNode)
         node, rollup = devnet.node, devnet.node.rollup
         assert rollup is not None
         btc.mine(1, alice_btc.new_key().script_pubkey)
         btc.mine(100)
         async with aiohttp.ClientSession() as session:
-            rpc = Rpc(session, node.url)
+            rpc = AsyncNodeClient(session, node.url)
 
             async def l2_account() -> dict[str, int] | None:
                 found = await rpc("bzk_getAccount", alice.public_key().hex())
@@ -96,6 +99,17 @@ async def _run(data_dir: Path) -> None:
             assert after is not None
             assert after["balance"] == account["balance"] - amount - fee
             assert after["nonce"] == account["nonce"] + 1
+
+            # A full node rebuilt from the contract's data alone follows the forced block.
+            (data_dir / "fullnode").mkdir()
+            follower = open_follower(FullNodeConfig(data_dir / "fullnode"), devnet.genesis, rollup)
+            try:
+                await node.pipeline.run_settlement(follower.sync_once)
+                assert follower.state.root == await node.pipeline.run_settlement(rollup.state_root)
+                mine = follower.state.get(account["index"])
+                assert mine is not None and mine.balance == after["balance"]
+            finally:
+                follower.store.close()
 
             # The bridge pays it from the settled batch: sweep the deposit, then pay.
             async def swept() -> bool:
