@@ -9,7 +9,7 @@ import pytest
 
 from bitcoinzk.crypto.eddsa import Signature
 from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-from bitcoinzk.settlement.client import EmbeddedClient
+from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
 from bitcoinzk.settlement.rollup import ForcedRejected, Rollup, deploy
 from tests.settlement.conftest import ALICE, PARAMS, SPK, Batches
 
@@ -17,8 +17,8 @@ DEADLINE = 120
 
 
 @pytest.fixture
-def rollup(batches: Batches) -> Rollup:
-    client = EmbeddedClient()
+def rollup(batches: Batches, client: EvmClient) -> Rollup:
+    """On py-evm and on anvil (conftest's `client`)."""
     return deploy(client, batches.vk, PARAMS, batches.genesis.root, forced_deadline=DEADLINE)
 
 
@@ -31,8 +31,13 @@ def request(
 
 
 def advance(rollup: Rollup, seconds: int) -> None:
-    assert isinstance(rollup.client, EmbeddedClient)
-    rollup.client.chain.env.time_travel(seconds=seconds)
+    """Move the chain's clock (block.timestamp) forward instead of sleeping."""
+    if isinstance(rollup.client, EmbeddedClient):
+        rollup.client.chain.env.time_travel(seconds=seconds)
+        return
+    assert isinstance(rollup.client, Web3Client)
+    rollup.client.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    rollup.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
 def test_queue_stores_the_digest_and_deadline_in_order(rollup: Rollup) -> None:
