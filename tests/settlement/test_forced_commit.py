@@ -149,6 +149,22 @@ def test_a_batch_skipping_a_due_request_reverts(chain: Chain) -> None:
     assert chain.snapshot() == before
 
 
+def test_blocks_proven_before_a_request_commit_with_the_block_that_processes_it(
+    chain: Chain,
+) -> None:
+    """Liveness: the due check is per commit, so a block built before the request arrived
+    goes through together with the next block, which processes the request."""
+    request = queue(chain, signed())
+    earlier = chain.block([transfer(0)])
+    later = apply_block(earlier.state, PARAMS, chain.number + 2, [request])
+    chain.advance(DEADLINE + 1)
+    receipts = chain.rollup.commit_batches(
+        [(r.pubdata.to_bytes(), r.trace.new_root, chain.proof(r)) for r in (earlier, later)]
+    )
+    assert len(receipts) == 2 and chain.rollup.forced_head() == 1
+    assert not chain.rollup.forced_due()
+
+
 def test_a_batch_processing_requests_out_of_order_reverts(chain: Chain) -> None:
     """Attack 3: the second request processed before the first."""
     queue(chain, signed())

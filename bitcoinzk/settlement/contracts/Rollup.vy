@@ -21,8 +21,8 @@
         oldest waiting request in its slot 0 (FORCED_WITHDRAW executed, or
         FORCED_REJECTED with the broken rule proven), and the digest the proof binds
         is read here from storage, so a block cannot process another request, skip
-        one or reorder them. A block that processes none while the oldest request is
-        past its deadline reverts.
+        one or reorder them. A commit that leaves the oldest waiting request past
+        its deadline reverts.
 
         The calldata carries only the used chunks and records and the deposits'
         outpoints (the padding is added here, where zero bytes cost no calldata
@@ -269,6 +269,17 @@ def _chain(
 
 
 @internal
+@view
+def _check_forced(head: uint256):
+    """After a commit: the oldest request still waiting must not be past its deadline.
+    Checked per call, not per block, so a commit whose later block processes a request
+    that came due while its earlier blocks were being proven goes through."""
+    assert head == self.forced_tail or block.timestamp <= self.forced_deadline[head], (
+        "rollup: a due forced withdrawal is not processed"
+    )
+
+
+@internal
 def _batch(
     batch_data: Bytes[BATCH_MAX],
     batch_number: uint256,
@@ -290,7 +301,8 @@ def _batch(
     chunk_len: uint256 = n_chunks * CHUNK_BYTES
     records_len: uint256 = n_records * RECORD_BYTES
     assert len(batch_data) >= 4 + chunk_len + records_len, "rollup: batch data length"
-    # Slot 0 processes the oldest queued forced withdrawal, or none may be due.
+    # Slot 0 may process the oldest queued forced withdrawal (the caller checks, once the
+    # whole commit is done, that none is left past its deadline).
     forced: uint256 = 0
     if n_chunks != 0:
         forced = convert(slice(batch_data, 4, 1), uint256) >> 5
@@ -302,10 +314,6 @@ def _batch(
             index=head, batch_number=batch_number, executed=forced == OP_FORCED_WITHDRAW
         )
         head += 1
-    else:
-        assert head == self.forced_tail or block.timestamp <= self.forced_deadline[head], (
-            "rollup: a due forced withdrawal is not processed"
-        )
     # Withdrawals, in slot order: h_0 = 0, h_(k+1) = sha256(h_k || amount:6 || record:35),
     # and the deposits, each with an outpoint at the end of batch_data. Reads one chunk
     # byte per slot up to the last record (every deposit has one); nothing without records.
@@ -394,6 +402,7 @@ def commitBatch(batch_data: Bytes[BATCH_MAX], new_root: uint256, proof: uint256[
         self.chain_hashes[batch_number - 1],
         head,
     )
+    self._check_forced(head)
     ok: bool = staticcall Verifier(VERIFIER).verifyBatch([proof], [pi])
     assert ok, "rollup: invalid proof"
     self.batch_count = batch_number
@@ -432,6 +441,7 @@ def commitBatches(
         pi, link, head = self._batch(batches[j], batch_number, old_root, new_roots[j], link, head)
         inputs.append(pi)
         old_root = new_roots[j]
+    self._check_forced(head)
     ok: bool = staticcall Verifier(VERIFIER).verifyBatch(proofs, inputs)
     assert ok, "rollup: invalid proof"
     self.batch_count = batch_number
