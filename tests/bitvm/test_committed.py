@@ -75,19 +75,22 @@ def test_values_must_match_the_committed_digest(funded):
     node, wallet = funded
     prog, plans = program()
     faces = interfaces(prog, plans)
-    group = next(g for g in faces[5].inputs if 4 not in g and 0 not in g)
-    honest = {g: group_digest(prog, g) for g in faces[5].inputs}
+    last = len(plans) - 1
+    group = next(g for g in faces[last].inputs if 4 not in g and 0 not in g)
+    honest = {g: group_digest(prog, g) for g in faces[last].inputs}
     other = {group[0]: prog.values[group[0]] + 1}
-    [changed] = compile_chunks(prog, plans, other, committed=True, only=[5], claimed_digests=honest)
+    [changed] = compile_chunks(
+        prog, plans, other, committed=True, only=[last], claimed_digests=honest
+    )
     assert not run_spends(node, wallet, [spends(changed)])
     flipped = list(honest[group])
     flipped[9] ^= 1
     [bad_digest] = compile_chunks(
-        prog, plans, committed=True, only=[5], claimed_digests={group: flipped}
+        prog, plans, committed=True, only=[last], claimed_digests={group: flipped}
     )
     assert not run_spends(node, wallet, [spends(bad_digest)])
-    [hint] = [g for g in faces[5].inputs if 0 in g]
+    [hint] = [g for g in faces[last].inputs if 0 in g]
     [bad_hint] = compile_chunks(
-        prog, plans, {2: 8}, committed=True, only=[5], claimed_digests={hint: honest[hint]}
+        prog, plans, {2: 8}, committed=True, only=[last], claimed_digests={hint: honest[hint]}
     )
     assert not run_spends(node, wallet, [spends(bad_hint)])
