@@ -396,12 +396,32 @@ def fullnode(
         Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
     ] = None,
     from_block: Annotated[int, typer.Option(help="EVM block the rollup was deployed in")] = 0,
-    confirmations: Annotated[int, typer.Option(help="EVM blocks before a batch is read")] = 1,
-    poll: Annotated[float, typer.Option(help="seconds between polls of the EVM chain")] = 1.0,
+    confirmations: Annotated[
+        int, typer.Option(help="blocks (EVM, or Bitcoin for gold) before a batch is read")
+    ] = 1,
+    poll: Annotated[float, typer.Option(help="seconds between polls of the chain")] = 1.0,
     host: str = "127.0.0.1",
     port: int = 8546,
+    layer: Annotated[
+        str, typer.Option(help="silver (the Rollup contract) or gold (envelopes on Bitcoin)")
+    ] = "silver",
+    bitcoin_rpc: Annotated[
+        str | None, typer.Option(help="gold: a bitcoind-compatible JSON-RPC URL")
+    ] = None,
+    bitcoin_data: Annotated[
+        Path | None, typer.Option(help="gold: an embedded Bitcoin node's data dir")
+    ] = None,
+    verifying_key: Annotated[
+        Path | None, typer.Option(help="gold: the Groth16 verifying key proofs are checked with")
+    ] = None,
+    publisher_key: Annotated[
+        str | None, typer.Option(help="gold: the sequencer's x-only envelope key (hex)")
+    ] = None,
+    from_height: Annotated[
+        int, typer.Option(help="gold: first Bitcoin block that may hold an envelope")
+    ] = 0,
 ) -> None:
-    """Rebuild the Layer-2 state from the settlement contract's data alone; serve it read-only."""
+    """Rebuild the Layer-2 state from the settlement layer's data alone; serve it read-only."""
     from bitcoinzk.fullnode.follower import FollowerError
     from bitcoinzk.fullnode.server import FullNodeConfig
     from bitcoinzk.fullnode.server import serve as serve_fullnode
@@ -412,8 +432,16 @@ def fullnode(
         None, "node", _shape_flags(genesis, tree_depth, block_slots, block_records), production
     )
     gen = _genesis(cfg, False, production)
+    if layer not in ("silver", "gold"):
+        _fail(f"--layer {layer!r}: silver or gold")
     config = FullNodeConfig(
         data_dir=data_dir,
+        layer=layer,
+        bitcoin_rpc=bitcoin_rpc,
+        bitcoin_data=bitcoin_data,
+        verifying_key=verifying_key,
+        publisher_key=publisher_key,
+        from_height=from_height,
         rpc_url=rpc_url,
         evm_data=evm_data,
         rollup=rollup,

@@ -138,7 +138,199 @@ def _receipt_detail(op: Operation) -> dict[str, Any]:
     return {}
 
 
-class Follower:
+class StoredFollower:
+    """The store side of a full node, whatever layer it reads: the state, the blocks and
+    receipts, one `da_batches` row with an undo record per batch, each batch written in
+    one SQLite transaction, rolled back newest first, and the read methods the RPC uses.
+
+    `source` names what the data directory follows (a Rollup address, or Gold): a data
+    directory never switches to another source."""
+
+    def __init__(self, store: Store, genesis: Genesis, source: str) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.params: ChainParams = genesis.params
+        self.lock = threading.RLock()
+        """Held while a batch is applied or rolled back; readers (RPC) take it too, so a
+        Merkle proof is never read half way through an update."""
+        store.db.executescript(SCHEMA)
+        self.state = self._load_or_init(source)
+        self.head = store.head()
+        self.last_error: str | None = None
+        self.synced_at: float | None = None
+        self.stopping = threading.Event()
+        """Set to end a running `sync_once` at the next batch boundary (shutdown)."""
+        self.busy = threading.Lock()
+        """Held by `sync_once`: whoever closes the store waits for it first."""
+
+    def _check_genesis(self, root: int) -> None:
+        """Raise WrongChain if the layer followed was not set up for this genesis."""
+
+    def _first_meta(self) -> dict[str, str]:
+        """Meta written with the genesis into a new data directory."""
+        return {}
+
+    def _load_or_init(self, source: str) -> State:
+        g = self.genesis.state()
+        self._check_genesis(g.root)
+        mine = json.dumps(self.genesis.to_json(), sort_keys=True)
+        stored = self.store.get_meta("genesis")
+        if stored is None:
+            with self.store.transaction():
+                self.store.set_meta("genesis", mine)
+                self.store.set_meta("genesis_root", hex(g.root))
+                self.store.set_meta("da_rollup", source)
+                for key, value in self._first_meta().items():
+                    self.store.set_meta(key, value)
+                self.store.save_state(dict(g.accounts), dict(g.tree.nodes))
+            return g
+        if stored != mine:
+            raise WrongChain("this data directory belongs to a different genesis")
+        if self.store.get_meta("da_rollup") != source:
+            raise WrongChain(
+                f"this data directory follows {self.store.get_meta('da_rollup')}, not {source}"
+            )
+        state = self.store.load_state(self.params.tree_depth)
+        head = self.store.head()
+        block = self.store.get_block(head)
+        expected = block.new_root if block is not None else g.root
+        if state.root != expected:
+            raise FollowerError("stored tree does not match the head block's root")
+        return state
+
+    def sync_once(self, max_batches: int | None = None) -> SyncReport:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        """What `bzk_chainInfo` adds about the layer followed."""
+        return {}
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _batch_row(self, number: int) -> tuple[int, bytes, bytes] | None:
+        """(block, block hash, chain hash) of an applied batch."""
+        row = self.store.db.execute(
+            "SELECT evm_block, evm_block_hash, chain_hash FROM da_batches WHERE number=?",
+            (number,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    def _store_batch(
+        self,
+        stored: StoredBlock,
+        ops: Sequence[Operation],
+        new_state: State,
+        proof: bytes,
+        info: dict[str, Any],
+        da_row: tuple[int, bytes, bytes, bytes],
+    ) -> int:
+        """Write one replayed batch (its block, receipts, state changes and, in
+        `da_batches`, (block, block hash, transaction, chain hash) with the undo record)
+        in one transaction, then adopt it; the number of transfers."""
+        number = stored.number
+        accounts, nodes = new_state.changes()
+        undo = _undo_of(self.state, accounts, nodes)
+        with self.lock:
+            with self.store.transaction():
+                self.store.insert_block(stored)
+                self.store.save_state(accounts, nodes)
+                for position, op in enumerate(ops):
+                    self.store.put_receipt(
+                        Receipt(
+                            op_hash(op, self.params.chain_id),
+                            "included",
+                            number,
+                            position,
+                            None,
+                            _receipt_detail(op),
+                        )
+                    )
+                self.store.put_batch(number, BatchStatus.FINAL, stored.public_input, proof, info)
+                self.store.db.execute(
+                    "INSERT INTO da_batches VALUES (?,?,?,?,?,?)", (number, *da_row, undo)
+                )
+            self.state.adopt(accounts, nodes)
+            self.head = number
+        return sum(1 for op in ops if isinstance(op, Transfer))
+
+    def _roll_back_head(self) -> None:
+        """Undo the head batch (a reorg dropped the block that carried it)."""
+        number = self.head
+        row = self.store.db.execute(
+            "SELECT undo FROM da_batches WHERE number=?", (number,)
+        ).fetchone()
+        if row is None:
+            raise FollowerError(f"no undo record for batch {number}")
+        undo = json.loads(zlib.decompress(row[0]))
+        with self.lock:
+            with self.store.transaction() as db:
+                for index, old in undo["accounts"].items():
+                    if old is None:
+                        db.execute("DELETE FROM accounts WHERE idx=?", (int(index),))
+                    else:
+                        db.execute(
+                            "INSERT OR REPLACE INTO accounts(idx, pubkey, balance, nonce) "
+                            "VALUES (?,?,?,?)",
+                            (int(index), old[0], old[1], old[2]),
+                        )
+                for level, idx, value in undo["nodes"]:
+                    if value is None:
+                        db.execute("DELETE FROM nodes WHERE level=? AND idx=?", (level, idx))
+                    else:
+                        db.execute(
+                            "INSERT OR REPLACE INTO nodes(level, idx, value) VALUES (?,?,?)",
+                            (level, idx, value),
+                        )
+                db.execute("DELETE FROM receipts WHERE block_number=?", (number,))
+                db.execute("DELETE FROM blocks WHERE number=?", (number,))
+                db.execute("DELETE FROM batches WHERE number=?", (number,))
+                db.execute("DELETE FROM da_batches WHERE number=?", (number,))
+            # Reorgs are rare: reloading is simpler than unpicking the in-memory maps.
+            self.state = self.store.load_state(self.params.tree_depth)
+            self.head = number - 1
+
+    # --- reads ---
+
+    def account(self, index: int) -> dict[str, Any] | None:
+        with self.lock:
+            acct = self.state.get(index)
+            if acct is None:
+                return None
+            proof = self.state.proof(index)
+            return {
+                "index": index,
+                **acct.to_json(),
+                "pending_nonce": acct.nonce,
+                "leaf": hex(proof.leaf),
+                "root": hex(self.state.root),
+                "siblings": [hex(s) for s in proof.siblings],
+            }
+
+    def exit_witness(self, index: int) -> dict[str, Any] | None:
+        """What an exit claim proves (docs/exit.md): the account's leaf and Merkle path at
+        the root of batch `batch`, the last one this node applied (in exodus, once
+        synced, the contract's last root). None if there is no such account."""
+        with self.lock:
+            acct = self.state.get(index)
+            if acct is None:
+                return None
+            proof = self.state.proof(index)
+            return {
+                "batch": self.head,
+                "root": hex(self.state.root),
+                "index": index,
+                **acct.to_json(),
+                "leaf": hex(proof.leaf),
+                "siblings": [hex(s) for s in proof.siblings],
+            }
+
+    def index_of(self, pubkey: PublicKey) -> int | None:
+        with self.lock:
+            return self.state.index_of(pubkey)
+
+
+class Follower(StoredFollower):
     """The Layer-2 state of one Rollup deployment, rebuilt from the EVM chain's data."""
 
     def __init__(
@@ -148,40 +340,23 @@ class Follower:
         rollup: Rollup,
         confirmations: int = 1,
     ) -> None:
-        self.store = store
-        self.genesis = genesis
-        self.params: ChainParams = genesis.params
         self.rollup = rollup
         self.client = rollup.client
         self.confirmations = max(1, confirmations)
         self.reader = EvmBatchReader(rollup, rollup.deployment.params())
-        self.lock = threading.RLock()
-        """Held while a batch is applied or rolled back; readers (RPC) take it too, so a
-        Merkle proof is never read half way through an update."""
-        store.db.executescript(SCHEMA)
-        self.state = self._load_or_init()
-        self.head = store.head()
-        self.last_error: str | None = None
-        self.synced_at: float | None = None
-        self.stopping = threading.Event()
-        """Set to end a running `sync_once` at the next batch boundary (shutdown)."""
-        self.busy = threading.Lock()
-        """Held by `sync_once`: whoever closes the store waits for it first."""
+        super().__init__(store, genesis, rollup.deployment.rollup)
 
-    # --- start-up ---
-
-    def _load_or_init(self) -> State:
+    def _check_genesis(self, root: int) -> None:
         d = self.rollup.deployment
-        g = self.genesis.state()
-        mine = json.dumps(self.genesis.to_json(), sort_keys=True)
+        params = self.params
         wrong = []
-        if d.genesis_root != g.root:
-            wrong.append(f"genesis root {hex(d.genesis_root)} on the contract, {hex(g.root)} here")
+        if d.genesis_root != root:
+            wrong.append(f"genesis root {hex(d.genesis_root)} on the contract, {hex(root)} here")
         for name, theirs, ours in (
-            ("chain id", d.chain_id, self.params.chain_id),
-            ("fee account", d.fee_account, self.params.fee_account),
-            ("block slots", d.block_slots, self.params.block_slots),
-            ("block records", d.block_records, self.params.block_records),
+            ("chain id", d.chain_id, params.chain_id),
+            ("fee account", d.fee_account, params.fee_account),
+            ("block slots", d.block_slots, params.block_slots),
+            ("block records", d.block_records, params.block_records),
         ):
             if theirs != ours:
                 wrong.append(f"{name} {theirs} on the contract, {ours} here")
@@ -189,30 +364,20 @@ class Follower:
             raise WrongChain(
                 f"rollup {d.rollup} was deployed for another chain: " + "; ".join(wrong)
             )
-        stored = self.store.get_meta("genesis")
-        if stored is None:
-            with self.store.transaction():
-                self.store.set_meta("genesis", mine)
-                self.store.set_meta("genesis_root", hex(g.root))
-                self.store.set_meta("da_rollup", d.rollup)
-                self.store.set_meta("da_cursor", str(d.deploy_block - 1))
-                self.store.set_meta("da_chain_hash", GENESIS_CHAIN_HASH.hex())
-                self.store.save_state(dict(g.accounts), dict(g.tree.nodes))
-            return g
-        if stored != mine:
-            raise WrongChain("this data directory belongs to a different genesis")
-        if self.store.get_meta("da_rollup") != d.rollup:
-            raise WrongChain(
-                f"this data directory follows rollup {self.store.get_meta('da_rollup')}, "
-                f"not {d.rollup}"
-            )
-        state = self.store.load_state(self.params.tree_depth)
-        head = self.store.head()
-        block = self.store.get_block(head)
-        expected = block.new_root if block is not None else g.root
-        if state.root != expected:
-            raise FollowerError("stored tree does not match the head block's root")
-        return state
+
+    def _first_meta(self) -> dict[str, str]:
+        return {"da_cursor": str(self.rollup.deployment.deploy_block - 1)}
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "rollup": self.rollup.deployment.rollup,
+            "evm_cursor": self.cursor,
+            "confirmations": self.confirmations,
+        }
+
+    def close(self) -> None:
+        self.store.close()
+        self.client.close()
 
     # --- cursor ---
 
@@ -226,7 +391,8 @@ class Follower:
         return None if raw is None else bytes.fromhex(raw)
 
     def _chain_hash(self) -> bytes:
-        return bytes.fromhex(self.store.get_meta("da_chain_hash") or GENESIS_CHAIN_HASH.hex())
+        row = self._batch_row(self.head)
+        return GENESIS_CHAIN_HASH if row is None else row[2]
 
     # --- following ---
 
@@ -329,7 +495,6 @@ class Follower:
         block_hash = event.block_hash or self.client.block_hash(batch.block_number)
         if block_hash is None:
             raise DataUnavailable(f"batch {number}: its EVM block {batch.block_number} is gone")
-        accounts, nodes = new_state.changes()
         stored = StoredBlock(
             number=number,
             old_root=batch.old_root,
@@ -340,7 +505,6 @@ class Follower:
             public_input=int.from_bytes(batch.batch_hash, "big") & ((1 << 253) - 1),
             fees=sum(getattr(op, "fee", 0) for op in ops),
         )
-        undo = _undo_of(self.state, accounts, nodes)
         info = {
             "settlement_tx": "0x" + batch.tx_hash.hex(),
             "settlement_block": batch.block_number,
@@ -348,32 +512,14 @@ class Follower:
             "source": "da",
             "tx_count": len(ops),
         }
-        with self.lock:
-            with self.store.transaction():
-                self.store.insert_block(stored)
-                self.store.save_state(accounts, nodes)
-                for position, op in enumerate(ops):
-                    self.store.put_receipt(
-                        Receipt(
-                            op_hash(op, self.params.chain_id),
-                            "included",
-                            number,
-                            position,
-                            None,
-                            _receipt_detail(op),
-                        )
-                    )
-                self.store.put_batch(
-                    number, BatchStatus.FINAL, stored.public_input, batch.proof, info
-                )
-                self.store.db.execute(
-                    "INSERT INTO da_batches VALUES (?,?,?,?,?,?)",
-                    (number, batch.block_number, block_hash, batch.tx_hash, chain, undo),
-                )
-                self.store.set_meta("da_chain_hash", chain.hex())
-            self.state.adopt(accounts, nodes)
-            self.head = number
-        return sum(1 for op in ops if isinstance(op, Transfer))
+        return self._store_batch(
+            stored,
+            ops,
+            new_state,
+            batch.proof,
+            info,
+            (batch.block_number, block_hash, batch.tx_hash, chain),
+        )
 
     # --- reorgs ---
 
@@ -405,82 +551,3 @@ class Follower:
         back_to = min(tip, row[0] if row is not None else self.rollup.deployment.deploy_block - 1)
         self._set_cursor(back_to, self.client.block_hash(back_to) if back_to >= 0 else None)
         return rolled
-
-    def _roll_back_head(self) -> None:
-        number = self.head
-        row = self.store.db.execute(
-            "SELECT undo FROM da_batches WHERE number=?", (number,)
-        ).fetchone()
-        if row is None:
-            raise FollowerError(f"no undo record for batch {number}")
-        undo = json.loads(zlib.decompress(row[0]))
-        previous = self.store.db.execute(
-            "SELECT chain_hash FROM da_batches WHERE number=?", (number - 1,)
-        ).fetchone()
-        chain = GENESIS_CHAIN_HASH if previous is None else bytes(previous[0])
-        with self.lock:
-            with self.store.transaction() as db:
-                for index, old in undo["accounts"].items():
-                    if old is None:
-                        db.execute("DELETE FROM accounts WHERE idx=?", (int(index),))
-                    else:
-                        db.execute(
-                            "INSERT OR REPLACE INTO accounts(idx, pubkey, balance, nonce) "
-                            "VALUES (?,?,?,?)",
-                            (int(index), old[0], old[1], old[2]),
-                        )
-                for level, idx, value in undo["nodes"]:
-                    if value is None:
-                        db.execute("DELETE FROM nodes WHERE level=? AND idx=?", (level, idx))
-                    else:
-                        db.execute(
-                            "INSERT OR REPLACE INTO nodes(level, idx, value) VALUES (?,?,?)",
-                            (level, idx, value),
-                        )
-                db.execute("DELETE FROM receipts WHERE block_number=?", (number,))
-                db.execute("DELETE FROM blocks WHERE number=?", (number,))
-                db.execute("DELETE FROM batches WHERE number=?", (number,))
-                db.execute("DELETE FROM da_batches WHERE number=?", (number,))
-                self.store.set_meta("da_chain_hash", chain.hex())
-            # Reorgs are rare: reloading is simpler than unpicking the in-memory maps.
-            self.state = self.store.load_state(self.params.tree_depth)
-            self.head = number - 1
-
-    # --- reads ---
-
-    def account(self, index: int) -> dict[str, Any] | None:
-        with self.lock:
-            acct = self.state.get(index)
-            if acct is None:
-                return None
-            proof = self.state.proof(index)
-            return {
-                "index": index,
-                **acct.to_json(),
-                "pending_nonce": acct.nonce,
-                "leaf": hex(proof.leaf),
-                "root": hex(self.state.root),
-                "siblings": [hex(s) for s in proof.siblings],
-            }
-
-    def exit_witness(self, index: int) -> dict[str, Any] | None:
-        """What an exit claim proves (docs/exit.md): the account's leaf and Merkle path at
-        the root of batch `batch`, the last one this node applied (in exodus, once
-        synced, the contract's last root). None if there is no such account."""
-        with self.lock:
-            acct = self.state.get(index)
-            if acct is None:
-                return None
-            proof = self.state.proof(index)
-            return {
-                "batch": self.head,
-                "root": hex(self.state.root),
-                "index": index,
-                **acct.to_json(),
-                "leaf": hex(proof.leaf),
-                "siblings": [hex(s) for s in proof.siblings],
-            }
-
-    def index_of(self, pubkey: PublicKey) -> int | None:
-        with self.lock:
-            return self.state.index_of(pubkey)

@@ -12,13 +12,18 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import groth16py
 from aiohttp import web
 
 from bitcoinzk import httprpc
-from bitcoinzk.fullnode.follower import Follower, deployment_at
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
+from bitcoinzk.da.gold import ProofVerifier
+from bitcoinzk.fullnode.follower import Follower, StoredFollower, deployment_at
+from bitcoinzk.fullnode.gold import BlockSource, GoldNode, IndexBlocks, open_gold_node
 from bitcoinzk.l2.genesis import Genesis
 from bitcoinzk.l2.mempool import L2Mempool
 from bitcoinzk.l2.state import State
@@ -34,6 +39,7 @@ from bitcoinzk.node.params import (
     parse_number,
 )
 from bitcoinzk.node.pipeline import batch_summary
+from bitcoinzk.prover.service import verify_proof
 from bitcoinzk.settlement.client import EvmClient, open_client
 from bitcoinzk.settlement.rollup import Deployment, Rollup
 
@@ -55,6 +61,19 @@ class FullNodeConfig:
     from_block: int = 0
     """The first EVM block to read events from (the rollup's deployment block)."""
     confirmations: int = 1
+    """EVM blocks (Silver) or Bitcoin blocks (Gold) on top of a batch's before it is read."""
+    layer: str = "silver"
+    """"silver" (the Rollup contract's data) or "gold" (Taproot envelopes on Bitcoin)."""
+    bitcoin_rpc: str | None = None
+    """Gold: a bitcoind-compatible JSON-RPC URL; None: the embedded node in `bitcoin_data`."""
+    bitcoin_data: Path | None = None
+    """Gold: an embedded regtest node's data directory (read as a second reader)."""
+    verifying_key: Path | None = None
+    """Gold: the Groth16 verifying key every batch's proof is checked with."""
+    publisher_key: str | None = None
+    """Gold: the sequencer's x-only publisher key (hex) envelopes must be signed by."""
+    from_height: int = 0
+    """Gold: the first Bitcoin block that may hold a batch's envelope."""
     poll_s: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8546
@@ -91,6 +110,47 @@ def open_rollup(config: FullNodeConfig) -> Rollup:
         raise
 
 
+def open_bitcoin_blocks(config: FullNodeConfig) -> BlockSource:
+    """Gold: the Bitcoin chain, as the rest of the code reaches it (`node/devnet.py`)."""
+    if config.bitcoin_rpc:
+        return BitcoinRPC(config.bitcoin_rpc)
+    if config.bitcoin_data is None:
+        raise ValueError("give --bitcoin-rpc URL or --bitcoin-data DIR (an embedded node's)")
+    return IndexBlocks(config.bitcoin_data)
+
+
+def open_gold(config: FullNodeConfig, genesis: Genesis) -> GoldNode:
+    verify: ProofVerifier | None = None
+    if config.verifying_key is not None:
+        if not config.verifying_key.is_file():
+            raise ValueError(f"{config.verifying_key} does not exist (--verifying-key)")
+        verify = partial(verify_proof, groth16py.VerifyingKey.load(str(config.verifying_key)))
+    key: bytes | None = None
+    if config.publisher_key is not None:
+        try:
+            key = bytes.fromhex(config.publisher_key)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("--publisher-key must be a 32-byte x-only public key in hex")
+    blocks = open_bitcoin_blocks(config)
+    try:
+        return open_gold_node(
+            config.data_dir,
+            genesis,
+            blocks,
+            verify,
+            key,
+            config.confirmations,
+            config.from_height,
+            owns_blocks=True,
+        )
+    except BaseException:
+        if isinstance(blocks, IndexBlocks):
+            blocks.close()
+        raise
+
+
 def open_follower(
     config: FullNodeConfig, genesis: Genesis, rollup: Rollup | None = None
 ) -> Follower:
@@ -108,7 +168,7 @@ def open_follower(
 class _ChainView:
     """What the explorer reads of a sequencer, served by the follower (never any mempool)."""
 
-    def __init__(self, follower: Follower) -> None:
+    def __init__(self, follower: StoredFollower) -> None:
         self.follower = follower
         self.mempool = L2Mempool(follower.params)
         self.deposits: dict[bytes, Any] = {}
@@ -123,7 +183,7 @@ class _ChainView:
 
 
 class FullNode:
-    def __init__(self, config: FullNodeConfig, follower: Follower) -> None:
+    def __init__(self, config: FullNodeConfig, follower: StoredFollower) -> None:
         self.config = config
         self.follower = follower
         self.genesis = follower.genesis
@@ -169,8 +229,7 @@ class FullNode:
         await asyncio.to_thread(self.follower.busy.acquire)
         if self.runner is not None:
             await self.runner.cleanup()
-        self.store.close()
-        self.follower.client.close()
+        self.follower.close()
 
     async def _follow(self) -> None:
         while True:
@@ -249,7 +308,6 @@ class FullNode:
             return hex(self.follower.state.root)
 
     async def chain_info(self) -> dict[str, Any]:
-        d = self.follower.rollup.deployment
         with self.follower.lock:
             return {
                 **chain_fields(self.params, self.genesis, self.store),
@@ -257,9 +315,7 @@ class FullNode:
                 "state_root": hex(self.follower.state.root),
                 "accounts": self.follower.state.num_accounts,
                 "mode": "fullnode",
-                "rollup": d.rollup,
-                "evm_cursor": self.follower.cursor,
-                "confirmations": self.follower.confirmations,
+                **self.follower.info(),
                 "synced_at": self.follower.synced_at,
                 "error": self.follower.last_error,
             }
@@ -278,13 +334,18 @@ async def serve(config: FullNodeConfig, genesis: Genesis) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    follower = await asyncio.to_thread(open_follower, config, genesis)
+    follower: StoredFollower
+    if config.layer == "gold":
+        follower = await asyncio.to_thread(open_gold, config, genesis)
+        source = "layer=gold"
+    else:
+        silver = await asyncio.to_thread(open_follower, config, genesis)
+        follower, source = silver, f"rollup={silver.rollup.address}"
     node = FullNode(config, follower)
     try:
         await node.start()
         print(
-            f"bzk fullnode listening on {node.url} rollup={follower.rollup.address} "
-            f"head={follower.head}",
+            f"bzk fullnode listening on {node.url} {source} head={follower.head}",
             flush=True,
         )
         await stop.wait()
@@ -292,4 +353,4 @@ async def serve(config: FullNodeConfig, genesis: Genesis) -> None:
         await node.stop()
 
 
-__all__ = ["FullNode", "FullNodeConfig", "open_follower", "serve"]
+__all__ = ["FullNode", "FullNodeConfig", "open_follower", "open_gold", "serve"]
