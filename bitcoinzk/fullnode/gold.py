@@ -318,10 +318,14 @@ def open_gold_node(
     publisher_key: bytes | None = None,
     confirmations: int = 1,
     from_height: int = 0,
+    owns_blocks: bool = False,
 ) -> GoldNode:
+    """The store in `data_dir` and the node on it (`owns_blocks`: close `blocks` with it)."""
     store = Store(data_dir / "fullnode.sqlite")
     try:
-        return GoldNode(store, genesis, blocks, verify, publisher_key, confirmations, from_height)
+        return GoldNode(
+            store, genesis, blocks, verify, publisher_key, confirmations, from_height, owns_blocks
+        )
     except BaseException:
         store.close()
         raise
