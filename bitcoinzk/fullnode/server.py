@@ -124,7 +124,11 @@ def open_gold(config: FullNodeConfig, genesis: Genesis) -> GoldNode:
     if config.verifying_key is not None:
         if not config.verifying_key.is_file():
             raise ValueError(f"{config.verifying_key} does not exist (--verifying-key)")
-        verify = partial(verify_proof, groth16py.VerifyingKey.load(str(config.verifying_key)))
+        try:
+            vk = groth16py.VerifyingKey.load(str(config.verifying_key))
+        except Exception as exc:  # groth16py's own decoding errors
+            raise ValueError(f"{config.verifying_key} is not a verifying key: {exc}") from None
+        verify = partial(verify_proof, vk)
     key: bytes | None = None
     if config.publisher_key is not None:
         try:
