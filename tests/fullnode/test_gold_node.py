@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 
 from bitcoinzk.bitcoin.block import Block
 from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
+from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.da.gold import GoldBatch, GoldPublisher
 from bitcoinzk.fullnode.bench import bench_genesis, transfer_blocks
@@ -110,45 +113,65 @@ def test_from_nothing_to_the_sequencers_root_and_tampered_envelopes_change_nothi
     again.close()
 
 
+@pytest.fixture()
+def bitcoin_rpc(funded: tuple[RegtestNode, BitcoinWallet]) -> Iterator[BitcoinRPC]:
+    """The regtest node behind its bitcoind-compatible JSON-RPC server."""
+    with RpcServer(funded[0], port=0) as server:
+        yield BitcoinRPC(server.url)
+
+
 def test_confirmations_then_a_bitcoin_reorg_rolls_back(
-    funded: tuple[RegtestNode, BitcoinWallet], tmp_path: Path
+    funded: tuple[RegtestNode, BitcoinWallet], bitcoin_rpc: BitcoinRPC, tmp_path: Path
 ) -> None:
     node, wallet = funded
     g = bench_genesis(FAST, 10)
     chain = gold_chain(g, 3)
     seq = GoldPublisher(node, wallet, SEQUENCER, FAST.chain_id)
-    follower = open_gold_node(
-        tmp_path / "fn", g, node, publisher_key=SEQUENCER_KEY, confirmations=2
-    )
 
+    def open_local() -> GoldNode:
+        return open_gold_node(
+            tmp_path / "local", g, node, publisher_key=SEQUENCER_KEY, confirmations=2
+        )
+
+    def open_remote() -> GoldNode:  # through the bitcoind-compatible JSON-RPC
+        return open_gold_node(
+            tmp_path / "remote", g, bitcoin_rpc, publisher_key=SEQUENCER_KEY, confirmations=2
+        )
+
+    local, remote = open_local(), open_remote()
     publish_each(node, seq, chain[:1])
     fork = node.tip_hash()  # the block that carries batch 1
     publish_each(node, seq, chain[1:])
-    # batch 3's block has 1 confirmation of 2
-    assert follower.sync_once().applied == 2 and follower.head == 2
+    for n in (local, remote):  # batch 3's block has 1 confirmation of 2
+        assert n.sync_once().applied == 2 and n.head == 2
     node.mine(1)
-    assert follower.sync_once().applied == 1 and follower.head == 3
-    assert follower.state.root == chain[2].new_root
+    for n in (local, remote):
+        assert n.sync_once().applied == 1 and n.head == 3
+        assert n.state.root == chain[2].new_root
+    remote.close()  # the reorg happens while this one is down
 
     # Bitcoin drops the blocks of batches 2 and 3 for a longer empty branch
     build_branch(node, fork, 4, b"gold-reorg")
-    report = follower.sync_once()
-    assert report.rolled_back == 2 and report.applied == 0, report
-    assert follower.head == 1 and follower.state.root == chain[0].new_root
-    assert follower.store.head() == 1 and da_rows(follower) == 1
-    assert follower.store.get_block(2) is None and follower.store.get_batch(2) is None
-    follower.close()
+    remote = open_remote()
+    for n in (local, remote):
+        report = n.sync_once()
+        assert report.rolled_back == 2 and report.applied == 0, report
+        assert n.head == 1 and n.state.root == chain[0].new_root
+        assert n.store.head() == 1 and da_rows(n) == 1
+        assert n.store.get_block(2) is None and n.store.get_batch(2) is None
+    local.close()
 
     # the rolled-back state is what a restart loads; the batches' transactions went back
     # to the mempool, are mined again and followed again
-    again = open_gold_node(tmp_path / "fn", g, node, publisher_key=SEQUENCER_KEY, confirmations=2)
-    assert again.head == 1 and again.state.root == chain[0].new_root
+    local = open_local()
+    assert local.head == 1 and local.state.root == chain[0].new_root
     node.mine(2)
-    assert again.sync_once().applied == 2 and again.head == 3
-    assert again.state.root == chain[2].new_root
-    row = again.store.db.execute("SELECT evm_block FROM da_batches WHERE number=3").fetchone()
-    assert row[0] > node.block_height(fork) + 4  # carried by the new branch's blocks
-    again.close()
+    for n in (local, remote):
+        assert n.sync_once().applied == 2 and n.head == 3
+        assert n.state.root == chain[2].new_root
+        row = n.store.db.execute("SELECT evm_block FROM da_batches WHERE number=3").fetchone()
+        assert row[0] > node.block_height(fork) + 4  # carried by the new branch's blocks
+        n.close()
 
 
 def test_refuses_another_genesis_another_source_and_no_means_to_check(tmp_path: Path) -> None:
