@@ -178,9 +178,9 @@ def _banner(params: ChainParams, source: str, keys: bool) -> None:
     notice.print(text, soft_wrap=True)
 
 
-def _genesis(cfg: Config, keys: bool, production: bool = False, funded: bool = True) -> Genesis:
+def _genesis(cfg: Config, keys: bool, production: bool = False) -> Genesis:
     """The chain's genesis, named on stderr first: `chain.genesis` when set, else the
-    dev genesis of the configured shape (`funded`: with the dev users' balances)."""
+    dev genesis of the configured shape (the dev users funded: `bzk wallet dev`)."""
     gen = cfg.genesis_file()
     if gen is not None:
         _banner(gen.params, f"from {cfg.chain.genesis}", keys)
@@ -189,9 +189,7 @@ def _genesis(cfg: Config, keys: bool, production: bool = False, funded: bool = T
     shape = {f"chain.{k}" for k in PRODUCTION_SHAPE}
     source = "--production" if production else "configured" if cfg.explicit & shape else "default"
     _banner(params, source, keys)
-    if funded:
-        return dev_genesis(params)
-    return Genesis(params, dev_key("operator").public_key())
+    return dev_genesis(params)
 
 
 def _circuit(
