@@ -382,12 +382,10 @@ def compile_range(
         else:  # a copy: named apart, so a later move finds the original
             push(("t", slot[1]) if slot[0] == "v" else slot)
 
-    held: set[int] = set()  # input values kept (copied, never moved) until hashed
-
     def use(v: int) -> None:
         uses[v] -= 1
         slot = ("v", v)
-        bring(slot, move=uses[v] == 0 and v not in keep and v not in held)
+        bring(slot, move=uses[v] == 0 and v not in keep)
 
     canon = fq.is_canonical_script()
 
@@ -410,29 +408,10 @@ def compile_range(
         pop(2)
         hash_bytes += len(hashing) + len(blake3.equal_halves_script())
 
-    # in-groups not yet hashed: (slot index, group).  Each is hashed right after the
-    # last instruction reading its values (kept until then, so they stay contiguous and
-    # unchanged), when the quotients and hints of the instructions before are gone:
-    # hashing them all at the start would add the hash's 536 items on top of the whole
-    # witness.  A leaf fails if any check fails, so the order of checks is free.
-    pending: list[tuple[int, Group]] = []
-    if interface is not None:
+    if interface is not None:  # inputs: hash each in-group before anything moves
         n_out = len(interface.outputs)
-        pending = [(n_out + k, g) for k, g in enumerate(interface.inputs)]
-        held.update(v for g in interface.inputs for v in g)
-
-    def hash_inputs(final: bool) -> None:
-        for entry in list(pending):
-            gi, group = entry
-            if not final and any(uses.get(v, 0) for v in group):
-                continue
-            check_group(gi, group, depth_of(("v", group[-1])))
-            for v in reversed(group):
-                held.discard(v)
-                bring(("v", v), move=True)
-                parts.append(drop(size(("v", v))))
-                pop()
-            pending.remove(entry)
+        for k, group in enumerate(interface.inputs):
+            check_group(n_out + k, group, depth_of(("v", group[-1])))
 
     def check_canonical(v: int) -> None:
         nonlocal peak
@@ -447,8 +426,6 @@ def compile_range(
 
     n_mul = 0
     for k, (op, out, args, extra) in enumerate(instrs):
-        if pending and k:
-            hash_inputs(final=False)
         h0 = height()
         if op == "wit" and out in shared:
             continue
@@ -526,8 +503,6 @@ def compile_range(
             parts.append(drop(size(("v", out))))
             pop()
 
-    if pending:
-        hash_inputs(final=True)
     if interface is None:
         for v in outputs:  # computed value against the claimed one
             bring(("v", v), move=True)
