@@ -273,6 +273,36 @@ def _add(t: _T, c: Word, d: Word) -> Word:
     return out
 
 
+def _add3(t: _T, c: Word, d: Word, m: Word) -> Word:
+    """c + d + m mod 2^32 (c consumed, d and m kept): one pass, so a nibble sum (at
+    most 15 + 15 + 15 + 2) leaves two carries of one bit each, split by two compares,
+    instead of two passes each rolling and normalising every nibble."""
+    out = []
+    for k, (ck, dk, mk) in enumerate(zip(c, d, m, strict=True)):
+        t.roll(ck)
+        t.pick(dk, "y")
+        t.op([Op.OP_ADD], 2, ["s"])
+        t.pick(mk, "y")
+        t.op([Op.OP_ADD], 2, ["s"])
+        if k:
+            t.roll("carry2")
+            t.op([Op.OP_ADD], 2, ["s"])
+            t.roll("carry1")
+            t.op([Op.OP_ADD], 2, ["s"])
+        name = _new()
+        if k < NIBBLES - 1:
+            t.op(
+                [Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
+                 Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF] * 2,
+                1, ["carry1", "carry2", name],
+            )  # fmt: skip
+        else:
+            t.op([Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF]
+                 * 2, 1, [name])  # fmt: skip
+        out.append(name)
+    return out
+
+
 def _rotr_nibbles(w: Word, n: int) -> Word:
     """Rotation right by 4 n bits: renaming only."""
     return [w[(k + n) % NIBBLES] for k in range(NIBBLES)]
@@ -304,11 +334,11 @@ def _rotr7(t: _T, w: Word) -> Word:
 def _g_script(
     t: _T, v: list[Word], rows: _Rows, a: int, b: int, c: int, d: int, mx: Word, my: Word
 ) -> None:
-    v[a] = _add(t, _add(t, v[a], v[b]), mx)
+    v[a] = _add3(t, v[a], v[b], mx)
     v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 4)
     v[c] = _add(t, v[c], v[d])
     v[b] = _rotr_nibbles(_xor(t, v[b], v[c], rows), 3)
-    v[a] = _add(t, _add(t, v[a], v[b]), my)
+    v[a] = _add3(t, v[a], v[b], my)
     v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 2)
     v[c] = _add(t, v[c], v[d])
     v[b] = _rotr7(t, _xor(t, v[b], v[c], rows))
