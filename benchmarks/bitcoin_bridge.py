@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from bitcoinzk.bridge.bench import run
+from bitcoinzk.bench.bridge import run
 
 if __name__ == "__main__":
     print(json.dumps(run()))

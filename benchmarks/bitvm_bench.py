@@ -2,7 +2,7 @@
 
     python benchmarks/bitvm_bench.py [--bits 32|64] [--circuit FILE.txt]
 
-(`bzk bench bitvm --json` calls the same `bitcoinzk.bitvm.bench.run_bench`.)
+(`bzk bench bitvm --json` calls the same `bitcoinzk.bench.bitvm.run_bench`.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bitcoinzk.bitvm.bench import run_bench
+from bitcoinzk.bench.bitvm import run_bench
 
 
 def main() -> None:

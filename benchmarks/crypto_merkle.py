@@ -25,12 +25,12 @@ from collections.abc import Callable
 
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.crypto.poseidon import NATIVE
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockBuilder, write
-from bitcoinzk.l2.tree import SparseMerkleTree
-from bitcoinzk.l2.types import Account, Transfer
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.stf import BlockBuilder, write
+from bitcoinzk.spec.tree import SparseMerkleTree
+from bitcoinzk.spec.types import Account, Transfer
 
 DEPTH = 24
 PARAMS = ChainParams(chain_id=7, tree_depth=DEPTH, block_slots=64, block_records=64)

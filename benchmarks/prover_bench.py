@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bitcoinzk.prover.bench import run
+from bitcoinzk.bench.prover import run
 
 
 def main() -> None:

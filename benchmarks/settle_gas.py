@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from bitcoinzk.settlement.bench import (
+from bitcoinzk.bench.settlement import (
     DEFAULT_SIZES,
     PRODUCTION_SHAPE,
     bench_production,
     bench_settle,
 )
-from bitcoinzk.settlement.client import EvmClient, open_client
+from bitcoinzk.settlement.evm.client import EvmClient, open_client
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     node = None
     if args.anvil:
-        from bitcoinzk.settlement.anvil import DEV_KEYS, start_anvil
+        from bitcoinzk.settlement.evm.anvil import DEV_KEYS, start_anvil
 
         node = start_anvil()
         client: EvmClient = open_client(node.url, DEV_KEYS[0])

@@ -21,15 +21,15 @@ from typer._click.core import Context as ClickContext  # typer 0.29 vendors clic
 from typer.core import TyperGroup
 
 from bitcoinzk.crypto.eddsa import PublicKey
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import GenesisMismatch
-from bitcoinzk.node.client import L2RpcError, NodeClient
+from bitcoinzk.devnet.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
 from bitcoinzk.node.config import PRODUCTION_SHAPE, Config, ConfigError
-from bitcoinzk.node.devnet import DEV_BALANCE, DEV_NAMES, dev_genesis, dev_key
+from bitcoinzk.node.rpc.client import L2RpcError, NodeClient
 from bitcoinzk.node.server import serve
 from bitcoinzk.node.wallet import L2Wallet, sign_transfer, sign_withdraw
 from bitcoinzk.prover.circuit import CircuitShape
+from bitcoinzk.sequencer.sequencer import GenesisMismatch
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
 
 DEBUG_ENV = "BZK_DEBUG"
 
@@ -37,16 +37,16 @@ DEBUG_ENV = "BZK_DEBUG"
 def _typed_errors() -> tuple[type[BaseException], ...]:
     """The project's own errors: each says what went wrong and how to fix it, so the
     CLI prints it in one line. Anything else is a bug and keeps its traceback."""
-    from bitcoinzk.exit.claim import ExitError
     from bitcoinzk.fullnode.exit import ExitRefused
     from bitcoinzk.fullnode.follower import FollowerError
-    from bitcoinzk.l2.errors import InvalidOperation
     from bitcoinzk.node.server import SettlementNeedsKey
     from bitcoinzk.prover.fleet import FleetError
     from bitcoinzk.prover.tooling import ToolUnavailable
-    from bitcoinzk.settlement.anvil import AnvilUnavailable
-    from bitcoinzk.settlement.client import EvmError
-    from bitcoinzk.settlement.contracts import ContractError
+    from bitcoinzk.settlement.evm.anvil import AnvilUnavailable
+    from bitcoinzk.settlement.evm.client import EvmError
+    from bitcoinzk.settlement.evm.contracts import ContractError
+    from bitcoinzk.settlement.evm.exit.claim import ExitError
+    from bitcoinzk.spec.errors import InvalidOperation
 
     return (
         EvmError,
@@ -697,11 +697,11 @@ def force_withdraw(
     """Withdraw without the sequencer: queue your signed withdrawal on the Rollup contract.
     A batch must process it within the contract's FORCED_DEADLINE (executed, or rejected by
     a rule the proof shows), else anyone may start exodus (docs/protocol.md)."""
-    from bitcoinzk.l2.errors import InvalidOperation
-    from bitcoinzk.l2.stf import check_withdraw_fields
-    from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-    from bitcoinzk.settlement.client import open_client
-    from bitcoinzk.settlement.rollup import Deployment, Rollup
+    from bitcoinzk.settlement.evm.client import open_client
+    from bitcoinzk.settlement.evm.rollup import Deployment, Rollup
+    from bitcoinzk.spec.errors import InvalidOperation
+    from bitcoinzk.spec.stf import check_withdraw_fields
+    from bitcoinzk.spec.types import ForcedWithdraw, Withdraw
 
     try:
         spk = bytes.fromhex(script_pubkey.removeprefix("0x"))
@@ -883,8 +883,8 @@ def prove(
 
     Only a pending block: once proven, its proof is what gets (or got) settled, and
     `bzk_getBatch` must keep returning the proof in the settlement transaction."""
-    from bitcoinzk.l2.store import BatchStatus, Store
     from bitcoinzk.prover.service import ProverService
+    from bitcoinzk.sequencer.store import BatchStatus, Store
 
     if not (data_dir / "node.sqlite").is_file():
         _fail(f"no node data in {data_dir}")
@@ -991,9 +991,9 @@ def verify(
 ) -> None:
     """Fetch a batch's proof from a node and verify it with our own verifying key,
     recomputing the public input from the block's published data."""
-    from bitcoinzk.l2.pubdata import BlockPubdata, public_input
     from bitcoinzk.prover.keys import find_keys
     from bitcoinzk.prover.service import verify_proof
+    from bitcoinzk.spec.pubdata import BlockPubdata, public_input
 
     client = NodeClient(url)
     info = client.call("bzk_chainInfo")
@@ -1047,8 +1047,8 @@ def settle_deploy(
     Give it the configuration, genesis or shape the node runs with."""
     from bitcoinzk.prover.circuit import circuit_id
     from bitcoinzk.prover.keys import ensure_keys
-    from bitcoinzk.settlement.client import open_client
-    from bitcoinzk.settlement.rollup import deploy
+    from bitcoinzk.settlement.evm.client import open_client
+    from bitcoinzk.settlement.evm.rollup import deploy
 
     flags = {
         "node.data_dir": ("--data-dir", None if data_dir is None else str(data_dir)),
@@ -1104,7 +1104,7 @@ def devnet(
     ] = None,
 ) -> None:
     """Run a local devnet on embedded defaults: Bitcoin regtest, bridge, node, prover, EVM."""
-    from bitcoinzk.node.scenario import run_devnet
+    from bitcoinzk.devnet.scenario import run_devnet
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     flags = {
@@ -1128,7 +1128,7 @@ def bench_sequencer(
     as_json: JsonOpt = False,
 ) -> None:
     """Load a node with signed transfers; last line is one JSON object of figures."""
-    from bitcoinzk.node.loadgen import run as run_bench
+    from bitcoinzk.bench.sequencer import run as run_bench
 
     result = run_bench(
         seconds=seconds, clients=clients, batch=batch, console=None if as_json else console
@@ -1158,7 +1158,7 @@ def bench_prove(
     as_json: JsonOpt = False,
 ) -> None:
     """Witness and proof time for one batch; last line is one JSON object."""
-    from bitcoinzk.prover.bench import run as run_prove
+    from bitcoinzk.bench.prover import run as run_prove
 
     if backend not in ("native", "groth16py", "auto"):
         _fail("--backend must be native, groth16py or auto")
@@ -1185,7 +1185,7 @@ def bench_fleet(
 ) -> None:
     """The same blocks on 1 Ray prover worker vs `workers`, then with one killed mid-proof;
     last line is one JSON object."""
-    from bitcoinzk.prover.fleet_bench import run as run_fleet
+    from bitcoinzk.bench.fleet import run as run_fleet
 
     result = run_fleet(batch_size=batch_size, tree_depth=tree_depth, blocks=blocks, workers=workers)
     print(json.dumps(result))
@@ -1203,8 +1203,8 @@ def bench_settle(
 ) -> None:
     """Gas of verification and of committing full batches, one per transaction and k per
     commitBatches (batched verification); last line is one JSON object."""
-    from bitcoinzk.settlement.bench import PRODUCTION_SLOTS, bench_production
-    from bitcoinzk.settlement.bench import bench_settle as run_settle
+    from bitcoinzk.bench.settlement import PRODUCTION_SLOTS, bench_production
+    from bitcoinzk.bench.settlement import bench_settle as run_settle
 
     result = run_settle()
     slots = tuple(sorted({*PRODUCTION_SLOTS, production_batch_size}))
@@ -1228,7 +1228,7 @@ def bench_pipeline(
     as_json: JsonOpt = False,
 ) -> None:
     """A proving, settling node under a sustained load; last line is one JSON object."""
-    from bitcoinzk.node.pipebench import run as run_pipeline
+    from bitcoinzk.bench.pipeline import run as run_pipeline
 
     result = run_pipeline(
         batch_size=batch_size,
@@ -1249,7 +1249,7 @@ def bench_pipeline(
 @bench_app.command("bridge")
 def bench_bridge(as_json: JsonOpt = False) -> None:
     """Bitcoin sizes of deposits and batched payouts; last line is one JSON object."""
-    from bitcoinzk.bridge.bench import run as run_bridge
+    from bitcoinzk.bench.bridge import run as run_bridge
 
     print(json.dumps(run_bridge()))
 
@@ -1266,7 +1266,7 @@ def bench_chaos(
     as_json: JsonOpt = False,
 ) -> None:
     """kill -9 a devnet in every phase, restart, audit the money; last line is one JSON object."""
-    from bitcoinzk.node.chaos import run as run_chaos
+    from bitcoinzk.bench.chaos import run as run_chaos
 
     result = run_chaos(
         kills=kills, seed=seed, data_dir=data_dir, console=None if as_json else console
@@ -1279,7 +1279,7 @@ def bench_chaos(
 def bench_bitvm(as_json: JsonOpt = False) -> None:
     """BitVM gate-check trees, Gold DA vbytes and the chunked Groth16 verifier on a real
     batch proof (every chunk spent in a regtest block); last line is one JSON object."""
-    from bitcoinzk.bitvm.bench import run_bench
+    from bitcoinzk.bench.bitvm import run_bench
 
     print(json.dumps(run_bench()))
 
@@ -1293,7 +1293,7 @@ def bench_fullnode(
     as_json: JsonOpt = False,
 ) -> None:
     """A full node syncing from DA: transfers replayed per second, peak memory; last line JSON."""
-    from bitcoinzk.fullnode.bench import run as run_fullnode
+    from bitcoinzk.bench.fullnode import run as run_fullnode
 
     print(json.dumps(run_fullnode(blocks, block_slots, tree_depth, users)))
 
@@ -1309,7 +1309,7 @@ def bench_exit(
 ) -> None:
     """Exodus costs: forceWithdraw and exit gas, a user's exit proof time from a synced
     full node of `accounts` accounts, full node sync speed and memory; last line JSON."""
-    from bitcoinzk.fullnode.exitbench import run as run_exit
+    from bitcoinzk.bench.exit import run as run_exit
 
     print(json.dumps(run_exit(accounts, tree_depth, fullnode_blocks)))
     sys.stdout.flush()

@@ -29,7 +29,7 @@ else
     echo "setup-extra: npm not found; anvil settlement tests will skip" >&2
 fi
 
-# Explorer browser test (tests/node/test_explorer.py): Debian chromium, driven by npm
+# Explorer browser test (tests/node/explorer/test_explorer.py): Debian chromium, driven by npm
 # playwright-core in its own prefix (build/playwright; playwright never downloads a browser
 # here, it launches /usr/lib/chromium/chromium). apt-get runs only when chromium is missing
 # and we are root (CI: a fresh Debian machine); otherwise the browser test skips, saying why.

@@ -16,14 +16,14 @@ from typer.testing import CliRunner, Result
 
 from bitcoinzk import cli
 from bitcoinzk.cli import app
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
+from bitcoinzk.devnet.devnet import DEV_BALANCE, dev_genesis, dev_key
 from bitcoinzk.node.config import load_genesis
-from bitcoinzk.node.devnet import DEV_BALANCE, dev_genesis, dev_key
 from bitcoinzk.node.wallet import L2Wallet
 from bitcoinzk.procutil import free_port
-from bitcoinzk.settlement.rollup import Deployment
-from tests.settlement.conftest import running_anvil
+from bitcoinzk.settlement.evm.rollup import Deployment
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from tests.settlement.evm.conftest import running_anvil
 
 runner = CliRunner()
 # the test circuit's shape: its key is cached for the settlement tests
@@ -363,8 +363,8 @@ def test_force_withdraw_without_a_deployment_names_the_fix(tmp_path: Path) -> No
 
 
 def test_force_withdraw_queues_the_signed_request_on_the_contract(tmp_path: Path) -> None:
-    from bitcoinzk.settlement.client import EmbeddedClient
-    from bitcoinzk.settlement.rollup import Rollup
+    from bitcoinzk.settlement.evm.client import EmbeddedClient
+    from bitcoinzk.settlement.evm.rollup import Rollup
 
     data = tmp_path / "node"
     deploy = _bzk(

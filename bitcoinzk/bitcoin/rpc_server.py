@@ -25,8 +25,8 @@ from bitcoinzk import httprpc
 
 from .block import Block, bits_to_target
 from .mempool import MempoolRejection
-from .node import RegtestNode
 from .policy import MIN_RELAY_FEE, output_type
+from .regtest import RegtestNode
 from .rpc_client import BitcoinRpcError
 from .script import AddressError, address_from_script, script_from_address
 from .tx import OutPoint, Tx

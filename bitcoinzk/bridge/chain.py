@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..bitcoin.node import RegtestNode
+from ..bitcoin.regtest import RegtestNode
 from ..bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError, to_sats
 from ..bitcoin.tx import OutPoint, Tx, TxOut
 

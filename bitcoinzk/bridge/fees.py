@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
-from ..l2.params import MAX_SCRIPT_PUBKEY
+from ..spec.params import MAX_SCRIPT_PUBKEY
 from .signers import SignerSet
 
 PAYOUT_INPUTS_PER_WITHDRAWAL = 2

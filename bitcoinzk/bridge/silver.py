@@ -28,8 +28,8 @@ from bitcoinzk.bridge.payout import (
     WithdrawalId,
 )
 from bitcoinzk.da.evm import EvmBatchReader, PublishedBatch
-from bitcoinzk.l2.params import MAX_SCRIPT_PUBKEY, RECORD_BYTES, ChainParams
-from bitcoinzk.l2.types import OP_DEPOSIT
+from bitcoinzk.spec.params import MAX_SCRIPT_PUBKEY, RECORD_BYTES, ChainParams
+from bitcoinzk.spec.types import OP_DEPOSIT
 
 log = logging.getLogger(__name__)
 

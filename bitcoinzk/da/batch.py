@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bitcoinzk.l2.params import RECORD_BYTES, ChainParams
-from bitcoinzk.l2.pubdata import (
+from bitcoinzk.spec.params import RECORD_BYTES, ChainParams
+from bitcoinzk.spec.pubdata import (
     PAYOUT_OPS,
     WITHDRAW_AMOUNT_BITS,
     BlockPubdata,

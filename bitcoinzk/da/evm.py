@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 from bitcoinzk.crypto.eddsa import PublicKey, Signature
 from bitcoinzk.da.batch import PublishedWithdrawal, batch_hash, withdrawals, withdrawals_hash
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, PubdataOp
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import apply_block
-from bitcoinzk.l2.types import (
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.pubdata import BlockPubdata, PubdataError, PubdataOp
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.stf import apply_block
+from bitcoinzk.spec.types import (
     OP_DEPOSIT,
     OP_FORCED_REJECTED,
     OP_FORCED_WITHDRAW,
@@ -56,7 +56,7 @@ class _Event(Protocol):
 
 
 class _Rollup(Protocol):
-    """What the reader needs of bitcoinzk.settlement.rollup.Rollup (da/ sits below it)."""
+    """What the reader needs of bitcoinzk.settlement.evm.rollup.Rollup (da/ sits below it)."""
 
     def events(
         self, from_block: int | None = None, to_block: int | None = None

@@ -44,13 +44,13 @@ import coincurve
 
 from bitcoinzk.bitcoin.block import Block
 from bitcoinzk.bitcoin.encoding import DecodeError
+from bitcoinzk.bitcoin.opcodes import MAX_SCRIPT_ELEMENT_SIZE, Op, Script, iter_script
 from bitcoinzk.bitcoin.policy import MAX_STANDARD_TX_WEIGHT, dust_threshold
 from bitcoinzk.bitcoin.script import NUMS_H, TapLeaf, TaprootOutput, op_return_script
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import BitcoinWallet, CoinSource
-from bitcoinzk.bitvm.script import MAX_SCRIPT_ELEMENT_SIZE, Op, Script, iter_script
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import BlockPubdata, PubdataError, public_input
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.pubdata import BlockPubdata, PubdataError, public_input
 
 MAGIC = b"bzk"
 VERSION = 2

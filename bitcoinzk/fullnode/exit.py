@@ -3,7 +3,7 @@
 Everything comes from the settlement chain: the full node's state (rebuilt from the
 contract's events and calldata alone, `follower.py`) gives the account's leaf and
 Merkle path at the contract's last root, the owner's Layer-2 key signs the exit to a
-Bitcoin script, the exit circuit proves both (`bitcoinzk.exit`), and the claim goes
+Bitcoin script, the exit circuit proves both (`bitcoinzk.settlement.evm.exit`), and the claim goes
 to the Rollup contract. No sequencer and no large download: the exit key is a small
 circuit's (13 MB at depth 24; the deployment's own, checked against the contract's
 exit verifier before proving), and the path is read from the node's SQLite without
@@ -18,21 +18,26 @@ from pathlib import Path
 from typing import Any
 
 from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey
-from bitcoinzk.exit.circuit import ExitKeys, ExitShape, compile_exit_verifier, exit_key_files
-from bitcoinzk.exit.claim import (
+from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.settlement.evm.exit.circuit import (
+    ExitKeys,
+    ExitShape,
+    compile_exit_verifier,
+    exit_key_files,
+)
+from bitcoinzk.settlement.evm.exit.claim import (
     ExitClaim,
     check_script_pubkey,
     prove_exit,
     sign_exit,
     submit_exit,
 )
-from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import LEVEL_BITS, TREE_ARITY
-from bitcoinzk.l2.store import Store
-from bitcoinzk.l2.tree import MerkleProof, zero_hashes
-from bitcoinzk.l2.types import Account
-from bitcoinzk.settlement.rollup import Rollup
+from bitcoinzk.settlement.evm.rollup import Rollup
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import LEVEL_BITS, TREE_ARITY
+from bitcoinzk.spec.tree import MerkleProof, zero_hashes
+from bitcoinzk.spec.types import Account
 
 
 class ExitRefused(Exception):

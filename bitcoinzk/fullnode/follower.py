@@ -43,15 +43,15 @@ from bitcoinzk.da.evm import (
     PublishedBatch,
     replay_operations,
 )
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.store import BatchStatus, Receipt, Store, StoredBlock
-from bitcoinzk.l2.tree import NodeKey
-from bitcoinzk.l2.types import Account, Deposit, ForcedWithdraw, Operation, Transfer, op_hash
-from bitcoinzk.settlement.abi import Event
-from bitcoinzk.settlement.client import EvmClient
-from bitcoinzk.settlement.rollup import GENESIS_CHAIN_HASH, Deployment, Rollup, next_chain_hash
+from bitcoinzk.sequencer.store import BatchStatus, Receipt, Store, StoredBlock
+from bitcoinzk.settlement.evm.abi import Event
+from bitcoinzk.settlement.evm.client import EvmClient
+from bitcoinzk.settlement.evm.rollup import GENESIS_CHAIN_HASH, Deployment, Rollup, next_chain_hash
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.tree import NodeKey
+from bitcoinzk.spec.types import Account, Deposit, ForcedWithdraw, Operation, Transfer, op_hash
 
 log = logging.getLogger(__name__)
 

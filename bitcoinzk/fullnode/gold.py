@@ -30,11 +30,11 @@ from bitcoinzk.bitcoin.block import Block
 from bitcoinzk.da.evm import DataUnavailable, PublishedBatch, replay_operations
 from bitcoinzk.da.gold import GoldBatch, GoldError, GoldReader, ProofVerifier
 from bitcoinzk.fullnode.follower import FollowerError, StoredFollower, SyncReport
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import LEVEL_BITS, ChainParams
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.store import Store, StoredBlock
-from bitcoinzk.l2.types import Operation
+from bitcoinzk.sequencer.store import Store, StoredBlock
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import LEVEL_BITS, ChainParams
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.types import Operation
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,10 @@ from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
 from bitcoinzk.da.gold import ProofVerifier
 from bitcoinzk.fullnode.follower import Follower, StoredFollower, deployment_at
 from bitcoinzk.fullnode.gold import BlockSource, GoldNode, IndexBlocks, open_gold_node
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.mempool import L2Mempool
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.store import Store
-from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError
-from bitcoinzk.node.params import (
+from bitcoinzk.node.explorer import pages as explorer
+from bitcoinzk.node.pipeline import batch_summary
+from bitcoinzk.node.rpc.jsonrpc import Dispatcher, JsonRpcError
+from bitcoinzk.node.rpc.params import (
     account_index,
     block_json,
     block_query,
@@ -38,10 +35,13 @@ from bitcoinzk.node.params import (
     parse_hash,
     parse_number,
 )
-from bitcoinzk.node.pipeline import batch_summary
 from bitcoinzk.prover.service import verify_proof
-from bitcoinzk.settlement.client import EvmClient, open_client
-from bitcoinzk.settlement.rollup import Deployment, Rollup
+from bitcoinzk.sequencer.mempool import L2Mempool
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.settlement.evm.client import EvmClient, open_client
+from bitcoinzk.settlement.evm.rollup import Deployment, Rollup
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.state import State
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def open_rollup(config: FullNodeConfig) -> Rollup:
 
 
 def open_bitcoin_blocks(config: FullNodeConfig) -> BlockSource:
-    """Gold: the Bitcoin chain, as the rest of the code reaches it (`node/devnet.py`)."""
+    """Gold: the Bitcoin chain, as the rest of the code reaches it (`devnet/devnet.py`)."""
     if config.bitcoin_rpc:
         return BitcoinRPC(config.bitcoin_rpc)
     if config.bitcoin_data is None:

@@ -23,13 +23,13 @@ from bitcoinzk.bridge.deposit import DEFAULT_REFUND_TIMELOCK
 from bitcoinzk.bridge.fees import DEFAULT_FEE_RATE, FeePolicy
 from bitcoinzk.bridge.watcher import DEFAULT_SWEEP_MARGIN
 from bitcoinzk.httprpc import BODY_TIMEOUT, HEADER_TIMEOUT, HttpLimits
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import LEVEL_BITS, MAX_TREE_DEPTH, ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
 from bitcoinzk.node.server import NodeConfig
 from bitcoinzk.prover.service import WitnessBackend
-from bitcoinzk.settlement.contracts import MAX_BATCHES
-from bitcoinzk.settlement.rollup import DEFAULT_FORCED_DEADLINE
+from bitcoinzk.sequencer.sequencer import SequencerConfig
+from bitcoinzk.settlement.evm.contracts import MAX_BATCHES
+from bitcoinzk.settlement.evm.rollup import DEFAULT_FORCED_DEADLINE
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import LEVEL_BITS, MAX_TREE_DEPTH, ChainParams
 
 WITNESS_BACKENDS = ("auto", "node", "wasmi")
 PROVER_FLEETS = ("local", "ray")

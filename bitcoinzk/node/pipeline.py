@@ -35,12 +35,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from bitcoinzk.l2.store import BatchStatus, Store
-from bitcoinzk.l2.types import ForcedWithdraw, op_from_json
 from bitcoinzk.prover.service import BatchProof, ProofError
 from bitcoinzk.prover.witness import CircuitInputs
-from bitcoinzk.settlement.contracts import MAX_BATCHES
-from bitcoinzk.settlement.rollup import DeploymentMismatch, InvalidProof, Rollup
+from bitcoinzk.sequencer.store import BatchStatus, Store
+from bitcoinzk.settlement.evm.contracts import MAX_BATCHES
+from bitcoinzk.settlement.evm.rollup import DeploymentMismatch, InvalidProof, Rollup
+from bitcoinzk.spec.types import ForcedWithdraw, op_from_json
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,19 +23,10 @@ import groth16py
 from aiohttp import web
 
 from bitcoinzk import httprpc
-from bitcoinzk.l2.errors import (
-    InvalidOperation,
-    InvalidSignature,
-    UnknownAccount,
-)
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.producer import BlockProducer
-from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
-from bitcoinzk.l2.store import Store, StoredBlock
-from bitcoinzk.l2.types import UserOperation, user_op_from_json
-from bitcoinzk.node import explorer
-from bitcoinzk.node.jsonrpc import Dispatcher, JsonRpcError
-from bitcoinzk.node.params import (
+from bitcoinzk.node.explorer import pages as explorer
+from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
+from bitcoinzk.node.rpc.jsonrpc import Dispatcher, JsonRpcError
+from bitcoinzk.node.rpc.params import (
     account_index,
     block_json,
     block_query,
@@ -43,15 +34,24 @@ from bitcoinzk.node.params import (
     parse_hash,
     parse_number,
 )
-from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.sigverify import BatchVerifier
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import Backend, find_keys
 from bitcoinzk.prover.service import Prover, ProverService, WitnessBackend
 from bitcoinzk.prover.witness import build_inputs
-from bitcoinzk.settlement.client import open_client
-from bitcoinzk.settlement.contracts import MAX_BATCHES
-from bitcoinzk.settlement.rollup import DEFAULT_FORCED_DEADLINE, Deployment, Rollup, deploy
+from bitcoinzk.sequencer.producer import BlockProducer
+from bitcoinzk.sequencer.sequencer import Sequencer, SequencerConfig
+from bitcoinzk.sequencer.store import Store, StoredBlock
+from bitcoinzk.settlement.evm.client import open_client
+from bitcoinzk.settlement.evm.contracts import MAX_BATCHES
+from bitcoinzk.settlement.evm.rollup import DEFAULT_FORCED_DEADLINE, Deployment, Rollup, deploy
+from bitcoinzk.spec.errors import (
+    InvalidOperation,
+    InvalidSignature,
+    UnknownAccount,
+)
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.types import UserOperation, user_op_from_json
 
 log = logging.getLogger(__name__)
 

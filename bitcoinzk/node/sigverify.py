@@ -18,8 +18,8 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from bitcoinzk.crypto.eddsa import PublicKey, verify
-from bitcoinzk.l2.types import UserOperation
 from bitcoinzk.procutil import exit_with_parent
+from bitcoinzk.spec.types import UserOperation
 
 Item = tuple[UserOperation, int, int, int]  # op, chain_id, sender ax, sender ay
 

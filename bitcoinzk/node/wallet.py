@@ -12,8 +12,8 @@ from typing import Any
 
 from bitcoinzk.crypto.eddsa import PrivateKey, PublicKey
 from bitcoinzk.keyfile import load_key_file, save_key_file
-from bitcoinzk.l2.types import Transfer, Withdraw
-from bitcoinzk.node.client import NodeClient
+from bitcoinzk.node.rpc.client import NodeClient
+from bitcoinzk.spec.types import Transfer, Withdraw
 
 
 @dataclass(frozen=True)

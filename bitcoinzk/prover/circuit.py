@@ -17,7 +17,7 @@ from pathlib import Path
 
 import groth16py
 
-from bitcoinzk.l2.params import MAX_TREE_DEPTH, ChainParams
+from bitcoinzk.spec.params import MAX_TREE_DEPTH, ChainParams
 
 CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
 TOP_TEMPLATE = "BatchCircuit"

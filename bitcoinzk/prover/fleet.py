@@ -38,7 +38,6 @@ import groth16py
 import ray
 from ray.exceptions import ActorDiedError, OutOfMemoryError, RayActorError
 
-from bitcoinzk.l2.params import ChainParams
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import Backend, KeyFiles, default_backend, ensure_keys, find_keys
 from bitcoinzk.prover.service import (
@@ -53,6 +52,7 @@ from bitcoinzk.prover.service import (
     worker_spec,
 )
 from bitcoinzk.prover.witness import CircuitInputs
+from bitcoinzk.spec.params import ChainParams
 
 log = logging.getLogger(__name__)
 

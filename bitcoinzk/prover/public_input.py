@@ -8,7 +8,7 @@
     public_input = int(sha256(preimage)) mod 2^253
 
 (docs/protocol.md, "The public input"). This module deliberately does not call
-`bitcoinzk.l2.pubdata.public_input`: the tests hold the two (and the circuit)
+`bitcoinzk.spec.pubdata.public_input`: the tests hold the two (and the circuit)
 to the same value, so a mistake in one shows up as a disagreement.
 """
 

@@ -32,8 +32,6 @@ from typing import Literal, Protocol
 
 import groth16py
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.stf import BlockTrace
 from bitcoinzk.procutil import exit_with_parent
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import Backend, KeyFiles, default_backend, ensure_keys
@@ -47,6 +45,8 @@ from bitcoinzk.prover.tooling import (
     snarkjs_witness_file,
 )
 from bitcoinzk.prover.witness import CircuitInputs, build_inputs
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.stf import BlockTrace
 
 WitnessBackend = Literal["auto", "node", "wasmi"]
 

@@ -1,6 +1,6 @@
 """Circuit inputs from an STF trace.
 
-The STF (`bitcoinzk.l2.stf.apply_block`) returns a `BlockTrace`: per slot the op,
+The STF (`bitcoinzk.spec.stf.apply_block`) returns a `BlockTrace`: per slot the op,
 its pubdata, and the sender-side then receiver-side `LeafUpdate` with the Merkle
 siblings valid at that moment (7 per level of the 8-ary tree); then the fee
 account's update. This module maps
@@ -18,11 +18,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
-from bitcoinzk.l2.types import Account, Deposit, ForcedWithdraw
 from bitcoinzk.prover.circuit import RECORD_BITS, CircuitShape
 from bitcoinzk.prover.public_input import CHUNK_BYTES, RECORD_BYTES, public_input
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.stf import BlockTrace, LeafUpdate, SlotTrace
+from bitcoinzk.spec.types import Account, Deposit, ForcedWithdraw
 
 CircuitInputs = dict[str, object]
 

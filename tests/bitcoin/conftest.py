@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 # As in `bzk devnet`: the Layer-2 node's imports (py_ecc) raise the recursion limit to
 # 100000, the setting under which a deeply nested body used to segfault the process.
 import bitcoinzk.node.server  # noqa: F401
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.httprpc import HttpLimits
 

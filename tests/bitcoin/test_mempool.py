@@ -114,7 +114,7 @@ def test_child_of_unconfirmed_parent_accepted_and_mined_together(funded):
 
 
 def test_mempool_survives_restart(tmp_path, wallet):
-    from bitcoinzk.bitcoin.node import RegtestNode
+    from bitcoinzk.bitcoin.regtest import RegtestNode
 
     node = RegtestNode(tmp_path / "n")
     node.mine(1, wallet.new_key().script_pubkey)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 
@@ -88,7 +88,7 @@ def test_hard_kill_loses_nothing(tmp_path):
 
     code = (
         "import os, sys\n"
-        "from bitcoinzk.bitcoin.node import RegtestNode\n"
+        "from bitcoinzk.bitcoin.regtest import RegtestNode\n"
         f"n = RegtestNode({str(tmp_path / 'n')!r})\n"
         "n.mine(7)\n"
         "print(n.tip_hash())\n"

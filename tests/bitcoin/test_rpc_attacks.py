@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.httprpc import MAX_BATCH, MAX_BODY_BYTES, HttpLimits
 from tests.httpattack import (

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.rpc_server import NodeRPC, RpcServer
 from tests.httpattack import post
 from tests.rpcfuzz import FUZZ, params_for

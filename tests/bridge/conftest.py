@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.bridge.chain import NodeChain

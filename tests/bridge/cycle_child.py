@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
 from bitcoinzk.bridge import payout, sweep
 from bitcoinzk.bridge.chain import NodeChain

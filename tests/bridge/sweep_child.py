@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
 from bitcoinzk.bridge.chain import NodeChain
 from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedDeposit

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.policy import dust_threshold
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import BitcoinWallet

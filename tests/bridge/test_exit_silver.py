@@ -18,14 +18,14 @@ import pytest
 from bitcoinzk.bridge.fees import FeePolicy
 from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedWithdrawal, PayoutBuilder, SignerNode
 from bitcoinzk.bridge.silver import SilverSettlementReader
-from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
-from bitcoinzk.exit.claim import ExitClaim, build_exit, submit_exit
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-from bitcoinzk.settlement.anvil import DEV_KEYS, Anvil, _rpc
-from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
-from bitcoinzk.settlement.rollup import Rollup, deploy
-from tests.settlement.conftest import (  # noqa: F401  (fixtures)
+from bitcoinzk.settlement.evm.anvil import DEV_KEYS, Anvil, _rpc
+from bitcoinzk.settlement.evm.client import EmbeddedClient, EvmClient, Web3Client
+from bitcoinzk.settlement.evm.exit.circuit import ExitShape, ensure_exit_keys
+from bitcoinzk.settlement.evm.exit.claim import ExitClaim, build_exit, submit_exit
+from bitcoinzk.settlement.evm.rollup import Rollup, deploy
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.types import ForcedWithdraw, Withdraw
+from tests.settlement.evm.conftest import (  # noqa: F401  (fixtures)
     ALICE,
     BOB,
     CAROL,

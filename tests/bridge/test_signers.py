@@ -8,7 +8,7 @@ import pytest
 from btclib_ecc.ecc import musig2
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, TaprootOutput
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from bitcoinzk.bitcoin.wallet import BitcoinWallet

@@ -9,7 +9,7 @@ from dataclasses import asdict
 import pytest
 
 from bitcoinzk.bitcoin.mempool import MempoolRejection
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.script import BURN_SCRIPT
 from bitcoinzk.bitcoin.tx import OutPoint, Tx
 from bitcoinzk.bitcoin.wallet import BitcoinWallet

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC, BitcoinRpcError
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.script import BURN_SCRIPT, op_return_script

@@ -28,9 +28,9 @@ from bitcoinzk.da.gold import (
     envelopes_in,
     split_blob,
 )
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.settlement.abi import Abi
-from bitcoinzk.settlement.rollup import Rollup
+from bitcoinzk.settlement.evm.abi import Abi
+from bitcoinzk.settlement.evm.rollup import Rollup
+from bitcoinzk.spec.params import ChainParams
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
 PARAMS = ChainParams(chain_id=1337, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
@@ -99,7 +99,7 @@ def test_reader_keeps_its_root_whatever_is_published(
 
 @cache
 def abi() -> Abi:
-    from bitcoinzk.settlement.rollup import rollup_abi
+    from bitcoinzk.settlement.evm.rollup import rollup_abi
 
     return rollup_abi()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bitcoinzk.da.evm import EvmBatchReader, ReplayMismatch, replay_block
-from bitcoinzk.settlement.client import EmbeddedClient
-from bitcoinzk.settlement.rollup import deploy
-from tests.settlement.conftest import PARAMS, Batches, batches  # noqa: F401  (session fixture)
+from bitcoinzk.settlement.evm.client import EmbeddedClient
+from bitcoinzk.settlement.evm.rollup import deploy
+from tests.settlement.evm.conftest import PARAMS, Batches, batches  # noqa: F401  (session fixture)
 
 
 def test_rebuilds_state_from_events_and_calldata(tmp_path, batches: Batches) -> None:  # noqa: F811

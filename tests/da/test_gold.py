@@ -11,8 +11,8 @@ from functools import partial
 import coincurve
 
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import RegtestNode
 from bitcoinzk.bitcoin.policy import MAX_STANDARD_TX_WEIGHT
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, Tx, TxIn
 from bitcoinzk.da.gold import (
     GoldBatch,
@@ -22,12 +22,12 @@ from bitcoinzk.da.gold import (
     envelopes_in,
     split_blob,
 )
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import BlockPubdata, PubdataOp, public_input
-from bitcoinzk.l2.types import OP_TRANSFER
 from bitcoinzk.prover.service import verify_proof
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.pubdata import BlockPubdata, PubdataOp, public_input
+from bitcoinzk.spec.types import OP_TRANSFER
 from tests.bitcoin.conftest import funded, node, wallet
-from tests.settlement.conftest import PARAMS, Batches, ProvenBlock, batches
+from tests.settlement.evm.conftest import PARAMS, Batches, ProvenBlock, batches
 
 __all__ = ["batches", "funded", "node", "wallet"]
 

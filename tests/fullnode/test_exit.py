@@ -10,10 +10,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 from typer.testing import CliRunner
 
-from bitcoinzk.bitcoin.script import address_from_script
-from bitcoinzk.cli import app
-from bitcoinzk.exit.circuit import ExitShape, ensure_exit_keys
-from bitcoinzk.fullnode.bench import (
+from bitcoinzk.bench.fullnode import (
     bench_genesis,
     build_chain,
     commit_all,
@@ -21,6 +18,8 @@ from bitcoinzk.fullnode.bench import (
     transfer_blocks,
     user_key,
 )
+from bitcoinzk.bitcoin.script import address_from_script
+from bitcoinzk.cli import app
 from bitcoinzk.fullnode.exit import (
     InconsistentData,
     UnknownAccount,
@@ -32,15 +31,16 @@ from bitcoinzk.fullnode.exit import (
     synced_store,
 )
 from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.store import Store
-from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
 from bitcoinzk.node.wallet import L2Wallet
-from bitcoinzk.settlement.anvil import DEV_KEYS, _rpc
-from bitcoinzk.settlement.client import Web3Client
-from bitcoinzk.settlement.rollup import Rollup
-from tests.settlement.conftest import running_anvil
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.settlement.evm.anvil import DEV_KEYS, _rpc
+from bitcoinzk.settlement.evm.client import Web3Client
+from bitcoinzk.settlement.evm.exit.circuit import ExitShape, ensure_exit_keys
+from bitcoinzk.settlement.evm.rollup import Rollup
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.types import ForcedWithdraw, Withdraw
+from tests.settlement.evm.conftest import running_anvil
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 

@@ -18,11 +18,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint
 from bitcoinzk.bridge.payout import ExitWithdrawalId, FinalizedWithdrawal
 from bitcoinzk.bridge.sweep import reserves
 from bitcoinzk.cli import app
+from bitcoinzk.devnet.devnet import Devnet, dev_bitcoin_wallet, dev_key
+from bitcoinzk.devnet.scenario import play
 from bitcoinzk.fullnode.exit import (
     AlreadyExited,
     ExitResult,
@@ -31,14 +33,12 @@ from bitcoinzk.fullnode.exit import (
     synced_store,
 )
 from bitcoinzk.fullnode.server import FullNodeConfig
-from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
 from bitcoinzk.node.config import Config
-from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
-from bitcoinzk.node.scenario import play
 from bitcoinzk.node.wallet import L2Wallet
 from bitcoinzk.procutil import free_port
-from bitcoinzk.settlement.anvil import DEV_KEYS
-from bitcoinzk.settlement.rollup import Rollup
+from bitcoinzk.settlement.evm.anvil import DEV_KEYS
+from bitcoinzk.settlement.evm.rollup import Rollup
+from bitcoinzk.spec.types import ForcedWithdraw, Withdraw
 
 NAMES = ("operator", "alice", "bob", "carol", "dave")
 
@@ -220,7 +220,7 @@ def store_account(store: object, index: int) -> tuple[str, int] | None:
 
 
 def nonce_of(data_dir: Path, index: int) -> int:
-    from bitcoinzk.l2.store import Store
+    from bitcoinzk.sequencer.store import Store
 
     store = Store(data_dir / "fullnode.sqlite")
     try:

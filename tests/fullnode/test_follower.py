@@ -1,6 +1,6 @@
 """The full node rebuilds the state from the contract's events and calldata alone.
 
-Real batch-circuit proofs of real STF blocks (tests/settlement/conftest.py), a real
+Real batch-circuit proofs of real STF blocks (tests/settlement/evm/conftest.py), a real
 Rollup contract on py-evm; every attack below goes through an EVM client that lies
 about one thing (the calldata, an event) while the contract itself is honest.
 """
@@ -14,11 +14,11 @@ import pytest
 
 from bitcoinzk.da.evm import DataUnavailable
 from bitcoinzk.fullnode.follower import Follower, WrongChain, deployment_at
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.store import Store
-from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Log, TxReceipt
-from bitcoinzk.settlement.rollup import Rollup, deploy
-from tests.settlement.conftest import (  # noqa: F401  (fixtures)
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.settlement.evm.client import EmbeddedClient, EvmClient, Log, TxReceipt
+from bitcoinzk.settlement.evm.rollup import Rollup, deploy
+from bitcoinzk.spec.genesis import Genesis
+from tests.settlement.evm.conftest import (  # noqa: F401  (fixtures)
     PARAMS,
     Batches,
     anvil_url,

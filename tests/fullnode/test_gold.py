@@ -8,11 +8,11 @@ import coincurve
 
 from bitcoinzk.da.gold import GoldBatch, GoldPublisher, GoldReader
 from bitcoinzk.fullnode.gold import GoldFollower
-from bitcoinzk.l2.pubdata import public_input
 from bitcoinzk.prover.service import verify_proof
+from bitcoinzk.spec.pubdata import public_input
 from tests.bitcoin.conftest import funded, node, wallet
 from tests.da.test_gold import blocks_since, gold
-from tests.settlement.conftest import PARAMS, Batches, batches, genesis
+from tests.settlement.evm.conftest import PARAMS, Batches, batches, genesis
 
 __all__ = ["batches", "funded", "node", "wallet"]
 

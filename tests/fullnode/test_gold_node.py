@@ -11,24 +11,24 @@ from pathlib import Path
 import coincurve
 import pytest
 
+from bitcoinzk.bench.fullnode import bench_genesis, transfer_blocks
 from bitcoinzk.bitcoin.block import Block
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.rpc_client import BitcoinRPC
 from bitcoinzk.bitcoin.rpc_server import RpcServer
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.da.gold import GoldBatch, GoldPublisher
-from bitcoinzk.fullnode.bench import bench_genesis, transfer_blocks
 from bitcoinzk.fullnode.follower import FollowerError
 from bitcoinzk.fullnode.gold import GoldNode, IndexBlocks, open_gold_node
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import BlockPubdata, public_input
-from bitcoinzk.l2.store import Store
 from bitcoinzk.prover.service import verify_proof
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.pubdata import BlockPubdata, public_input
 from tests.bitcoin.conftest import funded, node, wallet
 from tests.bitcoin.test_reorg import build_branch
 from tests.da.test_gold import gold
-from tests.settlement.conftest import PARAMS, Batches, batches, genesis
+from tests.settlement.evm.conftest import PARAMS, Batches, batches, genesis
 
 __all__ = ["batches", "funded", "node", "wallet"]
 

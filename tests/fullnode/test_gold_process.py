@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bench.fullnode import bench_genesis
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.da.gold import GoldPublisher
-from bitcoinzk.fullnode.bench import bench_genesis
-from bitcoinzk.l2.store import Store
-from bitcoinzk.l2.tree import compute_root
 from bitcoinzk.procutil import free_port
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.spec.tree import compute_root
 from tests.fullnode.test_gold_node import FAST, SEQUENCER, SEQUENCER_KEY, gold_chain, publish_each
 from tests.fullnode.test_process import rpc
 from tests.pyproc import kill9, start_module

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bitcoinzk.fullnode.bench import build_chain
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.store import Store
-from bitcoinzk.l2.tree import compute_root
+from bitcoinzk.bench.fullnode import build_chain
 from bitcoinzk.procutil import free_port
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.tree import compute_root
 from tests.pyproc import kill9, start_module
 
 PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)

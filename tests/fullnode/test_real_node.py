@@ -11,12 +11,12 @@ from pathlib import Path
 import aiohttp
 
 from bitcoinzk.fullnode.server import FullNode, FullNodeConfig, open_follower
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.client import AsyncNodeClient
+from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
-from tests.l2.helpers import genesis, transfer, withdraw
+from bitcoinzk.sequencer.sequencer import SequencerConfig
+from bitcoinzk.spec.params import ChainParams
+from tests.spec.helpers import genesis, transfer, withdraw
 
 # The smallest real circuit, whose keys the prover and settlement tests cache.
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)

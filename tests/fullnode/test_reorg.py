@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bitcoinzk.fullnode.bench import bench_genesis, commit_all, deploy_accepting, transfer_blocks
+from bitcoinzk.bench.fullnode import bench_genesis, commit_all, deploy_accepting, transfer_blocks
 from bitcoinzk.fullnode.follower import Follower, deployment_at
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.store import Store
-from bitcoinzk.settlement.anvil import DEV_KEYS, Anvil, _rpc
-from bitcoinzk.settlement.client import Web3Client
-from bitcoinzk.settlement.rollup import Rollup
-from tests.settlement.conftest import running_anvil
+from bitcoinzk.sequencer.store import Store
+from bitcoinzk.settlement.evm.anvil import DEV_KEYS, Anvil, _rpc
+from bitcoinzk.settlement.evm.client import Web3Client
+from bitcoinzk.settlement.evm.rollup import Rollup
+from bitcoinzk.spec.params import ChainParams
+from tests.settlement.evm.conftest import running_anvil
 
 PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.node.client import NodeClient
+from bitcoinzk.node.rpc.client import NodeClient
 from bitcoinzk.node.server import NodeConfig
 from bitcoinzk.procutil import free_port
-from tests.l2.helpers import genesis
+from bitcoinzk.sequencer.sequencer import SequencerConfig
 from tests.pyproc import kill9, start_module
-from tests.settlement.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
+from tests.settlement.evm.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
+from tests.spec.helpers import genesis
 
 
 class NodeProcess:

@@ -8,9 +8,9 @@ from typing import Any, cast
 from typer.testing import CliRunner, Result
 
 from bitcoinzk.cli import app
-from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.node.wallet import L2Wallet
-from tests.l2.helpers import key
+from bitcoinzk.sequencer.store import BatchStatus
+from tests.spec.helpers import key
 
 runner = CliRunner()
 
@@ -80,9 +80,9 @@ def test_wallet_send_account_block(node, tmp_path):
 def test_prove_refuses_every_block_but_a_pending_one(tmp_path):
     """`bzk prove N` on a settled block would replace the proof its settlement
     transaction carries (and move it back to proven): refused, nothing changed."""
-    from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
-    from bitcoinzk.l2.store import Store
-    from tests.l2.helpers import genesis, transfer
+    from bitcoinzk.sequencer.sequencer import Sequencer, SequencerConfig
+    from bitcoinzk.sequencer.store import Store
+    from tests.spec.helpers import genesis, transfer
 
     data = tmp_path / "node"
     store = Store(data / "node.sqlite")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bitcoinzk.l2.sequencer import SequencerConfig
+from bitcoinzk.devnet.devnet import dev_genesis
 from bitcoinzk.node.config import (
     COMMAND_DEFAULTS,
     DEV_SHAPE,
@@ -20,8 +20,8 @@ from bitcoinzk.node.config import (
     ConfigError,
     load_genesis,
 )
-from bitcoinzk.node.devnet import dev_genesis
 from bitcoinzk.node.server import NodeConfig
+from bitcoinzk.sequencer.sequencer import SequencerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

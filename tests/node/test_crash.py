@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from bitcoinzk.l2.mempool import AlreadyKnown
-from bitcoinzk.l2.stf import apply_block
-from bitcoinzk.l2.types import op_from_json
-from bitcoinzk.node.client import L2RpcError, NodeClient
-from tests.l2.helpers import PARAMS, genesis, transfer
+from bitcoinzk.node.rpc.client import L2RpcError, NodeClient
+from bitcoinzk.sequencer.mempool import AlreadyKnown
+from bitcoinzk.spec.stf import apply_block
+from bitcoinzk.spec.types import op_from_json
+from tests.spec.helpers import PARAMS, genesis, transfer
 
 from .conftest import NodeProcess, wait_receipts
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import aiohttp
 
-from bitcoinzk.bitcoin.node import RegtestNode
+from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.tx import OutPoint, TxOut
+from bitcoinzk.devnet.devnet import Devnet, dev_bitcoin_wallet, dev_key
 from bitcoinzk.fullnode.server import FullNodeConfig, open_follower
-from bitcoinzk.l2.types import ForcedWithdraw, Withdraw
-from bitcoinzk.node.client import AsyncNodeClient
 from bitcoinzk.node.config import Config
-from bitcoinzk.node.devnet import Devnet, dev_bitcoin_wallet, dev_key
+from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.procutil import free_port
+from bitcoinzk.spec.types import ForcedWithdraw, Withdraw
 
 USER_EVM_KEY = hashlib.sha256(b"bitcoinzk test: alice's own EVM key").digest()
 DEADLINE = 900

@@ -12,9 +12,6 @@ from pathlib import Path
 import aiohttp
 
 from bitcoinzk.da.evm import EvmBatchReader
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import SequencerConfig
-from bitcoinzk.l2.store import BatchStatus
 from bitcoinzk.node.pipeline import (
     final_latency,
     percentile,
@@ -22,7 +19,10 @@ from bitcoinzk.node.pipeline import (
 )
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
-from tests.l2.helpers import genesis, transfer
+from bitcoinzk.sequencer.sequencer import SequencerConfig
+from bitcoinzk.sequencer.store import BatchStatus
+from bitcoinzk.spec.params import ChainParams
+from tests.spec.helpers import genesis, transfer
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 

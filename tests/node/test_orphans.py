@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.client import NodeClient
+from bitcoinzk.node.rpc.client import NodeClient
 from bitcoinzk.procutil import free_port
+from bitcoinzk.spec.types import Transfer
 from tests.procfs import cmdlines, descendants, gone_within
-from tests.settlement.conftest import ALICE, BOB, PARAMS, Batches, genesis
+from tests.settlement.evm.conftest import ALICE, BOB, PARAMS, Batches, genesis
 
 
 def _spawn(args: list[str], cwd: Path) -> subprocess.Popen[str]:

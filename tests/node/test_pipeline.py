@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 
 from bitcoinzk.da.evm import EvmBatchReader
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.types import UserOperation
-from bitcoinzk.node.client import AsyncNodeClient
+from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.node.server import Node
-from tests.l2.helpers import genesis, transfer, withdraw
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.types import UserOperation
 from tests.node.conftest import proving_config
+from tests.spec.helpers import genesis, transfer, withdraw
 
 # The smallest real circuit: the same shape the prover and settlement tests cache keys for.
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bitcoinzk.l2.tree import compute_root
-from bitcoinzk.l2.types import UserOperation
-from bitcoinzk.node.client import L2RpcError
-from tests.l2.helpers import PARAMS, key, transfer, withdraw
+from bitcoinzk.node.rpc.client import L2RpcError
+from bitcoinzk.spec.tree import compute_root
+from bitcoinzk.spec.types import UserOperation
+from tests.spec.helpers import PARAMS, key, transfer, withdraw
 
 from .conftest import wait_receipts
 

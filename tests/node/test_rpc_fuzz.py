@@ -16,11 +16,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bitcoinzk.l2.types import Transfer, Withdraw
-from bitcoinzk.node.client import NodeClient
+from bitcoinzk.node.rpc.client import NodeClient
+from bitcoinzk.spec.types import Transfer, Withdraw
 from tests.httpattack import post
-from tests.l2.helpers import genesis, key, transfer, withdraw
 from tests.rpcfuzz import FUZZ, HUGE, params_for, values
+from tests.spec.helpers import genesis, key, transfer, withdraw
 
 from .conftest import NodeProcess
 

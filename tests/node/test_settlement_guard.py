@@ -23,19 +23,19 @@ from pathlib import Path
 import groth16py
 import pytest
 
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.sequencer import Sequencer, SequencerConfig
-from bitcoinzk.l2.stf import BlockResult, apply_block
-from bitcoinzk.l2.store import BatchRecord, BatchStatus, Store, StoredBlock
-from bitcoinzk.l2.types import Transfer
 from bitcoinzk.node.pipeline import BatchPipeline
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 from bitcoinzk.prover.circuit import circuit_id
-from bitcoinzk.settlement.client import EmbeddedClient, EvmClient, Web3Client
-from bitcoinzk.settlement.rollup import DeploymentMismatch, Rollup, deploy
-from tests.settlement.conftest import ALICE, BOB, PARAMS, SHAPE, Batches, genesis
+from bitcoinzk.sequencer.sequencer import Sequencer, SequencerConfig
+from bitcoinzk.sequencer.store import BatchRecord, BatchStatus, Store, StoredBlock
+from bitcoinzk.settlement.evm.client import EmbeddedClient, EvmClient, Web3Client
+from bitcoinzk.settlement.evm.rollup import DeploymentMismatch, Rollup, deploy
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.stf import BlockResult, apply_block
+from bitcoinzk.spec.types import Transfer
+from tests.settlement.evm.conftest import ALICE, BOB, PARAMS, SHAPE, Batches, genesis
 
 
 def _deploy(
@@ -70,7 +70,7 @@ def _data_dir(tmp_path: Path, rpc: str | None, batches: Batches, **kw: object) -
 
 
 def _anvil_client(url: str) -> Web3Client:
-    from bitcoinzk.settlement.anvil import DEV_KEYS
+    from bitcoinzk.settlement.evm.anvil import DEV_KEYS
 
     return Web3Client(url, DEV_KEYS[0])
 

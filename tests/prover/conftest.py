@@ -10,12 +10,12 @@ import groth16py
 import pytest
 
 from bitcoinzk.crypto.eddsa import PrivateKey
-from bitcoinzk.l2.genesis import Genesis
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.state import State
 from bitcoinzk.prover.circuit import CircuitShape
 from bitcoinzk.prover.keys import dev_setup
 from bitcoinzk.prover.tooling import compile_circuit, has_tools
+from bitcoinzk.spec.genesis import Genesis
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.state import State
 
 PARAMS = ChainParams(chain_id=1337, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
 SHAPE = CircuitShape.of(PARAMS)

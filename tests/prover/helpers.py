@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.pubdata import PubdataOp, pubdata_op
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockTrace, LeafUpdate, SlotTrace
-from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
 from bitcoinzk.prover.public_input import FIELD_MODULUS as R
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.pubdata import PubdataOp, pubdata_op
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.stf import BlockTrace, LeafUpdate, SlotTrace
+from bitcoinzk.spec.types import Account, Deposit, Operation, Transfer, Withdraw
 
 
 def _write(state: State, index: int, new: Account) -> LeafUpdate:

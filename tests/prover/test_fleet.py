@@ -18,16 +18,16 @@ import aiohttp
 import pytest
 import ray
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.stf import BlockResult, apply_block
-from bitcoinzk.l2.types import Transfer
-from bitcoinzk.node.client import AsyncNodeClient
+from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.node.server import Node
 from bitcoinzk.prover.fleet import PROVER_RESOURCE, FleetError, RayProverFleet
 from bitcoinzk.prover.service import BatchProof
 from bitcoinzk.prover.witness import build_inputs
-from tests.l2.helpers import genesis, transfer
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.stf import BlockResult, apply_block
+from bitcoinzk.spec.types import Transfer
 from tests.node.conftest import proving_config
+from tests.spec.helpers import genesis, transfer
 
 from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, Keys, genesis_state
 

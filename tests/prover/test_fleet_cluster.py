@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import ray
 
-from bitcoinzk.l2.stf import apply_block
-from bitcoinzk.l2.types import Transfer
 from bitcoinzk.procutil import free_port
 from bitcoinzk.prover.fleet import PROVER_RESOURCE, RayProverFleet
 from bitcoinzk.prover.service import BatchProof
 from bitcoinzk.prover.witness import build_inputs
+from bitcoinzk.spec.stf import apply_block
+from bitcoinzk.spec.types import Transfer
 
 from .conftest import ALICE, ALICE_I, CAROL, PARAMS, Keys, genesis_state
 

@@ -11,13 +11,13 @@ from dataclasses import replace
 import pytest
 
 from bitcoinzk.crypto.eddsa import Signature
-from bitcoinzk.l2.errors import WrongNonce
-from bitcoinzk.l2.pubdata import forced_rejected
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockTrace, LeafRead, SlotTrace, apply_block, credit, write
-from bitcoinzk.l2.types import ForcedWithdraw, Operation, Withdraw
 from bitcoinzk.prover.service import prove_inputs, verify_proof
 from bitcoinzk.prover.witness import block_data, build_inputs
+from bitcoinzk.spec.errors import WrongNonce
+from bitcoinzk.spec.pubdata import forced_rejected
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.stf import BlockTrace, LeafRead, SlotTrace, apply_block, credit, write
+from bitcoinzk.spec.types import ForcedWithdraw, Operation, Withdraw
 
 from .conftest import ALICE, ALICE_I, BOB, BOB_I, PARAMS, SHAPE, Keys, genesis_state
 from .test_soundness import SIG, expect_no_accepted_proof, rule, transfer

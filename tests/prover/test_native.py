@@ -13,17 +13,17 @@ from pathlib import Path
 import groth16py
 import pytest
 
-from bitcoinzk.l2.stf import BlockResult, apply_block
-from bitcoinzk.l2.types import Transfer
 from bitcoinzk.prover import native
 from bitcoinzk.prover.keys import KeyFiles, ensure_keys
 from bitcoinzk.prover.service import ProverService, verify_proof
 from bitcoinzk.prover.tooling import has_tools, tool
 from bitcoinzk.prover.witness import build_inputs
-from bitcoinzk.settlement.abi import Abi
-from bitcoinzk.settlement.client import EmbeddedClient
-from bitcoinzk.settlement.contracts import compile_verifier
-from bitcoinzk.settlement.rollup import proof_words
+from bitcoinzk.settlement.evm.abi import Abi
+from bitcoinzk.settlement.evm.client import EmbeddedClient
+from bitcoinzk.settlement.evm.contracts import compile_verifier
+from bitcoinzk.settlement.evm.rollup import proof_words
+from bitcoinzk.spec.stf import BlockResult, apply_block
+from bitcoinzk.spec.types import Transfer
 
 from .conftest import ALICE, ALICE_I, CAROL, PARAMS, SHAPE, Keys, genesis_state
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bitcoinzk.l2.params import ChainParams
-from bitcoinzk.l2.stf import apply_block
+from bitcoinzk.bench.snarkjs_timing import write_timing_zkey
 from bitcoinzk.prover import native
 from bitcoinzk.prover.circuit import CircuitShape, circuit_id
 from bitcoinzk.prover.keys import dev_setup, find_keys, import_zkey, key_files
 from bitcoinzk.prover.service import ProofError, ProverService, key_load_cost
-from bitcoinzk.prover.snarkjs_timing import write_timing_zkey
 from bitcoinzk.prover.tooling import compile_circuit, has_tools, node_build_dir
 from bitcoinzk.prover.witness import build_inputs
+from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.stf import apply_block
 
 from .conftest import ALICE, ALICE_I, BOB_I, CAROL, PARAMS, SHAPE, Keys, genesis_state
 
@@ -39,7 +39,7 @@ def test_missing_key_without_dev_setup(tmp_path: Path) -> None:
 
 
 def test_service_proves_off_the_event_loop(keys: Keys) -> None:
-    from bitcoinzk.l2.types import Transfer
+    from bitcoinzk.spec.types import Transfer
 
     state = genesis_state()
     op = Transfer(ALICE_I, 3, CAROL.public_key(), 4_000, 5, 0).signed(ALICE, PARAMS.chain_id)
@@ -70,7 +70,7 @@ def test_service_proves_off_the_event_loop(keys: Keys) -> None:
 
 
 def test_parallel_proofs_share_one_key(keys: Keys) -> None:
-    from bitcoinzk.l2.types import Transfer
+    from bitcoinzk.spec.types import Transfer
 
     state = genesis_state()
     first = apply_block(

@@ -23,7 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitcoinzk.crypto.poseidon import poseidon
-from bitcoinzk.l2.errors import (
+from bitcoinzk.prover.circuit import CIRCUITS_DIR, CircuitShape
+from bitcoinzk.prover.public_input import FIELD_MODULUS as R
+from bitcoinzk.prover.public_input import public_input
+from bitcoinzk.prover.service import ProofError, prove_inputs, verify_proof
+from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file
+from bitcoinzk.prover.witness import CircuitInputs, block_data, build_inputs, bytes_to_bits
+from bitcoinzk.spec.errors import (
     AmountOutOfRange,
     BalanceOverflow,
     BlockTooLarge,
@@ -37,18 +43,12 @@ from bitcoinzk.l2.errors import (
     UnknownAccount,
     WrongNonce,
 )
-from bitcoinzk.l2.floats import FLOAT5, FLOAT24
-from bitcoinzk.l2.params import MAX_NONCE, MAX_SATS, ChainParams
-from bitcoinzk.l2.pubdata import PubdataOp
-from bitcoinzk.l2.state import State
-from bitcoinzk.l2.stf import BlockTrace, apply_block
-from bitcoinzk.l2.types import Account, Deposit, Operation, Transfer, Withdraw
-from bitcoinzk.prover.circuit import CIRCUITS_DIR, CircuitShape
-from bitcoinzk.prover.public_input import FIELD_MODULUS as R
-from bitcoinzk.prover.public_input import public_input
-from bitcoinzk.prover.service import ProofError, prove_inputs, verify_proof
-from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file
-from bitcoinzk.prover.witness import CircuitInputs, block_data, build_inputs, bytes_to_bits
+from bitcoinzk.spec.floats import FLOAT5, FLOAT24
+from bitcoinzk.spec.params import MAX_NONCE, MAX_SATS, ChainParams
+from bitcoinzk.spec.pubdata import PubdataOp
+from bitcoinzk.spec.state import State
+from bitcoinzk.spec.stf import BlockTrace, apply_block
+from bitcoinzk.spec.types import Account, Deposit, Operation, Transfer, Withdraw
 
 from .conftest import (
     ALICE,

@@ -1,0 +1,1 @@
+"""Benchmarks behind `bzk bench ...`: each prints one JSON object as its last line."""

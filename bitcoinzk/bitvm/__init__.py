@@ -1,1 +1,0 @@
-"""bitcoinzk.bitvm"""

@@ -1,1 +1,0 @@
-"""bitcoinzk.l2"""

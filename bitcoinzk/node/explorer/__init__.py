@@ -1,0 +1,2 @@
+"""The block explorer: server-rendered HTML pages the node (or a full node) mounts
+under /explorer."""

@@ -1,0 +1,502 @@
+"""BN254 base-field (Fq) arithmetic in Bitcoin Script.
+
+Tapscript arithmetic works on signed numbers of at most 4 bytes (|x| < 2^31) and
+has no OP_MUL, so a 254-bit field element is held as 9 limbs of 29 bits, least
+significant limb on top of the stack:
+
+    stack (bottom .. top):  x_8  x_7 .. x_1  x_0       x = sum x_i * 2^(29 i)
+
+Two limbs and a carry add up to less than 2^31, which is what 29 bits buys.
+Every value a script leaves is canonical (each limb in [0, 2^29), value < p),
+so equality is limb-wise equality.
+
+Multiplication: the prover hints the quotient q of a*b = q*p + r and the
+script computes a*b - q*p in one pass over 3-bit windows of b and q (Horner
+from the top), which stays below 2p at every step, so the accumulator needs
+9 limbs, not 18.  The result *is* r: it is never hinted, only checked to be
+canonical.  `mul_plain_script` is the hint-free alternative (double-and-add
+mod p over windows of b), kept to measure against: see docs/bitvm.md.
+
+Scripts here are fragments with a fixed stack effect on their operands at the
+top of the stack; what is below is never touched.  Whether they succeed is
+libbitcoinkernel's decision (tests/settlement/bitvm/test_fq.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from bitcoinzk.bitcoin.opcodes import Item, Op, Script, drop
+from bitcoinzk.bitcoin.script import push_int, script_num
+
+P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+"""The BN254 base-field modulus."""
+
+LIMB_BITS = 29
+N_LIMBS = 9
+BASE = 1 << LIMB_BITS
+WINDOW = 3
+"""Window width of the hinted multiplication.  4 makes each multiplication ~9% smaller
+but its two tables take 288 stack items instead of 144, which leaves room for fewer
+multiplications per chunk: 501 chunks of 1.21 GB against 390 of 1.32 GB (docs/bitvm.md)."""
+
+
+def to_limbs(x: int) -> list[int]:
+    """Little-endian 29-bit limbs of 0 <= x < 2^261."""
+    if not 0 <= x < 1 << (LIMB_BITS * N_LIMBS):
+        raise ValueError("value out of range for 9 limbs")
+    return [(x >> (LIMB_BITS * i)) & (BASE - 1) for i in range(N_LIMBS)]
+
+
+def from_limbs(limbs: Sequence[int]) -> int:
+    return sum(v << (LIMB_BITS * i) for i, v in enumerate(limbs))
+
+
+def witness_items(x: int) -> list[bytes]:
+    """x as witness stack items, bottom first (most significant limb deepest)."""
+    return [script_num(v) for v in reversed(to_limbs(x))]
+
+
+def push_script(x: int) -> Script:
+    """Push the constant x (canonical limbs, least significant last)."""
+    return Script(*reversed(to_limbs(x)))
+
+
+def mul_hint(a: int, b: int) -> int:
+    """The quotient the prover supplies for `mul_script`."""
+    return (a * b) // P
+
+
+def lc_hint(*pairs: tuple[int, int]) -> int:
+    """The quotient for `lc_script`: floor(sum a_j b_j / p)."""
+    return sum(a * b for a, b in pairs) // P
+
+
+# --- carry helpers ---------------------------------------------------------------------------
+
+
+def _carry_to_alt() -> Script:
+    """[x] with 0 <= x < 2*BASE -> [carry], x mod BASE to the altstack."""
+    return Script(
+        Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
+        Op.OP_IF, BASE, Op.OP_SUB, Op.OP_ENDIF, Op.OP_TOALTSTACK,
+    )  # fmt: skip
+
+
+def _borrow_to_alt() -> Script:
+    """[y] with -BASE <= y < BASE -> [borrow], y mod BASE to the altstack."""
+    return Script(
+        Op.OP_DUP, 0, Op.OP_LESSTHAN, Op.OP_TUCK,
+        Op.OP_IF, BASE, Op.OP_ADD, Op.OP_ENDIF, Op.OP_TOALTSTACK,
+    )  # fmt: skip
+
+
+def _from_alt(n: int) -> Script:
+    return Script(*[Op.OP_FROMALTSTACK] * n)
+
+
+def _sub_p_or_keep() -> Script:
+    """[s] with 0 <= s < 2p -> [s mod p]: compute s - p, keep it unless it borrowed."""
+    p = to_limbs(P)
+    parts: list[Item] = [Op.OP_DUP, p[0], Op.OP_SUB, _borrow_to_alt()]
+    for i in range(1, N_LIMBS):
+        parts += [1 + i, Op.OP_PICK, Op.OP_SWAP, Op.OP_SUB, p[i], Op.OP_SUB]
+        if i < N_LIMBS - 1:
+            parts.append(_borrow_to_alt())
+    # [s8..s0, y8]: y8 < 0 means s < p
+    drop_t = Script(*[Op.OP_FROMALTSTACK, Op.OP_DROP] * (N_LIMBS - 1))
+    parts += [Op.OP_DUP, 0, Op.OP_LESSTHAN, Op.OP_IF, Op.OP_DROP, drop_t, Op.OP_ELSE]
+    parts += [Op.OP_NIP] * N_LIMBS + [_from_alt(N_LIMBS - 1), Op.OP_ENDIF]
+    return Script(*parts)
+
+
+# --- add, sub, double, negate, equality -------------------------------------------------------
+
+
+@cache
+def add_script() -> Script:
+    """[a, b] -> [a + b mod p]."""
+    parts: list[Item] = [N_LIMBS, Op.OP_ROLL, Op.OP_ADD, _carry_to_alt()]
+    for i in range(1, N_LIMBS):
+        parts += [Op.OP_ADD, N_LIMBS - i, Op.OP_ROLL, Op.OP_ADD]
+        if i < N_LIMBS - 1:
+            parts.append(_carry_to_alt())
+    parts += [_from_alt(N_LIMBS - 1), _sub_p_or_keep()]
+    return Script(*parts)
+
+
+@cache
+def sub_script() -> Script:
+    """[a, b] -> [a - b mod p]."""
+    parts: list[Item] = [N_LIMBS, Op.OP_ROLL, Op.OP_SWAP, Op.OP_SUB, _borrow_to_alt()]
+    for i in range(1, N_LIMBS):
+        parts += [Op.OP_ADD, N_LIMBS - i, Op.OP_ROLL, Op.OP_SWAP, Op.OP_SUB]
+        if i < N_LIMBS - 1:
+            parts.append(_borrow_to_alt())
+    # [y8] (signed top limb), low limbs on the altstack: add p back if negative
+    p = to_limbs(P)
+    add_p: list[Item] = [_from_alt(N_LIMBS - 1), p[0], Op.OP_ADD, _carry_to_alt()]
+    for i in range(1, N_LIMBS):
+        add_p += [Op.OP_ADD, p[i], Op.OP_ADD]
+        if i < N_LIMBS - 1:
+            add_p.append(_carry_to_alt())
+    parts += [Op.OP_DUP, 0, Op.OP_LESSTHAN, Op.OP_IF, *add_p, _from_alt(N_LIMBS - 1)]
+    parts += [Op.OP_ELSE, _from_alt(N_LIMBS - 1), Op.OP_ENDIF]
+    return Script(*parts)
+
+
+def copy_top_script() -> Script:
+    """[a] -> [a, a]."""
+    return Script(*[N_LIMBS - 1, Op.OP_PICK] * N_LIMBS)
+
+
+@cache
+def double_script() -> Script:
+    """[a] -> [2a mod p]."""
+    return copy_top_script() + add_script()
+
+
+@cache
+def neg_script() -> Script:
+    """[a] -> [-a mod p] (0 stays 0)."""
+    zero_under = Script(*[0] * N_LIMBS) + Script(*[2 * N_LIMBS - 1, Op.OP_ROLL] * N_LIMBS)
+    return zero_under + sub_script()
+
+
+@cache
+def equalverify_script() -> Script:
+    """[a, b] -> [], fails unless a == b (canonical limbs)."""
+    parts: list[Item] = []
+    for i in range(N_LIMBS - 1):
+        parts += [N_LIMBS - i, Op.OP_ROLL, Op.OP_EQUALVERIFY]
+    parts.append(Op.OP_EQUALVERIFY)
+    return Script(*parts)
+
+
+@cache
+def is_canonical_script() -> Script:
+    """[a] -> [a], fails unless every limb is in [0, 2^29) and a < p (for witness values)."""
+    parts: list[Item] = []
+    for i in range(N_LIMBS):
+        parts += [i, Op.OP_PICK, 0, BASE, Op.OP_WITHIN, Op.OP_VERIFY]
+    parts += [copy_top_script(), _lt_p_verify()]
+    return Script(*parts)
+
+
+def _lt_p_verify() -> Script:
+    """[a] -> [], fails unless a < p; a's low limbs are normalised and its top limb was
+    checked non-negative by the caller.  Only the borrow of a - p is computed."""
+    p = to_limbs(P)
+    parts: list[Item] = [p[0], Op.OP_SUB, 0, Op.OP_LESSTHAN]
+    for i in range(1, N_LIMBS):
+        parts += [Op.OP_SUB, p[i], Op.OP_SUB, 0, Op.OP_LESSTHAN]
+    parts.append(Op.OP_VERIFY)
+    return Script(*parts)
+
+
+# --- hinted multiplication -------------------------------------------------------------------
+
+
+def peel(k: int, weight: int) -> list[Item]:
+    """[acc, x] -> [acc + weight, x - k] if x >= k, else unchanged.  A long constant is
+    pushed once and kept for the subtraction (OP_2DUP), a short one twice."""
+    if len(push_int(k)) > 2:
+        return [k, Op.OP_2DUP, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, Op.OP_SUB, Op.OP_SWAP,
+                weight, Op.OP_ADD, Op.OP_SWAP, Op.OP_ELSE, Op.OP_DROP, Op.OP_ENDIF]  # fmt: skip
+    return [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_SWAP,
+            weight, Op.OP_ADD, Op.OP_SWAP, Op.OP_ENDIF]  # fmt: skip
+
+
+def strip(k: int) -> list[Item]:
+    """[x] -> [x - k] if x >= k, else unchanged."""
+    if len(push_int(k)) > 2:
+        return [k, Op.OP_2DUP, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, Op.OP_SUB, Op.OP_ELSE,
+                Op.OP_DROP, Op.OP_ENDIF]  # fmt: skip
+    return [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_ENDIF]
+
+
+class _Tracker:
+    """A model of the stack while a script fragment is generated: items have names, so
+    picks and rolls get their depths computed instead of counted by hand."""
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self.stack: list[str] = list(items)
+        self.alt: list[str] = []
+        self.parts: list[Item] = []
+
+    def depth(self, name: str) -> int:
+        return len(self.stack) - 1 - self.stack.index(name)
+
+    def push(self, value: int, name: str) -> None:
+        self.parts.append(value)
+        self.stack.append(name)
+
+    def pick(self, name: str, new: str) -> None:
+        self.parts += [self.depth(name), Op.OP_PICK]
+        self.stack.append(new)
+
+    def roll(self, name: str) -> None:
+        d = self.depth(name)
+        if d == 1:
+            self.parts.append(Op.OP_SWAP)
+        elif d > 1:
+            self.parts += [d, Op.OP_ROLL]
+        self.stack.append(self.stack.pop(len(self.stack) - 1 - d))
+
+    def op(self, ops: Sequence[Item], pops: int, pushes: Sequence[str]) -> None:
+        self.parts += list(ops)
+        if pops:
+            del self.stack[-pops:]
+        self.stack += list(pushes)
+
+    def drop(self, name: str) -> None:
+        self.roll(name)
+        self.op([Op.OP_DROP], 1, [])
+
+    def to_alt(self) -> None:
+        self.parts.append(Op.OP_TOALTSTACK)
+        self.alt.append(self.stack.pop())
+
+    def from_alt(self) -> None:
+        self.parts.append(Op.OP_FROMALTSTACK)
+        self.stack.append(self.alt.pop())
+
+    def script(self) -> Script:
+        return Script(*self.parts)
+
+
+def _limb(v: str, i: int) -> str:
+    return f"{v}{i}"
+
+
+def _names(v: str) -> list[str]:
+    return [_limb(v, i) for i in reversed(range(N_LIMBS))]
+
+
+def _window_positions(window: int) -> list[list[tuple[int, int]]]:
+    """For each window (most significant first): its bits as (limb, bit in limb)."""
+    n_windows = -(-256 // window)
+    out = []
+    for k in reversed(range(n_windows)):
+        bits = [(b // LIMB_BITS, b % LIMB_BITS) for b in range(window * k, window * (k + 1))]
+        out.append([(limb, bit) for limb, bit in reversed(bits) if limb * LIMB_BITS + bit < 256])
+    return out
+
+
+def _extract_window(t: _Tracker, src: str, window_bits: list[tuple[int, int]], out: str) -> None:
+    """Peel the window's bits off the top of the working copies `src<limb>`, leaving the
+    window's value as `out`.  A limb's copy is made when its first bit is taken and must
+    reach 0 after its last bit, which range-checks the limb for free."""
+    t.push(0, out)
+    for pos, (limb, bit) in enumerate(window_bits):
+        weight = 1 << (len(window_bits) - 1 - pos)
+        work = f"{src}w{limb}"
+        if work not in t.stack:
+            t.pick(_limb(src, limb), work)
+        t.roll(work)
+        t.op(peel(1 << bit, weight), 2, [out, work])
+        t.roll(out)  # [.., work, out]
+        if bit == 0:
+            t.roll(work)
+            t.op([Op.OP_NOT, Op.OP_VERIFY], 1, [])  # every bit of the limb consumed
+
+
+@cache
+def mul_script(window: int = WINDOW) -> Script:
+    """[q, a, b] -> [a * b mod p], q = floor(a * b / p) hinted.
+
+    Horner over `window`-bit windows of b and q from the top:
+    acc <- acc * 2^w + T_a[b_k] - T_p[q_k], with T_a[j] = j*a (built by additions) and
+    T_p[j] = j*p (constants).  For an honest q, |acc| < 2p throughout; the end value
+    a*b - q*p must be in [0, p), which pins q and makes the result canonical.
+    """
+    return lc_script(1, window)
+
+
+@cache
+def lc_script(n: int, window: int = WINDOW) -> Script:
+    """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted.
+
+    `mul_script` for a sum of products: one quotient, one Horner pass, one carry
+    normalisation per limb and window shared by all products (each product adds its
+    table and its lookups).  An Fq2 product is two of these with n = 2."""
+    if n not in (1, 2):
+        raise ValueError("sums of one or two products")
+    a_names = [f"a{j}_" for j in range(n)]
+    b_names = [f"b{j}_" for j in range(n)]
+    items = _names("q")
+    for a, b in zip(a_names, b_names, strict=True):
+        items += _names(a) + _names(b)
+    t = _Tracker(items)
+    n_entries = 1 << window
+    # T_p (constants): entry j at depth 9 j above entry 0
+    for j in reversed(range(n_entries)):
+        for i, v in reversed(list(enumerate(to_limbs(j * P)))):
+            t.push(v, f"P{j}_{i}")
+    # T_a per product: entry 0 = 0, entry e = entry e-1 + a (integer, normalised limbs)
+    for a in a_names:
+        entries: list[list[str]] = [[f"A{a}0_{i}" for i in range(N_LIMBS)]]
+        for i in reversed(range(N_LIMBS)):
+            t.push(0, f"A{a}0_{i}")
+        for e in range(1, n_entries):
+            prev, row = entries[-1], [f"A{a}{e}_{i}" for i in range(N_LIMBS)]
+            carry = None
+            for i in range(N_LIMBS):
+                t.pick(prev[i], "x")
+                t.pick(_limb(a, i), "y")
+                t.op([Op.OP_ADD], 2, ["x"])
+                if carry:
+                    t.roll(carry)
+                    t.op([Op.OP_ADD], 2, ["x"])
+                if i < N_LIMBS - 1:
+                    t.op(
+                        [Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
+                         Op.OP_IF, BASE, Op.OP_SUB, Op.OP_ENDIF],
+                        1, ["c", row[i]],
+                    )  # fmt: skip
+                    t.roll("c")
+                    carry = "c"
+                else:
+                    t.op([], 1, [row[i]])
+            # contiguous, most significant limb deepest, entry e above entry e-1
+            for i in reversed(range(N_LIMBS)):
+                t.roll(row[i])
+            entries.append(row)
+    for i in reversed(range(N_LIMBS)):
+        t.push(0, f"acc{i}")
+    wb = [f"w{b}" for b in b_names]
+    positions = _window_positions(window)
+    for windows in positions:
+        for b, w in zip(b_names, wb, strict=True):
+            _extract_window(t, b, windows, w)
+        _extract_window(t, "q", windows, "wq")
+        for w in [*wb, "wq"]:  # -> 9 * w
+            t.roll(w)
+            t.op(
+                [Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD,
+                 Op.OP_ADD],
+                1, [w],
+            )  # fmt: skip
+        carry = None
+        for i in range(N_LIMBS):
+            t.roll(_limb("acc", i))
+            if i < N_LIMBS - 1:  # split off the w bits that move into the next limb
+                t.push(0, "hi")
+                t.roll(_limb("acc", i))
+                for s in reversed(range(window)):
+                    k = 1 << (LIMB_BITS - window + s)
+                    t.op(peel(k, 1 << s), 2, ["hi", "x"])
+            else:
+                t.op([], 1, ["x"])
+            t.op([Op.OP_DUP, Op.OP_ADD] * window, 1, ["x"])
+            if carry:
+                t.roll(carry)
+                t.op([Op.OP_ADD], 2, ["x"])
+            for a, w in zip(a_names, wb, strict=True):
+                # + T_a[w] limb i: entry w sits 9 w items *above* entry 0
+                t.pick(w, "idx")
+                base_a = t.depth(f"A{a}0_{i}") - 1  # depth once idx is popped
+                t.op([base_a, Op.OP_SWAP, Op.OP_SUB, Op.OP_PICK, Op.OP_ADD], 2, ["x"])
+            # - T_p[wq] limb i: entry wq sits 9 wq items *below* entry 0 of T_p
+            t.pick("wq", "idx")
+            base_p = t.depth(f"P0_{i}") - 1
+            t.op([base_p, Op.OP_ADD, Op.OP_PICK, Op.OP_SUB], 2, ["x"])
+            if i < N_LIMBS - 1:
+                t.op(_normalise(n), 1, [f"acc{i}", "c"])
+                t.roll("hi")
+                t.op([Op.OP_ADD], 2, ["carry"])
+                carry = "carry"
+            else:
+                t.op([], 1, [f"acc{i}"])
+        for w in [*wb, "wq"]:
+            t.drop(w)
+        for i in reversed(range(N_LIMBS)):  # keep acc limbs contiguous, msl deepest
+            t.roll(_limb("acc", i))
+    _keep_only_top(t, "acc")
+    # acc must be in [0, p): top limb non-negative, then a - p borrows
+    t.pick("acc8", "top")
+    t.op([0, Op.OP_GREATERTHANOREQUAL, Op.OP_VERIFY], 1, [])
+    body = t.script()
+    return body + copy_top_script() + _lt_p_verify()
+
+
+def _normalise(n: int) -> list[Item]:
+    """[x] -> [x mod BASE, floor(x / BASE)] for x in [-BASE, (n + 1) BASE)."""
+    if n == 1:
+        return [Op.OP_DUP, 0, Op.OP_LESSTHAN,
+                Op.OP_IF, BASE, Op.OP_ADD, Op.OP_1NEGATE,
+                Op.OP_ELSE, Op.OP_DUP, BASE, Op.OP_GREATERTHANOREQUAL,
+                Op.OP_IF, BASE, Op.OP_SUB, 1, Op.OP_ELSE, 0, Op.OP_ENDIF,
+                Op.OP_ENDIF]  # fmt: skip
+    return [Op.OP_DUP, 0, Op.OP_LESSTHAN,
+            Op.OP_IF, BASE, Op.OP_ADD, Op.OP_1NEGATE,
+            Op.OP_ELSE, 0, Op.OP_SWAP, *peel(2 * BASE, 2), *peel(BASE, 1), Op.OP_SWAP,
+            Op.OP_ENDIF]  # fmt: skip
+
+
+@cache
+def mul_plain_script(window: int = 4) -> Script:
+    """[a, b] -> [a * b mod p] without hints: T[j] = j*a mod p by additions, then
+    Horner over `window`-bit windows of b with `window` modular doublings and one
+    modular addition of a table entry per window."""
+    t = _Tracker(_names("a") + _names("b"))
+    n_entries = 1 << window
+    for i in reversed(range(N_LIMBS)):
+        t.push(0, f"T0_{i}")
+    for j in range(1, n_entries):
+        for i in reversed(range(N_LIMBS)):
+            t.pick(f"T{j - 1}_{i}", "x")
+        for i in reversed(range(N_LIMBS)):
+            t.pick(_limb("a", i), "y")
+        t.op([add_script()], 2 * N_LIMBS, [f"T{j}_{i}" for i in reversed(range(N_LIMBS))])
+    for i in reversed(range(N_LIMBS)):
+        t.push(0, f"acc{i}")
+    acc = _names("acc")
+    for k, windows_b in enumerate(_window_positions(window)):
+        _extract_window(t, "b", windows_b, "wb")
+        for name in acc:
+            t.roll(name)
+        if k:
+            for _ in range(window):
+                t.op([double_script()], N_LIMBS, acc)
+        t.roll("wb")
+        t.op(
+            [Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD,
+             Op.OP_ADD],
+            1, ["wb"],
+        )  # fmt: skip
+        for i in reversed(range(N_LIMBS)):
+            t.pick("wb", "idx")
+            base = t.depth(f"T0_{i}") - 1
+            t.op([base, Op.OP_SWAP, Op.OP_SUB, Op.OP_PICK], 1, [f"e{i}"])
+        t.drop("wb")
+        t.op([add_script()], 2 * N_LIMBS, acc)
+    _keep_only_top(t, "acc")
+    return t.script()
+
+
+def _keep_only_top(t: _Tracker, value: str) -> None:
+    """Drop everything the fragment owns except `value`, which must be on top."""
+    if t.stack[-N_LIMBS:] != _names(value):
+        raise AssertionError("value not on top")
+    for _ in range(N_LIMBS):
+        t.to_alt()
+    rest = len(t.stack)
+    t.op([drop(rest)], rest, [])
+    for _ in range(N_LIMBS):
+        t.from_alt()
+
+
+@cache
+def inv_script() -> Script:
+    """[inv, q, a] -> [inv], fails unless inv is canonical and a * inv = 1 (q hinted for
+    that product).  The inverse costs one multiplication, not an exponentiation."""
+    copy_inv = Script(*[3 * N_LIMBS - 1, Op.OP_PICK] * N_LIMBS)
+    return copy_inv + is_canonical_script() + mul_script() + push_script(1) + equalverify_script()
+
+
+def inv_hints(a: int) -> tuple[int, int]:
+    """(inv, q) for `inv_script`."""
+    inv = pow(a, -1, P)
+    return inv, mul_hint(a, inv)

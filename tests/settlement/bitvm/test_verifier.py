@@ -1,0 +1,149 @@
+"""The chunked Groth16 verifier on a real batch proof, chunks spent in regtest blocks.
+
+Every chunk of the valid proof's verification is within consensus limits; with
+BZK_TEST_FULL_VERIFIER=1 every one of them is spent through libbitcoinkernel
+(~500 blocks, minutes: `bzk bench bitvm` does the same and reports the time),
+otherwise a fixed sample (first, MSM, mid-loop, last chunks) is.  A proof with
+one byte changed, and a proof with another valid A, each leave the honest
+computation with a chunk whose spend the kernel refuses: the chunk a disprove
+would target."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+
+from py_ecc import optimized_bn128
+
+from bitcoinzk.bitcoin.opcodes import MAX_STACK_SIZE
+from bitcoinzk.settlement.bitvm import pairing as pr
+from bitcoinzk.settlement.bitvm.chunker import (
+    MAX_CHUNK_BYTES,
+    ChunkPlan,
+    compile_chunks,
+    plan,
+    spends,
+)
+from bitcoinzk.settlement.bitvm.execute import run_all, run_spends
+from bitcoinzk.settlement.bitvm.program import Compiled
+
+bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
+DATA = pr.BATCH_PROOF
+FULL = os.environ.get("BZK_TEST_FULL_VERIFIER") == "1"
+
+
+@cache
+def batch() -> tuple[pr.VerifyingKey, bytes, int]:
+    d = json.loads(DATA.read_text())
+    vk = pr.VerifyingKey.from_snarkjs(json.dumps(d["verifying_key"]))
+    return vk, bytes.fromhex(d["proof"]), int(d["public_input"], 16)
+
+
+@cache
+def verification(raw: bytes) -> tuple[pr.Verification, tuple[ChunkPlan, ...]]:
+    vk, _, s = batch()
+    v = pr.verifier_program(vk, pr.Proof.from_bytes(raw), s)
+    return v, tuple(plan(v.prog))
+
+
+def chunk_of(plans: tuple[ChunkPlan, ...], instr: int) -> int:
+    return next(i for i, p in enumerate(plans) if p.start <= instr < p.end)
+
+
+def compiled(v: pr.Verification, plans: tuple[ChunkPlan, ...], idx: list[int]) -> list[Compiled]:
+    return list(compile_chunks(v.prog, [plans[i] for i in idx]))
+
+
+def test_valid_proof_every_chunk_within_limits_and_spent(funded):
+    node, wallet = funded
+    _, raw, _ = batch()
+    v, plans = verification(raw)
+    assert v.valid and not v.prog.failed
+    assert 300 < len(plans) < 1_000
+    outputs_seen: set[int] = set()
+    for c in compile_chunks(v.prog, list(plans)):
+        assert len(c.script) <= MAX_CHUNK_BYTES
+        assert c.max_stack <= MAX_STACK_SIZE
+        assert len(c.witness) <= MAX_STACK_SIZE
+        assert not set(c.inputs) - outputs_seen  # inputs are earlier chunks' outputs
+        outputs_seen |= set(c.outputs)
+    msm = next(
+        i
+        for i, p in enumerate(plans)
+        if any(v.prog.instrs[k][0] == "win" for k in range(p.start, p.end))
+    )
+    sample = sorted({0, 1, msm, len(plans) // 2, len(plans) - 2, len(plans) - 1})
+    chosen = list(range(len(plans))) if FULL else sample
+    run_all(node, wallet, [spends(c) for c in compiled(v, plans, chosen)])
+
+
+def test_one_byte_changed_exposes_a_chunk(funded):
+    """Byte 70 of the proof is in B's x: B leaves its curve.  The honest run finds the
+    on-curve check false; that chunk's spend is refused, the one before connects."""
+    node, wallet = funded
+    _, raw, _ = batch()
+    bad = bytearray(raw)
+    bad[70] ^= 0x01
+    v, plans = verification(bytes(bad))
+    assert not v.valid
+    first = chunk_of(plans, v.prog.failed[0])
+    good, failing = compiled(v, plans, [first - 1, first])
+    assert run_spends(node, wallet, [spends(good)])
+    assert not run_spends(node, wallet, [spends(failing)])
+
+
+def test_valid_points_wrong_proof_fail_the_final_check(funded):
+    """A replaced by another point of G1: every curve check passes, no c exists, and the
+    chunk holding the final check is refused with the honest values."""
+    node, wallet = funded
+    _, raw, _ = batch()
+    proof = pr.Proof.from_bytes(raw)
+    x, y = bn.normalize(bn.multiply(bn.G1, 7))
+    forged = pr.Proof((int(x), int(y)), proof.b, proof.c)
+    vk, _, s = batch()
+    v = pr.verifier_program(vk, forged, s)
+    assert not v.valid
+    final = [k for k in v.prog.failed if k > len(v.prog.instrs) - 200]
+    assert final, "the final check must fail"
+    plans = tuple(plan(v.prog))
+    idx = sorted({chunk_of(plans, k) for k in v.prog.failed})
+    assert idx[-1] == len(plans) - 1 or idx[-1] >= len(plans) - 3
+    [last] = compiled(v, plans, [idx[-1]])
+    assert not run_spends(node, wallet, [spends(last)])
+
+
+def same_shape(a: pr.Verification, b: pr.Verification) -> bool:
+    return [i[:3] for i in a.prog.instrs] == [i[:3] for i in b.prog.instrs]
+
+
+def test_committed_chunks_of_a_changed_proof(funded):
+    """Committed interfaces on the real verifier: each chunk hashes (BLAKE3 in Script)
+    what it reads and what it hands on, and checks the committed digests.  The cut is
+    made once (the verifier's instructions do not depend on the proof's values, so
+    every proof's program is cut the same way); the test cuts the program up to the
+    public-input MSM (the whole cut is `bzk bench bitvm`'s).  Valid proof: these
+    chunks pass.  Byte 70 changed (B off its curve), every digest the honest
+    computation's: the chunks before the failing check pass, the chunk holding it is
+    refused: its committed outputs disagree with its committed inputs."""
+    node, wallet = funded
+    _, raw, _ = batch()
+    good, _ = verification(raw)
+    msm = dict(good.prog.marks)["public-input msm"]
+    plans = tuple(plan(good.prog, committed=True, upto=msm + 1))
+    chunks = list(compile_chunks(good.prog, plans, committed=True))
+    for c in chunks:
+        assert len(c.script) <= MAX_CHUNK_BYTES and c.max_stack <= MAX_STACK_SIZE
+        assert c.hash_bytes > 0
+    run_all(node, wallet, [spends(c) for c in chunks])
+
+    bad = bytearray(raw)
+    bad[70] ^= 0x01
+    v, _ = verification(bytes(bad))
+    assert same_shape(v, good) and v.prog.failed
+    first = chunk_of(plans, v.prog.failed[0])
+    assert first > 0
+    changed = list(compile_chunks(v.prog, plans, committed=True, only=range(first + 1)))
+    run_all(node, wallet, [spends(c) for c in changed[:-1]])
+    assert not run_spends(node, wallet, [spends(changed[-1])])
