@@ -23,7 +23,7 @@ from ..bridge.payout import (
     FinalizedDeposit,
     FinalizedWithdrawal,
     PayoutBuilder,
-    SignerNode,
+    Signer,
 )
 from ..bridge.signers import SignerKey, SignerSet
 from ..bridge.store import BridgeStore
@@ -82,7 +82,7 @@ def run(
         settlement.batches.append(
             FinalizedBatch(1, (FinalizedDeposit(_RECIPIENT, credit.amount, dep.txid, 0),))
         )
-        nodes = [SignerNode(k, sset, settlement, NodeChain(node), 1) for k in keys]
+        nodes = [Signer(k, sset, settlement, NodeChain(node), 1) for k in keys]
         for s in nodes:
             s.register_reveal(reveal)
         sweep = SweepBuilder(store, sset, NodeChain(node)).sweep([OutPoint(dep.txid, 0)], nodes)

@@ -1,7 +1,7 @@
 """Withdrawals: batched payouts signed by the federation, each withdrawal paid once.
 
 Roles:
-- `SignerNode` is one signer.  Before contributing a signature it re-derives,
+- `Signer` is one signer.  Before contributing a signature it re-derives,
   from its *own* sources, that the payout is owed: it reads the finalized
   batches from the settlement layer (`SettlementReader`), checks every
   `Deposit` in them against its own view of Bitcoin (outpoint confirmed,
@@ -189,7 +189,7 @@ class PayoutRequest:
         )
 
 
-class SignerNode:
+class Signer:
     def __init__(
         self,
         key: SignerKey,
@@ -422,7 +422,7 @@ class SignerNode:
 class RefusalLog:
     """How a bridge loop reports signers that refuse: a halted signer refuses every
     round until an operator steps in, so its halt is said once (with its reason, by
-    `SignerNode._alarm`) and then its state every `interval` seconds, never a
+    `Signer._alarm`) and then its state every `interval` seconds, never a
     traceback per cycle."""
 
     def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -430,7 +430,7 @@ class RefusalLog:
         self.clock = clock
         self.last: float | None = None
 
-    def report(self, signers: list[SignerNode], error: PayoutRefused) -> None:
+    def report(self, signers: list[Signer], error: PayoutRefused) -> None:
         halted = [s for s in signers if s.halted]
         if not halted:
             log.warning("signers refused a bridge transaction: %s", error)
@@ -463,7 +463,7 @@ class PayoutResult:
     skipped: list[WithdrawalId] = field(default_factory=list)
 
 
-def sign(signer_set: SignerSet, req: PayoutRequest, signers: list[SignerNode]) -> bool:
+def sign(signer_set: SignerSet, req: PayoutRequest, signers: list[Signer]) -> bool:
     """Run the signing rounds on `req.tx` in place: MuSig2 key path when all n signers
     take part, else the k-of-n leaf with the first k.  Each signer reviews `req` on
     its own first.  Returns whether the key path was used."""
@@ -608,7 +608,7 @@ class PayoutBuilder(BridgeTxBuilder):
     def pay(
         self,
         withdrawals: list[FinalizedWithdrawal],
-        signers: list[SignerNode],
+        signers: list[Signer],
         fee_rate: float | None = None,
     ) -> PayoutResult | None:
         """Pay every not-yet-paid withdrawal in one transaction; None if nothing is left.

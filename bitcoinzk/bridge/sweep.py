@@ -7,7 +7,7 @@ Layer-2: a double pay.  So the coordinator batches the credited deposits that
 the settlement layer has finalized into one transaction paying a single
 output to `SignerSet.main_output()` (no refund leaf), signed by the same
 signers and rounds as a payout.  Each signer reviews a sweep on its own
-(`SignerNode.review_sweep`) and remembers the deposits it swept: its audit
+(`Signer.review_sweep`) and remembers the deposits it swept: its audit
 treats a credited deposit spent by anything else as an alarm.  The reserves
 are the sweep outputs plus payout change, never raw deposits.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from ..bitcoin.script import TaprootOutput
 from ..bitcoin.tx import OutPoint, Tx, TxIn, TxOut
 from .fees import MAX_SWEEP_INPUTS, fee_for
-from .payout import BridgeTxBuilder, PayoutError, PayoutRequest, SignerNode, sign, witness_estimate
+from .payout import BridgeTxBuilder, PayoutError, PayoutRequest, Signer, sign, witness_estimate
 from .store import BridgeStore
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,8 @@ class SweepBuilder(BridgeTxBuilder):
     def sweep(
         self,
         finalized: Iterable[OutPoint],
-        signers: list[SignerNode],
-        observers: Iterable[SignerNode] = (),
+        signers: list[Signer],
+        observers: Iterable[Signer] = (),
     ) -> SweepResult | None:
         """Sweep every pending deposit (up to `MAX_SWEEP_INPUTS`) in one transaction.
 

@@ -33,7 +33,7 @@ from bitcoinzk.bridge.payout import (
     PayoutRefused,
     PayoutResult,
     RefusalLog,
-    SignerNode,
+    Signer,
     parse_withdrawal_id,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
@@ -135,7 +135,7 @@ class Devnet:
         assert self.node.rollup is not None
         self.settlement = SilverSettlementReader(self.node.rollup, self.params)
         self.signers = [
-            SignerNode(
+            Signer(
                 key,
                 self.signer_set,
                 self.settlement,

@@ -21,7 +21,7 @@ from bitcoinzk.bridge.payout import (
     FinalizedDeposit,
     FinalizedWithdrawal,
     PayoutBuilder,
-    SignerNode,
+    Signer,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
 from bitcoinzk.bridge.store import BridgeStore
@@ -154,7 +154,7 @@ def deposit(node, wallet, spk: bytes, amount: int, mine: int = 1):
 
 def make_signers(
     root: Path, node: RegtestNode, store: BridgeStore, settlement: RecordedSettlement
-) -> tuple[SignerSet, list[SignerNode]]:
+) -> tuple[SignerSet, list[Signer]]:
     """The three signer processes' state of a child process: keys from `root`, every
     reveal the bridge store knows registered (2-of-3)."""
     keys = [SignerKey.load(root / f"signer{i}" / "key.json") for i in range(3)]
@@ -174,11 +174,11 @@ def signer_nodes(
     node: RegtestNode,
     reveals: list[DepositReveal],
     root: Path,
-) -> list[SignerNode]:
+) -> list[Signer]:
     """A signer for each key, its signed-request log under `root`, every reveal registered."""
     signers = []
     for i, key in enumerate(keys):
-        s = SignerNode(
+        s = Signer(
             key, signer_set, settlement, NodeChain(node), 3, root / f"signer{i}" / "signed.json"
         )
         for r in reveals:
@@ -197,7 +197,7 @@ def fund_bridge(
     root: Path,
     fee: int,
     amounts: tuple[int, ...],
-) -> tuple[RecordedSettlement, list[SignerNode], PayoutBuilder]:
+) -> tuple[RecordedSettlement, list[Signer], PayoutBuilder]:
     """Credited deposits of `amounts` to ALICE swept into the bridge's custody
     (confirmed), and three signers reading their own views."""
     settlement = RecordedSettlement()
@@ -222,7 +222,7 @@ def fund_bridge(
 @pytest.fixture
 def bridge(
     node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee
-) -> tuple[RecordedSettlement, list[SignerNode], PayoutBuilder]:
+) -> tuple[RecordedSettlement, list[Signer], PayoutBuilder]:
     """Two credited deposits (0.01 + 0.02 BTC) swept into the bridge's custody (confirmed),
     and three signers reading their own views."""
     return fund_bridge(

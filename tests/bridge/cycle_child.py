@@ -21,7 +21,7 @@ from bitcoinzk.bridge.payout import (
     FinalizedWithdrawal,
     PayoutBuilder,
     PayoutRequest,
-    SignerNode,
+    Signer,
     parse_withdrawal_id,
 )
 from bitcoinzk.bridge.signers import SignerSet
@@ -68,7 +68,7 @@ def main(root: Path, kind: str, step: str) -> None:
     if step == "signed":
         real_sign = payout.sign
 
-        def sign_then_die(s: SignerSet, req: PayoutRequest, nodes: list[SignerNode]) -> bool:
+        def sign_then_die(s: SignerSet, req: PayoutRequest, nodes: list[Signer]) -> bool:
             real_sign(s, req, nodes)
             die()
             return True

@@ -29,7 +29,7 @@ from bitcoinzk.bridge.payout import (
     PayoutBuilder,
     PayoutRefused,
     PayoutRequest,
-    SignerNode,
+    Signer,
     UnbackedDeposit,
     sign,
 )
@@ -541,7 +541,7 @@ def test_a_withdrawal_the_reserves_cannot_pay_within_its_fee_does_not_freeze_the
     chain = NodeChain(node)
     reveals: list[DepositReveal] = []
     settlement = RecordedSettlement()
-    signers: list[SignerNode] = []
+    signers: list[Signer] = []
     for n in range(6):
         reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 60_000)
         reveals.append(reveal)

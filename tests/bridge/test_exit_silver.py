@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bitcoinzk.bridge.fees import FeePolicy
-from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedWithdrawal, PayoutBuilder, SignerNode
+from bitcoinzk.bridge.payout import FinalizedBatch, FinalizedWithdrawal, PayoutBuilder, Signer
 from bitcoinzk.bridge.silver import SilverSettlementReader
 from bitcoinzk.settlement.evm.anvil import DEV_KEYS, Anvil, _rpc
 from bitcoinzk.settlement.evm.client import EmbeddedClient, EvmClient, Web3Client
@@ -60,7 +60,7 @@ class FundedSilver:
 @pytest.fixture
 def funded(
     node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee
-) -> tuple[RecordedSettlement, list[SignerNode], PayoutBuilder]:
+) -> tuple[RecordedSettlement, list[Signer], PayoutBuilder]:
     """10 M sats of reserves: more than the 7 M the Layer-2 accounts hold."""
     return fund_bridge(
         node, wallet, watcher, signer_set, signer_keys, store, tmp_path, fee, (5_000_000,) * 2

@@ -20,7 +20,7 @@ from bitcoinzk.bridge.payout import (
     PayoutBuilder,
     PayoutRefused,
     RefusalLog,
-    SignerNode,
+    Signer,
     UnbackedDeposit,
     parse_withdrawal_id,
 )
@@ -132,7 +132,7 @@ def test_signer_never_signs_a_second_payout_for_a_withdrawal(node, wallet, bridg
     # a coordinator that lost its database tries again with a different transaction
     builder.store.db.execute("DELETE FROM withdrawals")
     builder.store.db.execute("DELETE FROM payouts")
-    fresh = [SignerNode(s.key, s.signer_set, settlement, s.chain, 3, s.state_path) for s in signers]
+    fresh = [Signer(s.key, s.signer_set, settlement, s.chain, 3, s.state_path) for s in signers]
     for f, s in zip(fresh, signers, strict=True):
         f.reveals = s.reveals
     with pytest.raises(PayoutRefused, match="already signed"):

@@ -24,7 +24,7 @@ from bitcoinzk.bridge.payout import (
     PayoutBuilder,
     PayoutError,
     PayoutRefused,
-    SignerNode,
+    Signer,
     UnbackedDeposit,
 )
 from bitcoinzk.bridge.signers import SignerKey, SignerSet
@@ -444,7 +444,7 @@ def test_a_payout_costing_more_than_its_withdrawals_were_charged_is_refused(
     chain = NodeChain(node)
     reveals, finals = [], []
     settlement = RecordedSettlement()
-    signers: list[SignerNode] = []
+    signers: list[Signer] = []
     for n in range(3):
         reveal, _, op, final = credited_deposit(node, wallet, watcher, signer_set, 100_000)
         reveals.append(reveal)
