@@ -1,10 +1,11 @@
 """The block explorer served by the node: plain server-rendered HTML under /explorer.
 
-No scripts and nothing fetched from elsewhere: pages are built here with every
-value passed through `html.escape`, charts are inline SVG drawn on the server,
-and the one stylesheet ships in the package (static/explorer.css). Bad input
-gets a readable 400/404 page; an unexpected error is logged and answered with
-a plain 500 page, never a traceback.
+No scripts and nothing fetched from elsewhere: pages are Jinja2 templates
+(templates/, one per page on a shared base layout) rendered with autoescaping,
+charts are inline SVG laid out here and drawn by the overview's template, and
+the one stylesheet ships in the package (static/explorer.css). Bad input gets a
+readable 400/404 page; an unexpected error is logged and answered with a plain
+500 page, never a traceback.
 
 Routes:
   /explorer                   overview: chain, charts, latest blocks and batches, bridge
@@ -20,12 +21,15 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.node.pipeline import final_latency
@@ -38,6 +42,7 @@ from bitcoinzk.spec.tree import compute_root
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
 LATEST = 20
 """Rows in the overview's block and batch tables."""
 CHART_WINDOW = 60
@@ -86,54 +91,88 @@ class PageError(Exception):
         self.message = message
 
 
-def e(value: object) -> str:
-    """Escape anything for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
+# --- what the templates format values with ---
+
+
+def _escape(value: object) -> Markup:
+    """Escape every `{{ value }}` as `html.escape` does before autoescaping sees it.
+
+    Autoescaping alone would write a quote as `&#34;`; this keeps the pages' `&quot;`.
+    Macro output and other template markup is already `Markup` and passes unchanged."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape(str(value), quote=True))
 
 
 def _short(text: str, keep: int = 10) -> str:
     return text if len(text) <= 2 * keep + 3 else f"{text[:keep]}…{text[-keep:]}"
 
 
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "—"
-    moment = datetime.fromtimestamp(ts, UTC)
-    return f'<span title="{e(moment.isoformat())}">{e(moment.strftime("%H:%M:%S"))} UTC</span>'
+def _num(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def _status(status: str) -> str:
-    cls = status if status.isalnum() else "other"
-    return f'<span class="status status-{e(cls)}">{e(status)}</span>'
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
-def _num(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
-        return "—"
-    return e(f"{value:,.{digits}f}")
+def _px(value: float) -> str:
+    return f"{value:.1f}"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str) -> str:
-    """Cells are already-escaped HTML; a header starting with '#' is right-aligned."""
-    head = "".join(
-        f'<th class="num">{e(h[1:])}</th>' if h.startswith("#") else f"<th>{e(h)}</th>"
-        for h in headers
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        finalize=_escape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{c}</td>' if h.startswith("#") else f"<td>{c}</td>"
-            for h, c in zip(headers, row, strict=True)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    if not body:
-        return f'<p class="note">{e(empty)}</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    env.filters.update(short=_short, num=_num, utc=_utc, px=_px, hex=hex)
+    return env
 
 
-def _kv(pairs: Iterable[tuple[str, str]]) -> str:
-    rows = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in pairs)
-    return f'<table class="kv">{rows}</table>'
+# --- what the pages show ---
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    number: int
+    timestamp: float
+    ops: list[dict[str, Any]]
+    pubdata_bytes: int
+    fees: int
+
+    @property
+    def transfers(self) -> int:
+        return sum(1 for op in self.ops if op.get("type") == "transfer")
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    number: int
+    status: str
+    info: dict[str, Any]
+    ops: int | None
+    """Operations of its block, when that block is among those read with it."""
+
+    @property
+    def gas(self) -> float | None:
+        return batch_gas(self.info)
+
+    @property
+    def gas_per_op(self) -> float | None:
+        return self.gas / self.ops if self.gas and self.ops else None
+
+    @property
+    def settlement_tx(self) -> str | None:
+        tx = self.info.get("settlement_tx")
+        return str(tx) if tx else None
+
+    @property
+    def settled_at(self) -> float | None:
+        return self.info.get("final_at") or self.info.get("committed_at")
 
 
 def batch_gas(info: dict[str, Any]) -> float | None:
@@ -144,68 +183,85 @@ def batch_gas(info: dict[str, Any]) -> float | None:
     return float(gas) / max(1, int(info.get("batches_in_tx", 1)))
 
 
-def _chart(
+@dataclass(frozen=True)
+class Mark:
+    """One point of a chart: a bar's top-left corner and size, or a dot's centre."""
+
+    label: int
+    value: str
+    x: float
+    y: float
+    width: float = 0.0
+    height: float = 0.0
+
+
+@dataclass
+class Chart:
+    """An inline SVG chart of (block number, value) points, laid out for overview.html."""
+
+    title: str
+    unit: str
+    kind: str
+    """Bars ("bar") or a line through dots ("line")."""
+    subtitle: str = ""
+    width: int = 360
+    height: int = 206
+    left: int = 44
+    right: int = 8
+    top: int = 10
+    bottom: int = 42
+    ticks: list[tuple[float, str]] = field(default_factory=list)
+    """Gridlines: height and the value written beside it."""
+    marks: list[Mark] = field(default_factory=list)
+    x_labels: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def plot_width(self) -> int:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_height(self) -> int:
+        return self.height - self.top - self.bottom
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - self.right
+
+    @property
+    def baseline(self) -> int:
+        return self.top + self.plot_height
+
+
+def chart(
     title: str,
     points: Sequence[tuple[int, float]],
     unit: str,
     kind: str = "bar",
     subtitle: str = "",
-) -> str:
-    """An inline SVG chart of (x label, y) points: bars or a line with dots."""
-    width, height, left, right, top, bottom = 360, 206, 44, 8, 10, 42
-    inner_w, inner_h = width - left - right, height - top - bottom
-    parts = [f'<div class="card"><h2>{e(title)}</h2>']
-    if subtitle:
-        parts.append(f'<p class="muted">{e(subtitle)}</p>')
+) -> Chart:
+    """Lay out (x label, y) points: five gridlines, one mark per point, about six x labels."""
+    c = Chart(title, unit, kind, subtitle)
     if not points:
-        parts.append('<p class="note">No data yet.</p></div>')
-        return "".join(parts)
+        return c
     top_value = max(y for _, y in points) or 1.0
-    svg = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{e(title)}">']
     for i in range(5):
-        value = top_value * i / 4
-        y = top + inner_h - inner_h * i / 4
-        svg.append(
-            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{e(_compact(value))}</text>'
-        )
-    svg.append(
-        f'<line class="axis" x1="{left}" x2="{width - right}" '
-        f'y1="{top + inner_h}" y2="{top + inner_h}"/>'
-    )
-    step = inner_w / len(points)
-    coords = []
-    marks = len(svg)
+        c.ticks.append((c.baseline - c.plot_height * i / 4, _compact(top_value * i / 4)))
+    step = c.plot_width / len(points)
     for i, (label, value) in enumerate(points):
-        x = left + step * i
-        h = inner_h * value / top_value
-        tip = f"<title>{e(label)}: {e(_compact(value))} {e(unit)}</title>"
+        x = c.left + step * i
+        h = c.plot_height * value / top_value
         if kind == "bar":
-            bw = max(step * 0.75, 1.0)
-            svg.append(
-                f'<rect class="bar" x="{x + (step - bw) / 2:.1f}" y="{top + inner_h - h:.1f}" '
-                f'width="{bw:.1f}" height="{max(h, 0.5):.1f}">{tip}</rect>'
+            bar = max(step * 0.75, 1.0)
+            c.marks.append(
+                Mark(label, _compact(value), x + (step - bar) / 2, c.baseline - h, bar, max(h, 0.5))
             )
         else:
-            cx, cy = x + step / 2, top + inner_h - h
-            coords.append(f"{cx:.1f},{cy:.1f}")
-            svg.append(f'<circle class="dot" cx="{cx:.1f}" cy="{cy:.1f}" r="3">{tip}</circle>')
-    if coords:
-        svg.insert(marks, f'<polyline class="line" points="{" ".join(coords)}"/>')
+            c.marks.append(Mark(label, _compact(value), x + step / 2, c.baseline - h))
     every = max(1, len(points) // 6)
     for i, (label, _) in enumerate(points):
         if i % every == 0 or i == len(points) - 1:
-            x = left + step * (i + 0.5)
-            svg.append(
-                f'<text x="{x:.1f}" y="{top + inner_h + 15}" text-anchor="middle">{e(label)}</text>'
-            )
-    svg.append(
-        f'<text x="{left + inner_w / 2:.1f}" y="{height - 3}" text-anchor="middle">'
-        f"block number · {e(unit)}</text></svg>"
-    )
-    parts.append("".join(svg))
-    parts.append("</div>")
-    return "".join(parts)
+            c.x_labels.append((c.left + step * (i + 0.5), label))
+    return c
 
 
 def _compact(value: float) -> str:
@@ -222,36 +278,23 @@ class Explorer:
     def __init__(self, node: ExplorerNode) -> None:
         self.node = node
         self.css = (STATIC / "explorer.css").read_text()
+        self.templates = _environment()
+        self.templates.globals["btc_url"] = self.btc_url
 
     # --- plumbing ---
 
-    def page(self, title: str, body: str, status: int = 200) -> web.Response:
-        chain = self.node.params.chain_id
-        text = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)} · bitcoinzk explorer</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/explorer/static/explorer.css">
-</head><body>
-<header><a class="brand" href="/explorer">bitcoin<span>zk</span> explorer</a>
-<span class="muted">chain {e(chain)} · head {e(self.node.sequencer.head)}</span>
-<form action="/explorer/account" method="get">
-<input type="text" name="q" placeholder="account index or public key hex" aria-label="account">
-<button type="submit">Look up</button></form></header>
-<main><h1>{e(title)}</h1>
-{body}
-</main></body></html>
-"""
+    def render(self, template: str, title: str, status: int = 200, **values: Any) -> web.Response:
+        text = self.templates.get_template(template).render(
+            title=title,
+            chain_id=self.node.params.chain_id,
+            head=self.node.sequencer.head,
+            **values,
+        )
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
     def error_page(self, status: int, message: str) -> web.Response:
         reason = {400: "Bad request", 404: "Not found"}.get(status, "Error")
-        body = (
-            f'<div class="card error"><p>{e(message)}</p>'
-            '<p><a href="/explorer">Back to the overview</a></p></div>'
-        )
-        return self.page(f"{status} {reason}", body, status)
+        return self.render("error.html", f"{status} {reason}", status, message=message)
 
     def guard(self, handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -267,33 +310,28 @@ class Explorer:
 
         return wrapped
 
-    def tx_link(self, tx_hash: str) -> str:
-        return f'<a class="mono" href="/explorer/tx/{e(tx_hash)}">{e(_short(tx_hash))}</a>'
-
-    def btc_link(self, txid: str | None) -> str:
-        if not txid:
-            return "—"
+    def btc_url(self, txid: str) -> str | None:
+        """Where the configured Bitcoin explorer shows `txid`, if one is configured."""
         base = self.node.bitcoin_explorer_url
         if not base:
-            return f'<code title="{e(txid)}">{e(_short(txid))}</code>'
-        url = base.replace("{txid}", txid) if "{txid}" in base else base + txid
-        return f'<a class="mono" href="{e(url)}" title="{e(txid)}">{e(_short(txid))}</a>'
+            return None
+        return base.replace("{txid}", txid) if "{txid}" in base else base + txid
 
     # --- data ---
 
-    def latest_blocks(self, limit: int) -> list[tuple[int, float, list[dict[str, Any]], int, int]]:
+    def latest_blocks(self, limit: int) -> list[BlockRow]:
         rows = self.node.store.db.execute(
             "SELECT number, timestamp, ops, length(pubdata), fees FROM blocks "
             "ORDER BY number DESC LIMIT ?",
             (limit,),
         ).fetchall()
-        return [(n, ts, json.loads(ops), size, fees) for n, ts, ops, size, fees in rows]
+        return [BlockRow(n, ts, json.loads(ops), size, fees) for n, ts, ops, size, fees in rows]
 
-    def latest_batches(self, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+    def latest_batches(self, limit: int, ops_in: Mapping[int, int]) -> list[BatchRow]:
         rows = self.node.store.db.execute(
             "SELECT number, status, info FROM batches ORDER BY number DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [(n, status, json.loads(info)) for n, status, info in rows]
+        return [BatchRow(n, status, json.loads(info), ops_in.get(n)) for n, status, info in rows]
 
     def status_counts(self) -> dict[str, int]:
         rows = self.node.store.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status")
@@ -304,129 +342,52 @@ class Explorer:
     async def overview(self, request: web.Request) -> web.StreamResponse:
         node = self.node
         blocks = self.latest_blocks(max(LATEST, CHART_WINDOW))
-        batches = self.latest_batches(max(LATEST, CHART_WINDOW))
-        status_of = {n: s for n, s, _ in batches}
-        ops_in = {n: len(ops) for n, _, ops, _, _ in blocks}
+        batches = self.latest_batches(
+            max(LATEST, CHART_WINDOW), {b.number: len(b.ops) for b in blocks}
+        )
         counts = self.status_counts()
         total_ops = node.store.db.execute("SELECT COUNT(*) FROM receipts WHERE status='included'")
-        latency = final_latency(node.store)
-        stats = [
-            ("head block", _num(node.sequencer.head)),
-            ("operations included", _num(total_ops.fetchone()[0])),
-            ("accounts", _num(node.sequencer.state.num_accounts)),
-            ("mempool", _num(len(node.sequencer.mempool))),
-            *((f"batches {s}", _num(counts.get(s, 0))) for s in BatchStatus if counts.get(s)),
-            (
-                "inclusion → final p50 / p95",
-                f"{_num(latency['p50_s'], 1)} s / {_num(latency['p95_s'], 1)} s"
-                if latency["p50_s"] is not None
-                else '<span class="muted">—</span>',
-            ),
-            *(
-                [("proving backlog", f"{_num(node.proving_backlog())} blocks")]
-                if node.prover is not None
-                else []
-            ),
-            (
-                "state root",
-                f'<code title="{e(hex(node.sequencer.state.root))}">'
-                f"{e(_short(hex(node.sequencer.state.root), 8))}</code>",
-            ),
-        ]
-        summary = "".join(
-            f'<div class="stat"><div class="k">{e(k)}</div><div class="v">{v}</div></div>'
-            for k, v in stats
+        bridge, bridge_error = self.bridge()
+        return self.render(
+            "overview.html",
+            "Overview",
+            total_ops=total_ops.fetchone()[0],
+            accounts=node.sequencer.state.num_accounts,
+            mempool=len(node.sequencer.mempool),
+            status_counts=[(str(s), counts[s]) for s in BatchStatus if counts.get(s)],
+            latency=final_latency(node.store),
+            backlog=node.proving_backlog() if node.prover is not None else None,
+            state_root=hex(node.sequencer.state.root),
+            charts=self.charts(blocks, batches),
+            blocks=blocks[:LATEST],
+            batch_status={b.number: b.status for b in batches},
+            batches=batches[:LATEST],
+            bridge=bridge,
+            bridge_error=bridge_error,
         )
-        parts = [f'<div class="card stats">{summary}</div>', '<div class="grid">']
-        parts.extend(self.charts(blocks, batches))
-        parts.append("</div><p></p>")
 
-        block_rows = [
-            (
-                f'<a href="/explorer/block/{n}">{n}</a>',
-                _when(ts),
-                _num(len(ops)),
-                _num(sum(1 for op in ops if op.get("type") == "transfer")),
-                _num(fees),
-                _num(size),
-                _status(status_of[n]) if n in status_of else '<span class="muted">—</span>',
-            )
-            for n, ts, ops, size, fees in blocks[:LATEST]
-        ]
-        parts.append(
-            '<div class="card" id="blocks"><h2>Latest blocks</h2>'
-            + _table(
-                ("block", "time", "#ops", "#transfers", "#fees (sat)", "#pubdata bytes", "batch"),
-                block_rows,
-                "No blocks yet.",
-            )
-            + "</div>"
-        )
-        batch_rows = []
-        for n, status, info in batches[:LATEST]:
-            gas = batch_gas(info)
-            ops = ops_in.get(n)
-            tx = info.get("settlement_tx")
-            batch_rows.append(
-                (
-                    f'<a href="/explorer/batch/{n}">{n}</a>',
-                    _status(status),
-                    _num(info.get("prove_s"), 2),
-                    self.tx_link(str(tx)) if tx else '<span class="muted">—</span>',
-                    _num(gas),
-                    _num(gas / ops) if gas and ops else "—",
-                    _when(info.get("final_at") or info.get("committed_at")),
-                )
-            )
-        parts.append(
-            '<div class="card" id="batches"><h2>Latest batches</h2>'
-            + _table(
-                (
-                    "batch",
-                    "status",
-                    "#prove (s)",
-                    "settlement tx",
-                    "#commit gas",
-                    "#gas / op",
-                    "settled",
-                ),
-                batch_rows,
-                "No batches yet.",
-            )
-            + "</div>"
-        )
-        parts.append(self.bridge())
-        return self.page("Overview", "".join(parts))
-
-    def charts(
-        self,
-        blocks: list[tuple[int, float, list[dict[str, Any]], int, int]],
-        batches: list[tuple[int, str, dict[str, Any]]],
-    ) -> list[str]:
-        window = sorted(blocks[:CHART_WINDOW])
-        throughput = [
-            (n, float(sum(1 for op in ops if op.get("type") == "transfer")))
-            for n, _, ops, _, _ in window
-        ]
+    def charts(self, blocks: list[BlockRow], batches: list[BatchRow]) -> list[Chart]:
+        window = sorted(blocks[:CHART_WINDOW], key=lambda b: b.number)
+        throughput = [(b.number, float(b.transfers)) for b in window]
         subtitle = ""
         if len(window) >= 2:
-            span = window[-1][1] - window[0][1]
+            span = window[-1].timestamp - window[0].timestamp
             transfers = sum(int(y) for _, y in throughput[1:])
             if span > 0:
                 subtitle = (
                     f"{transfers} transfers in {span:.1f} s over blocks "
-                    f"{window[0][0]}–{window[-1][0]}: {transfers / span:.2f} transfers/s"
+                    f"{window[0].number}–{window[-1].number}: {transfers / span:.2f} transfers/s"
                 )
-        ops_in = {n: len(ops) for n, _, ops, _, _ in window}
+        ops_in = {b.number: len(b.ops) for b in window}
         gas_per_op = [
-            (n, (batch_gas(info) or 0) / ops_in[n])
-            for n, _, info in sorted(batches[:CHART_WINDOW])
-            if batch_gas(info) and ops_in.get(n)
+            (b.number, (b.gas or 0) / ops_in[b.number])
+            for b in sorted(batches[:CHART_WINDOW], key=lambda b: b.number)
+            if b.gas and ops_in.get(b.number)
         ]
-        pubdata_per_op = [(n, size / len(ops)) for n, _, ops, size, _ in window if ops]
+        pubdata_per_op = [(b.number, b.pubdata_bytes / len(b.ops)) for b in window if b.ops]
         return [
-            _chart("Throughput: transfers per block", throughput, "transfers", "bar", subtitle),
-            _chart(
+            chart("Throughput: transfers per block", throughput, "transfers", "bar", subtitle),
+            chart(
                 "Cost: commit gas per transfer",
                 gas_per_op,
                 "gas per operation",
@@ -434,7 +395,7 @@ class Explorer:
                 "Commit gas of each committed batch (its share of a transaction that "
                 "committed several) divided by its operations.",
             ),
-            _chart(
+            chart(
                 "Cost: pubdata bytes per transfer",
                 pubdata_per_op,
                 "bytes per operation",
@@ -443,72 +404,20 @@ class Explorer:
             ),
         ]
 
-    def bridge(self) -> str:
+    def bridge(self) -> tuple[dict[str, list[dict[str, Any]]] | None, str | None]:
+        """The bridge's deposits and withdrawals (None without a bridge), or why not."""
         view = self.node.bridge_view
-        head = '<div class="card" id="bridge"><h2>Bitcoin bridge</h2>'
         if view is None:
-            return head + '<p class="note">No bridge attached to this node.</p></div>'
+            return None, None
         try:
             data = view()
         except Exception as exc:
             log.exception("bridge view failed")
-            return head + f'<p class="bad">Bridge view unavailable: {e(exc)}</p></div>'
-        deposits = [
-            (
-                self.btc_link(d.get("txid")) + (f":{e(d['vout'])}" if "vout" in d else ""),
-                _num(d.get("amount")),
-                self.account_link(d["recipient"])
-                if isinstance(d.get("recipient"), int)
-                else e(d.get("recipient", "—")),
-                _num(d.get("confirmations")),
-                _status(str(d.get("status", "—"))),
-                self.tx_link(str(d["l2_tx"])) if d.get("l2_tx") else "—",
-            )
-            for d in data.get("deposits", [])
-        ]
-        withdrawals = [
-            (
-                f'<a href="/explorer/batch/{e(w["batch"])}">{e(w["batch"])}</a>'
-                if w.get("batch") is not None
-                else "—",
-                _num(w.get("amount")),
-                f"<code>{e(_short(str(w.get('script_pubkey', '')), 12))}</code>",
-                self.btc_link(w.get("payout_txid")),
-                _num(w.get("confirmations")),
-                _status(str(w.get("status", "—"))),
-            )
-            for w in data.get("withdrawals", [])
-        ]
-        return (
-            head
-            + "<h3>Deposits</h3>"
-            + _table(
-                (
-                    "bitcoin txid",
-                    "#amount (sat)",
-                    "L2 account",
-                    "#confirmations",
-                    "status",
-                    "L2 tx",
-                ),
-                deposits,
-                "No deposits yet.",
-            )
-            + "<h3>Withdrawals</h3>"
-            + _table(
-                (
-                    "batch",
-                    "#amount (sat)",
-                    "script_pubkey",
-                    "payout txid",
-                    "#confirmations",
-                    "status",
-                ),
-                withdrawals,
-                "No withdrawals yet.",
-            )
-            + "</div>"
-        )
+            return None, str(exc)
+        return {
+            "deposits": list(data.get("deposits", [])),
+            "withdrawals": list(data.get("withdrawals", [])),
+        }, None
 
     async def block(self, request: web.Request) -> web.StreamResponse:
         number = _int_arg(request.match_info["n"], "block number")
@@ -517,117 +426,42 @@ class Explorer:
             raise PageError(
                 404, f"There is no block {number} (the head is {self.node.sequencer.head})."
             )
-        batch = self.node.store.get_batch(number)
         receipts = {
             int(pos): ("0x" + bytes(h).hex(), str(st))
             for h, pos, st in self.node.store.db.execute(
                 "SELECT tx_hash, position, status FROM receipts WHERE block_number=?", (number,)
             )
         }
-        info = _kv(
-            [
-                ("time", _when(block.timestamp)),
-                (
-                    "batch",
-                    (f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch.status))
-                    if batch
-                    else "—",
-                ),
-                ("operations", _num(len(block.ops))),
-                ("fees (sat)", _num(block.fees)),
-                ("pubdata bytes", _num(len(block.pubdata))),
-                ("old state root", f"<code>{e(hex(block.old_root))}</code>"),
-                ("new state root", f"<code>{e(hex(block.new_root))}</code>"),
-                ("public input", f"<code>{e(hex(block.public_input))}</code>"),
-            ]
+        return self.render(
+            "block.html",
+            f"Block {number}",
+            number=number,
+            block=block,
+            batch=self.node.store.get_batch(number),
+            receipts=receipts,
         )
-        rows = []
-        for pos, op in enumerate(block.ops):
-            tx_hash, status = receipts.get(pos, ("", ""))
-            kind = str(op.get("type", "?"))
-            if kind == "withdraw":
-                to = f"<code>{e(_short(str(op.get('script_pubkey', '')), 10))}</code> (Bitcoin)"
-            else:
-                to = self.account_link(op.get("recipient"))
-            rows.append(
-                (
-                    _num(pos),
-                    self.tx_link(tx_hash) if tx_hash else "—",
-                    e(kind),
-                    self.account_link(op.get("sender")) if "sender" in op else "Bitcoin deposit",
-                    to,
-                    _num(op.get("amount")),
-                    _num(op.get("fee")),
-                    _status(status) if status else "—",
-                )
-            )
-        pager = ['<div class="pager">']
-        if number > 1:
-            pager.append(f'<a href="/explorer/block/{number - 1}">← block {number - 1}</a>')
-        if number < self.node.sequencer.head:
-            pager.append(f'<a href="/explorer/block/{number + 1}">block {number + 1} →</a>')
-        pager.append("</div>")
-        body = (
-            "".join(pager)
-            + f'<div class="card">{info}</div><div class="card"><h2>Operations</h2>'
-            + _table(
-                ("#", "hash", "type", "from", "to", "#amount (sat)", "#fee", "receipt"),
-                rows,
-                "This block has no operations.",
-            )
-            + "</div>"
-        )
-        return self.page(f"Block {number}", body)
-
-    def account_link(self, index: Any) -> str:
-        if isinstance(index, int) and not isinstance(index, bool):
-            return f'<a href="/explorer/account?q={index}">#{index}</a>'
-        return "—"
 
     async def batch(self, request: web.Request) -> web.StreamResponse:
         number = _int_arg(request.match_info["n"], "batch number")
-        batch = self.node.store.get_batch(number)
+        store = self.node.store
+        batch = store.get_batch(number)
         if batch is None:
             raise PageError(404, f"There is no batch {number}.")
-        proof, info = batch.proof, batch.info
-        block = self.node.store.get_block(number)
+        block = store.get_block(number)
         ops = len(block.ops) if block else 0
-        pairs = [
-            ("status", _status(batch.status)),
-            ("block", f'<a href="/explorer/block/{number}">{number}</a>'),
-            ("operations", _num(ops)),
-            ("public input", f"<code>{e(hex(batch.public_input))}</code>"),
-            (
-                "proof",
-                f'<code title="{e(proof.hex())}">{e(_short("0x" + proof.hex(), 16))}</code>'
-                f" ({len(proof)} bytes)"
-                if proof
-                else '<span class="muted">not proven yet</span>',
-            ),
-        ]
-        gas = batch_gas(info)
-        if gas and ops:
-            pairs.append(("commit gas per operation", _num(gas / ops)))
-        if block and ops:
-            pairs.append(("pubdata bytes per operation", _num(len(block.pubdata) / ops, 1)))
-        for key, value in sorted(info.items()):
-            label = key.replace("_", " ")
-            if key == "settlement_tx" and isinstance(value, str):
-                pairs.append((label, self.tx_link(value)))
-            elif key.endswith("_at") and isinstance(value, int | float):
-                pairs.append((label, _when(float(value))))
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                pairs.append((label, _num(value, 0 if isinstance(value, int) else 3)))
-            else:
-                pairs.append((label, f"<code>{e(value)}</code>"))
-        pager = ['<div class="pager">']
-        if self.node.store.get_batch(number - 1) is not None:
-            pager.append(f'<a href="/explorer/batch/{number - 1}">← batch {number - 1}</a>')
-        if self.node.store.get_batch(number + 1) is not None:
-            pager.append(f'<a href="/explorer/batch/{number + 1}">batch {number + 1} →</a>')
-        pager.append("</div>")
-        body = "".join(pager) + f'<div class="card">{_kv(pairs)}</div>'
-        return self.page(f"Batch {number}", body)
+        gas = batch_gas(batch.info)
+        return self.render(
+            "batch.html",
+            f"Batch {number}",
+            number=number,
+            batch=batch,
+            ops=ops,
+            gas_per_op=gas / ops if gas and ops else None,
+            pubdata_per_op=len(block.pubdata) / ops if block and ops else None,
+            info=sorted(batch.info.items()),
+            has_previous=store.get_batch(number - 1) is not None,
+            has_next=store.get_batch(number + 1) is not None,
+        )
 
     async def tx(self, request: web.Request) -> web.StreamResponse:
         raw = _hash_arg(request.match_info["hash"])
@@ -635,33 +469,13 @@ class Explorer:
         store = self.node.store
         receipt = store.get_receipt(raw)
         if receipt is not None:
-            pairs = [
-                ("hash", f"<code>{e(text)}</code>"),
-                ("status", _status(receipt.status)),
-                (
-                    "block",
-                    f'<a href="/explorer/block/{receipt.block_number}">{receipt.block_number}</a>'
-                    if receipt.block_number is not None
-                    else "—",
-                ),
-                ("position", _num(receipt.position)),
-            ]
-            if receipt.error:
-                pairs.append(("error", f'<span class="bad">{e(receipt.error)}</span>'))
             block = store.get_block(receipt.block_number) if receipt.block_number else None
+            op = None
             if block is not None and receipt.position is not None:
                 op = block.ops[receipt.position]
-                for key in ("type", "sender", "recipient", "amount", "fee", "nonce"):
-                    if key in op:
-                        value = op[key]
-                        cell = (
-                            self.account_link(value) if key in ("sender", "recipient") else e(value)
-                        )
-                        pairs.append((key, cell))
-                for key in ("recipient_pubkey", "pubkey", "script_pubkey", "txid"):
-                    if key in op:
-                        pairs.append((key.replace("_", " "), f"<code>{e(op[key])}</code>"))
-            return self.page("Layer-2 transaction", f'<div class="card">{_kv(pairs)}</div>')
+            return self.render(
+                "tx.html", "Layer-2 transaction", tx_hash=text, receipt=receipt, op=op
+            )
         row = store.db.execute(
             "SELECT number FROM batches WHERE json_extract(info, '$.settlement_tx') = ?", (text,)
         ).fetchone()
@@ -669,43 +483,36 @@ class Explorer:
             number = int(row[0])
             batch = store.get_batch(number)
             assert batch is not None
-            info = batch.info
-            pairs = [
-                ("hash", f"<code>{e(text)}</code>"),
-                (
-                    "commits batch",
-                    f'<a href="/explorer/batch/{number}">{number}</a> ' + _status(batch.status),
-                ),
-                ("settlement block", _num(info.get("settlement_block"))),
-                ("gas used", _num(info.get("commit_gas"))),
-                ("calldata bytes", _num(info.get("calldata_bytes"))),
-                ("committed at", _when(info.get("committed_at"))),
-            ]
-            return self.page("Settlement transaction", f'<div class="card">{_kv(pairs)}</div>')
+            return self.render(
+                "tx.html",
+                "Settlement transaction",
+                tx_hash=text,
+                receipt=None,
+                batch_number=number,
+                batch=batch,
+            )
         sequencer = self.node.sequencer
         if raw in sequencer.mempool.entries or raw in sequencer.deposits:
-            pairs = [("hash", f"<code>{e(text)}</code>"), ("status", _status("pending"))]
-            return self.page("Layer-2 transaction", f'<div class="card">{_kv(pairs)}</div>')
+            return self.render(
+                "tx.html", "Layer-2 transaction", tx_hash=text, receipt=None, batch=None
+            )
         raise PageError(404, f"No Layer-2 or settlement transaction {text} is known here.")
 
     async def account(self, request: web.Request) -> web.StreamResponse:
         query = request.query.get("q", "").strip()
-        form = (
-            '<div class="card"><form action="/explorer/account" method="get" id="lookup">'
-            f'<input type="text" name="q" value="{e(query)}" '
-            'placeholder="account index or public key hex" aria-label="account"> '
-            '<button type="submit">Look up</button></form></div>'
-        )
         if not query:
-            return self.page("Account lookup", form)
+            return self.render(
+                "account.html", "Account lookup", query=query, error=None, account=None
+            )
         try:
-            return self.account_page(query, form)
+            return self.account_page(query)
         except PageError as exc:
-            error = f'<div class="card error"><p>{e(exc.message)}</p></div>'
             title = "Account not found" if exc.status == 404 else "Bad account query"
-            return self.page(title, form + error, exc.status)
+            return self.render(
+                "account.html", title, exc.status, query=query, error=exc.message, account=None
+            )
 
-    def account_page(self, query: str, form: str) -> web.Response:
+    def account_page(self, query: str) -> web.Response:
         state = self.node.sequencer.state
         capacity = self.node.params.capacity
         index: int | None
@@ -730,36 +537,28 @@ class Explorer:
             raise PageError(404, f"No account {query} exists.")
         proof = state.proof(index)
         root = state.root
-        verifies = compute_root(index, proof.leaf, proof.siblings) == root
         # 7 siblings per level of the 8-ary tree, labelled "level.child position".
         positions = [
             (level, j if j < (index >> (3 * level)) & 7 else j + 1)
             for level in range(len(proof.siblings) // 7)
             for j in range(7)
         ]
-        siblings = "<br>".join(
-            f"<code>{level}.{child}: {e(hex(s))}</code>"
-            for (level, child), s in zip(positions, proof.siblings, strict=True)
+        return self.render(
+            "account.html",
+            f"Account #{index}",
+            query=query,
+            error=None,
+            account=acct,
+            index=index,
+            pending_nonce=self.node.sequencer.mempool.pending_nonce(state, index),
+            leaf=proof.leaf,
+            root=root,
+            verifies=compute_root(index, proof.leaf, proof.siblings) == root,
+            siblings=[
+                (level, child, s)
+                for (level, child), s in zip(positions, proof.siblings, strict=True)
+            ],
         )
-        pairs = [
-            ("index", _num(index)),
-            ("public key", f"<code>{e(acct.pubkey.hex())}</code>"),
-            ("balance (sat)", f'<span id="balance">{_num(acct.balance)}</span>'),
-            ("nonce", _num(acct.nonce)),
-            ("pending nonce", _num(self.node.sequencer.mempool.pending_nonce(state, index))),
-            ("leaf", f"<code>{e(hex(proof.leaf))}</code>"),
-            ("state root", f'<code id="root">{e(hex(root))}</code>'),
-            (
-                "Merkle proof",
-                (
-                    '<span class="ok">verifies against the state root</span>'
-                    if verifies
-                    else '<span class="bad">does not verify</span>'
-                )
-                + f"<br>{siblings}",
-            ),
-        ]
-        return self.page(f"Account #{index}", form + f'<div class="card">{_kv(pairs)}</div>')
 
     async def css_file(self, request: web.Request) -> web.StreamResponse:
         return web.Response(

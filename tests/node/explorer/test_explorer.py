@@ -29,7 +29,7 @@ from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.node.server import Node, NodeConfig
 from bitcoinzk.procutil import free_port
 from bitcoinzk.sequencer.sequencer import SequencerConfig
-from bitcoinzk.sequencer.store import BatchStatus
+from bitcoinzk.sequencer.store import BatchStatus, Receipt
 from bitcoinzk.spec.params import ChainParams
 from tests.spec.helpers import genesis, key, transfer, withdraw
 
@@ -347,6 +347,47 @@ def test_bridge_view_and_failed_batch(plainnode):
     assert status == 200 and "status-failed" in body and "&lt;boom&gt;" in body
     status, _, body = get(node, "/explorer")
     assert status == 200 and "status-failed" in body and "batches failed" in body
+
+
+def test_hostile_strings_come_out_escaped(plainnode):
+    # Everything a page shows is text, wherever it came from: a bridge's script_pubkey,
+    # recipient and status, the configured Bitcoin explorer URL, a receipt's and a batch's
+    # error, a failing bridge's exception message.
+    node = plainnode
+    evil = "<script>alert(1)</script>"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    node.bitcoin_explorer_url = 'http://x/"><script>alert(1)</script>'
+    node.bridge_view = lambda: {
+        "deposits": [{"txid": "aa" * 32, "amount": 1, "recipient": evil, "status": evil}],
+        "withdrawals": [{"batch": 1, "amount": 1, "script_pubkey": evil, "payout_txid": "bb" * 32}],
+    }
+    try:
+        status, _, body = get(node, "/explorer")
+        assert status == 200 and "<script" not in body
+        assert body.count(escaped) == 5  # recipient, status, script_pubkey and both URLs
+        assert 'href="http://x/&quot;&gt;' + escaped + "aa" in body
+
+        def broken() -> dict[str, Any]:
+            raise RuntimeError(evil)
+
+        node.bridge_view = broken
+        status, _, body = get(node, "/explorer")
+        assert status == 200 and "<script" not in body
+        assert f"Bridge view unavailable: {escaped}" in body
+    finally:
+        node.bridge_view = None
+        node.bitcoin_explorer_url = None
+
+    tx_hash = bytes(range(32))
+    node.store.put_receipt(Receipt(tx_hash, evil, None, None, evil, {}))
+    status, _, body = get(node, "/explorer/tx/0x" + tx_hash.hex())
+    assert status == 200 and "<script" not in body
+    assert f'<span class="status status-other">{escaped}</span>' in body
+    assert f'<span class="bad">{escaped}</span>' in body
+
+    node.store.update_batch(1, BatchStatus.FAILED, error=evil)
+    status, _, body = get(node, "/explorer/batch/1")
+    assert status == 200 and "<script" not in body and f"<code>{escaped}</code>" in body
 
 
 # --- a real headless browser ---
