@@ -125,6 +125,7 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         finalize=_escape,
+        # a misspelt name fails the page (a 500 the tests see) instead of showing nothing
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
