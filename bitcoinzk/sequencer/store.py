@@ -278,6 +278,49 @@ class Store(SqliteStore):
             json.loads(row[3]),
         )
 
+    # --- what the explorer lists (read-only summaries) ---
+
+    def latest_blocks(self, limit: int) -> list[tuple[int, float, list[dict[str, Any]], int, int]]:
+        """The newest `limit` blocks, newest first: (number, timestamp, ops, pubdata bytes,
+        fees), without the pubdata itself."""
+        rows = self.db.execute(
+            "SELECT number, timestamp, ops, length(pubdata), fees FROM blocks "
+            "ORDER BY number DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(n, ts, json.loads(ops), size, fees) for n, ts, ops, size, fees in rows]
+
+    def latest_batches(self, limit: int) -> list[tuple[int, BatchStatus, dict[str, Any]]]:
+        """The newest `limit` batches, newest first: (number, status, info)."""
+        rows = self.db.execute(
+            "SELECT number, status, info FROM batches ORDER BY number DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [(n, BatchStatus(status), json.loads(info)) for n, status, info in rows]
+
+    def batch_status_counts(self) -> dict[BatchStatus, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status")
+        return {BatchStatus(status): int(count) for status, count in rows}
+
+    def included_count(self) -> int:
+        """Operations included in blocks so far."""
+        row = self.db.execute("SELECT COUNT(*) FROM receipts WHERE status='included'").fetchone()
+        return int(row[0])
+
+    def block_receipts(self, number: int) -> list[tuple[bytes, int, str]]:
+        """(tx_hash, position, status) of the operations block `number` included."""
+        rows = self.db.execute(
+            "SELECT tx_hash, position, status FROM receipts WHERE block_number=?", (number,)
+        )
+        return [(bytes(h), int(pos), str(st)) for h, pos, st in rows]
+
+    def batch_by_settlement_tx(self, tx_hash: str) -> int | None:
+        """The batch that settlement transaction `tx_hash` (0x-hex, as recorded) committed."""
+        row = self.db.execute(
+            "SELECT number FROM batches WHERE json_extract(info, '$.settlement_tx') = ?",
+            (tx_hash,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def batches_with_status(self, status: BatchStatus) -> list[int]:
         return [
             r[0]

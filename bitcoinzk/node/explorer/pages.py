@@ -19,7 +19,6 @@ Routes:
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -321,22 +320,18 @@ class Explorer:
     # --- data ---
 
     def latest_blocks(self, limit: int) -> list[BlockRow]:
-        rows = self.node.store.db.execute(
-            "SELECT number, timestamp, ops, length(pubdata), fees FROM blocks "
-            "ORDER BY number DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        return [BlockRow(n, ts, json.loads(ops), size, fees) for n, ts, ops, size, fees in rows]
+        return [BlockRow(*row) for row in self.node.store.latest_blocks(limit)]
 
     def latest_batches(self, limit: int, ops_in: Mapping[int, int]) -> list[BatchRow]:
-        rows = self.node.store.db.execute(
-            "SELECT number, status, info FROM batches ORDER BY number DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [BatchRow(n, status, json.loads(info), ops_in.get(n)) for n, status, info in rows]
+        return [
+            BatchRow(n, status, info, ops_in.get(n))
+            for n, status, info in self.node.store.latest_batches(limit)
+        ]
 
     def status_counts(self) -> dict[str, int]:
-        rows = self.node.store.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status")
-        return {str(status): int(count) for status, count in rows}
+        return {
+            str(status): count for status, count in self.node.store.batch_status_counts().items()
+        }
 
     # --- pages ---
 
@@ -347,12 +342,11 @@ class Explorer:
             max(LATEST, CHART_WINDOW), {b.number: len(b.ops) for b in blocks}
         )
         counts = self.status_counts()
-        total_ops = node.store.db.execute("SELECT COUNT(*) FROM receipts WHERE status='included'")
         bridge, bridge_error = self.bridge()
         return self.render(
             "overview.html",
             "Overview",
-            total_ops=total_ops.fetchone()[0],
+            total_ops=node.store.included_count(),
             accounts=node.sequencer.state.num_accounts,
             mempool=len(node.sequencer.mempool),
             status_counts=[(str(s), counts[s]) for s in BatchStatus if counts.get(s)],
@@ -428,10 +422,7 @@ class Explorer:
                 404, f"There is no block {number} (the head is {self.node.sequencer.head})."
             )
         receipts = {
-            int(pos): ("0x" + bytes(h).hex(), str(st))
-            for h, pos, st in self.node.store.db.execute(
-                "SELECT tx_hash, position, status FROM receipts WHERE block_number=?", (number,)
-            )
+            pos: ("0x" + h.hex(), st) for h, pos, st in self.node.store.block_receipts(number)
         }
         return self.render(
             "block.html",
@@ -477,11 +468,8 @@ class Explorer:
             return self.render(
                 "tx.html", "Layer-2 transaction", tx_hash=text, receipt=receipt, op=op
             )
-        row = store.db.execute(
-            "SELECT number FROM batches WHERE json_extract(info, '$.settlement_tx') = ?", (text,)
-        ).fetchone()
-        if row is not None:
-            number = int(row[0])
+        number = store.batch_by_settlement_tx(text)
+        if number is not None:
             batch = store.get_batch(number)
             assert batch is not None
             return self.render(
