@@ -136,6 +136,29 @@ ConfigOpt = Annotated[
 GenesisOpt = Annotated[
     Path | None, typer.Option(help="genesis file (`bzk genesis`; default: the dev genesis)")
 ]
+KeyDirOpt = Annotated[Path | None, typer.Option(help="key cache")]
+HostOpt = Annotated[str | None, typer.Option(help="listen address (127.0.0.1)")]
+BlockTimeOpt = Annotated[float | None, typer.Option(help="seconds between blocks (1.0)")]
+SequencerKeyOpt = Annotated[
+    str | None, typer.Option(help="EVM private key hex (sequencer; default: a dev key)")
+]
+# the settlement contract a full node follows (`bzk fullnode`, `bzk exit`)
+RollupOpt = Annotated[str | None, typer.Option(help="the Rollup contract's address")]
+EvmDataOpt = Annotated[
+    Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
+]
+FromBlockOpt = Annotated[int, typer.Option(help="EVM block the rollup was deployed in")]
+# a Layer-2 payment or withdrawal
+SatsOpt = Annotated[int, typer.Option(help="sats")]
+ScriptPubkeyOpt = Annotated[str, typer.Option(help="Bitcoin output script (hex)")]
+# the benchmarks' circuit shape (not a chain's: no configuration, plain defaults)
+BenchSlotsOpt = Annotated[int, typer.Option(help="operation slots B")]
+BenchDepthOpt = Annotated[int, typer.Option(help="account tree depth")]
+
+
+def _path(value: Path | None) -> str | None:
+    """A path flag's value as its configuration key holds it (None: not given)."""
+    return None if value is None else str(value)
 
 
 def _given(flags: dict[str, tuple[str, Any]]) -> dict[str, tuple[str, Any]]:
@@ -147,7 +170,7 @@ def _shape_flags(
     genesis: Path | None, tree_depth: int | None, block_slots: int | None, records: int | None
 ) -> dict[str, tuple[str, Any]]:
     return {
-        "chain.genesis": ("--genesis", None if genesis is None else str(genesis)),
+        "chain.genesis": ("--genesis", _path(genesis)),
         "chain.tree_depth": ("--tree-depth", tree_depth),
         "chain.block_slots": ("--block-slots", block_slots),
         "chain.block_records": ("--block-records", records),
@@ -210,10 +233,10 @@ def node(
     data_dir: Annotated[
         Path | None, typer.Option(help="where the node keeps its database (data/node)")
     ] = None,
-    host: Annotated[str | None, typer.Option(help="listen address (127.0.0.1)")] = None,
+    host: HostOpt = None,
     port: Annotated[int | None, typer.Option(help="JSON-RPC and explorer port (8545)")] = None,
     genesis: GenesisOpt = None,
-    block_time: Annotated[float | None, typer.Option(help="seconds between blocks (1.0)")] = None,
+    block_time: BlockTimeOpt = None,
     max_block_txs: Annotated[
         int | None, typer.Option(help="transactions per block (the block's slots)")
     ] = None,
@@ -245,9 +268,7 @@ def node(
     settlement: Annotated[
         str | None, typer.Option(help="'embedded' (py-evm), an EVM JSON-RPC URL, or 'none'")
     ] = None,
-    evm_key: Annotated[
-        str | None, typer.Option(help="EVM private key hex (sequencer; default: a dev key)")
-    ] = None,
+    evm_key: SequencerKeyOpt = None,
     confirmations: Annotated[
         int | None, typer.Option(help="EVM confirmations before a batch is final (1)")
     ] = None,
@@ -270,7 +291,7 @@ def node(
     """Run a Layer-2 node (sequencer + JSON-RPC; optionally prover and settlement)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     flags = {
-        "node.data_dir": ("--data-dir", None if data_dir is None else str(data_dir)),
+        "node.data_dir": ("--data-dir", _path(data_dir)),
         "node.host": ("--host", host),
         "node.port": ("--port", port),
         "node.block_time": ("--block-time", block_time),
@@ -285,7 +306,7 @@ def node(
         "prover.fleet": ("--fleet", fleet),
         "prover.ray_address": ("--ray-address", ray_address),
         "prover.ray_workers": ("--ray-workers", ray_workers),
-        "prover.key_dir": ("--key-dir", None if key_dir is None else str(key_dir)),
+        "prover.key_dir": ("--key-dir", _path(key_dir)),
         "prover.max_backlog": ("--max-backlog", max_backlog),
         "settlement.evm_key": ("--evm-key", evm_key),
         "settlement.confirmations": ("--confirmations", confirmations),
@@ -381,19 +402,15 @@ def fullnode(
     data_dir: Annotated[Path, typer.Option(help="where the full node keeps its database")] = Path(
         "data/fullnode"
     ),
-    genesis: Annotated[
-        Path | None, typer.Option(help="the chain's genesis JSON (default: devnet)")
-    ] = None,
+    genesis: GenesisOpt = None,
     tree_depth: DepthOpt = None,
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
     rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL to follow")] = None,
-    rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
-    evm_data: Annotated[
-        Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
-    ] = None,
-    from_block: Annotated[int, typer.Option(help="EVM block the rollup was deployed in")] = 0,
+    rollup: RollupOpt = None,
+    evm_data: EvmDataOpt = None,
+    from_block: FromBlockOpt = 0,
     confirmations: Annotated[
         int, typer.Option(help="blocks (EVM, or Bitcoin for gold) before a batch is read")
     ] = 1,
@@ -471,19 +488,15 @@ def exit_(
     data_dir: Annotated[
         Path, typer.Option(help="a full node's data dir (synced here first if behind or empty)")
     ] = Path("data/fullnode"),
-    genesis: Annotated[
-        Path | None, typer.Option(help="the chain's genesis JSON (default: devnet)")
-    ] = None,
+    genesis: GenesisOpt = None,
     tree_depth: DepthOpt = None,
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
     rpc_url: Annotated[str | None, typer.Option(help="EVM JSON-RPC URL")] = None,
-    rollup: Annotated[str | None, typer.Option(help="the Rollup contract's address")] = None,
-    evm_data: Annotated[
-        Path | None, typer.Option(help="a node's data dir holding its embedded EVM chain")
-    ] = None,
-    from_block: Annotated[int, typer.Option(help="EVM block the rollup was deployed in")] = 0,
+    rollup: RollupOpt = None,
+    evm_data: EvmDataOpt = None,
+    from_block: FromBlockOpt = 0,
     confirmations: Annotated[int, typer.Option(help="EVM blocks before a batch is read")] = 1,
     evm_key: Annotated[
         str | None, typer.Option(help="EVM private key hex paying the claim's gas")
@@ -623,8 +636,8 @@ def _wait_receipt(client: NodeClient, tx_hash: str, timeout: float) -> Any:
 @app.command()
 def send(
     to: Annotated[str, typer.Option(help="recipient public key (hex)")],
-    amount: Annotated[int, typer.Option(help="sats")],
-    fee: Annotated[int, typer.Option(help="sats")] = 1,
+    amount: SatsOpt,
+    fee: SatsOpt = 1,
     wallet: WalletOpt = DEFAULT_WALLET,
     url: UrlOpt = DEFAULT_URL,
     wait: Annotated[bool, typer.Option(help="wait for inclusion")] = True,
@@ -645,9 +658,9 @@ def send(
 
 @app.command()
 def withdraw(
-    script_pubkey: Annotated[str, typer.Option(help="Bitcoin output script (hex)")],
-    amount: Annotated[int, typer.Option(help="sats")],
-    fee: Annotated[int, typer.Option(help="sats")] = 1,
+    script_pubkey: ScriptPubkeyOpt,
+    amount: SatsOpt,
+    fee: SatsOpt = 1,
     wallet: WalletOpt = DEFAULT_WALLET,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
@@ -675,8 +688,8 @@ def withdraw(
 
 @app.command("force-withdraw")
 def force_withdraw(
-    script_pubkey: Annotated[str, typer.Option(help="Bitcoin output script (hex)")],
-    amount: Annotated[int, typer.Option(help="sats")],
+    script_pubkey: ScriptPubkeyOpt,
+    amount: SatsOpt,
     fee: Annotated[int, typer.Option(help="sats, m*10^e with m < 8, e < 4")] = 0,
     account: Annotated[
         int | None, typer.Option(help="your account index (default: asked of --url)")
@@ -819,11 +832,6 @@ def _params(tree_depth: int, block_slots: int, block_records: int, chain_id: int
     )
 
 
-ShapeDepth = Annotated[int, typer.Option(help="account tree depth")]
-ShapeSlots = Annotated[int, typer.Option(help="operation slots per block")]
-ShapeRecords = Annotated[int, typer.Option(help="record slots per block")]
-
-
 @keys_app.command("import")
 def keys_import(
     zkey: Annotated[Path, typer.Argument(help="snarkjs Groth16 .zkey from a ceremony")],
@@ -833,7 +841,7 @@ def keys_import(
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
-    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    key_dir: KeyDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a ceremony .zkey as the production key for the chain's circuit shape
@@ -855,7 +863,7 @@ def keys_setup(
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
-    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    key_dir: KeyDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Make (or find) development keys: single-party setup, never for real funds."""
@@ -876,7 +884,7 @@ def keys_setup(
 def prove(
     number: Annotated[int, typer.Argument(help="block number")],
     data_dir: Annotated[Path, typer.Option(help="the node's data directory")] = Path("data/node"),
-    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    key_dir: KeyDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Prove a pending block offline from its circuit inputs and record the proof.
@@ -986,7 +994,7 @@ def prover_worker(
 def verify(
     number: Annotated[int, typer.Argument(help="batch (block) number")],
     url: UrlOpt = DEFAULT_URL,
-    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    key_dir: KeyDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fetch a batch's proof from a node and verify it with our own verifying key,
@@ -1033,7 +1041,7 @@ def settle_deploy(
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
     production: ProductionOpt = False,
-    key_dir: Annotated[Path | None, typer.Option(help="key cache")] = None,
+    key_dir: KeyDirOpt = None,
     forced_deadline: Annotated[
         int | None,
         typer.Option(
@@ -1051,10 +1059,10 @@ def settle_deploy(
     from bitcoinzk.settlement.evm.rollup import deploy
 
     flags = {
-        "node.data_dir": ("--data-dir", None if data_dir is None else str(data_dir)),
+        "node.data_dir": ("--data-dir", _path(data_dir)),
         "settlement.rpc": ("--rpc", rpc),
         "settlement.evm_key": ("--evm-key", evm_key),
-        "prover.key_dir": ("--key-dir", None if key_dir is None else str(key_dir)),
+        "prover.key_dir": ("--key-dir", _path(key_dir)),
         "settlement.forced_deadline": ("--forced-deadline", forced_deadline),
         **_shape_flags(genesis, tree_depth, block_slots, block_records),
     }
@@ -1093,15 +1101,13 @@ def devnet(
     tree_depth: DepthOpt = None,
     block_slots: SlotsOpt = None,
     block_records: RecordsOpt = None,
-    host: Annotated[str | None, typer.Option(help="listen address (127.0.0.1)")] = None,
+    host: HostOpt = None,
     port: Annotated[int | None, typer.Option(help="the node's JSON-RPC port (8545)")] = None,
-    block_time: Annotated[float | None, typer.Option(help="seconds between blocks (1.0)")] = None,
+    block_time: BlockTimeOpt = None,
     settlement: Annotated[
         str | None, typer.Option(help="'embedded' (py-evm) or an EVM JSON-RPC URL")
     ] = None,
-    evm_key: Annotated[
-        str | None, typer.Option(help="EVM private key hex (sequencer; default: a dev key)")
-    ] = None,
+    evm_key: SequencerKeyOpt = None,
 ) -> None:
     """Run a local devnet on embedded defaults: Bitcoin regtest, bridge, node, prover, EVM."""
     from bitcoinzk.devnet.scenario import run_devnet
@@ -1139,8 +1145,8 @@ def bench_sequencer(
 
 @bench_app.command("prove")
 def bench_prove(
-    batch_size: Annotated[int, typer.Option(help="operation slots B")] = 4,
-    tree_depth: ShapeDepth = 24,
+    batch_size: BenchSlotsOpt = 4,
+    tree_depth: BenchDepthOpt = 24,
     compare_snarkjs: bool = False,
     node_witness: Annotated[
         bool, typer.Option(help="also time node's witness (circom2 build; B <= ~48)")
@@ -1176,8 +1182,8 @@ def bench_prove(
 
 @bench_app.command("fleet")
 def bench_fleet(
-    batch_size: Annotated[int, typer.Option(help="operation slots B")] = 2,
-    tree_depth: ShapeDepth = 6,
+    batch_size: BenchSlotsOpt = 2,
+    tree_depth: BenchDepthOpt = 6,
     blocks: Annotated[int, typer.Option(help="blocks proven in each run")] = 8,
     workers: Annotated[int, typer.Option(help="prover actors in the fleet run")] = 2,
     rounds: Annotated[int, typer.Option(help="times each fleet proves the blocks, in turn")] = 2,
@@ -1218,7 +1224,7 @@ def bench_settle(
 def bench_pipeline(
     batch_size: Annotated[int, typer.Option(help="operation slots B (dev shape: 2)")] = 2,
     block_records: Annotated[int | None, typer.Option(help="record slots E (B/16)")] = None,
-    tree_depth: ShapeDepth = 6,
+    tree_depth: BenchDepthOpt = 6,
     seconds: Annotated[float, typer.Option(help="length of the sustained load")] = 120.0,
     load: Annotated[float, typer.Option(help="offered rate as a fraction of capacity")] = 0.8,
     rate: Annotated[float | None, typer.Option(help="offered tx/s (overrides --load)")] = None,
@@ -1288,7 +1294,7 @@ def bench_bitvm(as_json: JsonOpt = False) -> None:
 def bench_fullnode(
     blocks: Annotated[int, typer.Option(help="full blocks of transfers to follow")] = 64,
     block_slots: Annotated[int, typer.Option(help="slots per block")] = 64,
-    tree_depth: ShapeDepth = 24,
+    tree_depth: BenchDepthOpt = 24,
     users: Annotated[int, typer.Option(help="funded accounts the transfers move between")] = 1000,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1301,7 +1307,7 @@ def bench_fullnode(
 @bench_app.command("exit")
 def bench_exit(
     accounts: Annotated[int, typer.Option(help="accounts in the exit proof's state")] = 1_000_000,
-    tree_depth: ShapeDepth = 24,
+    tree_depth: BenchDepthOpt = 24,
     fullnode_blocks: Annotated[
         int, typer.Option(help="full 64-slot blocks of transfers the full node syncs")
     ] = 64,
