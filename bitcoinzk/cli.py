@@ -1161,6 +1161,9 @@ def bench_prove(
         bool,
         typer.Option(help="native: also prove the same witness with groth16py and snarkjs"),
     ] = False,
+    witness_backend: Annotated[
+        str, typer.Option(help="native: wasmtime | node | auto (wasmtime where installed)")
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Witness and proof time for one batch; last line is one JSON object."""
@@ -1168,6 +1171,8 @@ def bench_prove(
 
     if backend not in ("native", "groth16py", "auto"):
         _fail("--backend must be native, groth16py or auto")
+    if witness_backend not in ("wasmtime", "node", "auto"):
+        _fail("--witness-backend must be wasmtime, node or auto")
     result = run_prove(
         batch_size=batch_size,
         tree_depth=tree_depth,
@@ -1176,6 +1181,9 @@ def bench_prove(
         parallel=parallel,
         backend=None if backend == "auto" else ("native" if backend == "native" else "groth16py"),
         compare=compare,
+        witness_backend=None
+        if witness_backend == "auto"
+        else ("wasmtime" if witness_backend == "wasmtime" else "node"),
     )
     print(json.dumps(result))
 

@@ -1,9 +1,14 @@
 """Proving benchmark: one full block of transfers through the real circuit.
 
-Native backend (the default where built; `run_native`): key load, witness (node on the
-circuit's `.wasm`), proof (Rust, all cores), each timed, then `overlapped_block_s`: the
-next block's witness and a proof side by side (a pipeline's period); `peak_rss_mb` is the proving
-process's peak (key + proof; node's witness process is not in it). With `compare`, the same `.wtns`
+Native backend (the default where built; `run_native`): key load, witness (the circuit's
+`.wasm` by the prover's witness backend: `witness_backend` "wasmtime" in this process, or
+"node"), proof (Rust, all cores), each timed, then `overlapped_block_s`: the next block's
+witness and a proof side by side (a pipeline's period); `peak_rss_mb` is the proving
+process's peak (key + in-process witness + proof; node's witness process is not in it).
+`witness_cpu_s` is the witness's CPU time; with node installed and another backend in
+use, node's witness of the same inputs is timed in the same run too (`witness_node_s`,
+`witness_node_cpu_s`, `witness_node_peak_rss_mb`, and `witness_node_identical`: the two
+`.wtns` byte for byte). With `compare`, the same `.wtns`
 is proven by groth16py (`prove_wtns` with its own dev key of the same circuit, in a child
 process) and by snarkjs (`groth16 prove` with the native key itself: it is a real snarkjs
 `.zkey`), and `speedup_vs_*` divide their proof time by ours. The groth16py path below
@@ -54,6 +59,7 @@ from bitcoinzk.prover.tooling import (
     has_tools,
     node_build_dir,
     snarkjs_witness,
+    snarkjs_witness_file,
     tool,
 )
 from bitcoinzk.prover.witness import CircuitInputs, build_inputs
@@ -109,10 +115,13 @@ def run(
     parallel: int = 1,
     backend: Backend | None = None,
     compare: bool = False,
+    witness_backend: native.WitnessBackend | None = None,
 ) -> dict[str, object]:
     chosen = backend if backend is not None else default_backend()
     if chosen == "native":
-        return run_native(batch_size, tree_depth, compare, records, key_dir)
+        return run_native(
+            batch_size, tree_depth, compare, records, key_dir, use_node, witness_backend
+        )
     out = run_groth16py(
         batch_size, tree_depth, compare_snarkjs or compare, records, key_dir, use_node, parallel
     )
@@ -190,6 +199,8 @@ def run_native(
     compare: bool = False,
     records: int | None = None,
     key_dir: Path | None = None,
+    use_node: bool = True,
+    witness_backend: native.WitnessBackend | None = None,
 ) -> dict[str, object]:
     params = _params(batch_size, tree_depth, records)
     shape = CircuitShape.of(params)
@@ -215,24 +226,31 @@ def run_native(
 
     result = transfer_block(params)
     inputs = build_inputs(result.trace, params)
-    prover = native.NativeProver(files.native_zkey, files.wasm)
+    prover = native.NativeProver(files.native_zkey, files.wasm, witness_backend)
     out["key_load_s"] = round(prover.load_s, 3)
+    out["witness_backend"] = prover.witness_backend
+    out["witness_load_s"] = round(prover.witness_load_s, 3)
     vk = files.load_verifying_key()
     with tempfile.TemporaryDirectory(prefix="bzk-bench-") as tmp:
         wtns = Path(tmp) / "w.wtns"
+        start, cpu = time.perf_counter(), time.thread_time()
+        data = prover.witness_wtns(inputs)
+        witness_s, witness_cpu_s = time.perf_counter() - start, time.thread_time() - cpu
+        wtns.write_bytes(data)  # for the comparisons, which read a file
         start = time.perf_counter()
-        prover.witness(inputs, wtns)
-        witness_s = time.perf_counter() - start
-        start = time.perf_counter()
-        proof = prover.prove_wtns(wtns)
+        proof = prover.prove_wtns_bytes(data)
         prove_s = time.perf_counter() - start
         out["verified"] = verify_proof(vk, proof, result.public_input)
         out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         out["witness_s"] = round(witness_s, 3)
+        if prover.witness_backend != "node":  # node's CPU is in its own process
+            out["witness_cpu_s"] = round(witness_cpu_s, 3)
         out["prove_s"] = round(prove_s, 3)
         out["total_s"] = round(witness_s + prove_s, 3)
         out["proven_tps"] = round(batch_size / (witness_s + prove_s), 3)
-        out.update(_overlapped(prover, inputs, wtns, Path(tmp) / "next.wtns", batch_size))
+        if use_node and prover.witness_backend != "node" and native.node_available():
+            out.update(_node_witness(files.wasm, inputs, data, Path(tmp) / "node.wtns"))
+        out.update(_overlapped(prover, inputs, data, batch_size))
         if compare:
             g16 = key_files(shape, "dev", key_dir, "groth16py")
             if g16.exists():
@@ -257,16 +275,41 @@ def run_native(
     return out
 
 
+def _node_witness(wasm: Path, inputs: CircuitInputs, ours: bytes, wtns: Path) -> dict[str, object]:
+    """node's witness (`snarkjs wtns calculate`) of the same inputs, in this run: its wall
+    and CPU seconds and peak memory, and whether its `.wtns` is ours byte for byte.
+
+    Started from a fresh small process: Linux counts the memory of the process that
+    started a command in the command's peak (the address space it was spawned from), so
+    started from here it would report this process's key."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        got = pool.submit(_node_witness_child, str(wasm), inputs, str(wtns)).result()
+    got["witness_node_identical"] = wtns.read_bytes() == ours
+    return got
+
+
+def _node_witness_child(wasm: str, inputs: CircuitInputs, wtns: str) -> dict[str, object]:
+    start = time.perf_counter()
+    usage = snarkjs_witness_file(Path(wasm), inputs, Path(wtns))
+    elapsed = time.perf_counter() - start
+    return {
+        "witness_node_s": round(elapsed, 3),
+        "witness_node_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "witness_node_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
 def _overlapped(
-    prover: native.NativeProver, inputs: CircuitInputs, wtns: Path, next_wtns: Path, batch: int
+    prover: native.NativeProver, inputs: CircuitInputs, wtns: bytes, batch: int
 ) -> dict[str, object]:
-    """A prover that computes block n+1's witness (node, one core) while it proves block
-    n (Rust, every core), as `prover.parallel` 2 does: one period of that steady state
-    is the witness and a proof side by side, timed here on the same block twice."""
+    """A prover that computes block n+1's witness (one core) while it proves block n
+    (Rust, every core), as `prover.parallel` 2 does: one period of that steady state is
+    the witness and a proof side by side, timed here on the same block twice."""
     start = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:
-        witness = pool.submit(prover.witness, inputs, next_wtns)
-        prover.prove_wtns(wtns)
+        witness = pool.submit(prover.witness_wtns, inputs)
+        prover.prove_wtns_bytes(wtns)
         witness.result()
     period = time.perf_counter() - start
     return {"overlapped_block_s": round(period, 3), "overlapped_tps": round(batch / period, 3)}

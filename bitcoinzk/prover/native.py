@@ -1,7 +1,7 @@
 """The native prover: `bitcoinzk.prover._arkprover` (Rust, arkworks with `parallel` + `asm`).
 
-    prover = NativeProver(files)                # loads the .zkey once (memory-mapped)
-    proof = prover.prove(inputs)                # witness (node, on the circuit's .wasm) + proof
+    prover = NativeProver(zkey, wasm)           # loads the .zkey once (memory-mapped)
+    proof = prover.prove(inputs)                # witness (the circuit's .wasm) + proof
     proof = prover.prove_wtns(path)             # or from a snarkjs .wtns file
 
 `prove` is thread-safe and releases the GIL while proving; one proof uses every core
@@ -9,20 +9,29 @@
 `groth16py.Verifier`, snarkjs and the settlement verifier take.
 
 The witness comes from the circuit's own `.wasm` (the one groth16py's in-process
-compiler embeds in its keys: no circom2 build at any size), run by node through
-`snarkjs wtns calculate`.
+compiler embeds in its keys: no circom2 build at any size), run in this process on
+wasmtime (`wasm_witness`, the "wasmtime" witness backend) where the `wasmtime` package
+is installed, else by node through `snarkjs wtns calculate` ("node"; also what
+`$BZK_WITNESS_BACKEND=node` picks).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file, tool
+from bitcoinzk.prover.tooling import ToolUnavailable, WitnessFailed, snarkjs_witness_file, tool
+
+WitnessBackend = Literal["wasmtime", "node"]
+WITNESS_BACKENDS: tuple[WitnessBackend, ...] = ("wasmtime", "node")
+
+if TYPE_CHECKING:
+    from bitcoinzk.prover.wasm_witness import WasmWitness
 
 _arkprover: ModuleType | None
 try:
@@ -43,18 +52,40 @@ def _ext() -> ModuleType:
 
 
 class NativeUnavailable(RuntimeError):
-    """The native extension or node (for witnesses) is missing: run `make install`."""
+    """The native extension or a witness calculator is missing: run `make install`."""
+
+
+def wasmtime_available() -> bool:
+    """True if the `wasmtime` package (in-process witnesses) is importable."""
+    try:
+        import wasmtime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def node_available() -> bool:
+    """True if node + snarkjs can compute witnesses."""
+    try:
+        tool("snarkjs")
+    except ToolUnavailable:
+        return False
+    return True
+
+
+def default_witness_backend() -> WitnessBackend:
+    """`$BZK_WITNESS_BACKEND` if set, else wasmtime where installed, else node."""
+    env = os.environ.get("BZK_WITNESS_BACKEND")
+    if env:
+        if env not in WITNESS_BACKENDS:
+            raise ValueError(f"BZK_WITNESS_BACKEND must be one of {WITNESS_BACKENDS}")
+        return "wasmtime" if env == "wasmtime" else "node"
+    return "wasmtime" if wasmtime_available() else "node"
 
 
 def available() -> bool:
-    """True if the extension is built and node + snarkjs can compute witnesses."""
-    if _arkprover is None:
-        return False
-    try:
-        tool("snarkjs")
-    except RuntimeError:
-        return False
-    return True
+    """True if the extension is built and something can compute witnesses."""
+    return _arkprover is not None and (wasmtime_available() or node_available())
 
 
 def threads() -> int:
@@ -70,10 +101,12 @@ def msm_backend() -> str:
 
 @dataclass
 class Timings:
-    """Seconds spent in the last proof's two phases."""
+    """Seconds spent in the last proof's two phases (`witness_cpu_s`: the CPU the
+    witness took, in this thread or in node's process)."""
 
     witness_s: float = 0.0
     prove_s: float = 0.0
+    witness_cpu_s: float = 0.0
 
 
 @dataclass
@@ -82,12 +115,17 @@ class NativeProver:
 
     `zkey` is a snarkjs `.zkey` (ceremony or native dev setup) or a groth16py dev
     `proving.key`, proven as it is under groth16py's verifying key (no setup of ours).
+    `witness_backend`: "wasmtime" (in this process; its compiled module is loaded here,
+    once) or "node"; None picks `default_witness_backend()`.
     """
 
     zkey: Path
     wasm: Path
+    witness_backend: WitnessBackend | None = None
     key: Any = field(init=False, repr=False)
     load_s: float = field(init=False)
+    witness_load_s: float = field(init=False, default=0.0)
+    _calc: WasmWitness | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         start = time.perf_counter()
@@ -98,6 +136,14 @@ class NativeProver:
         else:
             self.key = _ext().ProvingKey.load(str(self.zkey))
         self.load_s = time.perf_counter() - start
+        if self.witness_backend is None:
+            self.witness_backend = default_witness_backend()
+        if self.witness_backend == "wasmtime":
+            from bitcoinzk.prover.wasm_witness import WasmWitness
+
+            start = time.perf_counter()
+            self._calc = WasmWitness(self.wasm)
+            self.witness_load_s = time.perf_counter() - start
 
     def verification_key_json(self) -> str:
         return str(self.key.verification_key_json())
@@ -106,22 +152,48 @@ class NativeProver:
         """Proof from a `.wtns` file (thread-safe, GIL released)."""
         return bytes(self.key.prove_wtns(str(wtns)))
 
+    def prove_wtns_bytes(self, wtns: bytes) -> bytes:
+        """Proof from the bytes of a `.wtns` file (thread-safe, GIL released)."""
+        return bytes(self.key.prove_wtns_bytes(wtns))
+
+    def witness_wtns(self, inputs: dict[str, object]) -> bytes:
+        """The `.wtns` bytes for these inputs, by this prover's witness backend.
+
+        WitnessFailed at a failed constraint (either backend);
+        `wasm_witness.InputSignalError` (a ValueError) for inputs that are not the
+        circuit's, on wasmtime (node: a RuntimeError)."""
+        return self._witness(inputs)[0]
+
+    def _witness(self, inputs: dict[str, object]) -> tuple[bytes, float]:
+        """The `.wtns` bytes and the CPU seconds they took (this thread's, or node's)."""
+        if self._calc is not None:
+            cpu = time.thread_time()
+            data = self._calc.wtns(inputs)
+            return data, time.thread_time() - cpu
+        with tempfile.TemporaryDirectory(prefix="bzk-wtns-") as tmp:
+            wtns = Path(tmp) / "w.wtns"
+            usage = snarkjs_witness_file(self.wasm, inputs, wtns)
+            return wtns.read_bytes(), usage.ru_utime + usage.ru_stime
+
     def witness(self, inputs: dict[str, object], wtns: Path) -> None:
         """Write the `.wtns` for these inputs; WitnessFailed at a failed constraint."""
-        snarkjs_witness_file(self.wasm, inputs, wtns)
+        if self._calc is not None:
+            wtns.write_bytes(self._calc.wtns(inputs))
+        else:
+            snarkjs_witness_file(self.wasm, inputs, wtns)
 
     def prove(self, inputs: dict[str, object], timings: Timings | None = None) -> bytes:
         """Witness + proof, unchecked (a broken constraint stops the witness; callers
-        still verify, as with every backend)."""
-        with tempfile.TemporaryDirectory(prefix="bzk-native-") as tmp:
-            wtns = Path(tmp) / "w.wtns"
-            start = time.perf_counter()
-            self.witness(inputs, wtns)
-            mid = time.perf_counter()
-            proof = self.prove_wtns(wtns)
-            end = time.perf_counter()
+        still verify, as with every backend). The witness goes to the prover as bytes,
+        no file (on wasmtime; node writes one)."""
+        start = time.perf_counter()
+        wtns, witness_cpu = self._witness(inputs)
+        mid = time.perf_counter()
+        proof = self.prove_wtns_bytes(wtns)
+        end = time.perf_counter()
         if timings is not None:
             timings.witness_s, timings.prove_s = mid - start, end - mid
+            timings.witness_cpu_s = witness_cpu
         return proof
 
 
@@ -149,15 +221,20 @@ def extract_wasm(groth16py_key: Path, out: Path) -> None:
 
 
 __all__ = [
+    "WITNESS_BACKENDS",
     "NativeProver",
     "NativeUnavailable",
     "Timings",
+    "WitnessBackend",
     "WitnessFailed",
     "available",
     "built",
+    "default_witness_backend",
     "extract_wasm",
     "msm_backend",
     "native_setup",
+    "node_available",
     "r1cs_shape",
     "threads",
+    "wasmtime_available",
 ]

@@ -8,9 +8,12 @@ the comparison benchmark. Nothing in the prover's normal path needs them.
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,23 +118,33 @@ class WitnessFailed(RuntimeError):
     """The witness calculator hit a failed constraint (`Assert Failed`)."""
 
 
-def snarkjs_witness_file(wasm: Path, inputs: dict[str, object], wtns: Path) -> None:
-    """`snarkjs wtns calculate`: node's witness calculator (checks every constraint)."""
+def snarkjs_witness_file(
+    wasm: Path, inputs: dict[str, object], wtns: Path
+) -> resource.struct_rusage:
+    """`snarkjs wtns calculate`: node's witness calculator (checks every constraint).
+    Returns node's own resource usage (CPU, peak memory), for the benchmark."""
     input_json = wtns.with_suffix(".input.json")
     write_input_json(inputs, input_json)
-    proc = subprocess.run(
-        with_parent_death_signal(
-            [str(tool("snarkjs")), "wtns", "calculate", str(wasm), str(input_json), str(wtns)]
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    text = proc.stdout + proc.stderr
+    args = [str(tool("snarkjs")), "wtns", "calculate", str(wasm), str(input_json), str(wtns)]
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            with_parent_death_signal(args), stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            # wait4, not wait: the usage of this one child, not of all children so far
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
     if "Assert Failed" in text or "Error in template" in text:
         raise WitnessFailed(text[-1000:])
     if proc.returncode != 0 or not wtns.is_file():
         raise RuntimeError(f"snarkjs wtns calculate failed: {text[-2000:]}")
+    return usage
 
 
 def node_build_dir(shape: CircuitShape, key_dir: Path | None = None) -> Path:
