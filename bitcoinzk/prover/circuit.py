@@ -4,13 +4,15 @@ A circuit instance is `BatchCircuit(B, E, D)` from `circuits/batch.circom`: `B`
 operation slots, `E` record slots and a depth-`D` account tree (the chain
 parameters `block_slots`, `block_records`, `tree_depth`). Keys are only valid for
 the exact sources they were made from, so an instance is named by a hash of every
-`.circom` file it includes (ours and circomlib's) plus its parameters.
+`.circom` file it includes (ours and circomlib's) plus its parameters
+(`instance_id`, which the exit circuit's identity uses too).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,18 +65,33 @@ class CircuitShape:
         return f"B{self.slots}-E{self.records}-D{self.depth}"
 
     @property
+    def main_file(self) -> str:
+        """The name `main_source()` is compiled under."""
+        return f"batch_{self.label}.circom"
+
+    @property
     def sha256_bits(self) -> int:
         """Length of the public-input preimage in bits."""
         return HEADER_BITS + CHUNK_BITS * self.slots + RECORD_BITS * self.records
 
     def main_source(self) -> str:
         """The top-level `.circom` file for this instance."""
-        return (
-            f"pragma circom {CIRCOM_PRAGMA};\n"
-            f'include "batch.circom";\n'
-            f"component main {{public [public_input]}} = "
-            f"{TOP_TEMPLATE}({self.slots}, {self.records}, {self.depth});\n"
+        return top_level_source(
+            "batch.circom", TOP_TEMPLATE, (self.slots, self.records, self.depth), ("public_input",)
         )
+
+
+def top_level_source(
+    include: str, template: str, args: Sequence[int], public: Sequence[str]
+) -> str:
+    """A top-level `.circom` file: `main` is `template(args)` from `include`, with these
+    public inputs in this order."""
+    return (
+        f"pragma circom {CIRCOM_PRAGMA};\n"
+        f'include "{include}";\n'
+        f"component main {{public [{', '.join(public)}]}} = "
+        f"{template}({', '.join(map(str, args))});\n"
+    )
 
 
 def circomlib_dir() -> Path:
@@ -87,9 +104,10 @@ def link_libraries() -> list[str]:
 
 
 @cache
-def _sources_digest() -> str:
+def _sources_digest(libraries: tuple[str, ...]) -> str:
     h = hashlib.sha256()
-    for root in (CIRCUITS_DIR, circomlib_dir()):
+    for library in libraries:
+        root = Path(library)
         for path in sorted(root.rglob("*.circom")):
             h.update(str(path.relative_to(root)).encode())
             h.update(b"\0")
@@ -99,16 +117,23 @@ def _sources_digest() -> str:
     return h.hexdigest()
 
 
+def instance_id(label: str, main: str, libraries: Sequence[str]) -> str:
+    """Names a compiled instance `<label>-<hash>`: the hash covers every `.circom` file of
+    its include directories, the compiler's version and its top-level source `main`, so
+    a key made from other sources never carries this name."""
+    h = hashlib.sha256()
+    h.update(_sources_digest(tuple(libraries)).encode())
+    h.update(main.encode())
+    return f"{label}-{h.hexdigest()[:16]}"
+
+
 def circuit_id(shape: CircuitShape) -> str:
     """Names the compiled instance: sources, compiler and parameters."""
-    h = hashlib.sha256()
-    h.update(_sources_digest().encode())
-    h.update(shape.main_source().encode())
-    return f"{shape.label}-{h.hexdigest()[:16]}"
+    return instance_id(shape.label, shape.main_source(), link_libraries())
 
 
 def write_main(shape: CircuitShape, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"batch_{shape.label}.circom"
+    path = directory / shape.main_file
     path.write_text(shape.main_source())
     return path

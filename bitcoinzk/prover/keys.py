@@ -71,13 +71,11 @@ def default_backend() -> Backend:
 
 
 @dataclass(frozen=True)
-class KeyFiles:
-    """Where one key pair lives on disk."""
+class KeyPair:
+    """A groth16py key pair and its `meta.json` in one directory (any circuit's: the
+    batch circuit's `KeyFiles`, the exit circuit's `ExitKeys`)."""
 
     directory: Path
-    shape: CircuitShape
-    source: KeySource
-    backend: Backend = "groth16py"
 
     @property
     def proving_key(self) -> Path:
@@ -87,17 +85,7 @@ class KeyFiles:
     def verifying_key(self) -> Path:
         return self.directory / VERIFYING_KEY
 
-    @property
-    def native_zkey(self) -> Path:
-        return self.directory / NATIVE_ZKEY
-
-    @property
-    def wasm(self) -> Path:
-        return self.directory / WASM
-
     def exists(self) -> bool:
-        if self.backend == "native":
-            return all(p.is_file() for p in (self.native_zkey, self.wasm, self.verifying_key))
         return self.proving_key.is_file() and self.verifying_key.is_file()
 
     def meta(self) -> dict[str, object]:
@@ -115,6 +103,28 @@ class KeyFiles:
         return groth16py.VerifyingKey.load(str(self.verifying_key))
 
 
+@dataclass(frozen=True)
+class KeyFiles(KeyPair):
+    """Where one batch circuit key lives on disk (a native key: its .zkey and .wasm)."""
+
+    shape: CircuitShape
+    source: KeySource
+    backend: Backend = "groth16py"
+
+    @property
+    def native_zkey(self) -> Path:
+        return self.directory / NATIVE_ZKEY
+
+    @property
+    def wasm(self) -> Path:
+        return self.directory / WASM
+
+    def exists(self) -> bool:
+        if self.backend == "native":
+            return all(p.is_file() for p in (self.native_zkey, self.wasm, self.verifying_key))
+        return super().exists()
+
+
 def key_files(
     shape: CircuitShape,
     source: KeySource,
@@ -126,34 +136,60 @@ def key_files(
     return KeyFiles(root / circuit_id(shape) / name, shape, source, backend)
 
 
-def _store(
-    files: KeyFiles, pk: groth16py.ProvingKey, vk: groth16py.VerifyingKey, meta: dict[str, object]
-) -> None:
-    """Write a key pair atomically: a crash never leaves a half-written key to be trusted."""
-    files.directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{files.source}-", dir=files.directory.parent))
+@contextmanager
+def key_directory(directory: Path, replace: bool = True) -> Iterator[Path]:
+    """A temporary directory beside `directory` that becomes it once the block completes:
+    a crash never leaves a half-written key to be trusted. An existing `directory` is
+    replaced; with `replace=False` it is kept instead (another process made the same
+    key meanwhile, and either copy is valid)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
+        yield tmp
+        if replace and directory.exists():
+            shutil.rmtree(directory)
+        try:
+            tmp.rename(directory)
+        except OSError:
+            if replace or not directory.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def store_key_pair(
+    directory: Path,
+    pk: groth16py.ProvingKey,
+    vk: groth16py.VerifyingKey,
+    meta: dict[str, object],
+    replace: bool = True,
+) -> None:
+    """Write a key pair, its verifying key as snarkjs JSON and `meta.json`, atomically
+    (`key_directory`)."""
+    with key_directory(directory, replace) as tmp:
         pk.save(str(tmp / PROVING_KEY))
         vk.save(str(tmp / VERIFYING_KEY))
         (tmp / VK_JSON).write_text(vk.to_json())
         (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        if files.directory.exists():
-            shutil.rmtree(files.directory)
-        tmp.rename(files.directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+
+def key_meta(circuit: str, source: str) -> dict[str, object]:
+    """What every key's `meta.json` says: the circuit it is for and where it came from."""
+    return {
+        "circuit_id": circuit,
+        "source": source,
+        "groth16py": groth16py.__version__,
+        "created": int(time.time()),
+    }
 
 
 def _base_meta(shape: CircuitShape, source: KeySource) -> dict[str, object]:
     return {
-        "circuit_id": circuit_id(shape),
+        **key_meta(circuit_id(shape), source),
         "slots": shape.slots,
         "records": shape.records,
         "depth": shape.depth,
-        "source": source,
-        "groth16py": groth16py.__version__,
-        "created": int(time.time()),
     }
 
 
@@ -186,6 +222,25 @@ def compiler_report(text: str) -> dict[str, int]:
     }
 
 
+def single_party_setup(
+    main: str, name: str, libraries: list[str]
+) -> tuple[groth16py.ProvingKey, groth16py.VerifyingKey, dict[str, object]]:
+    """A single-party Groth16 setup (UNSAFE for real funds) of the circuit whose top-level
+    source is `main`, compiled as file `name`: the key pair and what it cost for its
+    `meta.json` (`setup_s`, and `constraints`, `wires` from the compiler's report)."""
+    with tempfile.TemporaryDirectory(prefix="bzk-circuit-") as tmp:
+        path = Path(tmp) / name
+        path.write_text(main)
+        start = time.perf_counter()
+        with tempfile.TemporaryFile() as report:
+            with _stdout_to(report):
+                pk, vk = groth16py.setup_circom(str(path), libraries)
+            report.seek(0)
+            text = report.read().decode(errors="replace")
+        elapsed = time.perf_counter() - start
+    return pk, vk, {**compiler_report(text), "setup_s": round(elapsed, 3)}
+
+
 def dev_setup(shape: CircuitShape, key_dir: Path | None = None, force: bool = False) -> KeyFiles:
     """Development keys from a single-party setup, made once per circuit and cached.
 
@@ -195,18 +250,8 @@ def dev_setup(shape: CircuitShape, key_dir: Path | None = None, force: bool = Fa
     files = key_files(shape, "dev", key_dir)
     if files.exists() and not force:
         return files
-    with tempfile.TemporaryDirectory(prefix="bzk-circuit-") as tmp:
-        main = write_main(shape, Path(tmp))
-        start = time.perf_counter()
-        with tempfile.TemporaryFile() as report:
-            with _stdout_to(report):
-                pk, vk = groth16py.setup_circom(str(main), link_libraries())
-            report.seek(0)
-            text = report.read().decode(errors="replace")
-        elapsed = time.perf_counter() - start
-    meta: dict[str, object] = {**_base_meta(shape, "dev"), **compiler_report(text)}
-    meta["setup_s"] = round(elapsed, 3)
-    _store(files, pk, vk, meta)
+    pk, vk, cost = single_party_setup(shape.main_source(), shape.main_file, link_libraries())
+    store_key_pair(files.directory, pk, vk, {**_base_meta(shape, "dev"), **cost})
     return files
 
 
@@ -225,7 +270,7 @@ def import_zkey(zkey_path: Path, shape: CircuitShape, key_dir: Path | None = Non
         raise ValueError(f"the .zkey has {vk.n_public} public inputs; the batch circuit has 1")
     meta = _base_meta(shape, "ceremony")
     meta["zkey"] = str(Path(zkey_path).resolve())
-    _store(files, pk, vk, meta)
+    store_key_pair(files.directory, pk, vk, meta)
     _add_native_files(files, Path(zkey_path))
     return files
 
@@ -318,9 +363,7 @@ def native_dev_setup(
     expected = points / SETUP_POINTS_PER_S
     console = Console(stderr=True)
     show = console.is_terminal if progress is None else progress
-    files.directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".dev-native-", dir=files.directory.parent))
-    try:
+    with key_directory(files.directory) as tmp:
         start = time.perf_counter()
         if show:
             console.print(
@@ -361,10 +404,4 @@ def native_dev_setup(
             "compile_setup_s": compiled.meta().get("setup_s"),
         }
         (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        if files.directory.exists():
-            shutil.rmtree(files.directory)
-        tmp.rename(files.directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return files

@@ -23,30 +23,19 @@ so groth16py proves it in-process in seconds; no native setup is needed.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import groth16py
 
 from bitcoinzk.prover.circuit import (
-    CIRCOM_PRAGMA,
     CIRCUITS_DIR,
     circomlib_dir,
     default_key_dir,
+    instance_id,
+    top_level_source,
 )
-from bitcoinzk.prover.keys import (
-    META,
-    PROVING_KEY,
-    VERIFYING_KEY,
-    _stdout_to,
-    compiler_report,
-)
+from bitcoinzk.prover.keys import KeyPair, key_meta, single_party_setup, store_key_pair
 from bitcoinzk.settlement.evm.contracts import (
     CompiledContract,
     ContractError,
@@ -81,12 +70,7 @@ class ExitShape:
         return f"exit-D{self.depth}"
 
     def main_source(self) -> str:
-        return (
-            f"pragma circom {CIRCOM_PRAGMA};\n"
-            f'include "exit.circom";\n'
-            f"component main {{public [{', '.join(PUBLIC_INPUTS)}]}} = "
-            f"{TOP_TEMPLATE}({self.depth});\n"
-        )
+        return top_level_source("exit.circom", TOP_TEMPLATE, (self.depth,), PUBLIC_INPUTS)
 
 
 def link_libraries() -> list[str]:
@@ -94,62 +78,20 @@ def link_libraries() -> list[str]:
     return [str(EXIT_CIRCUITS_DIR), str(CIRCUITS_DIR), str(circomlib_dir())]
 
 
-@cache
-def _sources_digest() -> str:
-    h = hashlib.sha256()
-    for root in (EXIT_CIRCUITS_DIR, CIRCUITS_DIR, circomlib_dir()):
-        for path in sorted(root.rglob("*.circom")):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(b"\0")
-            h.update(path.read_bytes())
-            h.update(b"\0")
-    h.update(f"groth16py={groth16py.__version__}".encode())
-    return h.hexdigest()
-
-
 def exit_circuit_id(shape: ExitShape) -> str:
-    """Names the compiled instance: sources, compiler and depth."""
-    h = hashlib.sha256()
-    h.update(_sources_digest().encode())
-    h.update(shape.main_source().encode())
-    return f"{shape.label}-{h.hexdigest()[:16]}"
+    """Names the compiled instance: sources (both directories), compiler and depth."""
+    return instance_id(shape.label, shape.main_source(), link_libraries())
 
 
 @dataclass(frozen=True)
-class ExitKeys:
+class ExitKeys(KeyPair):
     """One exit key pair on disk."""
 
-    directory: Path
     shape: ExitShape
-
-    @property
-    def proving_key(self) -> Path:
-        return self.directory / PROVING_KEY
-
-    @property
-    def verifying_key(self) -> Path:
-        return self.directory / VERIFYING_KEY
 
     @property
     def circuit_id(self) -> str:
         return exit_circuit_id(self.shape)
-
-    def exists(self) -> bool:
-        return self.proving_key.is_file() and self.verifying_key.is_file()
-
-    def meta(self) -> dict[str, object]:
-        path = self.directory / META
-        if not path.is_file():
-            return {}
-        data = json.loads(path.read_text())
-        assert isinstance(data, dict)
-        return data
-
-    def load_proving_key(self) -> groth16py.ProvingKey:
-        return groth16py.ProvingKey.load(str(self.proving_key))
-
-    def load_verifying_key(self) -> groth16py.VerifyingKey:
-        return groth16py.VerifyingKey.load(str(self.verifying_key))
 
 
 def exit_key_files(shape: ExitShape, key_dir: Path | None = None) -> ExitKeys:
@@ -165,42 +107,14 @@ def ensure_exit_keys(shape: ExitShape, key_dir: Path | None = None) -> ExitKeys:
     files = exit_key_files(shape, key_dir)
     if files.exists():
         return files
-    files.directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".dev-", dir=files.directory.parent))
-    try:
-        main = tmp / f"{shape.label}.circom"
-        main.write_text(shape.main_source())
-        start = time.perf_counter()
-        with tempfile.TemporaryFile() as report:
-            with _stdout_to(report):
-                pk, vk = groth16py.setup_circom(str(main), link_libraries())
-            report.seek(0)
-            text = report.read().decode(errors="replace")
-        elapsed = time.perf_counter() - start
-        main.unlink()
-        if vk.n_public != len(PUBLIC_INPUTS):
-            raise ContractError(f"the exit key has {vk.n_public} public inputs, not 6")
-        pk.save(str(tmp / PROVING_KEY))
-        vk.save(str(tmp / VERIFYING_KEY))
-        meta: dict[str, object] = {
-            "circuit_id": exit_circuit_id(shape),
-            "depth": shape.depth,
-            "source": "dev",
-            "groth16py": groth16py.__version__,
-            "created": int(time.time()),
-            "setup_s": round(elapsed, 3),
-            **compiler_report(text),
-        }
-        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        # Another process may have made the same key meanwhile: either copy is valid.
-        try:
-            tmp.rename(files.directory)
-        except OSError:
-            if not files.exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    pk, vk, cost = single_party_setup(
+        shape.main_source(), f"{shape.label}.circom", link_libraries()
+    )
+    if vk.n_public != len(PUBLIC_INPUTS):
+        raise ContractError(f"the exit key has {vk.n_public} public inputs, not 6")
+    meta = {**key_meta(exit_circuit_id(shape), "dev"), "depth": shape.depth, **cost}
+    # Another process may have made the same key meanwhile: either copy is valid.
+    store_key_pair(files.directory, pk, vk, meta, replace=False)
     return files
 
 
