@@ -5,7 +5,6 @@ the read-only JSON-RPC and the explorer."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,12 +16,10 @@ from bitcoinzk.bench.fullnode import bench_genesis
 from bitcoinzk.bitcoin.regtest import RegtestNode
 from bitcoinzk.bitcoin.wallet import BitcoinWallet
 from bitcoinzk.da.gold import GoldPublisher
-from bitcoinzk.procutil import free_port
 from bitcoinzk.sequencer.store import Store
 from bitcoinzk.spec.tree import compute_root
+from tests.fullnode.process import FullNodeProcess, rpc
 from tests.fullnode.test_gold_node import FAST, SEQUENCER, SEQUENCER_KEY, gold_chain, publish_each
-from tests.fullnode.test_process import rpc
-from tests.pyproc import kill9, start_module
 
 BATCHES = 60
 USERS = 10
@@ -51,78 +48,46 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     c.node.close()
 
 
-class GoldFullNode:
-    def __init__(self, chain: Chain, data_dir: Path) -> None:
-        self.chain = chain
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> None:
-        self.proc, line = start_module(
-            "bitcoinzk.cli",
-            "fullnode",
-            "--layer",
-            "gold",
-            "--bitcoin-data",
-            str(self.chain.directory / "bitcoin"),
-            "--publisher-key",
-            SEQUENCER_KEY.hex(),
-            "--genesis",
-            str(self.chain.directory / "genesis.json"),
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-            "--poll",
-            "0.1",
-        )
-        assert "listening" in line and "layer=gold" in line, f"did not start: {line!r}"
-
-    def head(self) -> int:
-        return int(rpc(self.url, "bzk_blockNumber")["result"])
-
-    def wait_head(self, target: int, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while self.head() < target:
-            assert time.monotonic() < deadline, f"head {self.head()} < {target}"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
-
-
 @pytest.fixture()
-def fullnode(chain: Chain, tmp_path: Path) -> Iterator[GoldFullNode]:
-    node = GoldFullNode(chain, tmp_path / "fullnode")
+def fullnode(chain: Chain, tmp_path: Path) -> Iterator[FullNodeProcess]:
+    node = FullNodeProcess(
+        tmp_path / "fullnode",
+        "--layer",
+        "gold",
+        "--bitcoin-data",
+        str(chain.directory / "bitcoin"),
+        "--publisher-key",
+        SEQUENCER_KEY.hex(),
+        "--genesis",
+        str(chain.directory / "genesis.json"),
+    )
     yield node
     node.stop()
 
 
+def start_gold(fullnode: FullNodeProcess) -> None:
+    line = fullnode.start()
+    assert "layer=gold" in line, f"not a Gold full node: {line!r}"
+
+
 def test_kill_9_while_syncing_then_resume_reaches_the_sequencers_root(
-    chain: Chain, fullnode: GoldFullNode
+    chain: Chain, fullnode: FullNodeProcess
 ) -> None:
-    fullnode.start()
+    start_gold(fullnode)
     while (head := fullnode.head()) == 0:
         time.sleep(0.01)
-    kill9(fullnode.proc)
+    fullnode.kill9()
     store = Store(fullnode.data_dir / "fullnode.sqlite")
     killed_at = store.head()
     store.close()
     assert 0 < killed_at < BATCHES, f"killed at {killed_at} (seen {head}): not mid-sync"
-    fullnode.start()
+    start_gold(fullnode)
     fullnode.wait_head(BATCHES)
     assert int(rpc(fullnode.url, "bzk_stateRoot")["result"], 16) == chain.root
 
 
-def test_serves_read_only_rpc_and_explorer(chain: Chain, fullnode: GoldFullNode) -> None:
-    fullnode.start()
+def test_serves_read_only_rpc_and_explorer(chain: Chain, fullnode: FullNodeProcess) -> None:
+    start_gold(fullnode)
     fullnode.wait_head(BATCHES)
     url = fullnode.url
     root = int(rpc(url, "bzk_stateRoot")["result"], 16)

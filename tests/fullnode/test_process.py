@@ -3,78 +3,21 @@ read-only JSON-RPC and the explorer it serves."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bitcoinzk.bench.fullnode import build_chain
-from bitcoinzk.procutil import free_port
 from bitcoinzk.sequencer.store import Store
 from bitcoinzk.spec.params import ChainParams
 from bitcoinzk.spec.tree import compute_root
-from tests.pyproc import kill9, start_module
+from tests.fullnode.process import FullNodeProcess, rpc
 
 PARAMS = ChainParams(chain_id=9, tree_depth=6, block_slots=8, block_records=1, fee_account=0)
 BLOCKS = 120
-
-
-def rpc(url: str, method: str, *params: Any) -> Any:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-    request = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        return json.loads(reply.read())
-
-
-class FullNodeProcess:
-    def __init__(self, chain_dir: Path, data_dir: Path) -> None:
-        self.chain_dir = chain_dir
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> None:
-        self.proc, line = start_module(
-            "bitcoinzk.cli",
-            "fullnode",
-            "--evm-data",
-            str(self.chain_dir),
-            "--genesis",
-            str(self.chain_dir / "genesis.json"),
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-            "--poll",
-            "0.1",
-        )
-        assert "listening" in line, f"fullnode did not start: {line!r}"
-
-    def head(self) -> int:
-        return int(rpc(self.url, "bzk_blockNumber")["result"])
-
-    def wait_head(self, target: int, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while self.head() < target:
-            assert time.monotonic() < deadline, f"head {self.head()} < {target}"
-            time.sleep(0.1)
-
-    def kill9(self) -> None:
-        kill9(self.proc)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +31,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 @pytest.fixture()
 def fullnode(chain: tuple[Path, int], tmp_path: Path) -> Iterator[FullNodeProcess]:
-    node = FullNodeProcess(chain[0], tmp_path / "fullnode")
+    genesis = chain[0] / "genesis.json"
+    node = FullNodeProcess(
+        tmp_path / "fullnode", "--evm-data", str(chain[0]), "--genesis", str(genesis)
+    )
     yield node
     node.stop()
 
