@@ -30,7 +30,7 @@ class PublicInputError(ValueError):
     """The block's data does not fit the circuit's shape or encoding."""
 
 
-def preimage(
+def public_input(
     shape: CircuitShape,
     chain_id: int,
     block_number: int,
@@ -41,7 +41,8 @@ def preimage(
     chunks: Sequence[bytes],
     records: Sequence[bytes],
     forced_digest: int = 0,
-) -> bytes:
+) -> int:
+    """What the verifier (contract, BitVM game, or `verify_proof`) checks the proof against."""
     if len(chunks) > shape.slots or len(records) > shape.records:
         raise PublicInputError(
             f"{len(chunks)} chunks / {len(records)} records do not fit {shape.label}"
@@ -56,49 +57,21 @@ def preimage(
         raise PublicInputError("fee_account must be a u24")
     if not 0 <= forced_digest < 2**FORCED_DIGEST_BITS:
         raise PublicInputError(f"the forced digest is {FORCED_DIGEST_BITS} bits")
-    parts = [
-        chain_id.to_bytes(4, "big"),
-        block_number.to_bytes(8, "big"),
-        old_root.to_bytes(32, "big"),
-        new_root.to_bytes(32, "big"),
-        fee_account.to_bytes(3, "big"),
-        forced_digest.to_bytes(FORCED_DIGEST_BITS // 8, "big"),
-        outpoints_digest,
-        *chunks,
-        bytes(CHUNK_BYTES * (shape.slots - len(chunks))),
-        *records,
-        bytes(RECORD_BYTES * (shape.records - len(records))),
-    ]
-    data = b"".join(parts)
-    assert len(data) * 8 == shape.sha256_bits
-    return data
-
-
-def public_input(
-    shape: CircuitShape,
-    chain_id: int,
-    block_number: int,
-    old_root: int,
-    new_root: int,
-    fee_account: int,
-    outpoints_digest: bytes,
-    chunks: Sequence[bytes],
-    records: Sequence[bytes],
-    forced_digest: int = 0,
-) -> int:
-    """What the verifier (contract, BitVM game, or `verify_proof`) checks the proof against."""
-    digest = hashlib.sha256(
-        preimage(
-            shape,
-            chain_id,
-            block_number,
-            old_root,
-            new_root,
-            fee_account,
+    preimage = b"".join(
+        [
+            chain_id.to_bytes(4, "big"),
+            block_number.to_bytes(8, "big"),
+            old_root.to_bytes(32, "big"),
+            new_root.to_bytes(32, "big"),
+            fee_account.to_bytes(3, "big"),
+            forced_digest.to_bytes(FORCED_DIGEST_BITS // 8, "big"),
             outpoints_digest,
-            chunks,
-            records,
-            forced_digest,
-        )
-    ).digest()
+            *chunks,
+            bytes(CHUNK_BYTES * (shape.slots - len(chunks))),
+            *records,
+            bytes(RECORD_BYTES * (shape.records - len(records))),
+        ]
+    )
+    assert len(preimage) * 8 == shape.sha256_bits
+    digest = hashlib.sha256(preimage).digest()
     return int.from_bytes(digest, "big") % (1 << PUBLIC_INPUT_BITS)
