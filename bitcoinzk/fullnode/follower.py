@@ -51,7 +51,7 @@ from bitcoinzk.spec.genesis import Genesis
 from bitcoinzk.spec.params import ChainParams
 from bitcoinzk.spec.state import State
 from bitcoinzk.spec.tree import NodeKey
-from bitcoinzk.spec.types import Account, Deposit, ForcedWithdraw, Operation, Transfer, op_hash
+from bitcoinzk.spec.types import Account, ForcedWithdraw, Operation, Transfer, op_hash
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +126,6 @@ def _undo_of(state: State, accounts: dict[int, Account], nodes: dict[NodeKey, in
         for level, idx in nodes
     ]
     return zlib.compress(json.dumps({"accounts": old_accounts, "nodes": old_nodes}).encode())
-
-
-def _receipt_detail(op: Operation) -> dict[str, Any]:
-    if isinstance(op, ForcedWithdraw):
-        return {"forced_index": op.index}
-    if isinstance(op, Transfer):
-        return {"recipient": op.recipient}
-    if isinstance(op, Deposit):
-        return {"recipient": op.recipient, "outpoint": op.outpoint}
-    return {}
 
 
 class StoredFollower:
@@ -236,16 +226,8 @@ class StoredFollower:
                 self.store.insert_block(stored)
                 self.store.save_state(accounts, nodes)
                 for position, op in enumerate(ops):
-                    self.store.put_receipt(
-                        Receipt(
-                            op_hash(op, self.params.chain_id),
-                            "included",
-                            number,
-                            position,
-                            None,
-                            _receipt_detail(op),
-                        )
-                    )
+                    tx_hash = op_hash(op, self.params.chain_id)
+                    self.store.put_receipt(Receipt.included(tx_hash, number, position, op))
                 self.store.put_batch(number, BatchStatus.FINAL, stored.public_input, proof, info)
                 self.store.db.execute(
                     "INSERT INTO da_batches VALUES (?,?,?,?,?,?)", (number, *da_row, undo)

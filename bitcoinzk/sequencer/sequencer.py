@@ -269,9 +269,7 @@ class Sequencer:
                 self.store.insert_block(block)
                 self.store.save_state(built.accounts, built.nodes)
                 for position, (tx_hash, op) in enumerate(built.included):
-                    self.store.put_receipt(
-                        Receipt(tx_hash, "included", number, position, None, _detail(op))
-                    )
+                    self.store.put_receipt(Receipt.included(tx_hash, number, position, op))
                 self.store.put_batch(number, BatchStatus.PENDING, built.public_input, None, {})
                 if forced:
                     self.store.set_meta(FORCED_NEXT, str(forced[0].index + 1))
@@ -386,13 +384,3 @@ def build_block(
         nodes=nodes,
         inputs=None if witness is None else witness(result.trace),
     )
-
-
-def _detail(op: Operation) -> dict[str, Any]:
-    if isinstance(op, ForcedWithdraw):
-        return {"forced_index": op.index}
-    if isinstance(op, Transfer):
-        return {"recipient": op.recipient}
-    if isinstance(op, Deposit):
-        return {"recipient": op.recipient, "outpoint": op.outpoint}
-    return {}

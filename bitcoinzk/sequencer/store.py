@@ -19,7 +19,14 @@ from typing import Any
 from bitcoinzk.crypto.eddsa import PublicKey
 from bitcoinzk.spec.state import State
 from bitcoinzk.spec.tree import NodeKey
-from bitcoinzk.spec.types import Account, Operation, op_from_json
+from bitcoinzk.spec.types import (
+    Account,
+    Deposit,
+    ForcedWithdraw,
+    Operation,
+    Transfer,
+    op_from_json,
+)
 from bitcoinzk.sqlite import SqliteStore
 
 SCHEMA = """
@@ -108,6 +115,19 @@ class Receipt:
     position: int | None
     error: str | None
     detail: dict[str, Any]
+
+    @classmethod
+    def included(cls, tx_hash: bytes, block_number: int, position: int, op: Operation) -> Receipt:
+        """The receipt of `op` at `position` in block `block_number` (the sequencer's,
+        and a full node's rebuilt from the published data: the same fields)."""
+        detail: dict[str, Any] = {}
+        if isinstance(op, ForcedWithdraw):
+            detail = {"forced_index": op.index}
+        elif isinstance(op, Transfer):
+            detail = {"recipient": op.recipient}
+        elif isinstance(op, Deposit):
+            detail = {"recipient": op.recipient, "outpoint": op.outpoint}
+        return cls(tx_hash, "included", block_number, position, None, detail)
 
     def to_json(self) -> dict[str, Any]:
         return {
