@@ -219,13 +219,38 @@ def _new() -> str:
 Word = list[str]  # nibble names, least significant first
 
 
-TABLE_ITEMS = 256 + 16
-"""The xor table T and the row table R above it."""
+def _xor_rows() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The lookup table T as one sequence, and where each xor row starts in it.
+
+    T[s] = s mod 16 for s < 48 (the first 48 entries: a nibble sum of up to three
+    nibbles and a carry reduced by one OP_PICK), and every row x ^ 0 .. x ^ 15 as a
+    window.  Rows overlap: the second half of row x is the first half of row x ^ 8, the
+    last 4 entries of row x start row x ^ 12, the last 2 row x ^ 14, the last one row
+    x ^ 15; chaining rows by those overlaps (8, 4, 8 within each class of x mod 4, then
+    2, 1, 2 between the classes) takes 171 entries instead of 256, and row 0 (the
+    identity) is the last third of the mod-16 run: 203 items in all."""
+    seq: list[int] = list(range(16)) * 2
+    starts = [0] * 16
+    for x in (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15):
+        row = [x ^ y for y in range(16)]
+        k = next(k for k in (8, 4, 2, 1, 0) if k <= len(seq) and seq[len(seq) - k :] == row[:k])
+        starts[x] = len(seq) - k
+        seq += row[k:]
+    if any(seq[starts[x] + y] != x ^ y for x in range(16) for y in range(16)):
+        raise AssertionError("xor rows")
+    if any(seq[j] != j % 16 for j in range(48)):
+        raise AssertionError("mod 16 run")
+    return tuple(seq), tuple(starts)
+
+
+XOR_SEQ, XOR_STARTS = _xor_rows()
+TABLE_ITEMS = len(XOR_SEQ) + 16
+"""The xor table T (overlapping rows) and the row table R above it."""
 
 
 class _Rows:
-    """R[x] = base + 16 x: the depth of row x of T at a lookup, so a nibble xor is
-    R[x] + y and one OP_PICK.  `base` is where T sits at most lookups (the stack above
+    """R[x] = base + XOR_STARTS[x]: the depth of row x of T at a lookup, so a nibble xor
+    is R[x] + y and one OP_PICK.  `base` is where T sits at most lookups (the stack above
     it barely changes within a compression); `seen` collects what each lookup needed."""
 
     def __init__(self, base: int) -> None:
@@ -250,6 +275,11 @@ def _xor(t: _T, d: Word, a: Word, rows: _Rows) -> Word:
     return out
 
 
+def _mod16(t: _T, name: str) -> None:
+    """[s] -> [s mod 16] for s < 48: T's first 48 entries are s mod 16."""
+    t.op([t.depth("T0") - 1, Op.OP_ADD, Op.OP_PICK], 1, [name])
+
+
 def _add(t: _T, c: Word, d: Word) -> Word:
     """c + d mod 2^32 (c consumed, d kept)."""
     out = []
@@ -267,17 +297,16 @@ def _add(t: _T, c: Word, d: Word) -> Word:
                  Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF],
                 1, ["carry", name],
             )  # fmt: skip
-        else:
-            t.op([Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF],
-                 1, [name])  # fmt: skip
+        else:  # no carry out: the sum's nibble by lookup
+            _mod16(t, name)
         out.append(name)
     return out
 
 
 def _add3(t: _T, c: Word, d: Word, m: Word) -> Word:
-    """c + d + m mod 2^32 (c consumed, d and m kept): one pass, so a nibble sum (at
-    most 15 + 15 + 15 + 2) leaves two carries of one bit each, split by two compares,
-    instead of two passes each rolling and normalising every nibble."""
+    """c + d + m mod 2^32 (c consumed, d and m kept): one pass; a nibble sum (at most
+    15 + 15 + 15 + 2) gives its carry (0, 1 or 2) by two compares and its nibble by
+    one lookup in T, instead of two passes that each roll and normalise every nibble."""
     out = []
     for k, (ck, dk, mk) in enumerate(zip(c, d, m, strict=True)):
         t.roll(ck)
@@ -286,20 +315,13 @@ def _add3(t: _T, c: Word, d: Word, m: Word) -> Word:
         t.pick(mk, "y")
         t.op([Op.OP_ADD], 2, ["s"])
         if k:
-            t.roll("carry2")
-            t.op([Op.OP_ADD], 2, ["s"])
-            t.roll("carry1")
+            t.roll("carry")
             t.op([Op.OP_ADD], 2, ["s"])
         name = _new()
         if k < NIBBLES - 1:
-            t.op(
-                [Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
-                 Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF] * 2,
-                1, ["carry1", "carry2", name],
-            )  # fmt: skip
-        else:
-            t.op([Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, 16, Op.OP_SUB, Op.OP_ENDIF]
-                 * 2, 1, [name])  # fmt: skip
+            t.op([Op.OP_DUP, 16, Op.OP_GREATERTHANOREQUAL, Op.OP_OVER, 32,
+                  Op.OP_GREATERTHANOREQUAL, Op.OP_ADD, Op.OP_SWAP], 1, ["carry", "s"])  # fmt: skip
+        _mod16(t, name)
         out.append(name)
     return out
 
@@ -309,40 +331,57 @@ def _rotr_nibbles(w: Word, n: int) -> Word:
     return [w[(k + n) % NIBBLES] for k in range(NIBBLES)]
 
 
-def _rotr7(t: _T, w: Word) -> Word:
-    """Rotation right by 7 = by 8, then left by 1: each nibble gives its top bit to the
-    next one up."""
-    u = _rotr_nibbles(w, 2)
-    hi, lo = [], []
-    for uk in u:  # split each nibble: top bit h, low three bits l
-        t.roll(uk)
-        h, low = _new(), _new()
+def _xor_rotr7(t: _T, d: Word, a: Word, rows: _Rows) -> Word:
+    """(d ^ a) rotated right by 7 (d consumed, a kept): by 8 (renaming), then left by
+    1.  Each xor nibble u_k is split as it comes out into its top bit h_k and twice its
+    low three bits, and r_k = 2 l_k + h_{k-1} is formed at once (h_{k-1} lies two items
+    down), so no nibble is moved twice; r_0 waits for h_7."""
+    u = _rotr_nibbles(list(range(NIBBLES)), 2)  # u_k is xor nibble u[k]
+    out: list[str] = []
+    first = ""
+    for k in range(NIBBLES):
+        [uk] = _xor(t, [d[u[k]]], [a[u[k]]], rows)
+        h, low = f"h{k}", _new()
         t.op([Op.OP_DUP, 8, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
-              Op.OP_IF, 8, Op.OP_SUB, Op.OP_ENDIF], 1, [h, low])  # fmt: skip
-        hi.append(h)
-        lo.append(low)
-    out = []
-    for k in range(NIBBLES):  # r_k = 2 l_k + h_{k-1}
-        t.roll(lo[k])
-        t.op([Op.OP_DUP, Op.OP_ADD], 1, ["x"])
-        t.roll(hi[(k - 1) % NIBBLES])
+              Op.OP_IF, 8, Op.OP_SUB, Op.OP_ENDIF, Op.OP_DUP, Op.OP_ADD], 1, [h, low])  # fmt: skip
+        if k == 0:
+            first = low
+            continue
+        t.roll(f"h{k - 1}")
         name = _new()
         t.op([Op.OP_ADD], 2, [name])
         out.append(name)
-    return out
+    t.roll(first)
+    t.roll("h7")
+    name = _new()
+    t.op([Op.OP_ADD], 2, [name])
+    return [name, *out]
+
+
+def _add_msg(t: _T, c: Word, d: Word, m: Word | None) -> Word:
+    """c + d + m, where a message word past the block's data (m None) is zero."""
+    return _add(t, c, d) if m is None else _add3(t, c, d, m)
 
 
 def _g_script(
-    t: _T, v: list[Word], rows: _Rows, a: int, b: int, c: int, d: int, mx: Word, my: Word
+    t: _T,
+    v: list[Word],
+    rows: _Rows,
+    a: int,
+    b: int,
+    c: int,
+    d: int,
+    mx: Word | None,
+    my: Word | None,
 ) -> None:
-    v[a] = _add3(t, v[a], v[b], mx)
+    v[a] = _add_msg(t, v[a], v[b], mx)
     v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 4)
     v[c] = _add(t, v[c], v[d])
     v[b] = _rotr_nibbles(_xor(t, v[b], v[c], rows), 3)
-    v[a] = _add3(t, v[a], v[b], my)
+    v[a] = _add_msg(t, v[a], v[b], my)
     v[d] = _rotr_nibbles(_xor(t, v[d], v[a], rows), 2)
     v[c] = _add(t, v[c], v[d])
-    v[b] = _rotr7(t, _xor(t, v[b], v[c], rows))
+    v[b] = _xor_rotr7(t, v[b], v[c], rows)
 
 
 def _word_names(prefix: str) -> Word:
@@ -368,17 +407,24 @@ def row_base() -> int:
 
 @cache
 def compress_script(block_len: int, flags: int) -> Script:
-    """[T, R, cv (8 words), m (16 words)] -> [T, R, cv'] (T: the xor table, 256 items, R:
-    its row depths, 16; words as nibbles, word 0 deepest, most significant nibble of
-    each word deepest)."""
+    """[T, R, cv (8 words), m (the block's ceil(block_len / 4) words)] -> [T, R, cv']
+    (T: the xor table, `XOR_SEQ`, R: its row depths, 16; words as nibbles, word 0
+    deepest, most significant nibble of each word deepest).  The zero words padding
+    the block are on the stack as ballast (so T sits at the depth R was built for) but
+    are never added: a + b + 0 is a two-operand addition."""
     return _compress(block_len, flags, _Rows(row_base()))
 
 
 def _compress(block_len: int, flags: int, rows: _Rows) -> Script:
     cv = [_word_names(f"cv{i}") for i in range(8)]
-    m = [_word_names(f"m{i}") for i in range(16)]
-    table = [f"T{j}" for j in reversed(range(256))] + [f"R{j}" for j in reversed(range(16))]
-    t = _T([*table, *_stack_names(cv), *_stack_names(m)])
+    n_words = -(-block_len // 4)
+    m: list[Word | None] = [_word_names(f"m{i}") for i in range(n_words)]
+    m += [None] * (16 - n_words)  # zero padding: no additions of these
+    table = [f"T{j}" for j in reversed(range(len(XOR_SEQ)))]
+    table += [f"R{j}" for j in reversed(range(16))]
+    # the padding words' places hold ballast (zeros), so T sits at the depth R assumes
+    ballast = [_word_names(f"z{i}") if w is None else w for i, w in enumerate(m)]
+    t = _T([*table, *_stack_names(cv), *_stack_names(ballast)])
     v: list[Word] = list(cv)
     for i, const in enumerate((*IV[:4], 0, 0, block_len, flags)):
         w = _word_names(f"c{i}")
@@ -407,10 +453,9 @@ def _compress(block_len: int, flags: int, rows: _Rows) -> Script:
 
 @cache
 def table_script() -> Script:
-    """Push T[16 x + y] = x ^ y (T[0] nearest the top), then R[x] (R[0] on top)."""
+    """Push T (`XOR_SEQ`, entry 0 nearest the top), then R[x] (R[0] on top)."""
     base = row_base()
-    xor = [(j >> 4) ^ (j & 15) for j in reversed(range(256))]
-    return Script(*xor, *[base + 16 * x for x in reversed(range(16))])
+    return Script(*reversed(XOR_SEQ), *[base + XOR_STARTS[x] for x in reversed(range(16))])
 
 
 def _limb_to_nibbles(bits: int) -> list[Item]:
@@ -537,7 +582,7 @@ def digest_script(layout: Sequence[bool], depth: int) -> Script:
             above += NIBBLES * (1 if small else FQ_WORDS)
         if words != n // 4:
             raise AssertionError("an Fq value across two blocks")
-        parts += [0] * (NIBBLES * (16 - words))  # zero padding of the last block
+        parts += [0] * (NIBBLES * (16 - words))  # ballast where the zero padding goes
         parts.append(compress_script(n, flags))
         above -= NIBBLES * words  # the block is consumed
     # keep the first 5 words: drop words 7..5 (on top), then the table under the digest
