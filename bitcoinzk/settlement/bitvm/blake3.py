@@ -336,11 +336,11 @@ def _xor_rotr7(t: _T, d: Word, a: Word, rows: _Rows) -> Word:
     1.  Each xor nibble u_k is split as it comes out into its top bit h_k and twice its
     low three bits, and r_k = 2 l_k + h_{k-1} is formed at once (h_{k-1} lies two items
     down), so no nibble is moved twice; r_0 waits for h_7."""
-    u = _rotr_nibbles(list(range(NIBBLES)), 2)  # u_k is xor nibble u[k]
+    u = [(k + 2) % NIBBLES for k in range(NIBBLES)]  # u_k is xor nibble u[k]
     out: list[str] = []
     first = ""
     for k in range(NIBBLES):
-        [uk] = _xor(t, [d[u[k]]], [a[u[k]]], rows)
+        _xor(t, [d[u[k]]], [a[u[k]]], rows)  # u_k on top
         h, low = f"h{k}", _new()
         t.op([Op.OP_DUP, 8, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
               Op.OP_IF, 8, Op.OP_SUB, Op.OP_ENDIF, Op.OP_DUP, Op.OP_ADD], 1, [h, low])  # fmt: skip
