@@ -7,6 +7,10 @@ Who does what:
   machine, and creates one `ProverActor` per prover slot. A slot is the custom
   Ray resource `bzk_prover` that `bzk prover worker` advertises when it joins a
   machine to the cluster, so actors land on prover machines only.
+- The cluster may change while the node runs. With `workers` = 0 (one actor per
+  slot) a watcher thread looks at the cluster every `WATCH_S`: a machine that joins
+  later (or comes back) gets actors for its new slots, and an idle actor whose
+  machine has left is taken out of the pool until it answers again.
 - A `ProverActor` is one long-lived process on a worker machine. It loads the
   proving key from that machine's own key cache once, through the very entry
   points the local prover process uses (`service.worker_init` / `worker_prove`):
@@ -29,6 +33,8 @@ import logging
 import os
 import resource
 import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +72,15 @@ that kills every prover it meets must stop the chain loudly, not loop forever.""
 POLL_S = 0.05
 """How often a waiting proof looks for a free actor. Polling keeps the fleet free of
 event-loop-bound state: actors come back on Ray's schedule, not on an asyncio event."""
+
+WATCH_S = 2.0
+"""How often an elastic fleet (one actor per slot) looks at the cluster for slots that
+joined and machines that left: one GCS call, so a new worker is loading its key within
+seconds of joining without the fleet polling in a tight loop."""
+
+RESPAWN_MAX_S = 300.0
+"""Longest pause before new actors are tried again after one failed to start (a joined
+machine without the node's key): the pause doubles per failure from WATCH_S."""
 
 _LOST = (RayActorError, OutOfMemoryError)
 """What a call raises when the actor's process is gone (killed, crashed, its machine
@@ -143,6 +158,8 @@ class FleetWorker:
     proven: int = 0
     lost: int = 0
     ping: Any = None  # an ObjectRef of a pending `about` call while not alive
+    started: bool = False
+    """Has answered at least once (its key loaded); one that dies before that failed to start."""
 
     def summary(self) -> dict[str, object]:
         return {
@@ -175,7 +192,8 @@ class RayProverFleet:
         """`address`: "" starts a private Ray instance on this machine with `workers`
         slots (default 1); "host:port" (a cluster this machine is part of) or
         "ray://host:port" (Ray Client) joins an existing cluster. `workers`: actors to
-        create, 0 = one per `bzk_prover` slot the cluster offers. `parallel`: blocks
+        create, 0 = one per `bzk_prover` slot the cluster offers, now and later (machines
+        that join while the node runs get actors: `watch_once`). `parallel`: blocks
         each actor proves at once with its one key (a groth16py proof uses one core).
         `backend`: the prover every actor runs (`prover.backend`; default: this machine's
         `default_backend()`), decided here so that every machine proves with the same one."""
@@ -196,8 +214,17 @@ class RayProverFleet:
         self.log_to_driver = log_to_driver
         self._target = workers
         self._workers: list[FleetWorker] = []
+        self._lock = threading.Lock()
+        """Guards adding and removing workers: the watcher thread adds, the event loop removes."""
+        self._next_index = 0
         self._driver: ThreadPoolExecutor | None = None
         self._owns_ray = False
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._live_nodes: frozenset[str] | None = None
+        """Ray nodes alive at the watcher's last look (None: not looked yet)."""
+        self._respawn_after = 0.0
+        self._respawn_pause = WATCH_S
         self.resubmitted = 0
 
     # --- lifecycle ---
@@ -239,11 +266,28 @@ class RayProverFleet:
             )
         if count > slots:
             raise FleetError(f"{count} prover workers asked for, the cluster offers {slots} slots")
+        with self._lock:
+            self._spawn(count)
+        if self.elastic:
+            self._stop.clear()
+            self._watcher = threading.Thread(
+                target=self._watch, name="prover-fleet-watch", daemon=True
+            )
+            self._watcher.start()
+
+    @property
+    def elastic(self) -> bool:
+        """One actor per slot, however many slots the cluster offers over time."""
+        return self._target == 0
+
+    def _spawn(self, count: int) -> None:
+        """Create `count` actors; each lands on a free prover slot (or waits for one).
+        The caller holds `_lock`."""
         actor = ray.remote(ProverActor)
         # A local instance's actors share the node's key directory; a remote worker
         # uses its own machine's ($BZK_KEY_DIR or ~/.cache/bitcoinzk/keys).
         key_dir = str(self.key_dir) if self.key_dir and not self.address else None
-        for index in range(count):
+        for _ in range(count):
             handle = actor.options(
                 resources={PROVER_RESOURCE: 1},
                 num_cpus=0,  # placed by prover slots; the slot stands for the cores
@@ -258,7 +302,33 @@ class RayProverFleet:
                 self.per_actor,
                 key_dir,
             )
-            self._workers.append(FleetWorker(index, handle))
+            self._workers.append(FleetWorker(self._next_index, handle))
+            self._next_index += 1
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCH_S):
+            try:
+                self.watch_once()
+            except Exception:  # a GCS hiccup must not end the watch
+                log.exception("prover fleet: looking at the cluster failed")
+
+    def watch_once(self) -> int:
+        """Look at the cluster once: note which Ray nodes are alive, and create actors
+        for prover slots that have no actor (machines that joined since); how many."""
+        nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+        alive = [n for n in nodes if n.get("Alive")]
+        self._live_nodes = frozenset(str(n["NodeID"]) for n in alive)
+        slots = sum(int(n.get("Resources", {}).get(PROVER_RESOURCE, 0)) for n in alive)
+        with self._lock:
+            # An actor whose machine left and that Ray restarts waits for a slot and still
+            # counts: the next machine to join takes it; only slots beyond every actor get
+            # new ones. (One Ray dropped for good left the pool and counts no more.)
+            missing = slots - len(self._workers)
+            if missing <= 0 or time.monotonic() < self._respawn_after:
+                return 0
+            log.info("prover fleet: %d new prover slot(s); creating actors", missing)
+            self._spawn(missing)
+        return missing
 
     def wait_ready(self) -> None:
         for worker in self._workers:
@@ -268,10 +338,14 @@ class RayProverFleet:
                 worker.about = ray.get(worker.handle.about.remote())
             except RayActorError as exc:
                 raise FleetError(f"prover worker {worker.index} did not start: {exc}") from None
-            worker.alive = True
+            worker.alive = worker.started = True
             log.info("prover worker %d ready: %s", worker.index, worker.about)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
         for worker in self._workers:
             ray.kill(worker.handle, no_restart=True)
         self._workers = []
@@ -352,23 +426,35 @@ class RayProverFleet:
         )
 
     async def _acquire(self, avoid: FleetWorker | None = None) -> FleetWorker:
-        """A live actor with a free slot (the least busy, preferring another than `avoid`);
-        waits for one to become free or come back."""
+        """A live actor with a free slot (the least busy, then the one that has proven
+        least, so a newly joined one gets work; preferring another than `avoid`); waits
+        for one to become free, come back or join."""
         while True:
             self._revive()
-            free = [w for w in self._workers if w.alive and w.busy < self.per_actor]
+            free = [w for w in list(self._workers) if w.alive and w.busy < self.per_actor]
             if free:
-                worker = min(free, key=lambda w: (w is avoid, w.busy))
+                worker = min(free, key=lambda w: (w is avoid, w.busy, w.proven))
                 worker.busy += 1
                 return worker
-            if not self._workers:
+            if not self._workers and not self.elastic:
                 raise FleetError("every prover worker is gone for good (see the log)")
             await asyncio.sleep(POLL_S)
 
     def _revive(self) -> None:
         """Ask each actor that is not alive whether it is back (a restarted actor has
-        reloaded its key); drop the ones Ray reports dead for good."""
+        reloaded its key, a new one loaded it); drop the ones Ray reports dead for good.
+        An idle actor whose machine has left the cluster is out until it answers again."""
+        live_nodes = self._live_nodes
         for worker in list(self._workers):
+            if worker.alive and live_nodes is not None and worker.busy == 0:
+                node = worker.about.get("node_id")
+                if node is not None and node not in live_nodes:
+                    worker.alive = False
+                    log.warning(
+                        "prover worker %d: its machine (host %s) left the cluster",
+                        worker.index,
+                        worker.about.get("host"),
+                    )
             if worker.alive:
                 continue
             if worker.ping is None:
@@ -382,9 +468,16 @@ class RayProverFleet:
                 worker.about = ray.get(ping)
             except ActorDiedError as exc:
                 log.error("prover worker %d is gone for good: %s", worker.index, exc)
-                self._workers.remove(worker)
+                with self._lock:
+                    self._workers.remove(worker)
+                if not worker.started:
+                    # It never loaded its key: creating another at once would fail alike.
+                    self._respawn_after = time.monotonic() + self._respawn_pause
+                    self._respawn_pause = min(2 * self._respawn_pause, RESPAWN_MAX_S)
                 continue
             except RayActorError:
                 continue  # restarting: ask again on the next round
-            worker.alive = True
-            log.info("prover worker %d is back: %s", worker.index, worker.about)
+            if not worker.started:
+                self._respawn_pause = WATCH_S
+            worker.alive = worker.started = True
+            log.info("prover worker %d is ready: %s", worker.index, worker.about)
