@@ -534,6 +534,19 @@ def _safe_http_provider(url: str, timeout: float) -> Any:
     return SafeHTTPProvider(url, request_kwargs={"timeout": timeout})
 
 
+def _web3_log(x: Any) -> Log:
+    """A log as web3 returns it (in a receipt, or from eth_getLogs)."""
+    return Log(
+        to_checksum_address(x["address"]),
+        tuple(bytes(t) for t in x["topics"]),
+        bytes(x["data"]),
+        int(x["blockNumber"]),
+        bytes(x["transactionHash"]),
+        int(x["logIndex"]),
+        bytes(x["blockHash"]),
+    )
+
+
 class Web3Client(EvmClient):
     """A JSON-RPC node through web3.py, signing locally with `private_key`."""
 
@@ -689,17 +702,7 @@ class Web3Client(EvmClient):
             r = self._rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
         except TransactionNotFound:
             return None
-        logs = tuple(
-            Log(
-                to_checksum_address(x["address"]),
-                tuple(bytes(t) for t in x["topics"]),
-                bytes(x["data"]),
-                int(x["blockNumber"]),
-                bytes(x["transactionHash"]),
-                int(x["logIndex"]),
-            )
-            for x in r["logs"]
-        )
+        logs = tuple(_web3_log(x) for x in r["logs"])
         address = r.get("contractAddress")
         return TxReceipt(
             bytes(r["transactionHash"]),
@@ -721,18 +724,7 @@ class Web3Client(EvmClient):
             "toBlock": "latest" if to_block is None else to_block,
         }
         raw = self._rpc(lambda: self.w3.eth.get_logs(params))  # type: ignore[arg-type]
-        return [
-            Log(
-                to_checksum_address(x["address"]),
-                tuple(bytes(t) for t in x["topics"]),
-                bytes(x["data"]),
-                int(x["blockNumber"]),
-                bytes(x["transactionHash"]),
-                int(x["logIndex"]),
-                bytes(x["blockHash"]),
-            )
-            for x in raw
-        ]
+        return [_web3_log(x) for x in raw]
 
     def block_hash(self, number: int) -> bytes | None:
         from web3.exceptions import BlockNotFound
