@@ -43,6 +43,7 @@ from bitcoinzk.da.evm import (
     PublishedBatch,
     replay_operations,
 )
+from bitcoinzk.node.rpc.params import account_json
 from bitcoinzk.sequencer.store import BatchStatus, Receipt, Store, StoredBlock
 from bitcoinzk.settlement.evm.abi import Event
 from bitcoinzk.settlement.evm.client import EvmClient
@@ -276,36 +277,18 @@ class StoredFollower:
 
     def account(self, index: int) -> dict[str, Any] | None:
         with self.lock:
-            acct = self.state.get(index)
-            if acct is None:
-                return None
-            proof = self.state.proof(index)
-            return {
-                "index": index,
-                **acct.to_json(),
-                "pending_nonce": acct.nonce,
-                "leaf": hex(proof.leaf),
-                "root": hex(self.state.root),
-                "siblings": [hex(s) for s in proof.siblings],
-            }
+            return account_json(self.state, index)
 
     def exit_witness(self, index: int) -> dict[str, Any] | None:
         """What an exit claim proves (docs/exit.md): the account's leaf and Merkle path at
         the root of batch `batch`, the last one this node applied (in exodus, once
         synced, the contract's last root). None if there is no such account."""
         with self.lock:
-            acct = self.state.get(index)
-            if acct is None:
+            found = account_json(self.state, index)
+            if found is None:
                 return None
-            proof = self.state.proof(index)
-            return {
-                "batch": self.head,
-                "root": hex(self.state.root),
-                "index": index,
-                **acct.to_json(),
-                "leaf": hex(proof.leaf),
-                "siblings": [hex(s) for s in proof.siblings],
-            }
+            del found["pending_nonce"]  # the proof is about the settled state alone
+            return {"batch": self.head, **found}
 
     def index_of(self, pubkey: PublicKey) -> int | None:
         with self.lock:

@@ -28,6 +28,7 @@ from bitcoinzk.node.pipeline import BatchPipeline, batch_summary, final_latency
 from bitcoinzk.node.rpc.jsonrpc import Dispatcher, JsonRpcError
 from bitcoinzk.node.rpc.params import (
     account_index,
+    account_json,
     block_json,
     block_query,
     chain_fields,
@@ -438,18 +439,10 @@ class Node:
         if index is None:
             return None
         state = self.sequencer.state
-        acct = state.get(index)
-        if acct is None:
-            return None
-        proof = state.proof(index)
-        return {
-            "index": index,
-            **acct.to_json(),
-            "pending_nonce": self.sequencer.mempool.pending_nonce(state, index),
-            "leaf": hex(proof.leaf),
-            "root": hex(state.root),
-            "siblings": [hex(s) for s in proof.siblings],
-        }
+        found = account_json(state, index)
+        if found is not None:
+            found["pending_nonce"] = self.sequencer.mempool.pending_nonce(state, index)
+        return found
 
     async def get_block(self, number: Any = "latest", full: Any = True) -> dict[str, Any] | None:
         number, full = block_query(number, full, self.sequencer.head)

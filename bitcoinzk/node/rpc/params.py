@@ -11,6 +11,7 @@ from bitcoinzk.node.rpc.jsonrpc import INVALID_PARAMS, JsonRpcError
 from bitcoinzk.sequencer.store import Store, StoredBlock
 from bitcoinzk.spec.genesis import Genesis
 from bitcoinzk.spec.params import ChainParams
+from bitcoinzk.spec.state import State
 
 MAX_NUMBER = 2**63 - 1
 """Block and batch numbers are SQLite integers: anything larger cannot name one."""
@@ -63,6 +64,24 @@ def account_index(
             ) from None
         return index_of(pubkey)
     raise JsonRpcError(INVALID_PARAMS, "account must be an index or a public key hex")
+
+
+def account_json(state: State, index: int) -> dict[str, Any] | None:
+    """`bzk_getAccount`'s result: the account at `index` with its leaf and Merkle path
+    under the state's root; None if there is no account there. Its `pending_nonce` is the
+    account's nonce: a node with a mempool puts the next free one there."""
+    acct = state.get(index)
+    if acct is None:
+        return None
+    proof = state.proof(index)
+    return {
+        "index": index,
+        **acct.to_json(),
+        "pending_nonce": acct.nonce,
+        "leaf": hex(proof.leaf),
+        "root": hex(state.root),
+        "siblings": [hex(s) for s in proof.siblings],
+    }
 
 
 def chain_fields(params: ChainParams, genesis: Genesis, store: Store) -> dict[str, Any]:
