@@ -1201,7 +1201,9 @@ def bench_fleet(
     last line is one JSON object."""
     from bitcoinzk.bench.fleet import run as run_fleet
 
-    result = run_fleet(batch_size=batch_size, tree_depth=tree_depth, blocks=blocks, workers=workers)
+    result = run_fleet(
+        batch_size=batch_size, tree_depth=tree_depth, blocks=blocks, workers=workers, rounds=rounds
+    )
     print(json.dumps(result))
 
 
