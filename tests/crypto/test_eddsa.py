@@ -20,6 +20,7 @@ from bitcoinzk.crypto.eddsa import (
     verify_batch_bytes,
 )
 from bitcoinzk.crypto.poseidon import FIELD_MODULUS
+from tests.crypto.helpers import order8_point
 
 SEED = bytes.fromhex("0001020304050607080900010203040506070809000102030405060708090001")
 
@@ -122,22 +123,9 @@ def test_off_curve_and_bad_inputs_rejected(key):
         key.sign(FIELD_MODULUS)
 
 
-def _order8_point() -> tuple[int, int]:
-    """A point of order 8, found deterministically from small y values."""
-    for y in range(2, 1000):
-        try:
-            p = bj.unpack(y.to_bytes(32, "little"))
-        except bj.InvalidEncodingError:
-            continue
-        t = bj.mul(p, bj.L)
-        if bj.mul(t, 4) != bj.IDENTITY:
-            return t
-    raise AssertionError("no order-8 point found")
-
-
 def test_small_order_components(key):
     """Signatures the cofactored equation accepts but the circuit does not."""
-    t8 = _order8_point()
+    t8 = order8_point()
     pub = key.public_key()
     msg = 77
     # A key owner crafts R8' = r*B8 + T (T of order 2, 4 or 8) and signs consistently.

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from bitcoinzk.crypto import babyjub as bj
 from bitcoinzk.crypto import eddsa as ed
 from bitcoinzk.crypto._native_api import NativeModule
+from tests.crypto.helpers import order8_point
 
 P_MOD = importlib.import_module("bitcoinzk.crypto.poseidon")
 NATIVE = cast(NativeModule, P_MOD.NATIVE)
@@ -72,20 +73,8 @@ EDGE_SCALARS = [0, 1, 2, 15, 16, 17, bj.L - 1, bj.L, bj.L + 1, bj.ORDER, R - 1, 
 scalars = st.one_of(st.sampled_from(EDGE_SCALARS), st.integers(0, 2**256 - 1))
 
 
-def _torsion_points() -> list[tuple[int, int]]:
-    """Points of order 1, 2, 4, 8 (the cofactor subgroup)."""
-    for y in range(2, 1000):
-        try:
-            p = bj.unpack(y.to_bytes(32, "little"))
-        except bj.InvalidEncodingError:
-            continue
-        t = bj.mul(p, bj.L)
-        if bj.mul(t, 4) != bj.IDENTITY:
-            return [bj.mul(t, i) for i in range(8)]
-    raise AssertionError("no order-8 point")  # pragma: no cover
-
-
-TORSION = _torsion_points()
+TORSION = [bj.mul(order8_point(), i) for i in range(8)]
+"""Points of order 1, 2, 4, 8 (the cofactor subgroup)."""
 
 
 @st.composite
