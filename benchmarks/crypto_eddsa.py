@@ -15,11 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from unittest.mock import patch
 
+from bitcoinzk.bench.timing import per_call_us
 from bitcoinzk.crypto import babyjub as bj
 from bitcoinzk.crypto import eddsa as ed
 
 P_MOD = importlib.import_module("bitcoinzk.crypto.poseidon")
 R = P_MOD.FIELD_MODULUS
+BUDGET_S = 0.4
+"""CPU seconds per case and back end."""
 
 
 @contextmanager
@@ -30,27 +33,6 @@ def pure() -> Iterator[None]:
         patch.object(ed, "NATIVE", None),
     ):
         yield
-
-
-def per_call_us(fn: Callable[[], object], budget_s: float = 0.4) -> float:
-    """
-    Best of 5 runs of a loop sized to ~budget_s/5, in CPU microseconds per call.
-
-    CPU time (not wall time) so that other processes on a shared machine inflate the
-    figures less; an SMT sibling at work still slows every figure down.
-    """
-    fn()
-    t = time.process_time()
-    fn()
-    one = max(time.process_time() - t, 1e-6)
-    n = max(3, int(budget_s / 5 / one))
-    best = float("inf")
-    for _ in range(5):
-        t = time.process_time()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.process_time() - t) / n)
-    return best * 1e6
 
 
 def cases() -> list[tuple[str, Callable[[], object]]]:
@@ -84,10 +66,10 @@ def main() -> None:
     tx_pure = tx_native = 0.0
     for name, fn in cases():
         with pure():
-            slow = per_call_us(fn)
+            slow = per_call_us(fn, BUDGET_S)
         tx_pure += PER_TX.get(name, 0) * slow
         if native:
-            fast = per_call_us(fn)
+            fast = per_call_us(fn, BUDGET_S)
             tx_native += PER_TX.get(name, 0) * fast
             print(f"{name:22s} {slow:11.1f} {fast:12.1f} {slow / fast:8.1f}x")
         else:

@@ -20,9 +20,9 @@ inflates them less. Cases:
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 
+from bitcoinzk.bench.timing import per_call_us
 from bitcoinzk.crypto.eddsa import PrivateKey
 from bitcoinzk.crypto.poseidon import NATIVE
 from bitcoinzk.spec.genesis import Genesis
@@ -34,22 +34,6 @@ from bitcoinzk.spec.types import Account, Transfer
 
 DEPTH = 24
 PARAMS = ChainParams(chain_id=7, tree_depth=DEPTH, block_slots=64, block_records=64)
-
-
-def per_call_us(fn: Callable[[], object], budget_s: float = 1.0) -> float:
-    """Best of 5 runs of a loop sized to ~budget_s/5, in CPU microseconds per call."""
-    fn()
-    t = time.process_time()
-    fn()
-    one = max(time.process_time() - t, 1e-6)
-    n = max(3, int(budget_s / 5 / one))
-    best = float("inf")
-    for _ in range(5):
-        t = time.process_time()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.process_time() - t) / n)
-    return best * 1e6
 
 
 def populated_tree(rng: random.Random, leaves: int = 1000) -> SparseMerkleTree:
@@ -104,7 +88,7 @@ def main() -> None:
         ("block, 64 transfers, sigs", block_case(True), 64),
     ]
     for name, fn, per in rows:
-        us = per_call_us(fn, budget_s=3.0 if per > 1 else 1.0)
+        us = per_call_us(fn, 3.0 if per > 1 else 1.0)
         extra = f"   {us / per:8.1f} us/tx  {per * 1e6 / us:7.0f} tx/s" if per > 1 else ""
         print(f"{name:30s} {us:10.1f} us{extra}")
 
