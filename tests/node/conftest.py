@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bitcoinzk.node.rpc.client import NodeClient
+from bitcoinzk.node.rpc.client import AsyncNodeClient, NodeClient
 from bitcoinzk.node.server import NodeConfig
 from bitcoinzk.procutil import free_port
 from bitcoinzk.sequencer.sequencer import SequencerConfig
+from bitcoinzk.spec.types import UserOperation
 from tests.pyproc import kill9, start_module
 from tests.settlement.evm.conftest import anvil_url, batches  # noqa: F401 - shared fixtures
 from tests.spec.helpers import genesis
@@ -80,6 +82,25 @@ def proving_config(data_dir: Path, settlement: str | None = None) -> NodeConfig:
         prove=True,
         settlement=settlement,
     )
+
+
+async def send_until_final(
+    rpc: AsyncNodeClient, ops: Sequence[UserOperation]
+) -> list[dict[str, Any]]:
+    """Send the operations to a proving, settling node and wait until every block holding
+    them is final; its batches (`bzk_getBatch`), in order."""
+    for op in ops:
+        await rpc("bzk_sendTransaction", op.to_json())
+    for _ in range(600):
+        head = await rpc("bzk_blockNumber")
+        blocks = [await rpc("bzk_getBlock", n, False) for n in range(1, head + 1)]
+        summaries = [await rpc("bzk_getBatch", n) for n in range(1, head + 1)]
+        assert not any(b["status"] == "failed" for b in summaries), summaries
+        included = sum(b["tx_count"] for b in blocks)
+        if included == len(ops) and all(b["status"] == "final" for b in summaries):
+            return summaries
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"batches did not all become final: {summaries}")
 
 
 @pytest.fixture

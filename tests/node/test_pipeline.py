@@ -14,7 +14,7 @@ from bitcoinzk.node.rpc.client import AsyncNodeClient
 from bitcoinzk.node.server import Node
 from bitcoinzk.spec.params import ChainParams
 from bitcoinzk.spec.types import UserOperation
-from tests.node.conftest import proving_config
+from tests.node.conftest import proving_config, send_until_final
 from tests.spec.helpers import genesis, transfer, withdraw
 
 # The smallest real circuit: the same shape the prover and settlement tests cache keys for.
@@ -33,25 +33,14 @@ async def _run(data_dir: Path) -> None:
                 transfer(1, 2, 1_000, params=PARAMS),
                 withdraw(2, 2_000, params=PARAMS),
             ]
-            for op in ops:
-                await rpc("bzk_sendTransaction", op.to_json())
-            for _ in range(600):
-                head = await rpc("bzk_blockNumber")
-                blocks = [await rpc("bzk_getBlock", n, False) for n in range(1, head + 1)]
-                batches = [await rpc("bzk_getBatch", n) for n in range(1, head + 1)]
-                assert not any(b["status"] == "failed" for b in batches), batches
-                included = sum(b["tx_count"] for b in blocks)
-                if included == len(ops) and all(b["status"] == "final" for b in batches):
-                    break
-                await asyncio.sleep(0.5)
-            assert all(b["status"] == "final" for b in batches), batches
+            batches = await send_until_final(rpc, ops)
             for b in batches:
                 assert b["proof"] and len(bytes.fromhex(b["proof"][2:])) == 256
                 assert b["settlement_tx"].startswith("0x") and b["commit_gas"] > 200_000
                 assert node.prover is not None
                 assert node.prover.verify(bytes.fromhex(b["proof"][2:]), int(b["public_input"], 16))
             assert node.rollup is not None
-            assert node.rollup.batch_count() == head
+            assert node.rollup.batch_count() == len(batches)
             assert node.rollup.state_root() == int(await rpc("bzk_stateRoot"), 16)
             rebuilt = EvmBatchReader(node.rollup, PARAMS).rebuild(gen.state())
             assert rebuilt.root == int(await rpc("bzk_stateRoot"), 16)

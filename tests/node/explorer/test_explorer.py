@@ -31,6 +31,7 @@ from bitcoinzk.procutil import free_port
 from bitcoinzk.sequencer.sequencer import SequencerConfig
 from bitcoinzk.sequencer.store import BatchStatus, Receipt
 from bitcoinzk.spec.params import ChainParams
+from tests.node.conftest import proving_config, send_until_final
 from tests.spec.helpers import genesis, key, transfer, withdraw
 
 PARAMS = ChainParams(chain_id=7, tree_depth=6, block_slots=2, block_records=1, fee_account=0)
@@ -76,22 +77,8 @@ async def _start(config: NodeConfig) -> Node:
 
 async def _drive(node: Node) -> list[dict[str, Any]]:
     """Send the operations and wait until every block is final."""
-    ops = _ops()
     async with aiohttp.ClientSession() as session:
-        rpc = AsyncNodeClient(session, node.url)
-        for op in ops:
-            await rpc("bzk_sendTransaction", op.to_json())
-        for _ in range(600):
-            head = await rpc("bzk_blockNumber")
-            blocks = [await rpc("bzk_getBlock", n, False) for n in range(1, head + 1)]
-            batches = [await rpc("bzk_getBatch", n) for n in range(1, head + 1)]
-            assert not any(b["status"] == "failed" for b in batches), batches
-            if sum(b["tx_count"] for b in blocks) == len(ops) and all(
-                b["status"] == "final" for b in batches
-            ):
-                return batches
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"batches did not all become final: {batches}")
+        return await send_until_final(AsyncNodeClient(session, node.url), _ops())
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +86,7 @@ def devnode(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Node, list[dict[str, Any]]]]:
     runner = NodeThread()
-    config = NodeConfig(
-        data_dir=tmp_path_factory.mktemp("explorer") / "node",
-        port=free_port(),
-        sequencer=SequencerConfig(block_time=0.2),
-        verify_workers=1,
-        prove=True,
-        settlement="embedded",
-    )
+    config = proving_config(tmp_path_factory.mktemp("explorer") / "node", "embedded")
     node = runner.run(_start(config))
     try:
         batches = runner.run(_drive(node))
