@@ -16,8 +16,7 @@ exit circuit, and where to pay it). Each is owed like a withdrawal, under the id
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from bitcoinzk.bridge.payout import (
     BatchWithdrawalId,
@@ -27,7 +26,7 @@ from bitcoinzk.bridge.payout import (
     FinalizedWithdrawal,
     WithdrawalId,
 )
-from bitcoinzk.da.evm import EvmBatchReader, PublishedBatch
+from bitcoinzk.da.evm import EvmBatchReader, PublishedBatch, RollupData, RollupEvent
 from bitcoinzk.spec.params import MAX_SCRIPT_PUBKEY, RECORD_BYTES, ChainParams
 from bitcoinzk.spec.types import OP_DEPOSIT
 
@@ -40,22 +39,11 @@ class _FinalityClient(Protocol):
     def is_final(self, tx_hash: bytes) -> bool: ...
 
 
-class _Event(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def args(self) -> dict[str, Any]: ...
-    @property
-    def tx_hash(self) -> bytes: ...
+class _Rollup(RollupData, Protocol):
+    """What the bridge reads of the Rollup: its data (`EvmBatchReader`) and finality."""
 
-
-class _Rollup(Protocol):
     @property
     def client(self) -> _FinalityClient: ...
-
-    def events(
-        self, from_block: int | None = None, to_block: int | None = None
-    ) -> Sequence[_Event]: ...
 
 
 def finalized_batch(batch: PublishedBatch) -> FinalizedBatch:
@@ -80,7 +68,7 @@ def record_script_pubkey(record: bytes) -> bytes | None:
     return None if any(padding) else bytes(spk)
 
 
-def exit_claim(event: _Event) -> FinalizedWithdrawal | None:
+def exit_claim(event: RollupEvent) -> FinalizedWithdrawal | None:
     """The withdrawal an `ExitClaimed` event owes; None (logged) for a malformed record,
     which the contract never emits: paying a script nobody can spend would burn it."""
     account, amount = int(event.args["account"]), int(event.args["amount"])
@@ -94,7 +82,7 @@ def exit_claim(event: _Event) -> FinalizedWithdrawal | None:
 class SilverSettlementReader:
     def __init__(self, rollup: _Rollup, params: ChainParams) -> None:
         self.rollup = rollup
-        self.reader = EvmBatchReader(rollup, params)  # type: ignore[arg-type]
+        self.reader = EvmBatchReader(rollup, params)
 
     def finalized_batches(self) -> list[FinalizedBatch]:
         out = []

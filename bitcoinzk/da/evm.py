@@ -43,7 +43,7 @@ class ReplayMismatch(DataUnavailable):
     """Replaying the published data does not reproduce the committed root."""
 
 
-class _Event(Protocol):
+class RollupEvent(Protocol):
     # read-only: the settlement layer's Event is a frozen dataclass
     @property
     def name(self) -> str: ...
@@ -55,12 +55,12 @@ class _Event(Protocol):
     def block_number(self) -> int: ...
 
 
-class _Rollup(Protocol):
+class RollupData(Protocol):
     """What the reader needs of bitcoinzk.settlement.evm.rollup.Rollup (da/ sits below it)."""
 
     def events(
         self, from_block: int | None = None, to_block: int | None = None
-    ) -> Sequence[_Event]: ...
+    ) -> Sequence[RollupEvent]: ...
 
     def transaction_input(self, tx_hash: bytes) -> bytes: ...
 
@@ -183,7 +183,7 @@ def replay_operations(
 class EvmBatchReader:
     """Batches of one Rollup deployment, from its events and calldata alone."""
 
-    def __init__(self, rollup: _Rollup, params: ChainParams) -> None:
+    def __init__(self, rollup: RollupData, params: ChainParams) -> None:
         self.rollup = rollup
         self.params = params
 
@@ -210,7 +210,7 @@ class EvmBatchReader:
             yield self.decode(event, index, None if at is None else requests.get(at))
 
     def decode(
-        self, event: _Event, index: int = 0, forced: ForcedWithdraw | None = None
+        self, event: RollupEvent, index: int = 0, forced: ForcedWithdraw | None = None
     ) -> PublishedBatch:
         """The batch of `event`, the `index`-th batch its transaction commits; `forced`:
         the queued request it processed (its ForcedWithdrawalProcessed event's)."""
