@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from bitcoinzk.bitcoin.opcodes import Item, Op, Script, drop
+from bitcoinzk.bitcoin.script import push_int
 
 from . import fq
 from .fq import LIMB_BITS, N_LIMBS
@@ -519,6 +520,16 @@ HASH_PEAK = TABLE_ITEMS + 2 * 16 * NIBBLES + 8
 """Stack items the hashing needs above everything else (table, state, message block)."""
 
 
+def _first_bit(k: int, weight: int) -> list[Item]:
+    """[x] -> [acc, x - k] with acc = weight if x >= k, else [0, x]: the top bit of a new
+    nibble starts its accumulator (no 0 pushed and swapped under x first)."""
+    if len(push_int(k)) > 2:
+        return [k, Op.OP_2DUP, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, Op.OP_SUB, weight,
+                Op.OP_ELSE, Op.OP_DROP, 0, Op.OP_ENDIF, Op.OP_SWAP]  # fmt: skip
+    return [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, weight,
+            Op.OP_ELSE, 0, Op.OP_ENDIF, Op.OP_SWAP]  # fmt: skip
+
+
 def _fq_nibbles(depth: int) -> list[Item]:
     """[x (9 limbs, limb 0 `depth` items down)] -> [.., 64 nibbles of x, most significant
     first]: bits peeled from the top of copies of the limbs, each into its nibble, so
@@ -526,19 +537,26 @@ def _fq_nibbles(depth: int) -> list[Item]:
     exhausted exactly at its bit 0.)"""
     parts: list[Item] = [0]  # the accumulator of nibble 63 (bits 255, 254 are zero)
     above = 1  # items pushed above the value's top so far
+    fresh = False  # the next bit starts a nibble
     for i in reversed(range(N_LIMBS)):
         parts += [depth + i + above, Op.OP_PICK]
         top = LIMB_BITS - 1 if i < N_LIMBS - 1 else 253 - LIMB_BITS * i
         for t in reversed(range(top + 1)):
             b = LIMB_BITS * i + t
             weight = b % 4
-            if t:
+            if fresh:  # the nibble's accumulator starts at this bit
+                if t:
+                    parts += _first_bit(1 << t, 1 << weight)
+                else:  # the copy is bit 0 of the limb: it becomes the accumulator
+                    parts += [Op.OP_DUP, Op.OP_ADD] * weight
+                above += 1
+                fresh = False
+            elif t:
                 parts += fq.peel(1 << t, 1 << weight)
             else:  # what is left of the copy is bit 0 of the limb
                 parts += [Op.OP_DUP, Op.OP_ADD] * weight + [Op.OP_ADD]
             if weight == 0 and b:  # nibble done, the next one starts under the copy
-                parts += [0, Op.OP_SWAP] if t else [0]
-                above += 1
+                fresh = True
     return parts
 
 

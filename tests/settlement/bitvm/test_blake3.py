@@ -47,22 +47,37 @@ def _spend(values: list[tuple[int, bool]], claimed: list[int]) -> Spend:
     return Spend(bytes(script), tuple(_values_witness(values)))
 
 
+def test_lookup_table_holds_every_xor_row_and_the_mod_16_run():
+    """The overlapping table: each row x ^ 0 .. x ^ 15 is a window at its start, the
+    first 48 entries are s mod 16, and it is 203 entries instead of 256 + 48."""
+    seq, starts = blake3.XOR_SEQ, blake3.XOR_STARTS
+    for x in range(16):
+        assert list(seq[starts[x] : starts[x] + 16]) == [x ^ y for y in range(16)]
+    assert list(seq[:48]) == [s % 16 for s in range(48)]
+    assert len(seq) == 203 and blake3.TABLE_ITEMS == 219
+
+
 def test_digest_in_the_kernel(funded):
-    """One block (2 Fq values + 1 small), two blocks (4 Fq values: 144 bytes, three
-    blocks in fact) and the honest digest passes; one bit off in the claim, or one
-    value changed, fails."""
+    """Honest digests pass for: 2 Fq values + 1 small (68 bytes: a full block, then one
+    word and 15 zero padding words, which the script never adds), 4 Fq values (two
+    full blocks), 3 Fq values (a full block and a half one), 1 Fq value (half a
+    block).  One bit off in the claim, or one bit of a value changed, fails, for a
+    full and for a half block."""
     node, wallet = funded
     one = [(RNG.randrange(fq.P), False), (fq.P - 1, False), (5, True)]
-    three = [(RNG.randrange(fq.P), False) for _ in range(4)]
+    two = [(RNG.randrange(fq.P), False) for _ in range(4)]
+    half = [(RNG.randrange(fq.P), False) for _ in range(3)]
+    single = [(RNG.randrange(fq.P), False)]
     honest = []
-    for values in (one, three):
+    for values in (one, two, half, single):
         words = blake3.digest(values)
         honest.append(_spend(values, blake3.digest_halves(words)))
     run_all(node, wallet, honest)
 
-    words = blake3.digest(one)
-    wrong = blake3.digest_halves(words)
-    wrong[3] ^= 1
-    assert not run_spends(node, wallet, [_spend(one, wrong)])
-    changed = [(one[0][0] ^ 1, False), *one[1:]]
-    assert not run_spends(node, wallet, [_spend(changed, blake3.digest_halves(words))])
+    for values in (one, half):
+        words = blake3.digest(values)
+        wrong = blake3.digest_halves(words)
+        wrong[3] ^= 1
+        assert not run_spends(node, wallet, [_spend(values, wrong)])
+        changed = [*values[:-1], (values[-1][0] ^ 1, values[-1][1])]
+        assert not run_spends(node, wallet, [_spend(changed, blake3.digest_halves(words))])
