@@ -162,9 +162,9 @@ class NativeProver:
         WitnessFailed at a failed constraint (either backend);
         `wasm_witness.InputSignalError` (a ValueError) for inputs that are not the
         circuit's, on wasmtime (node: a RuntimeError)."""
-        return self._witness(inputs)[0]
+        return self.witness_with_cpu(inputs)[0]
 
-    def _witness(self, inputs: dict[str, object]) -> tuple[bytes, float]:
+    def witness_with_cpu(self, inputs: dict[str, object]) -> tuple[bytes, float]:
         """The `.wtns` bytes and the CPU seconds they took (this thread's, or node's)."""
         if self._calc is not None:
             cpu = time.thread_time()
@@ -187,7 +187,7 @@ class NativeProver:
         still verify, as with every backend). The witness goes to the prover as bytes,
         no file (on wasmtime; node writes one)."""
         start = time.perf_counter()
-        wtns, witness_cpu = self._witness(inputs)
+        wtns, witness_cpu = self.witness_with_cpu(inputs)
         mid = time.perf_counter()
         proof = self.prove_wtns_bytes(wtns)
         end = time.perf_counter()

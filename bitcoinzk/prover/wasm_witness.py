@@ -12,7 +12,7 @@ temporary file, and two facts make it fast:
 
 - **Compiled once.** Cranelift takes ~3 s on the production circuit's 11 MB `.wasm`;
   the compiled module is serialized beside the `.wasm`, named by a hash of the `.wasm`
-  and of the wasmtime version, and later loads map it back in milliseconds. (Loading a
+  and of the wasmtime version, and later loads read it back in milliseconds. (Loading a
   serialized module runs its machine code: it is trusted as much as the key beside it.)
 - **No per-signal calls from Python.** The ABI moves one field element at a time
   through a small "shared read/write memory" (`writeSharedRWMemory(j, word)`,
@@ -191,9 +191,12 @@ def load_module(engine: wasmtime.Engine, wasm: Path) -> tuple[wasmtime.Module, b
     cached = module_cache_path(wasm, _module_digest(code))
     if cached.is_file():
         try:
-            return wasmtime.Module.deserialize_file(engine, str(cached)), True
-        except wasmtime.WasmtimeError:
-            pass  # written by an engine built differently: compile again below
+            # read, not mapped (`deserialize_file`): a mapped file that something
+            # truncates or rewrites in place (a copy over the key directory) would kill
+            # the prover with SIGBUS; 14 MB read once per key load costs milliseconds
+            return wasmtime.Module.deserialize(engine, cached.read_bytes()), True
+        except (wasmtime.WasmtimeError, OSError):
+            pass  # written by an engine built differently, or unreadable: compile again
     module = wasmtime.Module(engine, code)
     tmp = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:

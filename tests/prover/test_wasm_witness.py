@@ -5,13 +5,12 @@ cached and recompiled when it cannot be used, and the GIL free while it runs."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 from bitcoinzk.prover import native, wasm_witness
 from bitcoinzk.prover.keys import KeyFiles, ensure_keys
@@ -74,6 +73,16 @@ def test_the_witness_is_snarkjs_own_byte_for_byte_and_proves(
         proof = prover.prove_wtns_bytes(ours)
         assert verify_proof(vk, proof, block.public_input)
         assert not verify_proof(vk, proof, block.public_input + 1)
+    # the fallback through the prover: node's bytes, the same; both count their CPU
+    inputs = build_inputs(_blocks()[0].trace, PARAMS)
+    by_node = native.NativeProver(native_keys.native_zkey, native_keys.wasm, "node")
+    node_wtns, node_cpu = by_node.witness_with_cpu(inputs)
+    ours_wtns, ours_cpu = prover.witness_with_cpu(inputs)
+    assert node_wtns == ours_wtns and node_cpu > 0 and ours_cpu > 0
+    timings = native.Timings()
+    proof = prover.prove(inputs, timings)
+    assert verify_proof(vk, proof, _blocks()[0].public_input)
+    assert timings.witness_cpu_s > 0 and timings.prove_s > 0
 
 
 def test_a_broken_constraint_raises_witness_failed_with_the_circuit_message(
@@ -127,27 +136,45 @@ def test_inputs_that_are_not_the_circuits_are_refused_clearly(
     assert issubclass(wasm_witness.InputSignalError, ValueError)  # what callers catch
 
 
-def test_the_compiled_module_is_cached_by_wasm_and_engine(native_keys: KeyFiles) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        wasm = Path(tmp) / "circuit.wasm"
-        shutil.copy(native_keys.wasm, wasm)
-        first = wasm_witness.WasmWitness(wasm)
-        assert not first.from_cache
-        (cached,) = Path(tmp).glob("circuit.*.cwasm")
-        assert wasm_witness.WasmWitness(wasm).from_cache
-        # a cache file another engine (or a crash, or an attacker with less access than
-        # the key's owner) left behind is not trusted blindly: it is compiled again
-        cached.write_bytes(b"\x7fELF not a module")
-        again = wasm_witness.WasmWitness(wasm)
-        assert not again.from_cache
-        assert wasm_witness.WasmWitness(wasm).from_cache
-        # another .wasm is another file, compiled anew, and the old file goes: here the
-        # same module plus a custom section (id 0, 5 bytes: name "bzk", payload "x")
-        wasm.write_bytes(wasm.read_bytes() + b"\x00\x05\x03bzkx")
-        changed = wasm_witness.WasmWitness(wasm)
-        assert not changed.from_cache
-        (now,) = Path(tmp).glob("circuit.*.cwasm")
-        assert now != cached
+def test_the_compiled_module_is_cached_by_wasm_and_engine(tmp_path: Path) -> None:
+    """`load_module` on a small module (the cache does not care what the code does)."""
+    engine = wasmtime.Engine()
+    wasm = tmp_path / "circuit.wasm"
+    wasm.write_bytes(wasmtime.wat2wasm('(module (func (export "f") (result i32) i32.const 7))'))
+    module, cached = wasm_witness.load_module(engine, wasm)
+    assert not cached
+    (path,) = tmp_path.glob("circuit.*.cwasm")
+    module, cached = wasm_witness.load_module(engine, wasm)
+    assert cached
+    store = wasmtime.Store(engine)
+    f = wasmtime.Instance(store, module, []).exports(store)["f"]
+    assert isinstance(f, wasmtime.Func) and f(store) == 7
+    # a cache file another engine (or a crash) left behind is compiled again, not run;
+    # rewritten in place, it does not take down a prover that loaded it before (a
+    # memory-mapped module would die of SIGBUS here)
+    path.write_bytes(b"\x7fELF not a module")
+    assert f(store) == 7
+    again = wasmtime.Instance(store, module, []).exports(store)["f"]
+    assert isinstance(again, wasmtime.Func) and again(store) == 7
+    assert not wasm_witness.load_module(engine, wasm)[1]
+    assert wasm_witness.load_module(engine, wasm)[1]
+    # another .wasm is another file, compiled anew, and the old file goes: here the same
+    # module plus a custom section (id 0, 5 bytes: name "bzk", payload "x")
+    wasm.write_bytes(wasm.read_bytes() + b"\x00\x05\x03bzkx")
+    assert not wasm_witness.load_module(engine, wasm)[1]
+    (now,) = tmp_path.glob("circuit.*.cwasm")
+    assert now != path
+    # a cache that cannot be written (here a directory in the way): compiled, no error
+    now.unlink()
+    now.mkdir()
+    assert not wasm_witness.load_module(engine, wasm)[1]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_calculator_loads_its_module_from_the_cache(
+    native_keys: KeyFiles, calc: wasm_witness.WasmWitness
+) -> None:
+    assert wasm_witness.WasmWitness(native_keys.wasm).from_cache  # the fixture compiled it
 
 
 def test_the_gil_is_released_while_the_witness_runs(
