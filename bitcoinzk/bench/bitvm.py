@@ -226,8 +226,10 @@ def verifier_figures(
     out: dict[str, Any] = {
         "fq_add_bytes": len(fq.add_script()),
         "fq_mul_bytes": len(fq.mul_script()),
-        "fq_mul_window4_bytes": len(fq.mul_script(4)),
         "fq_sum_of_2_products_bytes": len(fq.lc_script(2)),
+        "fq_mul_horner_bytes": len(fq.mul_horner_script()),
+        "fq_mul_horner_window4_bytes": len(fq.mul_horner_script(4)),
+        "fq_sum_of_2_products_horner_bytes": len(fq.lc_horner_script(2)),
         "fq_mul_hint_free_bytes": len(fq.mul_plain_script(4)),
         "fq12_mul_bytes": _fq12_mul_bytes(),
         "miller_step_bytes": len(step_script),

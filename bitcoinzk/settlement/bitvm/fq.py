@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from itertools import pairwise
 
 from bitcoinzk.bitcoin.opcodes import Item, Op, Script, drop
 from bitcoinzk.bitcoin.script import push_int, script_num
@@ -224,6 +225,10 @@ class _Tracker:
         self.stack: list[str] = list(items)
         self.alt: list[str] = []
         self.parts: list[Item] = []
+        self.peak = len(self.stack)  # most items (stack and altstack) seen
+
+    def _grew(self) -> None:
+        self.peak = max(self.peak, len(self.stack) + len(self.alt))
 
     def depth(self, name: str) -> int:
         return len(self.stack) - 1 - self.stack.index(name)
@@ -231,10 +236,12 @@ class _Tracker:
     def push(self, value: int, name: str) -> None:
         self.parts.append(value)
         self.stack.append(name)
+        self._grew()
 
     def pick(self, name: str, new: str) -> None:
         self.parts += [self.depth(name), Op.OP_PICK]
         self.stack.append(new)
+        self._grew()
 
     def roll(self, name: str) -> None:
         d = self.depth(name)
@@ -249,6 +256,7 @@ class _Tracker:
         if pops:
             del self.stack[-pops:]
         self.stack += list(pushes)
+        self._grew()
 
     def drop(self, name: str) -> None:
         self.roll(name)
@@ -303,19 +311,19 @@ def _extract_window(t: _Tracker, src: str, window_bits: list[tuple[int, int]], o
 
 
 @cache
-def mul_script(window: int = WINDOW) -> Script:
-    """[q, a, b] -> [a * b mod p], q = floor(a * b / p) hinted.
+def mul_horner_script(window: int = WINDOW) -> Script:
+    """[q, a, b] -> [a * b mod p], q = floor(a * b / p) hinted (9 limbs of 29 bits).
 
     Horner over `window`-bit windows of b and q from the top:
     acc <- acc * 2^w + T_a[b_k] - T_p[q_k], with T_a[j] = j*a (built by additions) and
     T_p[j] = j*p (constants).  For an honest q, |acc| < 2p throughout; the end value
     a*b - q*p must be in [0, p), which pins q and makes the result canonical.
     """
-    return lc_script(1, window)
+    return lc_horner_script(1, window)
 
 
 @cache
-def lc_script(n: int, window: int = WINDOW) -> Script:
+def lc_horner_script(n: int, window: int = WINDOW) -> Script:
     """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted.
 
     `mul_script` for a sum of products: one quotient, one Horner pass, one carry
@@ -492,7 +500,7 @@ def _keep_only_top(t: _Tracker, value: str) -> None:
 def inv_script() -> Script:
     """[inv, q, a] -> [inv], fails unless inv is canonical and a * inv = 1 (q hinted for
     that product).  The inverse costs one multiplication, not an exponentiation."""
-    copy_inv = Script(*[3 * N_LIMBS - 1, Op.OP_PICK] * N_LIMBS)
+    copy_inv = Script(*[2 * N_LIMBS + Q_LIMBS - 1, Op.OP_PICK] * N_LIMBS)
     return copy_inv + is_canonical_script() + mul_script() + push_script(1) + equalverify_script()
 
 
@@ -500,3 +508,303 @@ def inv_hints(a: int) -> tuple[int, int]:
     """(inv, q) for `inv_script`."""
     inv = pow(a, -1, P)
     return inv, mul_hint(a, inv)
+
+
+# --- hinted multiplication in column form ----------------------------------------------------
+
+COL_BITS = 26
+COL_BASE = 1 << COL_BITS
+N_COLS = 10
+"""Limbs of a value in column form: 10 of 26 bits (260 bits)."""
+Q_LIMBS = N_COLS
+Q_BITS = 256
+"""The quotient hint is below 2^256 (its top limb below 2^22): e q < 2^259 for e <= 7."""
+COL_WINDOWS: tuple[tuple[int, int], ...] = (
+    (23, 3), (20, 3), (17, 3), (14, 3), (11, 3), (8, 3), (5, 3), (2, 3), (0, 2),
+)  # fmt: skip
+"""(lowest bit, width) of the windows of each 26-bit block, most significant first."""
+P_BAR = (1 << (COL_BITS * N_COLS)) - P
+"""2^260 - p: a b = q p + r  iff  a b + q (2^260 - p) = q 2^260 + r (r < 2^260)."""
+MAX_NUM = (1 << 31) - 1
+"""The largest script number arithmetic takes (4 bytes, signed)."""
+TOP_COL_BOUND = 1 << 23
+
+
+def quotient_items(q: int) -> list[bytes]:
+    """The quotient hint of `lc_script` as witness items: 10 limbs of 26 bits, most
+    significant deepest."""
+    if not 0 <= q < 1 << Q_BITS:
+        raise ValueError("quotient out of range")
+    return [script_num((q >> (COL_BITS * i)) & (COL_BASE - 1)) for i in reversed(range(N_COLS))]
+
+
+def _digit(x: int, block: int, lo: int, width: int) -> int:
+    return (x >> (COL_BITS * block + lo)) & ((1 << width) - 1)
+
+
+def _split(t: _Tracker, x: str, bound: int, carry: str) -> int:
+    """[.., x] with 0 <= x <= bound -> [.., carry, x mod 2^26]; returns the carry's bound.
+    The bits of x above 26 are peeled from the top, so the remainder is below 2^26."""
+    t.push(0, carry)
+    t.roll(x)
+    for b in reversed(range(COL_BITS, bound.bit_length())):
+        t.op(peel(1 << b, 1 << (b - COL_BITS)), 2, [carry, x])
+    return bound >> COL_BITS
+
+
+def _relimb(
+    t: _Tracker, src: Sequence[str], src_bits: int, dst: str, dst_bits: int, value_bits: int
+) -> list[str]:
+    """Re-cut limbs `src` (least significant first, each below 2^src_bits, the value below
+    2^value_bits) into limbs of `dst_bits` named dst0, dst1, ..; the source is consumed.
+    Each source limb is cut at the destination boundaries inside it: the pieces above
+    the lowest are peeled bit by bit from the top (with the weights they have in their
+    destination limb), the lowest is what is left, doubled into place."""
+    n_dst = -(-value_bits // dst_bits)
+    pieces: list[list[str]] = [[] for _ in range(n_dst)]
+    for i, name in enumerate(src):
+        lo, hi = src_bits * i, min(src_bits * (i + 1), value_bits)
+        if lo >= hi:
+            t.drop(name)  # above the value: zero
+            continue
+        cuts = [lo, *(c for c in range(dst_bits, hi, dst_bits) if c > lo), hi]
+        for c_lo, c_hi in reversed(list(pairwise(cuts[1:]))):
+            piece = f"{dst}p{i}_{c_lo}"
+            t.push(0, piece)
+            t.roll(name)
+            for b in reversed(range(c_lo, c_hi)):
+                t.op(peel(1 << (b - lo), 1 << (b - c_lo)), 2, [piece, name])
+            pieces[c_lo // dst_bits].append(piece)
+        k, off = divmod(lo, dst_bits)
+        t.roll(name)
+        t.op([Op.OP_DUP, Op.OP_ADD] * off, 1, [f"{dst}p{i}_{lo}"])
+        pieces[k].append(f"{dst}p{i}_{lo}")
+    out = []
+    for k, ps in enumerate(pieces):
+        t.roll(ps[0])
+        for p in ps[1:]:
+            t.roll(p)
+            t.op([Op.OP_ADD], 2, [ps[0]])
+        t.op([], 1, [f"{dst}{k}"])
+        out.append(f"{dst}{k}")
+    return out
+
+
+def _table(t: _Tracker, x: Sequence[str], name: str, top_bound: int, zero: bool) -> None:
+    """Entries e x for e = 0 (if `zero`) or 1 .. 7, in normalised 26-bit limbs: entry e is
+    named name<e>_<limb>, its limbs contiguous, limb 9 deepest, entry e above entry e - 1.
+    x (10 limbs, least significant first, x < top_bound) is consumed into entry 1; entry
+    e = entry e-1 + x with one carry bit per limb (two limbs and a carry < 2^27)."""
+    if zero:
+        for k in reversed(range(N_COLS)):
+            t.push(0, f"{name}0_{k}")
+    for k in reversed(range(N_COLS)):
+        t.roll(x[k])
+        t.op([], 1, [f"{name}1_{k}"])
+    for e in range(2, 8):
+        if (e * top_bound) >> (COL_BITS * N_COLS):
+            raise AssertionError("table entry over 260 bits")
+        carry = None
+        for k in range(N_COLS):
+            t.pick(f"{name}{e - 1}_{k}", "s")
+            t.pick(f"{name}1_{k}", "y")
+            t.op([Op.OP_ADD], 2, ["s"])
+            if carry:
+                t.roll(carry)
+                t.op([Op.OP_ADD], 2, ["s"])
+            if k < N_COLS - 1:
+                t.op(
+                    [Op.OP_DUP, COL_BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
+                     Op.OP_IF, COL_BASE, Op.OP_SUB, Op.OP_ENDIF],
+                    1, ["c", f"{name}{e}_{k}"],
+                )  # fmt: skip
+                t.roll("c")
+                carry = "c"
+            else:
+                t.op([], 1, [f"{name}{e}_{k}"])
+        for k in reversed(range(N_COLS)):
+            t.roll(f"{name}{e}_{k}")
+
+
+def _peel_down(k: int, weight: int) -> list[Item]:
+    """[acc, x] -> [acc - weight, x - k] if x >= k, else unchanged."""
+    return [k, Op.OP_2DUP, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, Op.OP_SUB, Op.OP_SWAP,
+            weight, Op.OP_SUB, Op.OP_SWAP, Op.OP_ELSE, Op.OP_DROP, Op.OP_ENDIF]  # fmt: skip
+
+
+def _lt_p_cols_verify(t: _Tracker, limbs: Sequence[str]) -> None:
+    """Fails unless the value of the normalised 26-bit limbs (least significant first)
+    is below p: the borrow of value - p, limb by limb on copies."""
+    p = [(P >> (COL_BITS * k)) & (COL_BASE - 1) for k in range(N_COLS)]
+    t.pick(limbs[0], "d")
+    t.op([p[0], Op.OP_SUB, 0, Op.OP_LESSTHAN], 1, ["br"])
+    for k in range(1, N_COLS):
+        t.pick(limbs[k], "d")
+        t.op([Op.OP_SWAP, Op.OP_SUB, p[k], Op.OP_SUB, 0, Op.OP_LESSTHAN], 2, ["br"])
+    t.op([Op.OP_VERIFY], 1, [])
+
+
+@cache
+def lc_script(n: int) -> Script:
+    """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted as 10
+    limbs of 26 bits (`quotient_items`); a_j, b_j canonical.
+
+    The check is  sum a_j b_j + q (2^260 - p) = q 2^260 + r,  computed once, exactly, in
+    20 columns of 26 bits.  a_j and b_j are re-cut into 26-bit blocks; tables
+    T_j[e] = e a_j and T_q[e] = e q (e < 8) are built by additions.  Then Horner over
+    the 3-bit windows *inside* the blocks (9 steps, not 86): step (lo, w) adds, for
+    every block k, T_j[window of b_j's block k] and T_q[window of 2^260 - p's block k]
+    into columns k .. k+9 (a block shift is a column shift, free), after doubling the
+    columns w times.  Only then is each column normalised (one carry pass per step, not
+    per window): in the last step columns 10..19 must equal q and columns 0..9 are r,
+    which must be below p, and is re-cut into 29-bit limbs.  The windows of the
+    constant 2^260 - p are known, so q needs no windows: its table is read at fixed
+    depths, and zero windows are skipped.
+
+    Every term is non-negative, so no value ever goes below 0.  Bounds: q's limbs are
+    checked in [0, 2^26) (top limb [0, 2^22)), a_j, b_j are canonical, table limbs are
+    normalised; the generator keeps an upper bound for every column (2^w times the
+    previous remainder, the carry in, the largest table limbs added) and refuses to emit
+    a script in which one could exceed 2^31 - 1; a column that would is split early
+    (its carry parked on the altstack).  The top column is bounded by the value: after
+    a step it is floor(V / 2^494) with V < (p^2 n + 2^256 2^260) / 2^lo < 2^517, so
+    below 2^23."""
+    if n not in (1, 2):
+        raise ValueError("sums of one or two products")
+    items = [f"q{k}" for k in reversed(range(N_COLS))]
+    for j in range(n):
+        items += _names(f"a{j}_") + _names(f"b{j}_")
+    t = _Tracker(items)
+    for k in range(N_COLS):  # the hint: limbs in range, q < 2^256
+        t.pick(f"q{k}", "chk")
+        top = COL_BASE if k < N_COLS - 1 else 1 << (Q_BITS - COL_BITS * (N_COLS - 1))
+        t.op([0, top, Op.OP_WITHIN, Op.OP_VERIFY], 1, [])
+    value_bits = P.bit_length()
+    for j in range(n):
+        a = [_limb(f"a{j}_", i) for i in range(N_LIMBS)]
+        _table(t, _relimb(t, a, LIMB_BITS, f"x{j}_", COL_BITS, value_bits), f"A{j}_", P, True)
+    _table(t, [f"q{k}" for k in range(N_COLS)], "Q", 1 << Q_BITS, zero=False)
+    top_limb = COL_BITS * (N_COLS - 1)
+    a_lim = [COL_BASE - 1] * (N_COLS - 1) + [(7 * (P - 1)) >> top_limb]
+    q_lim = [COL_BASE - 1] * (N_COLS - 1) + [(7 << Q_BITS) >> top_limb]
+    copies: list[list[str]] = []
+    cb: dict[str, int] = {}  # bounds of the blocks of b_j still to be read
+    for j in range(n):
+        b = [_limb(f"b{j}_", i) for i in range(N_LIMBS)]
+        copies.append(_relimb(t, b, LIMB_BITS, f"B{j}_", COL_BITS, value_bits))
+        for k, name in enumerate(copies[j]):
+            cb[name] = (1 << min(COL_BITS, max(0, value_bits - COL_BITS * k))) - 1
+    n_cols = 2 * N_COLS
+    bound = [0] * n_cols
+    for step, (lo, width) in enumerate(COL_WINDOWS):
+        # each live block's window of b_j -> the depth of T_j[window] limb 0, less the
+        # column: with one column leaving per column, it is the same for every column
+        live = [(j, k) for j in range(n) for k in range(N_COLS) if cb[copies[j][k]] >> lo]
+        len0 = len(t.stack) + len(live) + n_cols
+        refs: dict[tuple[int, int], int] = {}
+        for j, k in live:
+            ref = len0 - 1 - t.stack.index(f"A{j}_0_0") - k
+            refs[j, k] = ref
+            name = copies[j][k]
+            t.push(ref, f"i{j}_{k}")
+            t.roll(name)
+            for bit in reversed(range(lo, lo + width)):
+                if cb[name] >> bit:
+                    t.op(_peel_down(1 << bit, N_COLS << (bit - lo)), 2, [f"i{j}_{k}", name])
+            cb[name] = min(cb[name], (1 << lo) - 1)
+        for i in reversed(range(n_cols)):
+            if step:
+                t.from_alt()
+            else:
+                t.push(0, f"c{i}")
+        carry, cbound = "", 0
+        for i in range(n_cols):
+            x = f"c{i}"
+            t.roll(x)
+            xb = bound[i] << width
+            if bound[i]:
+                t.op([Op.OP_DUP, Op.OP_ADD] * width, 1, [x])
+            if carry:
+                t.roll(carry)
+                t.op([Op.OP_ADD], 2, [x])
+                xb += cbound
+            terms: list[tuple[str, str, int]] = []
+            for j, k in live:
+                if 0 <= i - k < N_COLS:
+                    terms.append((f"i{j}_{k}", f"A{j}_0_{i - k}", a_lim[i - k]))
+            for k in range(N_COLS):
+                e = _digit(P_BAR, k, lo, width)
+                if e and 0 <= i - k < N_COLS:
+                    terms.append(("", f"Q{e}_{i - k}", q_lim[i - k]))
+            parked: list[int] = []
+            for idx, entry, lim in terms:
+                if i < n_cols - 1 and xb + lim > MAX_NUM:  # split early, park the carry
+                    parked.append(_split(t, x, xb, "pk"))
+                    t.roll("pk")
+                    t.to_alt()
+                    xb = COL_BASE - 1
+                if idx:
+                    if t.depth(entry) != refs[int(idx[1:].split("_")[0]), int(idx.split("_")[1])]:
+                        raise AssertionError("table depth drifted")
+                    t.pick(idx, "ix")
+                    t.op([Op.OP_PICK, Op.OP_ADD], 2, [x])
+                else:
+                    t.pick(entry, "y")
+                    t.op([Op.OP_ADD], 2, [x])
+                xb += lim
+            if i == n_cols - 1:
+                xb = min(xb, TOP_COL_BOUND)  # floor(V / 2^494), see the docstring
+            if xb > MAX_NUM:
+                raise AssertionError("a column could overflow")
+            if i == n_cols - 1:
+                bound[i] = xb
+                t.to_alt()
+                break
+            carry, cbound = "", 0
+            if xb >= COL_BASE:
+                cbound = _split(t, x, xb, "cy")
+                carry = "cy"
+                xb = COL_BASE - 1
+            for pb in parked:
+                t.from_alt()
+                if carry:
+                    t.roll(carry)
+                    t.op([Op.OP_ADD], 2, ["cy"])
+                else:
+                    t.op([], 1, ["cy"])
+                carry = "cy"
+                cbound += pb
+            bound[i] = xb
+            t.roll(x)
+            t.to_alt()
+        for j, k in reversed(live):
+            t.drop(f"i{j}_{k}")
+    for _ in range(n_cols):
+        t.from_alt()
+    for k in range(N_COLS):  # columns 10..19 are q
+        t.roll(f"c{N_COLS + k}")
+        t.pick(f"Q1_{k}", "y")
+        t.op([Op.OP_EQUALVERIFY], 2, [])
+    cols = [f"c{i}" for i in range(N_COLS)]
+    _lt_p_cols_verify(t, cols)
+    _relimb(t, cols, COL_BITS, "r", LIMB_BITS, value_bits)
+    for name in _names("r"):
+        t.roll(name)
+    _keep_only_top(t, "r")
+    _LC_PEAK[n] = t.peak - len(items)
+    return t.script()
+
+
+_LC_PEAK: dict[int, int] = {}
+
+
+def lc_peak(n: int) -> int:
+    """Stack items `lc_script(n)` needs above its operands and quotient."""
+    lc_script(n)
+    return _LC_PEAK[n]
+
+
+@cache
+def mul_script() -> Script:
+    """[q, a, b] -> [a * b mod p], q = floor(a * b / p) hinted (`quotient_items`)."""
+    return lc_script(1)

@@ -246,11 +246,6 @@ def group_digest(prog: Program, group: Group, claimed: dict[int, int] | None = N
     return blake3.digest_halves(blake3.digest(vals))
 
 
-_MUL_PEAK = 2 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
-"""Stack items a multiplication needs above its operands (both tables and working items)."""
-_LC2_PEAK = 3 * (1 << fq.WINDOW) * N_LIMBS + 6 * N_LIMBS
-
-
 def _item_bytes(prog: Program, v: int) -> list[bytes]:
     if v in prog.small:
         return [script_num(prog.values[v])]
@@ -316,6 +311,8 @@ def compile_range(
         kind, i = slot
         if kind in "DH":  # a claimed digest, a computed one
             return 2 * blake3.DIGEST_WORDS
+        if kind == "q":
+            return fq.Q_LIMBS
         var = instrs[i][1] if kind == "h" else i if kind in "vot" else -1
         return 1 if var in small_vars else N_LIMBS
 
@@ -353,7 +350,7 @@ def compile_range(
         witness += _item_bytes(prog, instrs[k][1])
         push(("h", k))
     for k in reversed(mul_ks):
-        witness += fq.witness_items(int(instrs[k][3]))  # type: ignore[call-overload]
+        witness += fq.quotient_items(int(instrs[k][3]))  # type: ignore[call-overload]
         push(("q", k))
 
     parts: list[Script | Op | int] = []
@@ -445,7 +442,7 @@ def compile_range(
             if op == "mul":
                 bring(("q", k), move=True)
                 n_mul += 1
-                peak = max(peak, h0 + 3 * N_LIMBS + _MUL_PEAK)
+                peak = max(peak, h0 + fq.Q_LIMBS + 2 * N_LIMBS + fq.lc_peak(1))
             use(args[0])
             use(args[1])
             peak = max(peak, height() + 4)
@@ -454,7 +451,7 @@ def compile_range(
         elif op == "lc2":
             bring(("q", k), move=True)
             n_mul += 1
-            peak = max(peak, h0 + 5 * N_LIMBS + _LC2_PEAK)
+            peak = max(peak, h0 + fq.Q_LIMBS + 4 * N_LIMBS + fq.lc_peak(2))
             for a in args:
                 use(a)
             parts.append(fq.lc_script(2))

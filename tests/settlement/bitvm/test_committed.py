@@ -29,7 +29,7 @@ def program() -> tuple[Program, tuple[ChunkPlan, ...]]:
     x = a
     for _ in range(12):
         x = x * b + a
-    plans = plan(prog, [x.c0.id, x.c1.id], 1_000_000, committed=True)
+    plans = plan(prog, [x.c0.id, x.c1.id], 600_000, committed=True)
     return prog, tuple(plans)
 
 

@@ -10,6 +10,7 @@ import random
 import pytest
 
 from bitcoinzk.bitcoin.opcodes import Op, Script
+from bitcoinzk.bitcoin.script import script_num
 from bitcoinzk.settlement.bitvm import fq
 from bitcoinzk.settlement.bitvm.execute import Spend, run_all, run_spends
 
@@ -22,6 +23,11 @@ def w(*xs: int) -> tuple[bytes, ...]:
     return tuple(item for x in xs for item in fq.witness_items(x))
 
 
+def wq(q: int, *xs: int) -> tuple[bytes, ...]:
+    """A quotient hint (10 limbs of 26 bits) and its operands."""
+    return (*fq.quotient_items(q), *w(*xs))
+
+
 def expect(body: Script, result: int) -> bytes:
     """`body`, then the result must equal `result`, then nothing may remain."""
     return bytes(body + fq.push_script(result) + fq.equalverify_script() + Script(Op.OP_1))
@@ -29,18 +35,21 @@ def expect(body: Script, result: int) -> bytes:
 
 def cases(a: int, b: int) -> dict[str, tuple[Script, int, tuple[bytes, ...]]]:
     """name -> (script, honest result, witness)."""
-    q = fq.mul_hint(a, b)
     inv, q_inv = fq.inv_hints(a) if a else fq.inv_hints(1)
     return {
         "add": (fq.add_script(), (a + b) % P, w(a, b)),
         "sub": (fq.sub_script(), (a - b) % P, w(a, b)),
         "double": (fq.double_script(), 2 * a % P, w(a)),
         "neg": (fq.neg_script(), -a % P, w(a)),
-        "mul": (fq.mul_script(), a * b % P, w(q, a, b)),
-        "mul_w4": (fq.mul_script(4), a * b % P, w(fq.mul_hint(a, b), a, b)),
+        "mul": (fq.mul_script(), a * b % P, wq(fq.mul_hint(a, b), a, b)),
+        "mul_horner": (fq.mul_horner_script(), a * b % P, w(fq.mul_hint(a, b), a, b)),
         "mul_plain": (fq.mul_plain_script(), a * b % P, w(a, b)),
-        "lc2": (fq.lc_script(2), (a * b + b * b) % P, w(fq.lc_hint((a, b), (b, b)), a, b, b, b)),
-        "inv": (fq.inv_script(), inv, w(inv, q_inv, a if a else 1)),
+        "lc2": (
+            fq.lc_script(2),
+            (a * b + b * b) % P,
+            wq(fq.lc_hint((a, b), (b, b)), a, b, b, b),
+        ),
+        "inv": (fq.inv_script(), inv, (*w(inv), *wq(q_inv, a if a else 1))),
         "canonical": (fq.is_canonical_script(), a, w(a)),
     }
 
@@ -51,6 +60,10 @@ def test_limbs_round_trip():
         assert all(0 <= v < fq.BASE for v in fq.to_limbs(x))
     with pytest.raises(ValueError):
         fq.to_limbs(1 << 261)
+    q = fq.lc_hint((P - 1, P - 1), (P - 1, P - 1))
+    assert q == 2 * P - 4 and q < 1 << fq.Q_BITS
+    with pytest.raises(ValueError):
+        fq.quotient_items(1 << fq.Q_BITS)
 
 
 def test_fq_primitives_in_the_kernel(funded):
@@ -67,29 +80,74 @@ def test_fq_primitives_in_the_kernel(funded):
         assert not run_spends(node, wallet, [Spend(expect(script, (result + 1) % P), wit)]), name
 
 
+def test_column_multiplication_edges(funded):
+    """The column-form check at its edges: operands 0, 1, p - 1 and near p, the largest
+    quotients (p - 2 for one product, 2p - 4 for two), products that are multiples of p
+    (r = 0), and random sums of two products."""
+    node, wallet = funded
+    near = [0, 1, 2, P - 1, P - 2, P // 2, (1 << 253) - 1, 1 << 252]
+    spends = []
+    for a in near:
+        for b in near[::2]:
+            spends.append(Spend(expect(fq.mul_script(), a * b % P), wq(fq.mul_hint(a, b), a, b)))
+    quads = [(P - 1, P - 1, P - 1, P - 1), (P - 1, P - 1, 1, 1), (0, 0, 0, 0), (1, 0, 0, 1)]
+    quads += [
+        (RNG.randrange(P), RNG.randrange(P), RNG.randrange(P), RNG.randrange(P)) for _ in range(6)
+    ]
+    for a1, b1, a2, b2 in quads:
+        q = fq.lc_hint((a1, b1), (a2, b2))
+        spends.append(
+            Spend(expect(fq.lc_script(2), (a1 * b1 + a2 * b2) % P), wq(q, a1, b1, a2, b2))
+        )
+    assert run_all(node, wallet, spends) >= 1
+
+
 def test_fq_hints_must_be_honest(funded):
-    """Hints are the prover's: a wrong quotient, a non-canonical result or inverse, an
-    out-of-range limb all fail."""
+    """Hints are the prover's: a wrong quotient (either side, for one and two products),
+    a quotient limb out of range, the right quotient value in limbs that are not
+    normalised, a quotient over 2^256, a non-canonical inverse, an out-of-range limb
+    all fail."""
     node, wallet = funded
     a, b = VALUES[5], VALUES[6]
     q, r = fq.mul_hint(a, b), a * b % P
     inv, q_inv = fq.inv_hints(a)
+    items = fq.quotient_items(q)
+    # q with limb 0 raised by 2^26 and limb 1 lowered by 1: the same value
+    unnormal = list(items)
+    low = int.from_bytes(items[-1], "little") + fq.COL_BASE
+    unnormal[-1] = script_num(low)
+    unnormal[-2] = script_num(int.from_bytes(items[-2], "little") - 1)
+    big = fq.lc_hint((P - 1, P - 1), (P - 1, P - 1))
+    top_over = [script_num(1 << 22), *fq.quotient_items(big)[1:]]
+    s2 = (a * b + b * a) % P
     bad = {
-        "quotient + 1": Spend(expect(fq.mul_script(), r), w(q + 1, a, b)),
-        "quotient - 1": Spend(expect(fq.mul_script(), r), w(q - 1, a, b)),
+        "quotient + 1": Spend(expect(fq.mul_script(), r), wq(q + 1, a, b)),
+        "quotient - 1": Spend(expect(fq.mul_script(), r), wq(q - 1, a, b)),
+        "quotient + 1, result - p": Spend(expect(fq.mul_script(), (r - P) % P), wq(q + 1, a, b)),
+        "quotient 0": Spend(expect(fq.mul_script(), r), wq(0, a, b)),
         "sum of products, quotient + 1": Spend(
-            expect(fq.lc_script(2), (a * b + b * a) % P),
-            w(fq.lc_hint((a, b), (b, a)) + 1, a, b, b, a),
+            expect(fq.lc_script(2), s2), wq(fq.lc_hint((a, b), (b, a)) + 1, a, b, b, a)
         ),
-        "quotient limb over 29 bits": Spend(
-            expect(fq.mul_script(), r),
+        "sum of products, quotient - 1": Spend(
+            expect(fq.lc_script(2), s2), wq(fq.lc_hint((a, b), (b, a)) - 1, a, b, b, a)
+        ),
+        "quotient limb not normalised": Spend(expect(fq.mul_script(), r), (*unnormal, *w(a, b))),
+        "quotient limb negative": Spend(
+            expect(fq.mul_script(), r), (*items[:-1], script_num(-1), *w(a, b))
+        ),
+        "quotient top limb 2^22": Spend(
+            expect(fq.lc_script(2), 0), (*top_over, *w(P - 1, P - 1, P - 1, P - 1))
+        ),
+        "old 29-bit quotient": Spend(expect(fq.mul_script(), r), (b"", *w(q, a, b))),
+        "horner: quotient limb over 29 bits": Spend(
+            expect(fq.mul_horner_script(), r),
             (*w(q)[:-2], fq.witness_items(q)[-2], b"\x00\x00\x00\x20", *w(a, b)),
         ),
         "inverse + p": Spend(
             expect(fq.inv_script(), inv + P),
-            w(inv + P, fq.mul_hint(a, inv + P), a),
+            (*w(inv + P), *wq(fq.mul_hint(a, inv + P), a)),
         ),
-        "wrong inverse": Spend(expect(fq.inv_script(), inv + 1), w(inv + 1, q_inv, a)),
+        "wrong inverse": Spend(expect(fq.inv_script(), inv + 1), (*w(inv + 1), *wq(q_inv, a))),
         "canonical: p": Spend(expect(fq.is_canonical_script(), 0), w(P)),
     }
     for name, spend in bad.items():
