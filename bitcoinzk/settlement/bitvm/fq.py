@@ -93,6 +93,18 @@ def _borrow_to_alt() -> Script:
     )  # fmt: skip
 
 
+def times(k: int) -> list[Item]:
+    """[x] -> [k x] for a constant k >= 1: doublings, and an addition of a copy of x for
+    every further 1 bit of k."""
+    bits = bin(k)[3:]
+    ops: list[Item] = [Op.OP_DUP] * bits.count("1")
+    for bit in bits:
+        ops += [Op.OP_DUP, Op.OP_ADD]
+        if bit == "1":
+            ops.append(Op.OP_ADD)
+    return ops
+
+
 def _from_alt(n: int) -> Script:
     return Script(*[Op.OP_FROMALTSTACK] * n)
 
@@ -379,13 +391,9 @@ def lc_horner_script(n: int, window: int = WINDOW) -> Script:
         for b, w in zip(b_names, wb, strict=True):
             _extract_window(t, b, windows, w)
         _extract_window(t, "q", windows, "wq")
-        for w in [*wb, "wq"]:  # -> 9 * w
+        for w in [*wb, "wq"]:  # -> N_LIMBS * w
             t.roll(w)
-            t.op(
-                [Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD,
-                 Op.OP_ADD],
-                1, [w],
-            )  # fmt: skip
+            t.op(times(N_LIMBS), 1, [w])
         carry = None
         for i in range(N_LIMBS):
             t.roll(_limb("acc", i))
@@ -469,11 +477,7 @@ def mul_plain_script(window: int = 4) -> Script:
             for _ in range(window):
                 t.op([double_script()], N_LIMBS, acc)
         t.roll("wb")
-        t.op(
-            [Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD,
-             Op.OP_ADD],
-            1, ["wb"],
-        )  # fmt: skip
+        t.op(times(N_LIMBS), 1, ["wb"])
         for i in reversed(range(N_LIMBS)):
             t.pick("wb", "idx")
             base = t.depth(f"T0_{i}") - 1
@@ -544,11 +548,17 @@ def _digit(x: int, block: int, lo: int, width: int) -> int:
 
 def _split(t: _Tracker, x: str, bound: int, carry: str) -> int:
     """[.., x] with 0 <= x <= bound -> [.., carry, x mod 2^26]; returns the carry's bound.
-    The bits of x above 26 are peeled from the top, so the remainder is below 2^26."""
+    The bits of x above 26 are peeled from the top, so the remainder is below 2^26; the
+    powers of two compared with are stack items K<b> (picked: 2 bytes, not 5)."""
     t.push(0, carry)
     t.roll(x)
     for b in reversed(range(COL_BITS, bound.bit_length())):
-        t.op(peel(1 << b, 1 << (b - COL_BITS)), 2, [carry, x])
+        t.pick(f"K{b}", "k")
+        t.op(
+            [Op.OP_2DUP, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, Op.OP_SUB, Op.OP_SWAP,
+             1 << (b - COL_BITS), Op.OP_ADD, Op.OP_SWAP, Op.OP_ELSE, Op.OP_DROP, Op.OP_ENDIF],
+            3, [carry, x],
+        )  # fmt: skip
     return bound >> COL_BITS
 
 
@@ -605,6 +615,7 @@ def _table(t: _Tracker, x: Sequence[str], name: str, top_bound: int, zero: bool)
         if (e * top_bound) >> (COL_BITS * N_COLS):
             raise AssertionError("table entry over 260 bits")
         carry = None
+        t.push(COL_BASE, "K")  # picked for the carries (2 bytes, not 5)
         for k in range(N_COLS):
             t.pick(f"{name}{e - 1}_{k}", "s")
             t.pick(f"{name}1_{k}", "y")
@@ -613,15 +624,16 @@ def _table(t: _Tracker, x: Sequence[str], name: str, top_bound: int, zero: bool)
                 t.roll(carry)
                 t.op([Op.OP_ADD], 2, ["s"])
             if k < N_COLS - 1:
-                t.op(
-                    [Op.OP_DUP, COL_BASE, Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK,
-                     Op.OP_IF, COL_BASE, Op.OP_SUB, Op.OP_ENDIF],
-                    1, ["c", f"{name}{e}_{k}"],
-                )  # fmt: skip
+                t.op([Op.OP_DUP], 1, ["s", "s2"])
+                t.pick("K", "k")
+                t.op([Op.OP_GREATERTHANOREQUAL, Op.OP_TUCK, Op.OP_IF], 3, ["c", "s"])
+                t.pick("K", "k")
+                t.op([Op.OP_SUB, Op.OP_ENDIF], 2, [f"{name}{e}_{k}"])
                 t.roll("c")
                 carry = "c"
             else:
                 t.op([], 1, [f"{name}{e}_{k}"])
+        t.drop("K")
         for k in reversed(range(N_COLS)):
             t.roll(f"{name}{e}_{k}")
 
@@ -700,7 +712,8 @@ def lc_script(n: int) -> Script:
         # each live block's window of b_j -> the depth of T_j[window] limb 0, less the
         # column: with one column leaving per column, it is the same for every column
         live = [(j, k) for j in range(n) for k in range(N_COLS) if cb[copies[j][k]] >> lo]
-        len0 = len(t.stack) + len(live) + n_cols
+        consts = range(COL_BITS, 31)
+        len0 = len(t.stack) + len(live) + n_cols + len(consts)
         refs: dict[tuple[int, int], int] = {}
         for j, k in live:
             ref = len0 - 1 - t.stack.index(f"A{j}_0_0") - k
@@ -717,6 +730,8 @@ def lc_script(n: int) -> Script:
                 t.from_alt()
             else:
                 t.push(0, f"c{i}")
+        for b in consts:
+            t.push(1 << b, f"K{b}")
         carry, cbound = "", 0
         for i in range(n_cols):
             x = f"c{i}"
@@ -728,29 +743,29 @@ def lc_script(n: int) -> Script:
                 t.roll(carry)
                 t.op([Op.OP_ADD], 2, [x])
                 xb += cbound
-            terms: list[tuple[str, str, int]] = []
-            for j, k in live:
-                if 0 <= i - k < N_COLS:
-                    terms.append((f"i{j}_{k}", f"A{j}_0_{i - k}", a_lim[i - k]))
+            # (block of b_j, or -1 for q's table, table entry read, its limb's bound)
+            terms = [
+                (j, k, f"A{j}_0_{i - k}", a_lim[i - k]) for j, k in live if 0 <= i - k < N_COLS
+            ]
             for k in range(N_COLS):
                 e = _digit(P_BAR, k, lo, width)
                 if e and 0 <= i - k < N_COLS:
-                    terms.append(("", f"Q{e}_{i - k}", q_lim[i - k]))
+                    terms.append((-1, k, f"Q{e}_{i - k}", q_lim[i - k]))
             parked: list[int] = []
-            for idx, entry, lim in terms:
+            for j, k, entry, lim in terms:
                 if i < n_cols - 1 and xb + lim > MAX_NUM:  # split early, park the carry
                     parked.append(_split(t, x, xb, "pk"))
                     t.roll("pk")
                     t.to_alt()
                     xb = COL_BASE - 1
-                if idx:
-                    if t.depth(entry) != refs[int(idx[1:].split("_")[0]), int(idx.split("_")[1])]:
-                        raise AssertionError("table depth drifted")
-                    t.pick(idx, "ix")
-                    t.op([Op.OP_PICK, Op.OP_ADD], 2, [x])
-                else:
+                if j < 0:
                     t.pick(entry, "y")
                     t.op([Op.OP_ADD], 2, [x])
+                else:  # T_j[window] limb i - k: entry 0's depth (the same for every i) less 10 e
+                    if t.depth(entry) != refs[j, k]:
+                        raise AssertionError("table depth drifted")
+                    t.pick(f"i{j}_{k}", "ix")
+                    t.op([Op.OP_PICK, Op.OP_ADD], 2, [x])
                 xb += lim
             if i == n_cols - 1:
                 xb = min(xb, TOP_COL_BOUND)  # floor(V / 2^494), see the docstring
@@ -777,6 +792,8 @@ def lc_script(n: int) -> Script:
             bound[i] = xb
             t.roll(x)
             t.to_alt()
+        for b in reversed(consts):
+            t.drop(f"K{b}")
         for j, k in reversed(live):
             t.drop(f"i{j}_{k}")
     for _ in range(n_cols):

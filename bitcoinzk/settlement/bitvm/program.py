@@ -592,12 +592,10 @@ def _select_script(table: tuple[int, ...]) -> Script:
     the chosen one is picked limb by limb, the rest dropped."""
     n = len(table)
     parts: list[Script | Op | int] = [Op.OP_DUP, 0, n, Op.OP_WITHIN, Op.OP_VERIFY]
-    # idx * 9 via doublings and an addition
-    parts.append(Script(Op.OP_DUP, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP, Op.OP_ADD, Op.OP_DUP))
-    parts.append(Script(Op.OP_ADD, Op.OP_ADD, Op.OP_TOALTSTACK))
+    parts.append(Script(*fq.times(N_LIMBS), Op.OP_TOALTSTACK))  # idx * N_LIMBS
     for t in reversed(table):  # entry 0 ends nearest the top
         parts.append(fq.push_script(t))
-    # entry j limb i (i = 0 top) is at depth 9 j + i; copy limbs 8..0 of entry idx
+    # entry j limb i (i = 0 top) is at depth N_LIMBS j + i; copy the limbs of entry idx
     for i in reversed(range(N_LIMBS)):
         pushed = N_LIMBS - 1 - i  # limbs already copied above the table
         parts.append(Script(Op.OP_FROMALTSTACK, Op.OP_DUP, Op.OP_TOALTSTACK, i + pushed, Op.OP_ADD))
