@@ -520,7 +520,10 @@ COL_BITS = 26
 COL_BASE = 1 << COL_BITS
 N_COLS = 10
 """Limbs of a value in column form: 10 of 26 bits (260 bits)."""
-Q_LIMBS = N_COLS
+Q_LIMBS = 9
+"""Witness items of the quotient hint (`quotient_items`)."""
+Q_TOP_CHUNKS: tuple[tuple[int, int], ...] = ((4, 0), (5, 4), (6, 8), (7, 12), (8, 17))
+"""(limb, first bit of limb 9) of the items that carry limb 9 above their own 26 bits."""
 Q_BITS = 256
 """The quotient hint is below 2^256 (its top limb below 2^22): e q < 2^259 for e <= 7."""
 COL_WINDOWS: tuple[tuple[int, int], ...] = (
@@ -535,11 +538,36 @@ TOP_COL_BOUND = 1 << 23
 
 
 def quotient_items(q: int) -> list[bytes]:
-    """The quotient hint of `lc_script` as witness items: 10 limbs of 26 bits, most
-    significant deepest."""
+    """The quotient hint of `lc_script` as 9 witness items, most significant deepest:
+    limbs 0..8 of 26 bits, limbs 4..8 each carrying 4 or 5 bits of limb 9 (22 bits) above
+    their own 26 (below 2^31): 256 bits in 9 items (a limb an item would take 10, and
+    every quotient sits on a chunk's stack from its start)."""
     if not 0 <= q < 1 << Q_BITS:
         raise ValueError("quotient out of range")
-    return [script_num((q >> (COL_BITS * i)) & (COL_BASE - 1)) for i in reversed(range(N_COLS))]
+    limbs = [(q >> (COL_BITS * i)) & (COL_BASE - 1) for i in range(N_COLS)]
+    for (k, pos), end in _top_chunks():
+        limbs[k] += ((limbs[9] >> pos) & ((1 << (end - pos)) - 1)) << COL_BITS
+    return [script_num(v) for v in reversed(limbs[:9])]
+
+
+def _top_chunks() -> list[tuple[tuple[int, int], int]]:
+    ends = [pos for _, pos in Q_TOP_CHUNKS[1:]] + [Q_BITS - COL_BITS * 9]
+    return list(zip(Q_TOP_CHUNKS, ends, strict=True))
+
+
+def _unpack_quotient(t: _Tracker) -> None:
+    """The hint's 9 items -> limbs q0..q9: the bits above 26 of items 4..8 are peeled off
+    into limb 9 (so it is below 2^22 and q < 2^256), and every limb 0..8 that is left
+    must be in [0, 2^26) (a negative item, or one with more bits, fails here)."""
+    t.push(0, "q9")
+    for (k, pos), end in _top_chunks():
+        t.roll(f"q{k}")
+        for b in reversed(range(end - pos)):
+            t.op(peel(1 << (COL_BITS + b), 1 << (pos + b)), 2, ["q9", f"q{k}"])
+        t.roll("q9")
+    for k in range(9):
+        t.pick(f"q{k}", "chk")
+        t.op([0, COL_BASE, Op.OP_WITHIN, Op.OP_VERIFY], 1, [])
 
 
 def _digit(x: int, block: int, lo: int, width: int) -> int:
@@ -683,14 +711,11 @@ def lc_script(n: int) -> Script:
     below 2^23."""
     if n not in (1, 2):
         raise ValueError("sums of one or two products")
-    items = [f"q{k}" for k in reversed(range(N_COLS))]
+    items = [f"q{k}" for k in reversed(range(Q_LIMBS))]
     for j in range(n):
         items += _names(f"a{j}_") + _names(f"b{j}_")
     t = _Tracker(items)
-    for k in range(N_COLS):  # the hint: limbs in range, q < 2^256
-        t.pick(f"q{k}", "chk")
-        top = COL_BASE if k < N_COLS - 1 else 1 << (Q_BITS - COL_BITS * (N_COLS - 1))
-        t.op([0, top, Op.OP_WITHIN, Op.OP_VERIFY], 1, [])
+    _unpack_quotient(t)
     value_bits = P.bit_length()
     for j in range(n):
         a = [_limb(f"a{j}_", i) for i in range(N_LIMBS)]

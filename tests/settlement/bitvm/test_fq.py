@@ -24,7 +24,7 @@ def w(*xs: int) -> tuple[bytes, ...]:
 
 
 def wq(q: int, *xs: int) -> tuple[bytes, ...]:
-    """A quotient hint (10 limbs of 26 bits) and its operands."""
+    """A quotient hint (9 items) and its operands."""
     return (*fq.quotient_items(q), *w(*xs))
 
 
@@ -105,8 +105,8 @@ def test_column_multiplication_edges(funded):
 def test_fq_hints_must_be_honest(funded):
     """Hints are the prover's: a wrong quotient (either side, for one and two products),
     a quotient limb out of range, the right quotient value in limbs that are not
-    normalised, a quotient over 2^256, a non-canonical inverse, an out-of-range limb
-    all fail."""
+    normalised, a packed item out of range (negative, a bit over its share, 5 bytes), a
+    non-canonical inverse, an out-of-range limb all fail."""
     node, wallet = funded
     a, b = VALUES[5], VALUES[6]
     q, r = fq.mul_hint(a, b), a * b % P
@@ -117,8 +117,9 @@ def test_fq_hints_must_be_honest(funded):
     low = int.from_bytes(items[-1], "little") + fq.COL_BASE
     unnormal[-1] = script_num(low)
     unnormal[-2] = script_num(int.from_bytes(items[-2], "little") - 1)
-    big = fq.lc_hint((P - 1, P - 1), (P - 1, P - 1))
-    top_over = [script_num(1 << 22), *fq.quotient_items(big)[1:]]
+    # item 4 carries limb 4 and 4 bits of limb 9: a 5th bit (2^30) is out of range
+    item4 = int.from_bytes(items[4], "little")
+    over4 = [*items[:4], script_num(item4 | 1 << 30), *items[5:]]
     s2 = (a * b + b * a) % P
     bad = {
         "quotient + 1": Spend(expect(fq.mul_script(), r), wq(q + 1, a, b)),
@@ -135,10 +136,14 @@ def test_fq_hints_must_be_honest(funded):
         "quotient limb negative": Spend(
             expect(fq.mul_script(), r), (*items[:-1], script_num(-1), *w(a, b))
         ),
-        "quotient top limb 2^22": Spend(
-            expect(fq.lc_script(2), 0), (*top_over, *w(P - 1, P - 1, P - 1, P - 1))
+        "quotient item 4 over 30 bits": Spend(expect(fq.mul_script(), r), (*over4, *w(a, b))),
+        "quotient item 4 negative": Spend(
+            expect(fq.mul_script(), r), (*items[:4], script_num(-item4), *items[5:], *w(a, b))
         ),
-        "old 29-bit quotient": Spend(expect(fq.mul_script(), r), (b"", *w(q, a, b))),
+        "quotient item 8 of 5 bytes": Spend(
+            expect(fq.mul_script(), r), (b"\x00\x00\x00\x80\x00", *items[1:], *w(a, b))
+        ),
+        "29-bit quotient limbs": Spend(expect(fq.mul_script(), r), w(q, a, b)),
         "horner: quotient limb over 29 bits": Spend(
             expect(fq.mul_horner_script(), r),
             (*w(q)[:-2], fq.witness_items(q)[-2], b"\x00\x00\x00\x20", *w(a, b)),
