@@ -219,6 +219,13 @@ class Compiled:
     groups_out: tuple[Group, ...] = ()
 
 
+HASH_INPUTS_LAST = True
+"""Committed leaves hash their in-groups at the end, after the computation, not at the
+start: a hash needs ~540 stack items, and at the start every quotient and hint of the
+chunk is still on the stack; at the end only the inputs (kept in place, read by copies)
+and the outputs are.  Soundness is the same: the leaf fails unless every check passes,
+whenever it runs, and the values hashed are the witness values the computation read."""
+
 Group = tuple[int, ...]
 """Variables hashed together into one committed digest (an edge producer -> consumer)."""
 
@@ -299,6 +306,11 @@ def compile_range(
 
     hints = [k for k, ins in enumerate(instrs) if ins[0] == "wit" and ins[1] not in shared]
     keep = set(outputs)
+    late = interface is not None and HASH_INPUTS_LAST
+    if late:  # inputs stay in place (used by copies) to be hashed at the end
+        if keep & set(inputs):
+            raise AssertionError("a chunk hands on one of its inputs")
+        keep |= set(inputs)
 
     # witness, bottom first: claimed outputs, inputs, then hints (mul quotients inline)
     witness: list[bytes] = []
@@ -405,7 +417,7 @@ def compile_range(
         pop(2)
         hash_bytes += len(hashing) + len(blake3.equal_halves_script())
 
-    if interface is not None:  # inputs: hash each in-group before anything moves
+    if interface is not None and not late:  # inputs: each in-group before anything moves
         n_out = len(interface.outputs)
         for k, group in enumerate(interface.inputs):
             check_group(n_out + k, group, depth_of(("v", group[-1])))
@@ -519,6 +531,15 @@ def compile_range(
             check_group(gi, group, 0)
             parts.append(drop(sum(size(("v", v)) for v in group)))
             pop(len(group))
+        if late:  # in-groups, the top one first: their witness values, where they were
+            n_out = len(interface.outputs)
+            for k in reversed(range(len(interface.inputs))):
+                group = interface.inputs[k]
+                if depth_of(("v", group[-1])) != 0:
+                    raise AssertionError("an in-group is not on top at the end")
+                check_group(n_out + k, group, 0)
+                parts.append(drop(sum(size(("v", v)) for v in group)))
+                pop(len(group))
     if stack:
         raise AssertionError(f"values left on the stack: {stack[:5]}")
     parts.append(Script(Op.OP_1))
