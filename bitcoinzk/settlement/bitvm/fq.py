@@ -10,12 +10,13 @@ Two limbs and a carry add up to less than 2^31, which is what 29 bits buys.
 Every value a script leaves is canonical (each limb in [0, 2^29), value < p),
 so equality is limb-wise equality.
 
-Multiplication: the prover hints the quotient q of a*b = q*p + r and the
-script computes a*b - q*p in one pass over 3-bit windows of b and q (Horner
-from the top), which stays below 2p at every step, so the accumulator needs
-9 limbs, not 18.  The result *is* r: it is never hinted, only checked to be
-canonical.  `mul_plain_script` is the hint-free alternative (double-and-add
-mod p over windows of b), kept to measure against: see docs/bitvm.md.
+Multiplication (`mul_script`, `lc_script`): the prover hints the quotient q of
+sum a_j b_j = q p + r, and the script checks sum a_j b_j + q (2^260 - p) = q 2^260 + r
+once, exactly, in 20 columns of 26 bits, with one carry pass per 3-bit window
+position inside the 26-bit blocks (9 passes) instead of one per window (86); r is
+never hinted, it is what is left.  The earlier Horner form over windows of b and q
+(`mul_horner_script`, `lc_horner_script`) and the hint-free double-and-add
+(`mul_plain_script`) are kept to measure against: see docs/bitvm.md.
 
 Scripts here are fragments with a fixed stack effect on their operands at the
 top of the stack; what is below is never touched.  Whether they succeed is
@@ -38,9 +39,8 @@ LIMB_BITS = 29
 N_LIMBS = 9
 BASE = 1 << LIMB_BITS
 WINDOW = 3
-"""Window width of the hinted multiplication.  4 makes each multiplication ~9% smaller
-but its two tables take 288 stack items instead of 144, which leaves room for fewer
-multiplications per chunk: 501 chunks of 1.21 GB against 390 of 1.32 GB (docs/bitvm.md)."""
+"""Window width of the Horner form (`mul_horner_script`).  4 makes it ~9% smaller but its
+two tables take 288 stack items instead of 144 (docs/bitvm.md)."""
 
 
 def to_limbs(x: int) -> list[int]:
@@ -686,29 +686,36 @@ def _lt_p_cols_verify(t: _Tracker, limbs: Sequence[str]) -> None:
 
 @cache
 def lc_script(n: int) -> Script:
-    """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted as 10
-    limbs of 26 bits (`quotient_items`); a_j, b_j canonical.
+    """[q, a_1, b_1, .., a_n, b_n] -> [sum a_j b_j mod p], q = floor(sum / p) hinted
+    (`quotient_items`: 9 items); a_j, b_j canonical.
 
     The check is  sum a_j b_j + q (2^260 - p) = q 2^260 + r,  computed once, exactly, in
-    20 columns of 26 bits.  a_j and b_j are re-cut into 26-bit blocks; tables
-    T_j[e] = e a_j and T_q[e] = e q (e < 8) are built by additions.  Then Horner over
-    the 3-bit windows *inside* the blocks (9 steps, not 86): step (lo, w) adds, for
-    every block k, T_j[window of b_j's block k] and T_q[window of 2^260 - p's block k]
-    into columns k .. k+9 (a block shift is a column shift, free), after doubling the
-    columns w times.  Only then is each column normalised (one carry pass per step, not
-    per window): in the last step columns 10..19 must equal q and columns 0..9 are r,
-    which must be below p, and is re-cut into 29-bit limbs.  The windows of the
-    constant 2^260 - p are known, so q needs no windows: its table is read at fixed
-    depths, and zero windows are skipped.
+    20 columns of 26 bits (column i weighs 2^(26 i)).  a_j and b_j are re-cut into
+    26-bit blocks; tables T_j[e] = e a_j and T_q[e] = e q (e < 8, normalised 26-bit
+    limbs) are built by additions.  Then Horner over the 3-bit windows *inside* the
+    blocks, top window first (9 steps, not 86): step (lo, w) doubles every column w
+    times and adds, for every block k, T_j[bits lo..lo+w of b_j's block k] and
+    T_q[bits lo..lo+w of 2^260 - p's block k] into columns k .. k+9 (shifting by a block
+    is moving to another column: free).  Only then is each column split into its 26
+    bits and a carry into the next (one carry pass per step, not per window).  After
+    the last step columns 10..19 must equal q's limbs and columns 0..9 are r, which must
+    be below p; it is re-cut into 29-bit limbs.  The windows of the constant 2^260 - p
+    are known when the script is built, so q needs no windows: its table is read at
+    fixed depths and zero windows are skipped.  T_j is read at a depth the script
+    computes once per step and block (entry 0's depth less 10 e, the same for all the
+    block's columns, since one column leaves the stack per column).
 
-    Every term is non-negative, so no value ever goes below 0.  Bounds: q's limbs are
-    checked in [0, 2^26) (top limb [0, 2^22)), a_j, b_j are canonical, table limbs are
-    normalised; the generator keeps an upper bound for every column (2^w times the
-    previous remainder, the carry in, the largest table limbs added) and refuses to emit
-    a script in which one could exceed 2^31 - 1; a column that would is split early
-    (its carry parked on the altstack).  The top column is bounded by the value: after
-    a step it is floor(V / 2^494) with V < (p^2 n + 2^256 2^260) / 2^lo < 2^517, so
-    below 2^23."""
+    Why nothing overflows: every term is non-negative, so no value goes below 0; the
+    quotient's limbs are checked in [0, 2^26) and its limb 9 is below 2^22 (q < 2^256,
+    so e q < 2^259: entries fit 10 limbs); a_j, b_j are canonical; table limbs are
+    normalised.  The generator keeps an upper bound of every column (2^w times the
+    previous remainder, the carry in, the largest table limb of each term) and raises
+    rather than emit a script in which a number fed to an opcode could reach 2^31; a
+    column that would is split early and its carry parked on the altstack.  The top
+    column is bounded by the value: all lower columns are normalised, so after step s
+    it is floor(V_s / 2^494) where V_s 2^lo <= sum a_j b_j + q (2^260 - p) < 2^517,
+    i.e. below 2^23.  A wrong q fails the check on columns 10..19 or leaves r >= p
+    (the identity pins q and r for r < p); a wrong r cannot be claimed, it is computed."""
     if n not in (1, 2):
         raise ValueError("sums of one or two products")
     items = [f"q{k}" for k in reversed(range(Q_LIMBS))]

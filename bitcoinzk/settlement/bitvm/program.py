@@ -435,7 +435,6 @@ def compile_range(
 
     n_mul = 0
     for k, (op, out, args, extra) in enumerate(instrs):
-        h0 = height()
         if op == "wit" and out in shared:
             continue
         if op == "wit":
@@ -454,18 +453,17 @@ def compile_range(
             if op == "mul":
                 bring(("q", k), move=True)
                 n_mul += 1
-                peak = max(peak, h0 + fq.Q_LIMBS + 2 * N_LIMBS + fq.lc_peak(1))
             use(args[0])
             use(args[1])
-            peak = max(peak, height() + 4)
+            peak = max(peak, height() + (fq.lc_peak(1) if op == "mul" else 4))
             parts.append({"add": fq.add_script, "sub": fq.sub_script, "mul": fq.mul_script}[op]())
             pop(3 if op == "mul" else 2)
         elif op == "lc2":
             bring(("q", k), move=True)
             n_mul += 1
-            peak = max(peak, h0 + fq.Q_LIMBS + 4 * N_LIMBS + fq.lc_peak(2))
             for a in args:
                 use(a)
+            peak = max(peak, height() + fq.lc_peak(2))  # the quotient, operands on top
             parts.append(fq.lc_script(2))
             pop(5)
         elif op in ("neg", "dbl"):
