@@ -762,8 +762,8 @@ def lc_script(n: int) -> Script:
                 t.from_alt()
             else:
                 t.push(0, f"c{i}")
-        for b in consts:
-            t.push(1 << b, f"K{b}")
+        for bit in consts:
+            t.push(1 << bit, f"K{bit}")
         carry, cbound = "", 0
         for i in range(n_cols):
             x = f"c{i}"
@@ -824,8 +824,8 @@ def lc_script(n: int) -> Script:
             bound[i] = xb
             t.roll(x)
             t.to_alt()
-        for b in reversed(consts):
-            t.drop(f"K{b}")
+        for bit in reversed(consts):
+            t.drop(f"K{bit}")
         for j, k in reversed(live):
             t.drop(f"i{j}_{k}")
     for _ in range(n_cols):
