@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from bitcoinzk.prover import native, wasm_witness
+from bitcoinzk.prover import native, service, wasm_witness
 from bitcoinzk.prover.keys import KeyFiles, ensure_keys
 from bitcoinzk.prover.service import WorkerSpec, verify_proof, worker_init, worker_prove
 from bitcoinzk.prover.tooling import WitnessFailed, snarkjs_witness_file
@@ -86,7 +86,7 @@ def test_the_witness_is_snarkjs_own_byte_for_byte_and_proves(
 
 
 def test_a_broken_constraint_raises_witness_failed_with_the_circuit_message(
-    native_keys: KeyFiles, calc: wasm_witness.WasmWitness
+    native_keys: KeyFiles, calc: wasm_witness.WasmWitness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     block = _blocks()[0]
     inputs = build_inputs(block.trace, PARAMS)
@@ -107,7 +107,11 @@ def test_a_broken_constraint_raises_witness_failed_with_the_circuit_message(
         str(native_keys.native_zkey),
         str(native_keys.wasm),
     )
-    worker_init(spec)
+    for name in ("_WORKER_PK", "_WORKER_VK", "_WORKER_WASM", "_WORKER_THREADS", "_WORKER_NATIVE"):
+        monkeypatch.setattr(service, name, getattr(service, name))  # restored afterwards
+    worker_init(spec)  # what a prover process (or Ray actor) runs, here in this one
+    assert service._WORKER_THREADS is not None
+    service._WORKER_THREADS.shutdown()
     proof, why, _ = worker_prove(bad)
     assert proof is None and why.startswith("witness generation failed: Assert Failed")
     # the calculator is not left broken: the honest inputs still give the witness
