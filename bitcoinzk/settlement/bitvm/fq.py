@@ -229,6 +229,42 @@ def strip(k: int) -> list[Item]:
     return [Op.OP_DUP, k, Op.OP_GREATERTHANOREQUAL, Op.OP_IF, k, Op.OP_SUB, Op.OP_ENDIF]
 
 
+_EFFECT = {
+    Op.OP_DUP: 1, Op.OP_2DUP: 2, Op.OP_3DUP: 3, Op.OP_OVER: 1, Op.OP_TUCK: 1,
+    Op.OP_PICK: 0, Op.OP_ROLL: -1, Op.OP_SWAP: 0, Op.OP_ROT: 0, Op.OP_NIP: -1,
+    Op.OP_DROP: -1, Op.OP_2DROP: -2, Op.OP_WITHIN: -2, Op.OP_VERIFY: -1,
+    Op.OP_EQUALVERIFY: -2, Op.OP_NUMEQUALVERIFY: -2, Op.OP_NOT: 0, Op.OP_1ADD: 0,
+    Op.OP_TOALTSTACK: 0, Op.OP_FROMALTSTACK: 0, Op.OP_ELSE: 0, Op.OP_ENDIF: 0,
+}  # fmt: skip
+"""Net stack items of an opcode (stack and altstack together); binary operators and
+OP_IF take one item off."""
+
+
+def _rise(ops: Sequence[Item]) -> int:
+    """The most items a fragment of opcodes and numbers has above its start at any point
+    (both branches of an IF counted from the IF), for the stack peak: a tracker op only
+    records what the fragment leaves.  Unknown opcodes count as binary operators."""
+    h = top = 0
+    at_if: list[int] = []
+    for o in ops:
+        if isinstance(o, Script):
+            continue  # drops only
+        if isinstance(o, int) and not isinstance(o, Op):
+            h += 1
+        elif o in (Op.OP_IF, Op.OP_NOTIF):
+            h -= 1
+            at_if.append(h)
+        elif o == Op.OP_ELSE:  # (a fragment may hold one end of an IF only)
+            h = at_if[-1] if at_if else h
+        elif o == Op.OP_ENDIF:
+            if at_if:
+                at_if.pop()
+        else:
+            h += _EFFECT.get(Op(o), -1)
+        top = max(top, h)
+    return top
+
+
 class _Tracker:
     """A model of the stack while a script fragment is generated: items have names, so
     picks and rolls get their depths computed instead of counted by hand."""
@@ -261,9 +297,11 @@ class _Tracker:
             self.parts.append(Op.OP_SWAP)
         elif d > 1:
             self.parts += [d, Op.OP_ROLL]
+            self.peak = max(self.peak, len(self.stack) + len(self.alt) + 1)  # the depth
         self.stack.append(self.stack.pop(len(self.stack) - 1 - d))
 
     def op(self, ops: Sequence[Item], pops: int, pushes: Sequence[str]) -> None:
+        self.peak = max(self.peak, len(self.stack) + len(self.alt) + _rise(ops))
         self.parts += list(ops)
         if pops:
             del self.stack[-pops:]
@@ -535,6 +573,7 @@ P_BAR = (1 << (COL_BITS * N_COLS)) - P
 MAX_NUM = (1 << 31) - 1
 """The largest script number arithmetic takes (4 bytes, signed)."""
 TOP_COL_BOUND = 1 << 23
+"""The top column never exceeds the value over 2^494, < 2^517 / 2^494 (`lc_script`)."""
 
 
 def quotient_items(q: int) -> list[bytes]:
