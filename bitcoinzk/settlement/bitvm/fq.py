@@ -249,8 +249,8 @@ def _rise(ops: Sequence[Item]) -> int:
     for o in ops:
         if isinstance(o, Script):
             continue  # drops only
-        if isinstance(o, int) and not isinstance(o, Op):
-            h += 1
+        if isinstance(o, bytes) or not isinstance(o, Op):
+            h += 1  # a push
         elif o in (Op.OP_IF, Op.OP_NOTIF):
             h -= 1
             at_if.append(h)
@@ -260,7 +260,7 @@ def _rise(ops: Sequence[Item]) -> int:
             if at_if:
                 at_if.pop()
         else:
-            h += _EFFECT.get(Op(o), -1)
+            h += _EFFECT.get(o, -1)
         top = max(top, h)
     return top
 
