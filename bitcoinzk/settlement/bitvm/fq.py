@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise
 
-from bitcoinzk.bitcoin.opcodes import Item, Op, Script, drop
+from bitcoinzk.bitcoin.opcodes import Item, Op, Script, drop, iter_script
 from bitcoinzk.bitcoin.script import push_int, script_num
 
 P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
@@ -263,6 +263,19 @@ def _rise(ops: Sequence[Item]) -> int:
             h += _EFFECT.get(o, -1)
         top = max(top, h)
     return top
+
+
+@cache
+def script_rise(script: Script) -> int:
+    """The most items `script` has above its start at any point (`_rise` over its
+    tokens; small numbers are opcodes but pushes)."""
+    ops: list[Item] = []
+    for tok in iter_script(bytes(script)):
+        if isinstance(tok, bytes) or tok in (0, Op.OP_1NEGATE) or Op.OP_1 <= tok <= Op.OP_16:
+            ops.append(b"")
+        else:
+            ops.append(Op(tok))
+    return _rise(ops)
 
 
 class _Tracker:

@@ -486,10 +486,11 @@ def compile_range(
             continue
         elif op == "win":
             use(args[0])
-            peak = max(peak, height() + 4)
-            pop()
             assert isinstance(extra, tuple)
-            parts.append(_window_script(int(extra[0]), int(extra[1])))
+            window = _window_script(int(extra[0]), int(extra[1]))
+            peak = max(peak, height() + fq.script_rise(window))  # was +4: one short
+            pop()
+            parts.append(window)
         elif op == "lift":
             use(args[0])
             peak = max(peak, height() + N_LIMBS)
