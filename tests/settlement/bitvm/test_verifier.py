@@ -2,7 +2,7 @@
 
 Every chunk of the valid proof's verification is within consensus limits; with
 BZK_TEST_FULL_VERIFIER=1 every one of them is spent through libbitcoinkernel
-(~500 blocks, minutes: `bzk bench bitvm` does the same and reports the time),
+(~160 blocks, minutes: `bzk bench bitvm` does the same and reports the time),
 otherwise a fixed sample (first, MSM, mid-loop, last chunks) is.  A proof with
 one byte changed, and a proof with another valid A, each leave the honest
 computation with a chunk whose spend the kernel refuses: the chunk a disprove
@@ -61,7 +61,7 @@ def test_valid_proof_every_chunk_within_limits_and_spent(funded):
     _, raw, _ = batch()
     v, plans = verification(raw)
     assert v.valid and not v.prog.failed
-    assert 300 < len(plans) < 1_000
+    assert 150 < len(plans) < 1_000
     outputs_seen: set[int] = set()
     for c in compile_chunks(v.prog, list(plans)):
         assert len(c.script) <= MAX_CHUNK_BYTES
