@@ -185,7 +185,7 @@ def load_module(engine: wasmtime.Engine, wasm: Path) -> tuple[wasmtime.Module, b
     """The compiled module of `wasm`, and whether it came from the cache.
 
     A missing or unusable cache file is (re)written: atomically, so a prover that
-    starts meanwhile never maps half a file; a directory we may not write to (a
+    starts meanwhile never reads half a file; a directory we may not write to (a
     read-only key store) only costs the compile."""
     code = wasm.read_bytes()
     cached = module_cache_path(wasm, _module_digest(code))
