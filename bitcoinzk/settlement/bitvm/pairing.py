@@ -11,7 +11,9 @@ What Script checks for a proof (A, B, C) and one public input s:
   (the rollup's public input is SHA-256 cut to 253 bits) and s < r.
 - **Points**: affine, with the prover's slopes checked by one multiplication
   (slope * dx = dy with dx nonzero, so no inverse is ever computed).  A, B, C are
-  checked to be on their curves.  (The G2 subgroup check of B is not done.)
+  checked to be on their curves, and B to be in G2 (the order-r subgroup of the
+  twist), as the EVM's pairing precompile requires: one [x] multiplication and
+  psi maps (`g2_subgroup_sides`).
 - **Miller loop**: the optimal ate loop over the NAF of 6x + 2 (65 doublings, 21
   additions), all three pairs in one accumulator.  gamma and delta are fixed, so
   their lines are constants; lines are scaled by 1/y_P (an Fq factor, which the
@@ -237,32 +239,103 @@ def _slope_hint(num: tuple[int, int], den: tuple[int, int], prog: Program | None
     return Fq2.of(*v) if prog is None else Fq2.witness(prog, v)
 
 
-def g2_double(t: G2) -> tuple[G2, Line]:
-    """2T and the tangent at T: mu * 2y = 3x^2, checked."""
+def _double_slope(t: G2) -> Fq2:
+    """The tangent's slope at T, hinted: mu * 2y = 3x^2, checked (y = 0 fails it, as
+    x^3 = -b' has no root with x = 0)."""
     prog = _prog(t.x, t.y)
     x2 = t.x.square()
     three_x2 = Fq2(x2.c0.mul_small(3), x2.c1.mul_small(3))
     mu = _slope_hint(three_x2.value, t.y.double().value, prog)
     if prog is not None:
         (mu * t.y.double()).assert_eq(three_x2, prog)
-    return _step(t, t, mu)
+    return mu
 
 
-def g2_add(t: G2, q: G2) -> tuple[G2, Line]:
-    """T + Q and the line through both: mu (x_Q - x_T) = y_Q - y_T, x_Q != x_T."""
+def _add_slope(t: G2, q: G2) -> Fq2:
+    """The chord's slope through T and Q, hinted: mu (x_Q - x_T) = y_Q - y_T, x_Q != x_T."""
     prog = _prog(t.x, t.y, q.x, q.y)
     dx, dy = q.x - t.x, q.y - t.y
     mu = _slope_hint(dy.value, dx.value, prog)
     if prog is not None:
         prog.assert_nonzero(dx.c0, dx.c1)
         (mu * dx).assert_eq(dy, prog)
-    return _step(t, q, mu)
+    return mu
+
+
+def g2_double(t: G2) -> tuple[G2, Line]:
+    """2T and the tangent at T."""
+    return _step(t, t, _double_slope(t))
+
+
+def g2_add(t: G2, q: G2) -> tuple[G2, Line]:
+    """T + Q and the line through both."""
+    return _step(t, q, _add_slope(t, q))
+
+
+def _sum(t: G2, q: G2, mu: Fq2) -> G2:
+    x3 = mu.square() - t.x - q.x
+    return G2(x3, mu * (t.x - x3) - t.y)
 
 
 def _step(t: G2, q: G2, mu: Fq2) -> tuple[G2, Line]:
-    x3 = mu.square() - t.x - q.x
-    y3 = mu * (t.x - x3) - t.y
-    return G2(x3, y3), Line(mu, mu * t.x - t.y)
+    return _sum(t, q, mu), Line(mu, mu * t.x - t.y)
+
+
+def g2_double_point(t: G2) -> G2:
+    """2T without the line (the subgroup check needs no lines)."""
+    return _sum(t, t, _double_slope(t))
+
+
+def g2_add_point(t: G2, q: G2) -> G2:
+    return _sum(t, q, _add_slope(t, q))
+
+
+X_NAF = naf(X)
+
+
+def g2_mul_x(q: G2) -> G2:
+    """[x]Q by the NAF of x (62 doublings, 23 additions).  Every addition's dx != 0
+    check holds for Q in G2 (the partial sums are [k]Q with 1 < k < x < r); for
+    another Q a failed check only rejects."""
+    t = q
+    for d in X_NAF[1:]:
+        t = g2_double_point(t)
+        if d:
+            t = g2_add_point(t, q if d == 1 else q.neg())
+    return t
+
+
+def g2_subgroup_sides(q: G2) -> tuple[G2, G2]:
+    """Both sides of the G2 membership test of El Housni, Guillevic and Piellard
+    ("Co-factor clearing and subgroup membership testing on pairing-friendly
+    curves") for BN curves, with psi the untwist-Frobenius-twist endomorphism:
+
+        Q in G2  iff  [x+1]Q + psi([x]Q) + psi^2([x]Q) = psi^3([2x]Q),
+
+    arranged as [x+1]Q + psi([x]Q) = psi^3([2x]Q) - psi^2([x]Q) so that no sum is
+    of points that are equal for Q in G2.  For Q on E'(Fq2) the map Q -> left - right
+    is a homomorphism that vanishes on G2 (psi acts there as [p], and
+    x + 1 + p x + p^2 x - 2 p^3 x = 0 mod r); E'(Fq2) = G2 x H with H cyclic of
+    squarefree order 2p - r = 10069 * 5864401 * 1875725156269 * (a 178-bit prime),
+    and a point of each prime order in H fails the test (tests/settlement/bitvm/
+    test_tower.py), so the kernel is exactly G2.  Costs one [x] multiplication (64
+    bits) instead of the [6x^2] (128 bits) of psi(Q) = [6x^2]Q."""
+    xq = g2_mul_x(q)
+    lhs = g2_add_point(g2_add_point(xq, q), xq.frobenius())
+    psi3 = g2_double_point(xq).frobenius2().frobenius()
+    return lhs, g2_add_point(psi3, xq.frobenius2().neg())
+
+
+def g2_in_subgroup(q: G2) -> bool:
+    """The Python reference (plain values)."""
+    lhs, rhs = g2_subgroup_sides(q)
+    return lhs.value == rhs.value
+
+
+def g2_subgroup_check(q: G2, prog: Program) -> None:
+    lhs, rhs = g2_subgroup_sides(q)
+    lhs.x.assert_eq(rhs.x, prog)
+    lhs.y.assert_eq(rhs.y, prog)
 
 
 @dataclass(frozen=True)
@@ -567,6 +640,8 @@ def verifier_program(vk: VerifyingKey, proof: Proof, public_input: int) -> Verif
     g1_on_curve(a, prog)
     g1_on_curve(cc, prog)
     g2_on_curve(b, prog)
+    prog.mark("g2 subgroup")
+    g2_subgroup_check(b, prog)
     prog.mark("public-input msm")
     vk_x = public_input_msm(s, vk.ic[0], vk.ic[1], prog)
     prog.mark("miller loop")

@@ -6,6 +6,7 @@ connected and each primitive's wrong result refused by libbitcoinkernel."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from functools import cache
 from typing import Any
@@ -99,6 +100,68 @@ def test_points_and_lines_match_py_ecc():
 def _jac(q: pr.G2) -> tuple[bn.FQ2, bn.FQ2, bn.FQ2]:
     (x0, x1), (y0, y1) = q.value
     return bn.FQ2([x0, x1]), bn.FQ2([y0, y1]), bn.FQ2.one()
+
+
+TwistPoint = tuple[tuple[int, int], tuple[int, int]]
+COFACTOR_PRIMES = (
+    10069,
+    5864401,
+    1875725156269,
+    197620364512881247228717050342013327560683201906968909,
+)
+"""The prime factors of #E'(Fq2) / r = 2p - r (each once: the cofactor group is cyclic)."""
+
+
+def _fq2_sqrt(a: bn.FQ2) -> bn.FQ2 | None:
+    """A square root in Fq2 = Fq[u]/(u^2 + 1) by the complex method (p = 3 mod 4)."""
+    a0, a1 = (int(c) for c in a.coeffs)
+    s = pow((a0 * a0 + a1 * a1) % P, (P + 1) // 4, P)
+    for sign in (s, -s % P):
+        t = (a0 + sign) * pow(2, -1, P) % P
+        x0 = pow(t, (P + 1) // 4, P)
+        if x0 and x0 * x0 % P == t:
+            root = bn.FQ2([x0, a1 * pow(2 * x0, -1, P) % P])
+            if root * root == a:
+                return root
+    return None
+
+
+def twist_point(seed: int) -> TwistPoint:
+    """A point of E'(Fq2) from an x-coordinate derived from `seed` (in G2 with
+    probability 1/(2p - r): never, in practice; callers check)."""
+    rng = random.Random(seed)
+    while True:
+        x = bn.FQ2([rng.randrange(P), rng.randrange(P)])
+        y = _fq2_sqrt(x**3 + bn.b2)
+        if y is not None:
+            return (int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1]))
+
+
+def _affine2(q: tuple[bn.FQ2, bn.FQ2, bn.FQ2]) -> TwistPoint:
+    x, y = bn.normalize(q)
+    return (int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1]))
+
+
+def test_g2_subgroup_test_is_exact():
+    """G2 points pass; points of E'(Fq2) outside G2 fail, among them a point of each
+    prime order dividing the cofactor: the test's kernel meets the cofactor group
+    (cyclic, squarefree order) in the identity only, so it is exactly G2."""
+    r = int(bn.curve_order)
+    assert 2 * P - r == math.prod(COFACTOR_PRIMES)
+    for k in (1, 2, RNG.randrange(r)):
+        assert pr.g2_in_subgroup(pr.G2.const(_affine2(bn.multiply(bn.G2, k)), None))
+    seeds = iter(range(100))
+    for ell in COFACTOR_PRIMES:
+        while True:
+            q = _jac(pr.G2.const(twist_point(next(seeds)), None))
+            q_ell = bn.multiply(q, r * (2 * P - r) // ell)  # of order ell or 1
+            if not bn.is_inf(q_ell):
+                break
+        assert bn.is_inf(bn.multiply(q_ell, ell))
+        assert not pr.g2_in_subgroup(pr.G2.const(_affine2(q_ell), None))
+        assert not bn.is_inf(bn.multiply(q, r))  # q itself: off G2, on the curve
+        assert bn.is_on_curve(q, bn.b2)
+        assert not pr.g2_in_subgroup(pr.G2.const(_affine2(q), None))
 
 
 def test_public_input_msm_matches_py_ecc():

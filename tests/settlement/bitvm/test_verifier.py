@@ -3,8 +3,9 @@
 Every chunk of the valid proof's verification is within consensus limits; with
 BZK_TEST_FULL_VERIFIER=1 every one of them is spent through libbitcoinkernel
 (~160 blocks, minutes: `bzk bench bitvm` does the same and reports the time),
-otherwise a fixed sample (first, MSM, mid-loop, last chunks) is.  A proof with
-one byte changed, and a proof with another valid A, each leave the honest
+otherwise a fixed sample (first, end of the G2 subgroup check, MSM, mid-loop,
+last chunks) is.  A proof with one byte changed, a proof whose B is on the twist
+but outside G2, and a proof with another valid A, each leave the honest
 computation with a chunk whose spend the kernel refuses: the chunk a disprove
 would target."""
 
@@ -28,6 +29,7 @@ from bitcoinzk.settlement.bitvm.chunker import (
 )
 from bitcoinzk.settlement.bitvm.execute import run_all, run_spends
 from bitcoinzk.settlement.bitvm.program import Compiled
+from tests.settlement.bitvm.test_tower import twist_point
 
 bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
 DATA = pr.BATCH_PROOF
@@ -74,7 +76,8 @@ def test_valid_proof_every_chunk_within_limits_and_spent(funded):
         for i, p in enumerate(plans)
         if any(v.prog.instrs[k][0] == "win" for k in range(p.start, p.end))
     )
-    sample = sorted({0, 1, msm, len(plans) // 2, len(plans) - 2, len(plans) - 1})
+    subgroup_end = chunk_of(plans, dict(v.prog.marks)["public-input msm"] - 1)
+    sample = sorted({0, 1, subgroup_end, msm, len(plans) // 2, len(plans) - 2, len(plans) - 1})
     chosen = list(range(len(plans))) if FULL else sample
     run_all(node, wallet, [spends(c) for c in compiled(v, plans, chosen)])
 
@@ -91,6 +94,34 @@ def test_one_byte_changed_exposes_a_chunk(funded):
     first = chunk_of(plans, v.prog.failed[0])
     good, failing = compiled(v, plans, [first - 1, first])
     assert run_spends(node, wallet, [spends(good)])
+    assert not run_spends(node, wallet, [spends(failing)])
+
+
+@cache
+def b_outside_g2() -> pr.Verification:
+    """The batch proof with B replaced by a twist point outside G2."""
+    vk, raw, s = batch()
+    proof = pr.Proof.from_bytes(raw)
+    return pr.verifier_program(vk, pr.Proof(proof.a, twist_point(7), proof.c), s)
+
+
+def test_b_outside_g2_exposes_the_subgroup_chunk(funded):
+    """B replaced by a point of the twist E'(Fq2) outside G2 (A, C and the public input
+    honest): B passes its on-curve check, and the EVM's pairing precompile would refuse
+    it.  The honest run finds the G2 membership equality false (the first false check,
+    at the end of the subgroup check); that chunk's spend is refused, the one before
+    it connects.  The program has the valid proof's shape, so its cut is reused."""
+    node, wallet = funded
+    _, raw, _ = batch()
+    good, plans = verification(raw)
+    v = b_outside_g2()
+    assert not v.valid and same_shape(v, good)
+    marks = dict(v.prog.marks)
+    assert marks["g2 subgroup"] < v.prog.failed[0] < marks["public-input msm"]
+    assert v.prog.instrs[v.prog.failed[0]][0] == "eq"  # the equality, not a slope check
+    first = chunk_of(plans, v.prog.failed[0])
+    good_chunk, failing = compiled(v, plans, [first - 1, first])
+    assert run_spends(node, wallet, [spends(good_chunk)])
     assert not run_spends(node, wallet, [spends(failing)])
 
 
@@ -123,10 +154,12 @@ def test_committed_chunks_of_a_changed_proof(funded):
     what it reads and what it hands on, and checks the committed digests.  The cut is
     made once (the verifier's instructions do not depend on the proof's values, so
     every proof's program is cut the same way); the test cuts the program up to the
-    public-input MSM (the whole cut is `bzk bench bitvm`'s).  Valid proof: these
-    chunks pass.  Byte 70 changed (B off its curve), every digest the honest
-    computation's: the chunks before the failing check pass, the chunk holding it is
-    refused: its committed outputs disagree with its committed inputs."""
+    public-input MSM, the G2 subgroup check included (the whole cut is `bzk bench
+    bitvm`'s).  Valid proof: these chunks pass.  Byte 70 changed (B off its curve),
+    every digest the honest computation's: the chunks before the failing check pass,
+    the chunk holding it is refused: its committed outputs disagree with its
+    committed inputs.  The same for B on the twist but outside G2: the chunk holding
+    the subgroup check's equality is refused, the one before it passes."""
     node, wallet = funded
     _, raw, _ = batch()
     good, _ = verification(raw)
@@ -148,3 +181,10 @@ def test_committed_chunks_of_a_changed_proof(funded):
     changed = list(compile_chunks(v.prog, plans, committed=True, only=range(first + 1)))
     run_all(node, wallet, [spends(c) for c in changed[:-1]])
     assert not run_spends(node, wallet, [spends(changed[-1])])
+
+    forged = b_outside_g2()
+    assert same_shape(forged, good)
+    k = chunk_of(plans, forged.prog.failed[0])
+    before, refused = compile_chunks(forged.prog, plans, committed=True, only=[k - 1, k])
+    assert run_spends(node, wallet, [spends(before)])
+    assert not run_spends(node, wallet, [spends(refused)])
