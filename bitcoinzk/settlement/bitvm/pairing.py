@@ -318,8 +318,8 @@ def g2_subgroup_sides(q: G2) -> tuple[G2, G2]:
     x + 1 + p x + p^2 x - 2 p^3 x = 0 mod r); E'(Fq2) = G2 x H with H cyclic of
     squarefree order 2p - r = 10069 * 5864401 * 1875725156269 * (a 178-bit prime),
     and a point of each prime order in H fails the test (tests/settlement/bitvm/
-    test_tower.py), so the kernel is exactly G2.  Costs one [x] multiplication (64
-    bits) instead of the [6x^2] (128 bits) of psi(Q) = [6x^2]Q."""
+    test_tower.py), so the kernel is exactly G2.  Costs one [x] multiplication (63
+    bits) instead of the [6x^2] (127 bits) of psi(Q) = [6x^2]Q."""
     xq = g2_mul_x(q)
     lhs = g2_add_point(g2_add_point(xq, q), xq.frobenius())
     psi3 = g2_double_point(xq).frobenius2().frobenius()
