@@ -28,7 +28,8 @@ from bitcoinzk.settlement.bitvm.chunker import (
     spends,
 )
 from bitcoinzk.settlement.bitvm.execute import run_all, run_spends
-from bitcoinzk.settlement.bitvm.program import Compiled
+from bitcoinzk.settlement.bitvm.program import Compiled, Program
+from bitcoinzk.settlement.bitvm.tower import Fq2
 from tests.settlement.bitvm.test_tower import twist_point
 
 bn: Any = optimized_bn128  # py_ecc exports nothing explicitly
@@ -185,3 +186,35 @@ def test_committed_chunks_of_a_changed_proof(funded):
     changed = list(compile_chunks(v.prog, plans, committed=True, only=range(first + 1)))
     run_all(node, wallet, [spends(c) for c in changed[:-1]])
     assert not run_spends(node, wallet, [spends(changed[-1])])
+
+
+@cache
+def subgroup_check(point: pr.Proof) -> Program:
+    prog = Program()
+    b = pr.G2(Fq2.witness(prog, point.b[0]), Fq2.witness(prog, point.b[1]))
+    pr.g2_subgroup_check(b, prog)
+    return prog
+
+
+def test_committed_subgroup_check_refuses_b_outside_g2(funded):
+    """The G2 subgroup check alone (B's coordinates its witness values) cut into
+    committed chunks: with the batch proof's B every chunk passes; with a twist point
+    outside G2, every digest the honest computation's, the chunk holding the final
+    equality is refused (its committed inputs lead to a false check) and the one
+    before it passes.  (In the verifier the check is the last stretch; its committed
+    cut there is the bench's.)"""
+    node, wallet = funded
+    _, raw, _ = batch()
+    proof = pr.Proof.from_bytes(raw)
+    good = subgroup_check(proof)
+    assert not good.failed
+    plans = tuple(plan(good, committed=True))
+    run_all(node, wallet, [spends(c) for c in compile_chunks(good, plans, committed=True)])
+    bad = subgroup_check(pr.Proof(proof.a, twist_point(7), proof.c))
+    assert [i[:3] for i in bad.instrs] == [i[:3] for i in good.instrs]
+    assert bad.failed == list(range(len(bad.instrs) - 4, len(bad.instrs)))
+    k = chunk_of(plans, bad.failed[0])
+    assert k > 0
+    before, refused = compile_chunks(bad, plans, committed=True, only=[k - 1, k])
+    assert run_spends(node, wallet, [spends(before)])
+    assert not run_spends(node, wallet, [spends(refused)])
