@@ -468,6 +468,10 @@ class RayProverFleet:
                 worker.about = ray.get(ping)
             except ActorDiedError as exc:
                 log.error("prover worker %d is gone for good: %s", worker.index, exc)
+                # Ray raises this for a call in flight when the machine went, even while it
+                # restarts the actor elsewhere: end it, or that restart would take the slot
+                # of the next machine to join from the actor the fleet creates for it.
+                ray.kill(worker.handle, no_restart=True)
                 with self._lock:
                     self._workers.remove(worker)
                 if not worker.started:
