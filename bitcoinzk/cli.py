@@ -1188,6 +1188,38 @@ def bench_prove(
     print(json.dumps(result))
 
 
+@bench_app.command("primitives")
+def bench_primitives(
+    g1: Annotated[int, typer.Option("--g1", help="G1 MSM points")] = 2**20,
+    g2: Annotated[int, typer.Option("--g2", help="G2 MSM points")] = 2**19,
+    fft_log: Annotated[int, typer.Option("--fft-log", help="FFT size 2^K")] = 21,
+    threads: Annotated[int, typer.Option(help="threads for both libraries")] = 1,
+    seed: Annotated[int, typer.Option(help="seeds the points and scalars")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """The prover's MSMs and FFTs against gnark-crypto's (Go, built on first use), same
+    sizes, threads and run; last line is one JSON object."""
+    from bitcoinzk.bench.primitives import OPERATIONS
+    from bitcoinzk.bench.primitives import run as run_primitives
+
+    try:
+        result = run_primitives(g1=g1, g2=g2, fft_log=fft_log, threads=threads, seed=seed)
+    except ValueError as exc:
+        _fail(str(exc))
+    if not as_json:
+        theirs = result["gnark"] or {}
+        for op in OPERATIONS:
+            console.print(
+                f"{op:10} ours {result['ours'][f'{op}_cpu_s']:8.2f} core-s"
+                f"   gnark {theirs.get(f'{op}_cpu_s', float('nan')):8.2f} core-s"
+                f"   ratio {result[f'ratio_{op}']}"
+            )
+        if result["gnark_error"]:
+            console.print(f"gnark: {escape(result['gnark_error'])}", soft_wrap=True)
+    print(json.dumps(result))
+    sys.stdout.flush()
+
+
 @bench_app.command("fleet")
 def bench_fleet(
     batch_size: BenchSlotsOpt = 2,

@@ -8,6 +8,7 @@
 //! H points already include `Z(tau)/delta` for that coset, so no division happens here.
 //! Proofs verify with snarkjs, groth16py and the exported Vyper verifier.
 
+mod bench;
 mod key;
 mod msm;
 mod prove;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyIOError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use key::Key;
 
@@ -206,6 +207,40 @@ fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// The prover's G1 MSM over `g1_points`, G2 MSM over `g2_points` and the witness map's
+/// FFT pair (iFFT + coset FFT) of `2^fft_log`, each timed alone on `threads` threads:
+/// a dict of wall and process CPU seconds (`bench.rs`). ValueError if a result is wrong.
+#[pyfunction]
+#[pyo3(signature = (g1_points, g2_points, fft_log, threads=1, seed=1, reference=false))]
+fn bench_primitives<'py>(
+    py: Python<'py>,
+    g1_points: usize,
+    g2_points: usize,
+    fft_log: u32,
+    threads: usize,
+    seed: u64,
+    reference: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let r = py
+        .allow_threads(move || bench::run(g1_points, g2_points, fft_log, threads, seed, reference))
+        .map_err(PyValueError::new_err)?;
+    let d = PyDict::new(py);
+    d.set_item("msm", r.msm)?;
+    d.set_item("g1_points", g1_points)?;
+    d.set_item("g2_points", g2_points)?;
+    d.set_item("fft_size", 1usize << fft_log)?;
+    d.set_item("threads", threads)?;
+    d.set_item("seed", seed)?;
+    d.set_item("setup_s", r.setup_s)?;
+    for (name, t) in [("g1_msm", r.g1_msm), ("g2_msm", r.g2_msm), ("ifft", r.ifft), ("coset_fft", r.coset_fft)] {
+        d.set_item(format!("{name}_s"), t.wall_s)?;
+        d.set_item(format!("{name}_cpu_s"), t.cpu_s)?;
+    }
+    d.set_item("g1_reference_ok", r.g1_reference)?;
+    d.set_item("g2_reference_ok", r.g2_reference)?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _arkprover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ProvingKey>()?;
@@ -215,5 +250,6 @@ fn _arkprover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads, m)?)?;
     m.add_function(wrap_pyfunction!(msm_self_test, m)?)?;
     m.add_function(wrap_pyfunction!(fast_msm, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_primitives, m)?)?;
     Ok(())
 }
