@@ -1201,10 +1201,11 @@ def bench_primitives(
     sizes, threads and run; last line is one JSON object."""
     from bitcoinzk.bench.primitives import OPERATIONS
     from bitcoinzk.bench.primitives import run as run_primitives
+    from bitcoinzk.prover.native import NativeUnavailable
 
     try:
         result = run_primitives(g1=g1, g2=g2, fft_log=fft_log, threads=threads, seed=seed)
-    except ValueError as exc:
+    except (ValueError, NativeUnavailable) as exc:
         _fail(str(exc))
     if not as_json:
         theirs = result["gnark"] or {}

@@ -132,11 +132,13 @@ def run_peer(
 
 def ours(g1: int, g2: int, fft_log: int, threads: int, seed: int) -> dict[str, Any]:
     """Our figures (`_arkprover.bench_primitives`); the GIL is released meanwhile."""
-    if not native.built():
-        raise native.NativeUnavailable("bitcoinzk.prover._arkprover is not built")
-    from bitcoinzk.prover import _arkprover
-
-    return dict(_arkprover.bench_primitives(g1, g2, fft_log, threads, seed))
+    ext = native._arkprover
+    if ext is None or not hasattr(ext, "bench_primitives"):
+        raise native.NativeUnavailable(
+            "bitcoinzk.prover._arkprover is not built, or built before bench_primitives "
+            "(make install)"
+        )
+    return dict(ext.bench_primitives(g1, g2, fft_log, threads, seed))
 
 
 def _ratio(x: object, y: object) -> float | None:

@@ -15,7 +15,10 @@ from bitcoinzk.bench import primitives
 from bitcoinzk.cli import app
 from bitcoinzk.prover import native
 
-pytestmark = pytest.mark.skipif(not native.built(), reason="native prover not built")
+pytestmark = pytest.mark.skipif(
+    not native.built() or not hasattr(native._arkprover, "bench_primitives"),
+    reason="native prover not built, or built before bench_primitives (make install)",
+)
 
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
 
