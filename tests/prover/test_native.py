@@ -270,14 +270,26 @@ def test_prover_rejects_a_witness_of_the_wrong_size(
         prover.prove_wtns(wtns)
 
 
-@pytest.mark.parametrize(("n", "seed"), [(0, 1), (1, 2), (3, 3), (64, 4), (2_000, 5)])
+@pytest.mark.parametrize(("n", "seed"), [(0, 1), (1, 2), (3, 3), (10, 6), (64, 4), (2_000, 5)])
 def test_fast_msm_equals_arkworks_msm(n: int, seed: int) -> None:
-    # random points and scalars, with zeros, ones, small scalars and points at infinity
-    # mixed in: halo2curves' MSM (the proofs') against arkworks', G1 and G2
+    # random points and scalars, with zeros, ones, small scalars, a scalar repeated
+    # throughout (its bucket overflows the batch), a point added to itself and to its
+    # negative, and points at infinity mixed in: the proofs' batch-affine MSM on
+    # halo2curves' points against arkworks' MSM, G1 and G2
     if native.msm_backend() != "halo2curves":
         pytest.skip("this CPU runs arkworks' MSM only")
     ext = native._ext()
     assert ext.msm_self_test(n, seed) is True
+
+
+@pytest.mark.parametrize(("log_n", "seed"), [(0, 1), (1, 2), (2, 3), (3, 4), (6, 5), (11, 6)])
+def test_fast_fft_equals_arkworks_fft(log_n: int, seed: int) -> None:
+    # the witness map's transforms (halo2curves' Fr, bit-reversed coefficients in
+    # between) against arkworks' inverse, forward and coset FFTs, on random values with
+    # zeros and ones mixed in
+    if native.msm_backend() != "halo2curves":
+        pytest.skip("this CPU runs arkworks' FFTs only")
+    assert native._ext().fft_self_test(log_n, seed) is True
 
 
 def test_arkworks_msm_fallback_proves(

@@ -2,7 +2,9 @@
 //! another library's on the same machine in the same run: the G1 and G2 MSMs as
 //! `prove.rs` calls them (`msm::msm` on `FastBases`, the key's points converted
 //! beforehand as at key load) and the witness map's FFT pair (iFFT on the domain, FFT
-//! on the odd coset of the doubled domain, as `prove.rs::witness_map` builds them).
+//! on the odd coset of the doubled domain, as `prove.rs`'s witness map runs them: on
+//! halo2curves' `Fr` with `fft.rs`'s transforms where the MSMs are halo2curves', else
+//! arkworks' `Radix2EvaluationDomain`).
 //!
 //! Points are distinct multiples of the generator, `P_i = s_i G` with `s_i = a + i b`
 //! for random `a` and `b`: one addition per point (made on every core, not timed)
@@ -14,12 +16,13 @@
 
 use ark_bn254::{Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
-use ark_ff::{One, PrimeField, UniformRand, Zero};
+use ark_ff::{Field, One, PrimeField, UniformRand, Zero};
 use halo2curves::bn256 as h2;
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::{rngs::StdRng, SeedableRng};
 use rayon::prelude::*;
 
+use crate::fft;
 use crate::msm::{self, FastBases};
 
 /// Wall and process CPU seconds of one operation.
@@ -149,6 +152,46 @@ fn horner(c: &[Fr], x: Fr) -> Fr {
     c.iter().rev().fold(Fr::zero(), |acc, v| acc * x + v)
 }
 
+/// The prover's FFT pair on halo2curves' `Fr` (`fft.rs`, as `prove.rs` runs it): the
+/// inverse with its twiddles (both directions, as arkworks makes its own per call), then
+/// the coset's scale table, the scaling and the forward transform. The prover makes the
+/// tables once for A, B and C, so these figures are an upper bound on its per-vector
+/// cost. Returns the coefficients (natural order) and the coset's evaluations in
+/// arkworks' form for the checks below.
+fn fast_fft_pair(
+    pool: &rayon::ThreadPool,
+    evals: &[Fr],
+    domain: &Radix2EvaluationDomain<Fr>,
+    coset: &Radix2EvaluationDomain<Fr>,
+) -> (Vec<Fr>, Vec<Fr>, Timing, Timing) {
+    let n = evals.len();
+    let mut v = msm::frs_to_h2(evals);
+    let (d, ifft) = pool.install(|| {
+        timed(|| {
+            let d = fft::Domain::new(n, msm::fr_to_h2(&domain.group_gen()));
+            d.ifft_unscaled_dif(&mut v);
+            d
+        })
+    });
+    let log_n = n.trailing_zeros();
+    let n_inv = Fr::from(n as u64).inverse().expect("n < r");
+    let coefficients: Vec<Fr> = (0..n)
+        .map(|j| {
+            let p = if log_n == 0 { 0 } else { j.reverse_bits() >> (usize::BITS - log_n) };
+            msm::fr_from_h2(&v[p]) * n_inv
+        })
+        .collect();
+    let ((), coset_fft) = pool.install(|| {
+        timed(|| {
+            let scale = fft::coset_scale(n, msm::fr_to_h2(&coset.coset_offset()));
+            v.par_iter_mut().zip(scale.par_iter()).for_each(|(x, s)| *x *= s);
+            d.fft_dit(&mut v);
+        })
+    });
+    let v = v.iter().map(msm::fr_from_h2).collect();
+    (coefficients, v, ifft, coset_fft)
+}
+
 /// Time the G1 MSM over `g1` points, the G2 MSM over `g2` points and the FFT pair of
 /// `2^fft_log` on a pool of `threads` threads; `reference` also runs arkworks' MSM on
 /// the same input (slow: for small sizes).
@@ -209,10 +252,15 @@ pub fn run(
     }
 
     let (domain, coset) = qap_domains(evals.len());
-    let mut v = evals.clone();
-    let ((), ifft) = pool.install(|| timed(|| domain.ifft_in_place(&mut v)));
-    let coefficients = v.clone();
-    let ((), coset_fft) = pool.install(|| timed(|| coset.fft_in_place(&mut v)));
+    let (coefficients, v, ifft, coset_fft) = if fast {
+        fast_fft_pair(&pool, &evals, &domain, &coset)
+    } else {
+        let mut v = evals.clone();
+        let ((), ifft) = pool.install(|| timed(|| domain.ifft_in_place(&mut v)));
+        let coefficients = v.clone();
+        let ((), coset_fft) = pool.install(|| timed(|| coset.fft_in_place(&mut v)));
+        (coefficients, v, ifft, coset_fft)
+    };
     // the coefficients interpolate the inputs (at 1 and at the domain's generator), and
     // the output is their polynomial on the coset (at its offset and the next point)
     let w = domain.group_gen();

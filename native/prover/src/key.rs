@@ -79,6 +79,9 @@ pub struct Key {
     pub libsnark: bool,
     /// The MSM bases in halo2curves' form (`prepare`): then `a`..`h` above are empty.
     pub fast: Option<crate::msm::FastBases>,
+    /// `ma` and `mb`'s values in halo2curves' form (`prepare`, snarkjs's QAP only):
+    /// then their `value` vectors above are empty.
+    pub fast_values: Option<[Vec<halo2curves::bn256::Fr>; 2]>,
 }
 
 fn limbs(b: &[u8]) -> [u64; 4] {
@@ -264,6 +267,7 @@ impl Key {
             mb,
             libsnark: false,
             fast: None,
+            fast_values: None,
         })
     }
 
@@ -280,6 +284,11 @@ impl Key {
         let c = FastBases::g1(&std::mem::take(&mut self.c));
         let h = FastBases::g1(&std::mem::take(&mut self.h));
         self.fast = Some(FastBases { a, b1, b2, c, h });
+        if !self.libsnark {
+            let a = crate::msm::frs_to_h2(&std::mem::take(&mut self.ma.value));
+            let b = crate::msm::frs_to_h2(&std::mem::take(&mut self.mb.value));
+            self.fast_values = Some([a, b]);
+        }
     }
 
     pub fn save_zkey(&self, path: &str) -> Result<(), String> {

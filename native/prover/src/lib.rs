@@ -8,7 +8,9 @@
 //! H points already include `Z(tau)/delta` for that coset, so no division happens here.
 //! Proofs verify with snarkjs, groth16py and the exported Vyper verifier.
 
+mod batch_msm;
 mod bench;
+mod fft;
 mod key;
 mod msm;
 mod prove;
@@ -195,6 +197,17 @@ fn msm_self_test(py: Python<'_>, n: usize, seed: u64) -> Option<bool> {
     Some(py.allow_threads(move || msm::self_test(n, seed)))
 }
 
+/// The witness map's FFTs (halo2curves' `Fr`, `fft.rs`) against arkworks' on 2^log_n
+/// random values; false if they differ. None if this CPU lacks BMI2/ADX (the prover
+/// then uses arkworks' FFTs).
+#[pyfunction]
+fn fft_self_test(py: Python<'_>, log_n: u32, seed: u64) -> Option<bool> {
+    if !msm::supported() {
+        return None;
+    }
+    Some(py.allow_threads(move || fft::self_test(log_n, seed)))
+}
+
 /// True if proofs use halo2curves' MSM (the CPU has BMI2 and ADX).
 #[pyfunction]
 fn fast_msm() -> bool {
@@ -249,6 +262,7 @@ fn _arkprover(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extract_wasm, m)?)?;
     m.add_function(wrap_pyfunction!(threads, m)?)?;
     m.add_function(wrap_pyfunction!(msm_self_test, m)?)?;
+    m.add_function(wrap_pyfunction!(fft_self_test, m)?)?;
     m.add_function(wrap_pyfunction!(fast_msm, m)?)?;
     m.add_function(wrap_pyfunction!(bench_primitives, m)?)?;
     Ok(())

@@ -219,6 +219,7 @@ pub fn setup(r1cs: &R1cs, report: &dyn Fn(usize, usize)) -> Result<Key, String> 
         mb,
         libsnark: false,
         fast: None,
+        fast_values: None,
     })
 }
 
@@ -288,5 +289,6 @@ pub fn load_groth16py_key(path: &str) -> Result<Key, String> {
         mb,
         libsnark: true,
         fast: None,
+        fast_values: None,
     })
 }
