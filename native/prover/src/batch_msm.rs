@@ -14,9 +14,16 @@ use halo2curves::group::Group;
 use halo2curves::CurveAffine;
 use rayon::prelude::*;
 
-/// An affine point's coordinates, read without `coordinates()`'s checks.
+/// An affine point's coordinates, read without `coordinates()`'s checks, and their
+/// field's multiplication.
 pub trait Xy: CurveAffine {
     fn xy(&self) -> (&Self::Base, &Self::Base);
+
+    /// `a * b` in the coordinates' field.
+    #[inline(always)]
+    fn base_mul(a: &Self::Base, b: &Self::Base) -> Self::Base {
+        *a * b
+    }
 }
 
 impl Xy for h2::G1Affine {
@@ -28,6 +35,17 @@ impl Xy for h2::G1Affine {
 impl Xy for h2::G2Affine {
     fn xy(&self) -> (&h2::Fq2, &h2::Fq2) {
         (&self.x, &self.y)
+    }
+
+    /// Karatsuba in Fq2 = Fq[u]/(u^2 + 1), inlined: three multiplications in Fq, and
+    /// `v0 - v1` for the real part where halo2curves' generic tower negates then adds.
+    /// halo2curves' own Fq2 multiplication is a call per product; this one made the
+    /// G2 MSM 2^19 ~14% cheaper here (4.9 -> 4.2 core-s).
+    #[inline(always)]
+    fn base_mul(a: &h2::Fq2, b: &h2::Fq2) -> h2::Fq2 {
+        let (v0, v1) = (*a.c0() * b.c0(), *a.c1() * b.c1());
+        let c1 = (*a.c0() + a.c1()) * (*b.c0() + b.c1()) - v0 - v1;
+        h2::Fq2::new(v0 - v1, c1)
     }
 }
 
@@ -125,15 +143,21 @@ fn lane_inverses<F: Field>(acc: &[F; LANES]) -> [F; LANES] {
 /// Points waiting for their bucket's pending addition, at most.
 const QUEUE: usize = 512;
 
+/// The sum of the points whose digit is +-(b + 1) (signs applied), in affine
+/// coordinates, and its bookkeeping in the same cache lines.
+#[derive(Clone, Copy)]
+struct Bucket<F> {
+    x: F,
+    y: F,
+    /// the batch in which this bucket last had an addition pending
+    stamp: u32,
+    /// not the identity
+    full: bool,
+}
+
 struct Window<'a, C: Xy> {
     points: &'a [C],
-    /// bucket b: the sum of the points whose digit is +-(b + 1) (signs applied), in
-    /// affine coordinates; `full[b]` if it is not the identity
-    bx: Vec<C::Base>,
-    by: Vec<C::Base>,
-    full: Vec<bool>,
-    /// the batch number in which bucket b last had an addition pending
-    stamp: Vec<u32>,
+    buckets: Vec<Bucket<C::Base>>,
     batch_no: u32,
     /// pending additions: (bucket, point, negate)
     batch: Vec<(u32, u32, bool)>,
@@ -150,10 +174,7 @@ impl<'a, C: Xy> Window<'a, C> {
     fn new(points: &'a [C], buckets: usize) -> Self {
         Self {
             points,
-            bx: vec![C::Base::ZERO; buckets],
-            by: vec![C::Base::ZERO; buckets],
-            full: vec![false; buckets],
-            stamp: vec![u32::MAX; buckets],
+            buckets: vec![Bucket { x: C::Base::ZERO, y: C::Base::ZERO, stamp: u32::MAX, full: false }; buckets],
             batch_no: 0,
             batch: Vec::with_capacity(BATCH),
             queue: Vec::with_capacity(QUEUE),
@@ -167,12 +188,12 @@ impl<'a, C: Xy> Window<'a, C> {
     /// no batch (a doubling, or the point's negative), queued if b is pending already.
     fn add(&mut self, b: u32, p: u32, neg: bool) {
         let bi = b as usize;
-        if self.stamp[bi] == self.batch_no {
+        if self.buckets[bi].stamp == self.batch_no {
             if self.queue.len() < QUEUE {
                 self.queue.push((b, p, neg));
             } else {
                 if self.spill.is_empty() {
-                    self.spill = vec![C::Curve::identity(); self.full.len()];
+                    self.spill = vec![C::Curve::identity(); self.buckets.len()];
                 }
                 let q = self.points[p as usize];
                 self.spill[bi] += if neg { -q } else { q };
@@ -181,27 +202,26 @@ impl<'a, C: Xy> Window<'a, C> {
         }
         let (x, y) = self.points[p as usize].xy();
         let y = if neg { -*y } else { *y };
-        if !self.full[bi] {
-            self.bx[bi] = *x;
-            self.by[bi] = y;
-            self.full[bi] = true;
+        let bucket = &mut self.buckets[bi];
+        if !bucket.full {
+            (bucket.x, bucket.y, bucket.full) = (*x, y, true);
             return;
         }
-        if self.bx[bi] == *x {
-            if self.by[bi] == y {
+        if bucket.x == *x {
+            if bucket.y == y {
                 // doubling: rare (a point equal to the bucket), one inversion of its own
-                let (x1, y1) = (self.bx[bi], self.by[bi]);
+                let (x1, y1) = (bucket.x, bucket.y);
                 let xx = x1.square();
                 let lambda = (xx + xx + xx) * (y1 + y1).invert().unwrap();
                 let x3 = lambda.square() - x1 - x1;
-                self.by[bi] = lambda * (x1 - x3) - y1;
-                self.bx[bi] = x3;
+                bucket.y = lambda * (x1 - x3) - y1;
+                bucket.x = x3;
             } else {
-                self.full[bi] = false;
+                bucket.full = false;
             }
             return;
         }
-        self.stamp[bi] = self.batch_no;
+        bucket.stamp = self.batch_no;
         self.batch.push((b, p, neg));
         if self.batch.len() == BATCH {
             self.flush();
@@ -216,21 +236,22 @@ impl<'a, C: Xy> Window<'a, C> {
             // for the previous one (measured: 1-2% on G2)
             let mut acc = [C::Base::ONE; LANES];
             for (k, &(b, p, _)) in self.batch.iter().enumerate() {
-                let d = *self.points[p as usize].xy().0 - self.bx[b as usize];
+                let d = *self.points[p as usize].xy().0 - self.buckets[b as usize].x;
                 self.prefix[k] = acc[k % LANES];
                 self.dx[k] = d;
-                acc[k % LANES] *= d;
+                acc[k % LANES] = C::base_mul(&acc[k % LANES], &d);
             }
             let mut inv = lane_inverses(&acc);
             for (k, &(b, p, neg)) in self.batch.iter().enumerate().rev() {
-                let d_inv = inv[k % LANES] * self.prefix[k];
-                inv[k % LANES] *= self.dx[k];
+                let d_inv = C::base_mul(&inv[k % LANES], &self.prefix[k]);
+                inv[k % LANES] = C::base_mul(&inv[k % LANES], &self.dx[k]);
                 let (px, py) = self.points[p as usize].xy();
-                let (bi, x1, y1) = (b as usize, self.bx[b as usize], self.by[b as usize]);
-                let lambda = (if neg { -*py - y1 } else { *py - y1 }) * d_inv;
+                let bucket = &mut self.buckets[b as usize];
+                let (x1, y1) = (bucket.x, bucket.y);
+                let lambda = C::base_mul(&(if neg { -*py - y1 } else { *py - y1 }), &d_inv);
                 let x3 = lambda.square() - x1 - px;
-                self.by[bi] = lambda * (x1 - x3) - y1;
-                self.bx[bi] = x3;
+                bucket.y = C::base_mul(&lambda, &(x1 - x3)) - y1;
+                bucket.x = x3;
             }
             self.batch.clear();
         }
@@ -253,9 +274,10 @@ impl<'a, C: Xy> Window<'a, C> {
         }
         let mut running = C::Curve::identity();
         let mut total = C::Curve::identity();
-        for b in (0..self.full.len()).rev() {
-            if self.full[b] {
-                running += C::from_xy(self.bx[b], self.by[b]).unwrap();
+        for b in (0..self.buckets.len()).rev() {
+            let bucket = &self.buckets[b];
+            if bucket.full {
+                running += C::from_xy(bucket.x, bucket.y).unwrap();
             }
             if let Some(s) = self.spill.get(b) {
                 running += s;
