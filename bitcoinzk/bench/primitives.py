@@ -1,8 +1,8 @@
 """`bzk bench primitives`: the prover's primitives against gnark-crypto's, same run.
 
 Ours (`_arkprover.bench_primitives`, native/prover/src/bench.rs): the G1 and G2 MSMs as
-the prover calls them (halo2curves' MSM on the key's converted points) and the witness
-map's FFT pair (arkworks' iFFT, then the FFT on the odd coset of the doubled domain).
+the prover calls them (`batch_msm.rs` on the key's converted points) and the witness
+map's FFT pair (`fft.rs`: the iFFT, then the FFT on the odd coset of the doubled domain).
 The peer (`benchmarks/gnark_peer`, gnark-crypto v0.19.0, pinned by its go.mod/go.sum):
 `G1Jac.MultiExp`, `G2Jac.MultiExp` and `Domain.FFTInverse` + `Domain.FFT` on the same
 coset, the same sizes and thread count (GOMAXPROCS and NbTasks). Both check their

@@ -49,9 +49,10 @@ component main {public [x]} = OnePublic();
 DEFAULT_SIZES = (8, 64, 256, 512, 1024, 2048)
 PRODUCTION_SLOTS = (64, 128, 256)
 PRODUCTION_KS = (1, 4, 8, 16)
-PRODUCTION_SHAPE = (256, MAX_BATCHES)
-"""(B, k) of `gas_per_transfer_production`: the largest block measured (issue 12 item 6
-weighs B against proving memory) and a full commitBatches; every (B, k) is reported."""
+PRODUCTION_SHAPE = (128, MAX_BATCHES)
+"""(B, k) of `gas_per_transfer_production`: the recommended production block (B = 128,
+docs/prover.md "Block size": the largest whose key builds on a 24 GB machine, the same
+proving rate as B = 64) and a full commitBatches; every (B, k) is reported."""
 GOAL_GAS_PER_TRANSFER = 400
 PAIRING_BASE, PAIRING_PER_PAIR, EC_MUL, EC_ADD = 45_000, 34_000, 6_000, 150
 

@@ -93,10 +93,11 @@ def threads() -> int:
 
 
 def msm_backend() -> str:
-    """Whose MSM a key loaded now would use: halo2curves' (its assembly needs BMI2 and
-    ADX) or arkworks' (`BZK_PROVER_ARKWORKS_MSM` set, or an older CPU)."""
+    """Whose MSM a key loaded now would use: `batch-affine`, the crate's own bucket MSM
+    (`batch_msm.rs`) on halo2curves' assembly fields (needs BMI2 and ADX), or arkworks'
+    (`BZK_PROVER_ARKWORKS_MSM` set, or an older CPU)."""
     fast_msm = getattr(_ext(), "fast_msm", None)  # absent from a build older than halo2curves
-    return "halo2curves" if fast_msm is not None and fast_msm() else "arkworks"
+    return "batch-affine" if fast_msm is not None and fast_msm() else "arkworks"
 
 
 @dataclass

@@ -276,7 +276,7 @@ def test_fast_msm_equals_arkworks_msm(n: int, seed: int) -> None:
     # throughout (its bucket overflows the batch), a point added to itself and to its
     # negative, and points at infinity mixed in: the proofs' batch-affine MSM on
     # halo2curves' points against arkworks' MSM, G1 and G2
-    if native.msm_backend() != "halo2curves":
+    if native.msm_backend() != "batch-affine":
         pytest.skip("this CPU runs arkworks' MSM only")
     ext = native._ext()
     assert ext.msm_self_test(n, seed) is True
@@ -287,7 +287,7 @@ def test_fast_fft_equals_arkworks_fft(log_n: int, seed: int) -> None:
     # the witness map's transforms (halo2curves' Fr, bit-reversed coefficients in
     # between) against arkworks' inverse, forward and coset FFTs, on random values with
     # zeros and ones mixed in
-    if native.msm_backend() != "halo2curves":
+    if native.msm_backend() != "batch-affine":
         pytest.skip("this CPU runs arkworks' FFTs only")
     assert native._ext().fft_self_test(log_n, seed) is True
 

@@ -33,7 +33,7 @@ pub struct Timing {
 }
 
 pub struct Report {
-    /// "halo2curves" (the prover's MSM on this CPU) or "arkworks" (its fallback).
+    /// "batch-affine" (the prover's MSM on this CPU, `batch_msm.rs`) or "arkworks" (its fallback).
     pub msm: &'static str,
     pub g1_msm: Timing,
     pub g2_msm: Timing,
@@ -281,7 +281,7 @@ pub fn run(
         (None, None)
     };
     Ok(Report {
-        msm: if fast { "halo2curves" } else { "arkworks" },
+        msm: if fast { "batch-affine" } else { "arkworks" },
         g1_msm,
         g2_msm,
         ifft,

@@ -187,7 +187,7 @@ fn extract_wasm(py: Python<'_>, groth16py_key: String, out: String) -> PyResult<
     py.allow_threads(move || setup::extract_wasm(&groth16py_key, &out)).map_err(io_err)
 }
 
-/// halo2curves' MSM against arkworks' on `n` random points (G1 and G2); false if they
+/// The fast MSM (`batch_msm.rs`) against arkworks' on `n` random points (G1 and G2); false if they
 /// differ. None if this CPU lacks BMI2/ADX (the prover then uses arkworks' MSM).
 #[pyfunction]
 fn msm_self_test(py: Python<'_>, n: usize, seed: u64) -> Option<bool> {
@@ -208,7 +208,7 @@ fn fft_self_test(py: Python<'_>, log_n: u32, seed: u64) -> Option<bool> {
     Some(py.allow_threads(move || fft::self_test(log_n, seed)))
 }
 
-/// True if proofs use halo2curves' MSM (the CPU has BMI2 and ADX).
+/// True if proofs use the fast MSM and FFTs (halo2curves' fields: the CPU has BMI2 and ADX).
 #[pyfunction]
 fn fast_msm() -> bool {
     msm::supported()
