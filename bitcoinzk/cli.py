@@ -1243,23 +1243,25 @@ def bench_fleet(
 @bench_app.command("settle")
 def bench_settle(
     production_batch_size: Annotated[
-        int, typer.Option(help="B of gas_per_transfer_production (measured, with B=64/128/256)")
-    ] = 256,
+        int | None,
+        typer.Option(help="B of gas_per_transfer_production (default: the recommended shape, 128)"),
+    ] = None,
     batches_per_commit: Annotated[
-        int, typer.Option(help="k of gas_per_transfer_production (proofs per commitBatches)")
-    ] = 16,
+        int | None,
+        typer.Option(help="k of gas_per_transfer_production (proofs per commitBatches; 16)"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Gas of verification and of committing full batches, one per transaction and k per
     commitBatches (batched verification); last line is one JSON object."""
-    from bitcoinzk.bench.settlement import PRODUCTION_SLOTS, bench_production
+    from bitcoinzk.bench.settlement import PRODUCTION_SHAPE, PRODUCTION_SLOTS, bench_production
     from bitcoinzk.bench.settlement import bench_settle as run_settle
 
+    b = production_batch_size if production_batch_size is not None else PRODUCTION_SHAPE[0]
+    k = batches_per_commit if batches_per_commit is not None else PRODUCTION_SHAPE[1]
     result = run_settle()
-    slots = tuple(sorted({*PRODUCTION_SLOTS, production_batch_size}))
-    result.update(
-        bench_production(slots=slots, production=(production_batch_size, batches_per_commit))
-    )
+    slots = tuple(sorted({*PRODUCTION_SLOTS, b}))
+    result.update(bench_production(slots=slots, production=(b, k)))
     print(json.dumps(result))
 
 
