@@ -381,9 +381,13 @@ const [base, shotDir, userDir, pubkey] = process.argv.slice(2);
     executablePath: process.env.CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    // playwright's 30 s default: a CI machine busy with the rest of the suite has
+    // taken longer than that to start chromium (the page checks are unchanged)
+    timeout: 120000,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
+  context.setDefaultTimeout(120000);
   const page = context.pages()[0] || await context.newPage();
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning")
     problems.push(`console ${m.type()}: ${m.text()}`); });
@@ -451,7 +455,10 @@ def test_explorer_in_headless_chromium(devnode, tmp_path):
         env=env,
         timeout=180,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    # chromium floods stderr with D-Bus complaints (no bus in the sandbox): drop them so
+    # the failure shows playwright's own error
+    errors = [line for line in proc.stderr.splitlines() if "dbus" not in line]
+    assert proc.returncode == 0, "\n".join(errors)[-4000:]
     out = json.loads(proc.stdout)
     assert out["problems"] == [], out["problems"]
     assert out["title"].startswith("Overview")
