@@ -16,8 +16,7 @@
 
 use ark_bn254::{Fr, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
-use ark_ff::{Field, One, PrimeField, UniformRand, Zero};
-use halo2curves::bn256 as h2;
+use ark_ff::{Field, One, UniformRand, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use rand::{rngs::StdRng, SeedableRng};
 use rayon::prelude::*;
@@ -106,33 +105,6 @@ where
         .collect();
     let scalars = (0..n).into_par_iter().map(|i| a + b * Fr::from(i as u64)).collect();
     (G::normalize_batch(&chunks.concat()), scalars)
-}
-
-/// The scalars as `msm::msm` takes them (arkworks' or halo2curves' Fr), converted
-/// before the clock starts, as the prover converts the witness once for all its MSMs.
-trait MsmScalar: Send {
-    fn from_ark(x: &Fr) -> Self;
-}
-
-impl MsmScalar for Fr {
-    fn from_ark(x: &Fr) -> Self {
-        *x
-    }
-}
-
-impl MsmScalar for h2::Fr {
-    fn from_ark(x: &Fr) -> Self {
-        h2::Fr::from_raw(x.into_bigint().0)
-    }
-}
-
-fn msm_scalars<S: MsmScalar>(v: &[Fr]) -> Vec<S> {
-    v.par_iter().map(S::from_ark).collect()
-}
-
-/// A slice whose element type `msm::msm`'s signature decides.
-fn slice<S>(v: &[S]) -> &[S] {
-    v
 }
 
 fn dot(s: &[Fr], t: &[Fr]) -> Fr {
@@ -232,8 +204,9 @@ pub fn run(
 
     let (r1, g1_msm) = match &b1 {
         Some(b) => {
-            let t = msm_scalars(&t1);
-            pool.install(|| timed(|| msm::g1_from_h2(&msm::msm(b, slice(&t)))))
+            // converted before the clock starts, as the prover converts the witness once
+            let t = msm::frs_to_h2(&t1);
+            pool.install(|| timed(|| msm::g1_from_h2(&msm::msm(b, &t))))
         }
         None => pool.install(|| timed(|| G1Projective::msm(&p1, &t1).expect("lengths"))),
     };
@@ -242,8 +215,8 @@ pub fn run(
     }
     let (r2, g2_msm) = match &b2 {
         Some(b) => {
-            let t = msm_scalars(&t2);
-            pool.install(|| timed(|| msm::g2_from_h2(&msm::msm(b, slice(&t)))))
+            let t = msm::frs_to_h2(&t2);
+            pool.install(|| timed(|| msm::g2_from_h2(&msm::msm(b, &t))))
         }
         None => pool.install(|| timed(|| G2Projective::msm(&p2, &t2).expect("lengths"))),
     };
